@@ -1,0 +1,61 @@
+# The command index. `make run` serves the site locally; `make test` runs the whole suite.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# .python-version says 3.12: pyenv's python3 honours it; python3.12 is tried first anyway.
+PYTHON ?= $(shell command -v python3.12 || command -v python3.13 || command -v python3)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Tests need a SECRET_KEY (DEBUG is off by default); the real environment can still override it.
+TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-insecure-key}
+
+.PHONY: help venv run migrate superuser test e2e lint fmt messages check-deploy clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12+ is needed (found %s); install it or set PYTHON=" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv and install the pinned requirements
+
+migrate: venv ## apply database migrations
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+
+run: migrate ## set everything up and serve on http://127.0.0.1:8000 (SQLite, console email)
+	@echo "Site: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/ (make superuser for a login)"
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+
+superuser: migrate ## create a staff login for the admin
+	DEBUG=$${DEBUG:-true} $(PY) manage.py createsuperuser
+
+test: venv ## run the whole test suite (DATABASE_URL picks the database; SQLite by default)
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff format check, ruff lint, Django checks, missing migrations
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+fmt: venv ## format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+messages: venv ## update and compile the Russian translations (needs gettext)
+	DEBUG=true $(PY) manage.py makemessages -l ru --ignore '.venv/*' --ignore 'benchmarks/*' --ignore 'tests/*'
+	DEBUG=true $(PY) manage.py compilemessages -l ru --ignore '.venv/*'
+
+check-deploy: venv ## `check --deploy` with production-like settings
+	DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	SITE_URL=https://flowers.example.ru ALLOWED_HOSTS=flowers.example.ru \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

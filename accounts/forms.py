@@ -1,0 +1,216 @@
+import datetime
+import re
+from decimal import Decimal
+
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts import services
+from accounts.models import BouquetCategory, Profile
+
+MAX_DAYS_AHEAD = 365
+# Digits, spaces, brackets, dashes and a leading plus: how people write phone numbers.
+PHONE_RE = re.compile(r"^\+?[\d\s()\-]+$")
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    """Categories by slug (`bouquet_category=romantic`), labelled with their price."""
+
+    def label_from_instance(self, obj: BouquetCategory) -> str:
+        return gettext("%(name)s — %(price)s ₽ per bouquet") % {
+            "name": obj.name,
+            "price": number_format(obj.price, decimal_pos=0, use_l10n=True, force_grouping=True),
+        }
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        # <input type="date"> only understands ISO dates, whatever the page's language.
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def delivery_date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+        widget=DateInput(),
+        help_text=_("From today up to a year ahead."),
+    )
+
+
+def validate_delivery_date(value: datetime.date) -> datetime.date:
+    today = timezone.localdate()
+    if value < today:
+        raise forms.ValidationError(_("The delivery date cannot be in the past."), code="past")
+    if value > today + datetime.timedelta(days=MAX_DAYS_AHEAD):
+        raise forms.ValidationError(_("The delivery date can be at most a year ahead."), code="too_far")
+    return value
+
+
+def validate_phone(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        return value
+    digits = re.sub(r"\D", "", value)
+    if not PHONE_RE.match(value) or not 10 <= len(digits) <= 15:
+        raise forms.ValidationError(
+            _("Enter a phone number with 10 to 15 digits, for example +7 900 123-45-67."), code="phone"
+        )
+    return value
+
+
+class PreferenceFieldsMixin(forms.Form):
+    """The bouquet preferences shared by signup and the preferences page."""
+
+    bouquet_category = CategoryChoiceField(
+        label=_("Bouquet category"),
+        queryset=BouquetCategory.objects.filter(is_active=True),
+        to_field_name="slug",
+        widget=forms.RadioSelect,
+        empty_label=None,
+    )
+    delivery_address = forms.CharField(
+        label=_("Delivery address"),
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+        help_text=_("City, street, house, flat: where the courier should bring the flowers."),
+    )
+    delivery_interval = forms.ChoiceField(
+        label=_("Delivery interval"), choices=Profile.DeliveryInterval.choices, widget=forms.RadioSelect
+    )
+    wishes = forms.CharField(
+        label=_("Wishes for the bouquets"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("For example: more greenery, no roses. Up to 1000 characters."),
+    )
+
+    def clean_delivery_address(self) -> str:
+        return " ".join(self.cleaned_data["delivery_address"].split())
+
+    def clean_wishes(self) -> str:
+        return self.cleaned_data["wishes"].strip()
+
+
+class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
+    """allauth's signup plus the bouquet preferences; the user and the profile are saved together."""
+
+    first_delivery_date = delivery_date_field(_("First delivery date"))
+    account_sum = forms.DecimalField(
+        label=_("Account sum, ₽"),
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+        help_text=_("How much you top up now; at least the price of one bouquet."),
+    )
+
+    field_order = [
+        "email",
+        "password1",
+        "password2",
+        "bouquet_category",
+        "delivery_address",
+        "first_delivery_date",
+        "delivery_interval",
+        "wishes",
+        "account_sum",
+    ]
+
+    def clean_first_delivery_date(self) -> datetime.date:
+        return validate_delivery_date(self.cleaned_data["first_delivery_date"])
+
+    def clean(self):
+        cleaned_data = super().clean()
+        category, account_sum = cleaned_data.get("bouquet_category"), cleaned_data.get("account_sum")
+        if category and account_sum is not None and account_sum < category.price:
+            self.add_error(
+                "account_sum",
+                forms.ValidationError(
+                    _("The account sum must cover at least one bouquet: %(price)s ₽."),
+                    code="below_price",
+                    params={"price": number_format(category.price, decimal_pos=2, use_l10n=True)},
+                ),
+            )
+        return cleaned_data
+
+    def save(self, request):
+        # One transaction: a failure while creating the profile leaves no user behind.
+        with transaction.atomic():
+            user = super().save(request)
+            services.profile_create(
+                user=user,
+                bouquet_category=self.cleaned_data["bouquet_category"],
+                delivery_address=self.cleaned_data["delivery_address"],
+                first_delivery_date=self.cleaned_data["first_delivery_date"],
+                delivery_interval=self.cleaned_data["delivery_interval"],
+                wishes=self.cleaned_data["wishes"],
+                account_sum=self.cleaned_data["account_sum"],
+                referred_by=services.referrer_find(
+                    referral_code=request.session.get(services.REFERRAL_SESSION_KEY)
+                ),
+            )
+        request.session.pop(services.REFERRAL_SESSION_KEY, None)
+        return user
+
+
+class PreferencesForm(PreferenceFieldsMixin, forms.Form):
+    """What a customer may change on the preferences page; never the account sum or status."""
+
+    next_delivery_date = delivery_date_field(_("Next delivery date"))
+    phone = forms.CharField(
+        label=_("Phone"),
+        required=False,
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+        help_text=_("Optional: the courier calls it if nobody answers the door."),
+    )
+
+    field_order = [
+        "bouquet_category",
+        "delivery_address",
+        "next_delivery_date",
+        "delivery_interval",
+        "wishes",
+        "phone",
+    ]
+
+    def __init__(self, *args, profile: Profile, **kwargs):
+        self.profile = profile
+        kwargs.setdefault(
+            "initial",
+            {
+                "bouquet_category": profile.bouquet_category,
+                "delivery_address": profile.delivery_address,
+                "next_delivery_date": profile.next_delivery_on(),
+                "delivery_interval": profile.delivery_interval,
+                "wishes": profile.wishes,
+                "phone": profile.phone,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        # A category staff have retired stays selectable for the customers who already have it.
+        self.fields["bouquet_category"].queryset = BouquetCategory.objects.filter(
+            is_active=True
+        ) | BouquetCategory.objects.filter(pk=profile.bouquet_category_id)
+
+    def clean_next_delivery_date(self) -> datetime.date:
+        return validate_delivery_date(self.cleaned_data["next_delivery_date"])
+
+    def clean_phone(self) -> str:
+        return validate_phone(self.cleaned_data["phone"])
+
+    def save(self) -> Profile:
+        data = {field: self.cleaned_data[field] for field in services.CUSTOMER_EDITABLE_FIELDS}
+        return services.profile_update_preferences(
+            profile=self.profile, data=data, next_delivery_date=self.cleaned_data["next_delivery_date"]
+        )

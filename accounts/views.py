@@ -1,0 +1,107 @@
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import DatabaseError, connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.generic import FormView, TemplateView
+
+from allauth.core import ratelimit
+
+from accounts import services
+from accounts.forms import PreferencesForm
+from accounts.models import BouquetCategory, Profile
+
+
+class HomeView(TemplateView):
+    """The front page: what the subscription is, with today's prices."""
+
+    template_name = "accounts/home.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(categories=BouquetCategory.objects.filter(is_active=True), **kwargs)
+
+
+class ProfileMixin(LoginRequiredMixin):
+    def get_profile(self) -> Profile:
+        try:
+            return Profile.objects.select_related("user", "bouquet_category").get(user=self.request.user)
+        except Profile.DoesNotExist:
+            # Staff created in the admin have no subscription; they have nothing to show here.
+            raise Http404(_("This account has no flower subscription.")) from None
+
+
+class DashboardView(ProfileMixin, TemplateView):
+    template_name = "accounts/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        profile = self.get_profile()
+        return super().get_context_data(
+            profile=profile,
+            upcoming_deliveries=profile.upcoming_deliveries(),
+            referral_count=profile.referrals.count(),
+            **kwargs,
+        )
+
+
+class PreferencesView(ProfileMixin, FormView):
+    template_name = "accounts/preferences.html"
+    form_class = PreferencesForm
+    success_url = reverse_lazy("accounts:dashboard")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "profile": self.get_profile()}
+
+    def form_valid(self, form: PreferencesForm):
+        form.save()
+        messages.success(self.request, _("Your preferences are saved."))
+        return super().form_valid(form)
+
+
+def referral_landing(request: HttpRequest, referral_code: UUID) -> HttpResponse:
+    """Remember who invited the visitor, then send them to the signup form."""
+    referrer = get_object_or_404(Profile, referral_code=referral_code)
+    request.session[services.REFERRAL_SESSION_KEY] = str(referrer.referral_code)
+    return redirect("account_signup")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset flow with our templates; known and unknown emails get the same answer."""
+
+    form_class = auth_forms.PasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form: auth_forms.PasswordResetForm):
+        # allauth's limiter, same cache and settings as login: per IP and per address.
+        if not ratelimit.consume(self.request, action="reset_password", key=form.cleaned_data["email"].lower()):
+            form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
+            return self.form_invalid(form)
+        self.extra_email_context = {"site_url": settings.SITE_URL}
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for the load balancer: 200 while the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AmocrmConfig(AppConfig):
+    name = "amocrm"
+    verbose_name = "amoCRM"

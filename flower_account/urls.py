@@ -1,0 +1,44 @@
+"""Paths are a contract (tests and emails use them): /signup/, /login/, /logout/, /forgot-password/,
+/reset-password/<uidb64>/<token>/, /account/, /account/preferences/, /<referral uuid>/, /healthz.
+
+Only the allauth views the site uses are mounted, under allauth's own URL names, so there is one
+login, one signup and one password-reset flow (Django's) and no unused allauth pages.
+"""
+
+from allauth.account import views as allauth_views
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts import views as account_views
+
+urlpatterns = [
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("signup/", allauth_views.signup, name="account_signup"),
+    path("login/", allauth_views.login, name="account_login"),
+    path("logout/", allauth_views.logout, name="account_logout"),
+    path("inactive/", allauth_views.account_inactive, name="account_inactive"),
+    path("account/password/", allauth_views.password_change, name="account_change_password"),
+    path("forgot-password/", account_views.PasswordResetView.as_view(), name="account_reset_password"),
+    path(
+        "forgot-password/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "reset-password/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset-password/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+    path("account/", include("accounts.urls")),
+    path("amocrm/", include("amocrm.urls")),
+    path("healthz", account_views.healthz, name="healthz"),
+    path("", account_views.HomeView.as_view(), name="home"),
+    path("<uuid:referral_code>/", account_views.referral_landing, name="referral_landing"),
+]

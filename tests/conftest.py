@@ -1,0 +1,79 @@
+import datetime
+from decimal import Decimal
+from itertools import count
+
+import pytest
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import BouquetCategory, User
+
+PASSWORD = "Tulips-and-peonies-42"
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # The manifest storage needs `collectstatic`; unit tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Rate-limit counters live in the cache; each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def category(db) -> BouquetCategory:
+    return BouquetCategory.objects.get(slug="romantic")
+
+
+@pytest.fixture
+def user_factory(db):
+    numbers = count(1)
+
+    def make(email: str | None = None, password: str = PASSWORD, **extra) -> User:
+        return User.objects.create_user(email=email or f"customer{next(numbers)}@example.ru", password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def profile_factory(db, user_factory):
+    def make(user: User | None = None, **overrides):
+        data = {
+            "bouquet_category": BouquetCategory.objects.get(slug="romantic"),
+            "delivery_address": "Москва, ул. Ленина, 25, кв. 10",
+            "first_delivery_date": timezone.localdate() + datetime.timedelta(days=3),
+            "delivery_interval": "weekly",
+            "wishes": "Больше зелени, без роз",
+            "account_sum": Decimal("5000.00"),
+        }
+        data.update(overrides)
+        return services.profile_create(user=user or user_factory(), **data)
+
+    return make
+
+
+@pytest.fixture
+def customer(profile_factory):
+    """A signed-up customer's profile."""
+    return profile_factory()
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(customer.user)
+    return client
