@@ -132,7 +132,9 @@ class Profile(models.Model):
     def referral_url(self) -> str:
         return f"{settings.SITE_URL}/{self.referral_code}/"
 
-    def upcoming_deliveries(self, *, today: datetime.date | None = None, limit: int | None = None) -> list[datetime.date]:
+    def upcoming_deliveries(
+        self, *, today: datetime.date | None = None, limit: int | None = None
+    ) -> list[datetime.date]:
         """The next delivery dates, counted from the first delivery date by the interval."""
         return schedule.upcoming_deliveries(
             self.first_delivery_date,

@@ -1,5 +1,6 @@
 from uuid import UUID
 
+from allauth.core import ratelimit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
@@ -12,8 +13,6 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
-
-from allauth.core import ratelimit
 
 from accounts import services
 from accounts.forms import PreferencesForm
@@ -83,7 +82,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: auth_forms.PasswordResetForm):
         # allauth's limiter, same cache and settings as login: per IP and per address.
-        if not ratelimit.consume(self.request, action="reset_password", key=form.cleaned_data["email"].lower()):
+        if not ratelimit.consume(
+            self.request, action="reset_password", key=form.cleaned_data["email"].lower()
+        ):
             form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
             return self.form_invalid(form)
         self.extra_email_context = {"site_url": settings.SITE_URL}

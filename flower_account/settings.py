@@ -4,9 +4,12 @@ Defaults are the safe local ones, so `make run` needs no `.env`; production chan
 code paths. Secrets have no production default: with DEBUG off a missing SECRET_KEY stops start-up.
 """
 
+import base64
+import hashlib
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -148,7 +151,7 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SERVES_HTTPS)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SERVES_HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365 if SERVES_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SERVES_HTTPS)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SERVES_HTTPS)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     # Only behind a proxy that sets (and strips incoming) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -213,4 +216,24 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
 # AMOCRM
 # ------------------------------------------------------------------------------
-# (filled in by the amoCRM connection work: issue 4)
+# Optional: with no base URL and no credentials the integration is off and nothing reaches a CRM
+# (`amocrm.services.is_enabled()` decides, from these values).
+AMOCRM_BASE_URL = env.str("AMOCRM_BASE_URL", default="").rstrip("/")  # e.g. https://flowers.amocrm.ru
+AMOCRM_CLIENT_ID = env.str("AMOCRM_CLIENT_ID", default="")
+AMOCRM_CLIENT_SECRET = env.str("AMOCRM_CLIENT_SECRET", default="")
+AMOCRM_REDIRECT_URI = env.str("AMOCRM_REDIRECT_URI", default=f"{SITE_URL}/amocrm/oauth/callback/")
+AMOCRM_AUTHORIZE_URL = env.str("AMOCRM_AUTHORIZE_URL", default="https://www.amocrm.ru/oauth")
+# A private integration's long-lived token; when set it is used instead of the OAuth tokens.
+AMOCRM_LONG_LIVED_TOKEN = env.str("AMOCRM_LONG_LIVED_TOKEN", default="")
+AMOCRM_RATE_LIMIT = env.float("AMOCRM_RATE_LIMIT", default=7)  # requests per second, whole deployment
+AMOCRM_TIMEOUT = env.float("AMOCRM_TIMEOUT", default=10)  # seconds to wait for an answer
+# Fernet keys for the OAuth tokens stored in the database, comma-separated: the first encrypts, all
+# decrypt (rotate by putting a new key first). With DEBUG on and none set, a key is derived from
+# SECRET_KEY so `make run` works; tokens saved that way are unreadable once SECRET_KEY changes.
+AMOCRM_TOKEN_KEYS = env.list("AMOCRM_TOKEN_KEYS", default=[])
+if not AMOCRM_TOKEN_KEYS and DEBUG:
+    AMOCRM_TOKEN_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"amocrm-token-key:{SECRET_KEY}".encode()).digest()).decode()
+    ]
+if not AMOCRM_TOKEN_KEYS and AMOCRM_BASE_URL and AMOCRM_CLIENT_ID and AMOCRM_CLIENT_SECRET:
+    raise ImproperlyConfigured("AMOCRM_TOKEN_KEYS is required to store amoCRM OAuth tokens (see .env.example).")

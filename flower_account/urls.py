@@ -33,7 +33,9 @@ urlpatterns = [
     ),
     path(
         "reset-password/done/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_reset_complete.html"),
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="registration/password_reset_complete.html"
+        ),
         name="password_reset_complete",
     ),
     path("account/", include("accounts.urls")),

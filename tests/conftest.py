@@ -45,7 +45,9 @@ def user_factory(db):
     numbers = count(1)
 
     def make(email: str | None = None, password: str = PASSWORD, **extra) -> User:
-        return User.objects.create_user(email=email or f"customer{next(numbers)}@example.ru", password=password, **extra)
+        return User.objects.create_user(
+            email=email or f"customer{next(numbers)}@example.ru", password=password, **extra
+        )
 
     return make
 
