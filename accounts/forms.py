@@ -126,6 +126,13 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         "account_sum",
     ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # allauth lists every password validator here; one line reads better on a phone.
+        self.fields["password1"].help_text = _(
+            "At least 8 characters, not only digits, not a common password."
+        )
+
     def clean_first_delivery_date(self) -> datetime.date:
         return validate_delivery_date(self.cleaned_data["first_delivery_date"])
 
@@ -138,7 +145,11 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                 forms.ValidationError(
                     _("The account sum must cover at least one bouquet: %(price)s ₽."),
                     code="below_price",
-                    params={"price": number_format(category.price, decimal_pos=2, use_l10n=True)},
+                    params={
+                        "price": number_format(
+                            category.price, decimal_pos=2, use_l10n=True, force_grouping=True
+                        )
+                    },
                 ),
             )
         return cleaned_data
@@ -186,17 +197,16 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
 
     def __init__(self, *args, profile: Profile, **kwargs):
         self.profile = profile
-        kwargs.setdefault(
-            "initial",
-            {
-                "bouquet_category": profile.bouquet_category,
-                "delivery_address": profile.delivery_address,
-                "next_delivery_date": profile.next_delivery_on(),
-                "delivery_interval": profile.delivery_interval,
-                "wishes": profile.wishes,
-                "phone": profile.phone,
-            },
-        )
+        # FormView always passes `initial` (empty by default): the profile's values come first.
+        kwargs["initial"] = {
+            "bouquet_category": profile.bouquet_category,
+            "delivery_address": profile.delivery_address,
+            "next_delivery_date": profile.next_delivery_on(),
+            "delivery_interval": profile.delivery_interval,
+            "wishes": profile.wishes,
+            "phone": profile.phone,
+            **(kwargs.get("initial") or {}),
+        }
         super().__init__(*args, **kwargs)
         # A category staff have retired stays selectable for the customers who already have it.
         self.fields["bouquet_category"].queryset = BouquetCategory.objects.filter(
