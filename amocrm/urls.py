@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from amocrm import views
 
 app_name = "amocrm"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("oauth/start/", views.oauth_start, name="oauth_start"),
+    path("oauth/callback/", views.oauth_callback, name="oauth_callback"),
+]

@@ -4,12 +4,9 @@ Defaults are the safe local ones, so `make run` needs no `.env`; production chan
 code paths. Secrets have no production default: with DEBUG off a missing SECRET_KEY stops start-up.
 """
 
-import base64
-import hashlib
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "flower_account.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -172,7 +170,26 @@ SECURE_CSP = {
 
 # EMAIL
 # ------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# EMAIL_URL in django-environ's URL form, turned into Django 6.1's MAILERS setting.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+_mailer_options = {
+    "django.core.mail.backends.smtp.EmailBackend": {
+        "host": _email["EMAIL_HOST"],
+        "port": _email["EMAIL_PORT"],
+        "username": _email["EMAIL_HOST_USER"],
+        "password": _email["EMAIL_HOST_PASSWORD"],
+        "use_tls": _email.get("EMAIL_USE_TLS", False),
+        "use_ssl": _email.get("EMAIL_USE_SSL", False),
+        "timeout": 10,
+    },
+    "django.core.mail.backends.filebased.EmailBackend": {"file_path": _email["EMAIL_FILE_PATH"]},
+}.get(_email["EMAIL_BACKEND"], {})
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {key: value for key, value in _mailer_options.items() if value not in (None, "")},
+    }
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Flower Account <noreply@flower-account.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_SUBJECT_PREFIX = "[Flower Account] "
@@ -199,11 +216,26 @@ STORAGES = {
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "plain" for people, "json" for log collectors (one JSON object per line).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "flower_account.logging.RequestIdFilter"},
+        "redact_secrets": {"()": "flower_account.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "flower_account.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id", "redact_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
@@ -221,19 +253,13 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 AMOCRM_BASE_URL = env.str("AMOCRM_BASE_URL", default="").rstrip("/")  # e.g. https://flowers.amocrm.ru
 AMOCRM_CLIENT_ID = env.str("AMOCRM_CLIENT_ID", default="")
 AMOCRM_CLIENT_SECRET = env.str("AMOCRM_CLIENT_SECRET", default="")
-AMOCRM_REDIRECT_URI = env.str("AMOCRM_REDIRECT_URI", default=f"{SITE_URL}/amocrm/oauth/callback/")
-AMOCRM_AUTHORIZE_URL = env.str("AMOCRM_AUTHORIZE_URL", default="https://www.amocrm.ru/oauth")
+AMOCRM_REDIRECT_URI = env.str("AMOCRM_REDIRECT_URI", default="") or f"{SITE_URL}/amocrm/oauth/callback/"
+AMOCRM_AUTHORIZE_URL = env.str("AMOCRM_AUTHORIZE_URL", default="") or "https://www.amocrm.ru/oauth"
 # A private integration's long-lived token; when set it is used instead of the OAuth tokens.
 AMOCRM_LONG_LIVED_TOKEN = env.str("AMOCRM_LONG_LIVED_TOKEN", default="")
 AMOCRM_RATE_LIMIT = env.float("AMOCRM_RATE_LIMIT", default=7)  # requests per second, whole deployment
 AMOCRM_TIMEOUT = env.float("AMOCRM_TIMEOUT", default=10)  # seconds to wait for an answer
 # Fernet keys for the OAuth tokens stored in the database, comma-separated: the first encrypts, all
-# decrypt (rotate by putting a new key first). With DEBUG on and none set, a key is derived from
-# SECRET_KEY so `make run` works; tokens saved that way are unreadable once SECRET_KEY changes.
+# decrypt (rotate by putting a new key first). With DEBUG on and none set, amocrm derives one from
+# SECRET_KEY so `make run` works; with DEBUG off, OAuth credentials need these keys (check amocrm.E001).
 AMOCRM_TOKEN_KEYS = env.list("AMOCRM_TOKEN_KEYS", default=[])
-if not AMOCRM_TOKEN_KEYS and DEBUG:
-    AMOCRM_TOKEN_KEYS = [
-        base64.urlsafe_b64encode(hashlib.sha256(f"amocrm-token-key:{SECRET_KEY}".encode()).digest()).decode()
-    ]
-if not AMOCRM_TOKEN_KEYS and AMOCRM_BASE_URL and AMOCRM_CLIENT_ID and AMOCRM_CLIENT_SECRET:
-    raise ImproperlyConfigured("AMOCRM_TOKEN_KEYS is required to store amoCRM OAuth tokens (see .env.example).")

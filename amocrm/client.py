@@ -1,0 +1,464 @@
+"""HTTP to amoCRM API v4: one session, a timeout on every call, typed errors, retries, one log line a call.
+
+Retries: 401 → refresh the token once (single-flight, see services) and retry once; 429 and 5xx,
+timeouts and connection failures → up to `max_retries` more tries with exponential backoff and
+jitter, honouring Retry-After; 400 and the other 4xx → raised at once. A POST that may already
+have reached amoCRM (read timeout, 500, 504) is not repeated, so a lead is never created twice; a
+POST is retried only on 429, 503 or a connection that was never made.
+Every request first takes a slot from the deployment-wide rate limiter (amocrm.ratelimit).
+"""
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from amocrm.exceptions import (
+    AmoCRMAuthError,
+    AmoCRMError,
+    AmoCRMForbidden,
+    AmoCRMNotFound,
+    AmoCRMPaymentRequired,
+    AmoCRMRateLimited,
+    AmoCRMUnavailable,
+    AmoCRMValidationError,
+    ValidationErrorItem,
+)
+from amocrm.ratelimit import DatabaseRateLimiter
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 3.05
+BATCH_SIZE = 50  # amoCRM takes 250 per write but recommends 50; the complex create takes 50 at most
+PAGE_SIZE = 50
+MAX_PAGES = 200  # a guard against a `next` link that never ends
+BACKOFF_BASE = 1.0  # seconds; doubled each retry
+MAX_BACKOFF = 30.0
+MAX_RETRY_AFTER = 60.0  # a longer Retry-After is left to the caller (the outbox) to honour
+REQUEST_ID_HEADERS = ("X-Request-Id", "X-Amo-Request-Id", "X-Trace-Id")
+
+
+class TokenSource(Protocol):
+    def access_token(self) -> str: ...
+
+    def refresh(self, *, stale_access_token: str) -> str:
+        """Return a valid access token; refresh only if `stale_access_token` is still the current one."""
+        ...
+
+
+class Limiter(Protocol):
+    def acquire(self) -> object: ...
+
+
+class StaticTokenSource:
+    """A long-lived token (private integrations): no refresh; after a 401 staff must paste a new one."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "<StaticTokenSource>"
+
+    def access_token(self) -> str:
+        return self._token
+
+    def refresh(self, *, stale_access_token: str) -> str:
+        raise AmoCRMAuthError(
+            "amoCRM refused the long-lived token: issue a new one and set AMOCRM_LONG_LIVED_TOKEN"
+        )
+
+
+def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None  # 403 and 429 may come as HTML or with no body
+
+
+def _validation_errors(body: Any) -> list[ValidationErrorItem]:
+    if not isinstance(body, dict):
+        return []
+    items = []
+    for group in body.get("validation-errors") or []:
+        if not isinstance(group, dict):
+            continue
+        for error in group.get("errors") or []:
+            if isinstance(error, dict):
+                items.append(
+                    ValidationErrorItem(
+                        request_id=str(group.get("request_id", "")),
+                        code=str(error.get("code", "")),
+                        path=str(error.get("path", "")),
+                        detail=str(error.get("detail", "")),
+                    )
+                )
+    return items
+
+
+def error_for(response: requests.Response, path: str) -> AmoCRMError:
+    """The typed error for a non-2xx answer; carries amoCRM's title/detail, never the request."""
+    status = response.status_code
+    body = _json_or_none(response)
+    summary = ""
+    if isinstance(body, dict):
+        summary = ": ".join(str(body[k]) for k in ("title", "detail", "hint") if body.get(k))
+    if status == 400:
+        return AmoCRMValidationError(
+            f"amoCRM rejected the request{': ' + summary if summary else ''}",
+            errors=_validation_errors(body),
+            status=status,
+            path=path,
+        )
+    if status == 401:
+        return AmoCRMAuthError(
+            f"amoCRM refused the credentials{': ' + summary if summary else ''}", status=status, path=path
+        )
+    if status == 402:
+        return AmoCRMPaymentRequired("the amoCRM account's paid plan has lapsed", status=status, path=path)
+    if status == 403:
+        return AmoCRMForbidden("amoCRM blocked the account or this server's IP", status=status, path=path)
+    if status == 404:
+        return AmoCRMNotFound("amoCRM has no such path or entity", status=status, path=path)
+    if status == 429:
+        return AmoCRMRateLimited(
+            "amoCRM rate limit exceeded",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            status=status,
+            path=path,
+        )
+    if status >= 500:
+        return AmoCRMUnavailable("amoCRM server error", status=status, path=path)
+    return AmoCRMError(
+        f"unexpected answer from amoCRM{': ' + summary if summary else ''}", status=status, path=path
+    )
+
+
+def _never_sent(error: requests.ConnectionError) -> bool:
+    """True when the connection was never made, so amoCRM cannot have acted on the request."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, (NewConnectionError, NameResolutionError))
+
+
+class AmoCRMClient:
+    """The amoCRM API v4 calls the integration needs; returns plain dicts, raises amocrm.exceptions."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        tokens: TokenSource | None,
+        timeout: float | None = None,
+        limiter: Limiter | None = None,
+        max_retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not base_url:
+            raise AmoCRMError("AMOCRM_BASE_URL is not set")
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.timeout = (CONNECT_TIMEOUT, timeout if timeout is not None else settings.AMOCRM_TIMEOUT)
+        if limiter is None:
+            limiter = DatabaseRateLimiter(rate=settings.AMOCRM_RATE_LIMIT, sleep=sleep)
+        self.limiter = limiter
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.jitter = jitter
+        self.session = session or requests.Session()
+        self.session.headers.update({"Accept": "application/hal+json, application/json"})
+
+    def __repr__(self) -> str:
+        return f"<AmoCRMClient base_url={self.base_url!r}>"
+
+    # -- transport -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """One API call with refresh-on-401 and retries; the decoded JSON, or None for a 204."""
+        if self.tokens is None:
+            raise AmoCRMAuthError("amoCRM is not connected", path=path)
+        idempotent = method != "POST" if idempotent is None else idempotent
+        token = self.tokens.access_token()
+        refreshed = False
+        retries = 0
+        while True:
+            try:
+                return self._send(method, path, params=params, json=json, token=token)
+            except AmoCRMAuthError:
+                if refreshed:
+                    raise
+                token = self.tokens.refresh(stale_access_token=token)
+                refreshed = True
+            except (AmoCRMRateLimited, AmoCRMUnavailable) as e:
+                delay = self._retry_delay(e, retries=retries, idempotent=idempotent)
+                if delay is None:
+                    raise
+                retries += 1
+                logger.warning(
+                    "amocrm.retry method=%s path=%s status=%s retry=%s delay_s=%.2f",
+                    method,
+                    path,
+                    e.status or e.message,
+                    retries,
+                    delay,
+                )
+                self.sleep(delay)
+
+    def token_request(self, data: dict[str, str]) -> dict[str, Any]:
+        """POST /oauth2/access_token (code or refresh grant). Not retried: a refresh token is single-use."""
+        path = "/oauth2/access_token"
+        try:
+            body = self._send("POST", path, json=data, token=None)
+        except (AmoCRMValidationError, AmoCRMAuthError, AmoCRMForbidden, AmoCRMNotFound) as e:
+            raise AmoCRMAuthError(
+                f"amoCRM refused to issue tokens ({e.message}); reconnect the integration",
+                status=e.status,
+                path=path,
+            ) from e
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise AmoCRMError("amoCRM's token answer has no access token", path=path)
+        return body
+
+    def _retry_delay(self, error: AmoCRMError, *, retries: int, idempotent: bool) -> float | None:
+        if retries >= self.max_retries:
+            return None
+        if isinstance(error, AmoCRMRateLimited):
+            if error.retry_after is not None:
+                if error.retry_after > MAX_RETRY_AFTER:
+                    return None
+                return error.retry_after + self.jitter() * BACKOFF_BASE
+        elif (
+            not idempotent
+            and not (isinstance(error, AmoCRMUnavailable) and error.never_sent)
+            and error.status != 503
+        ):
+            return None
+        backoff = min(MAX_BACKOFF, BACKOFF_BASE * 2**retries)
+        return backoff / 2 + self.jitter() * backoff / 2
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        token: str | None,
+    ) -> Any:
+        if token is not None:
+            # The token endpoint is left out: it is called under the token row lock, and rarely.
+            self.limiter.acquire()
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                f"{self.base_url}{path}",
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except requests.Timeout as e:
+            self._log(method, path, "timeout", started, None, level=logging.WARNING)
+            raise AmoCRMUnavailable(
+                "amoCRM did not answer in time", path=path, never_sent=isinstance(e, requests.ConnectTimeout)
+            ) from e
+        except requests.ConnectionError as e:
+            self._log(method, path, "connection_error", started, None, level=logging.WARNING)
+            raise AmoCRMUnavailable(
+                "could not connect to amoCRM", path=path, never_sent=_never_sent(e)
+            ) from e
+        except requests.RequestException as e:
+            self._log(method, path, "request_error", started, None, level=logging.WARNING)
+            raise AmoCRMError("the request to amoCRM failed", path=path) from e
+        request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
+        self._log(method, path, response.status_code, started, request_id)
+        if response.status_code == 204:
+            return None  # amoCRM answers 204 with no body for "nothing there"
+        if not response.ok:
+            raise error_for(response, path)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as e:
+            raise AmoCRMError(
+                "amoCRM answered with invalid JSON", status=response.status_code, path=path
+            ) from e
+
+    @staticmethod
+    def _log(
+        method: str,
+        path: str,
+        status: object,
+        started: float,
+        request_id: str | None,
+        level: int = logging.INFO,
+    ) -> None:
+        # Path only: query strings may hold an email (contact search); never headers or bodies.
+        logger.log(
+            level,
+            "amocrm.request method=%s path=%s status=%s duration_ms=%d request_id=%s",
+            method,
+            path,
+            status,
+            (time.monotonic() - started) * 1000,
+            request_id or "-",
+        )
+
+    def _batch(
+        self, method: str, path: str, items: Sequence[dict[str, Any]], unwrap: Callable[[Any], list]
+    ) -> list:
+        results: list[dict[str, Any]] = []
+        for chunk in chunks(items):
+            try:
+                results.extend(unwrap(self.request(method, path, json=chunk)))
+            except AmoCRMError as e:
+                e.completed = results
+                raise
+        return results
+
+    # -- leads -----------------------------------------------------------------------------
+
+    def leads_create(self, leads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /api/v4/leads in chunks of 50; the created leads ({id, request_id, ...}) in order."""
+        return self._batch("POST", "/api/v4/leads", leads, _embedded("leads"))
+
+    def leads_update(self, leads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PATCH /api/v4/leads in chunks of 50; each item has an `id` and only the changed fields."""
+        return self._batch("PATCH", "/api/v4/leads", leads, _embedded("leads"))
+
+    def leads_create_complex(self, leads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /api/v4/leads/complex (a lead with its one contact) in chunks of 50."""
+        return self._batch("POST", "/api/v4/leads/complex", leads, lambda body: list(body or []))
+
+    def lead_get(self, lead_id: int, *, with_contacts: bool = True) -> dict[str, Any] | None:
+        """One lead (with its contacts' ids), or None when amoCRM answers 204 (the lead was deleted)."""
+        params = {"with": "contacts"} if with_contacts else None
+        return self.request("GET", f"/api/v4/leads/{int(lead_id)}", params=params)
+
+    def leads_list_by_ids(
+        self, lead_ids: Sequence[int], *, with_contacts: bool = False
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for chunk in chunks([int(i) for i in lead_ids]):
+            params: dict[str, Any] = {"filter[id][]": chunk, "limit": 250}
+            if with_contacts:
+                params["with"] = "contacts"
+            found.extend(_embedded("leads")(self.request("GET", "/api/v4/leads", params=params)))
+        return found
+
+    # -- contacts --------------------------------------------------------------------------
+
+    def contacts_create(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._batch("POST", "/api/v4/contacts", contacts, _embedded("contacts"))
+
+    def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
+        """The first contact whose EMAIL field equals the address (case-insensitively), or None.
+
+        `query` is a full-text search over names, phones and emails, so every hit is checked.
+        """
+        wanted = email_address.strip().casefold()
+        body = self.request("GET", "/api/v4/contacts", params={"query": email_address.strip(), "limit": 50})
+        for contact in _embedded("contacts")(body):
+            for field in contact.get("custom_fields_values") or []:
+                if field.get("field_code") != "EMAIL":
+                    continue
+                for value in field.get("values") or []:
+                    if str(value.get("value", "")).strip().casefold() == wanted:
+                        return contact
+        return None
+
+    # -- custom fields ---------------------------------------------------------------------
+
+    def custom_fields_list(self, entity: str = "leads") -> list[dict[str, Any]]:
+        """Every custom field of an entity, following the pages until there is no `next`."""
+        fields: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            body = self.request(
+                "GET", f"/api/v4/{entity}/custom_fields", params={"limit": PAGE_SIZE, "page": page}
+            )
+            fields.extend(_embedded("custom_fields")(body))
+            if not body or not (body.get("_links") or {}).get("next"):
+                return fields
+        raise AmoCRMError("amoCRM kept paging custom fields", path=f"/api/v4/{entity}/custom_fields")
+
+    def custom_fields_create(
+        self, fields: Sequence[dict[str, Any]], entity: str = "leads"
+    ) -> list[dict[str, Any]]:
+        return self._batch("POST", f"/api/v4/{entity}/custom_fields", fields, _embedded("custom_fields"))
+
+    def custom_field_get(self, field_id: int, entity: str = "leads") -> dict[str, Any]:
+        body = self.request("GET", f"/api/v4/{entity}/custom_fields/{int(field_id)}")
+        if not body:
+            raise AmoCRMNotFound(
+                "amoCRM has no such custom field", path=f"/api/v4/{entity}/custom_fields/{field_id}"
+            )
+        return body
+
+    def custom_field_update(
+        self, field_id: int, data: dict[str, Any], entity: str = "leads"
+    ) -> dict[str, Any]:
+        """PATCH one field. `enums` replaces the whole list: send existing enums with their ids."""
+        return self.request("PATCH", f"/api/v4/{entity}/custom_fields/{int(field_id)}", json=data) or {}
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    def webhooks_list(self, destination: str | None = None) -> list[dict[str, Any]]:
+        params = {"filter[destination]": destination} if destination else None
+        return _embedded("webhooks")(self.request("GET", "/api/v4/webhooks", params=params))
+
+    def webhook_subscribe(self, destination: str, events: Sequence[str], *, sort: int = 10) -> dict[str, Any]:
+        """POST /api/v4/webhooks; posting the same destination again updates it, so it is safe to retry."""
+        body = {"destination": destination, "settings": list(events), "sort": sort}
+        return self.request("POST", "/api/v4/webhooks", json=body, idempotent=True) or {}
+
+
+def _embedded(key: str) -> Callable[[Any], list[dict[str, Any]]]:
+    def unwrap(body: Any) -> list[dict[str, Any]]:
+        if not isinstance(body, dict):
+            return []
+        return list((body.get("_embedded") or {}).get(key) or [])
+
+    return unwrap

@@ -1,0 +1,106 @@
+"""What the amoCRM client raises: one type per way a call can fail, so callers branch on type.
+
+Transient (`AmoCRMRateLimited`, `AmoCRMUnavailable`): try again later. Permanent
+(`AmoCRMValidationError`, `AmoCRMNotFound`, `AmoCRMPaymentRequired`, `AmoCRMForbidden`): staff must act.
+`AmoCRMAuthError`: the token was refused even after a refresh; staff must reconnect.
+Messages carry status codes, paths and amoCRM's error codes, never tokens or request bodies.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class AmoCRMError(Exception):
+    """Any failure talking to amoCRM."""
+
+    is_transient = False
+
+    def __init__(self, message: str, *, status: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.path = path
+        # Results of the chunks of a batch call that had succeeded before this one failed.
+        self.completed: list[dict[str, Any]] = []
+
+    def __str__(self) -> str:
+        where = " ".join(p for p in (f"status={self.status}" if self.status else "", self.path or "") if p)
+        return f"{self.message} ({where})" if where else self.message
+
+
+class AmoCRMNotConfigured(AmoCRMError):
+    """The integration is off or not connected: there is nothing to call."""
+
+
+class AmoCRMAuthError(AmoCRMError):
+    """401, or amoCRM refused to issue tokens (revoked refresh token, bad code)."""
+
+
+class AmoCRMPaymentRequired(AmoCRMError):
+    """402: the account's paid plan has lapsed."""
+
+
+class AmoCRMForbidden(AmoCRMError):
+    """403: the account or our IP is blocked."""
+
+
+class AmoCRMNotFound(AmoCRMError):
+    """404: a wrong path or entity."""
+
+
+class AmoCRMRateLimited(AmoCRMError):
+    """429: over the rate limit; `retry_after` seconds is amoCRM's hint when it gave one."""
+
+    is_transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class AmoCRMUnavailable(AmoCRMError):
+    """5xx, timeout or connection failure: amoCRM trouble, worth retrying later.
+
+    `never_sent` is True when no connection was made, so amoCRM cannot have acted on the request.
+    """
+
+    is_transient = True
+
+    def __init__(self, message: str, *, never_sent: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.never_sent = never_sent
+
+
+@dataclass(frozen=True)
+class ValidationErrorItem:
+    """One of amoCRM's validation errors: `request_id` is the batch item's index (or our request_id)."""
+
+    request_id: str
+    code: str
+    path: str
+    detail: str
+
+
+class AmoCRMValidationError(AmoCRMError):
+    """400: amoCRM rejected the request; `errors` keep its field paths. Never retried."""
+
+    def __init__(
+        self, message: str, *, errors: list[ValidationErrorItem] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = errors or []
+
+    @property
+    def paths(self) -> list[str]:
+        return [error.path for error in self.errors]
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if not self.errors:
+            return base
+        listed = "; ".join(f"[{e.request_id}] {e.path}: {e.code}" for e in self.errors[:10])
+        return f"{base}: {listed}"
+
+
+class AmoCRMMappingError(AmoCRMError):
+    """A value cannot be put into or read out of amoCRM's fields (e.g. a category with no enum yet)."""

@@ -1,0 +1,279 @@
+"""Profile ↔ amoCRM payloads: pure functions, no database and no HTTP.
+
+Writes name every field by its id (`FieldMap`, loaded from the ids `amocrm_setup_fields` stored):
+numeric → a string with a dot ("5000.00"), select → {"enum_id": N}, date → an integer Unix timestamp
+of midnight Europe/Moscow (amoCRM reads dates in the account's time zone), an empty value → "values":
+null. The lead's own `price` is whole roubles as an integer. Reads accept both API v4
+`custom_fields_values` ({field_id, values: [{value, enum_id}]}) and the webhook's v2-shaped
+`custom_fields` ({id, values: [{value, enum}]}).
+"""
+
+import datetime
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Choices
+from django.utils import translation
+
+from accounts.models import Profile
+from amocrm.exceptions import AmoCRMMappingError
+from amocrm.models import CustomField
+
+MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
+Key = CustomField.Key
+TEXT_TYPES = {"text", "textarea", "url"}
+TEXT_MAX_LENGTH = 256  # amoCRM's limit for `text` fields
+LEAD_TAG = "flower-account"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A lead custom field the site syncs, as `amocrm_setup_fields` creates it."""
+
+    key: str
+    name: str
+    type: str
+    code: str
+    sort: int
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(Key.ACCOUNT_SUM, "Сумма счёта", "numeric", "FA_ACCOUNT_SUM", 500),
+    FieldSpec(Key.BOUQUET_CATEGORY, "Выбор букета (категория)", "select", "FA_BOUQUET_CATEGORY", 510),
+    FieldSpec(Key.DELIVERY_ADDRESS, "Адрес доставки", "text", "FA_DELIVERY_ADDRESS", 520),
+    FieldSpec(Key.DELIVERY_DATE, "Дата доставки", "date", "FA_DELIVERY_DATE", 530),
+    FieldSpec(Key.DELIVERY_INTERVAL, "Интервал поставки букетов", "select", "FA_DELIVERY_INTERVAL", 540),
+    FieldSpec(Key.WISHES, "Пожелания к букетам", "textarea", "FA_WISHES", 550),
+    FieldSpec(Key.EMAIL, "Email", "text", "FA_EMAIL", 560),
+    FieldSpec(Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570),
+    FieldSpec(Key.ACCOUNT_STATUS, "Статус аккаунта", "select", "FA_ACCOUNT_STATUS", 580),
+)
+FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Our field keys → amoCRM field ids, and per select field our values → amoCRM enum ids."""
+
+    field_ids: Mapping[str, int]
+    enum_ids: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def field_id(self, key: str) -> int:
+        try:
+            return self.field_ids[key]
+        except KeyError:
+            raise AmoCRMMappingError(
+                f"amoCRM field {key!r} is not set up: run manage.py amocrm_setup_fields"
+            ) from None
+
+    def enum_id(self, key: str, value: str) -> int:
+        try:
+            return self.enum_ids[key][value]
+        except KeyError:
+            raise AmoCRMMappingError(
+                f"{key} {value!r} has no amoCRM enum yet: run manage.py amocrm_setup_fields"
+            ) from None
+
+    def value_for_enum(self, key: str, enum_id: int) -> str:
+        for value, candidate in self.enum_ids.get(key, {}).items():
+            if candidate == enum_id:
+                return value
+        raise AmoCRMMappingError(f"amoCRM enum {enum_id} of {key} matches no value on the site")
+
+
+# -- values ----------------------------------------------------------------------------------
+
+
+def choice_enums(choices: type[Choices]) -> list[tuple[str, str]]:
+    """(value, Russian label) of a model's choices: the enum texts staff see in amoCRM."""
+    with translation.override("ru"):
+        return [(str(value), str(label)) for value, label in choices.choices]
+
+
+def date_to_timestamp(day: datetime.date) -> int:
+    """Midnight of `day` in Moscow as a Unix timestamp (midnight UTC would show the previous day)."""
+    return int(datetime.datetime.combine(day, datetime.time.min, tzinfo=MOSCOW).timestamp())
+
+
+def timestamp_to_date(value: Any) -> datetime.date:
+    """A date from a Unix timestamp (int or digits); lenient with DD.MM.YYYY and YYYY-MM-DD strings."""
+    text = str(value).strip()
+    try:
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return datetime.datetime.fromtimestamp(int(float(text)), tz=MOSCOW).date()
+        if re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", text):
+            return datetime.datetime.strptime(text, "%d.%m.%Y").date()  # noqa: DTZ007 - a calendar date
+        return datetime.date.fromisoformat(text[:10])
+    except (ValueError, OverflowError, OSError) as e:
+        raise AmoCRMMappingError(f"not a date: {text[:32]!r}") from e
+
+
+def decimal_to_numeric(value: Decimal) -> str:
+    """A numeric field value: the exact sum with a dot, "12.50"."""
+    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
+
+
+def numeric_to_decimal(value: Any) -> Decimal:
+    text = str(value).strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation as e:
+        raise AmoCRMMappingError(f"not a number: {text[:32]!r}") from e
+    if not number.is_finite():
+        raise AmoCRMMappingError(f"not a number: {text[:32]!r}")
+    return number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def lead_price(profile: Profile) -> int:
+    """The lead's budget: amoCRM takes whole numbers only, so the sum rounded to roubles."""
+    return int(profile.account_sum.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def profile_values(profile: Profile, *, today: datetime.date | None = None) -> dict[str, Any]:
+    """What the site sends for each field key, as Python values."""
+    return {
+        Key.ACCOUNT_SUM: profile.account_sum,
+        Key.BOUQUET_CATEGORY: profile.bouquet_category.slug,
+        Key.DELIVERY_ADDRESS: profile.delivery_address,
+        Key.DELIVERY_DATE: profile.next_delivery_on(today=today),
+        Key.DELIVERY_INTERVAL: profile.delivery_interval,
+        Key.WISHES: profile.wishes,
+        Key.EMAIL: profile.user.email,
+        Key.REFERRAL_URL: profile.referral_url,
+        Key.ACCOUNT_STATUS: profile.account_status,
+    }
+
+
+# -- profile → amoCRM ------------------------------------------------------------------------
+
+
+def field_value(spec: FieldSpec, value: Any, fields: FieldMap) -> dict[str, Any]:
+    """One `custom_fields_values` item; an empty value clears the field ("values": null)."""
+    item: dict[str, Any] = {"field_id": fields.field_id(spec.key)}
+    if value is None or value == "":
+        item["values"] = None
+    elif spec.type == "numeric":
+        item["values"] = [{"value": decimal_to_numeric(Decimal(value))}]
+    elif spec.type == "select":
+        item["values"] = [{"enum_id": fields.enum_id(spec.key, str(value))}]
+    elif spec.type == "date":
+        item["values"] = [{"value": date_to_timestamp(value)}]
+    elif spec.type == "text":
+        item["values"] = [{"value": str(value)[:TEXT_MAX_LENGTH]}]
+    else:
+        item["values"] = [{"value": str(value)}]
+    return item
+
+
+def profile_to_custom_fields(
+    profile: Profile,
+    fields: FieldMap,
+    *,
+    keys: Iterable[str] | None = None,
+    today: datetime.date | None = None,
+) -> list[dict[str, Any]]:
+    """`custom_fields_values` for a lead: every synced field, or only `keys` (a PATCH sends what changed)."""
+    values = profile_values(profile, today=today)
+    wanted = set(keys) if keys is not None else None
+    return [
+        field_value(spec, values[spec.key], fields) for spec in FIELDS if wanted is None or spec.key in wanted
+    ]
+
+
+def lead_payload(profile: Profile, fields: FieldMap, *, today: datetime.date | None = None) -> dict[str, Any]:
+    return {
+        "name": f"Подписка на цветы — {profile.user.email}",
+        "price": lead_price(profile),
+        "custom_fields_values": profile_to_custom_fields(profile, fields, today=today),
+        "_embedded": {"tags": [{"name": LEAD_TAG}]},
+    }
+
+
+def contact_payload(profile: Profile) -> dict[str, Any]:
+    """A new contact with the standard EMAIL (and PHONE) fields, named by codes as amoCRM predefines them."""
+    user = profile.user
+    values: list[dict[str, Any]] = [
+        {"field_code": "EMAIL", "values": [{"value": user.email, "enum_code": "WORK"}]}
+    ]
+    if profile.phone:
+        values.append({"field_code": "PHONE", "values": [{"value": profile.phone, "enum_code": "MOB"}]})
+    contact: dict[str, Any] = {"name": user.get_full_name() or user.email, "custom_fields_values": values}
+    if user.first_name:
+        contact["first_name"] = user.first_name
+    return contact
+
+
+# -- amoCRM → profile ------------------------------------------------------------------------
+
+
+def _decode(spec: FieldSpec, values: list[tuple[Any, int | None]], fields: FieldMap) -> Any:
+    present = [
+        (value, enum_id) for value, enum_id in values if enum_id is not None or value not in (None, "")
+    ]
+    if not present:
+        return "" if spec.type in TEXT_TYPES else None
+    value, enum_id = present[0]
+    if spec.type == "numeric":
+        return numeric_to_decimal(value)
+    if spec.type == "select":
+        if enum_id is None:
+            raise AmoCRMMappingError(f"amoCRM value of {spec.key} has no enum id")
+        return fields.value_for_enum(spec.key, enum_id)
+    if spec.type == "date":
+        return timestamp_to_date(value)
+    return str(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    # PHP-style form bodies decode to dicts keyed "0", "1", ... instead of lists.
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
+    return list(value)
+
+
+def _enum(raw: Any) -> int | None:
+    return int(raw) if raw not in (None, "") else None
+
+
+def _decode_all(
+    items: Iterable[tuple[Any, list[tuple[Any, int | None]]]], fields: FieldMap
+) -> dict[str, Any]:
+    keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
+    decoded: dict[str, Any] = {}
+    for field_id, values in items:
+        key = keys_by_id.get(int(field_id)) if str(field_id).isdigit() else None
+        if key is None:
+            continue  # a field the site does not sync
+        decoded[key] = _decode(FIELDS_BY_KEY[key], values, fields)
+    return decoded
+
+
+def custom_fields_to_values(custom_fields_values: Any, fields: FieldMap) -> dict[str, Any]:
+    """Our field keys → Python values from API v4 `custom_fields_values`; "" / None for a cleared field."""
+    return _decode_all(
+        (
+            (
+                item.get("field_id"),
+                [(v.get("value"), _enum(v.get("enum_id"))) for v in _as_list(item.get("values"))],
+            )
+            for item in _as_list(custom_fields_values)
+        ),
+        fields,
+    )
+
+
+def webhook_custom_fields_to_values(custom_fields: Any, fields: FieldMap) -> dict[str, Any]:
+    """The same from a webhook's v2-shaped `custom_fields` ({id, values: [{value, enum}]})."""
+    return _decode_all(
+        (
+            (item.get("id"), [(v.get("value"), _enum(v.get("enum"))) for v in _as_list(item.get("values"))])
+            for item in _as_list(custom_fields)
+        ),
+        fields,
+    )

@@ -1,0 +1,92 @@
+"""Connecting amoCRM from the browser: staff start at /amocrm/oauth/start/, amoCRM sends them back."""
+
+import logging
+import secrets
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from amocrm import services
+from amocrm.exceptions import AmoCRMError
+from amocrm.models import OAuthToken
+
+logger = logging.getLogger(__name__)
+
+STATE_SESSION_KEY = "amocrm_oauth_state"
+
+
+def _result(
+    request: HttpRequest, *, message: str, status: HTTPStatus, token: OAuthToken | None = None
+) -> HttpResponse:
+    context = {"ok": status == HTTPStatus.OK, "message": message, "token": token}
+    return render(request, "amocrm/oauth_result.html", context, status=status)
+
+
+@never_cache
+@staff_member_required
+@require_GET
+def oauth_start(request: HttpRequest) -> HttpResponse:
+    """Send staff to amoCRM's consent page with a one-time `state` bound to their session."""
+    if not services.is_oauth_configured():
+        return _result(
+            request,
+            message=_(
+                "amoCRM is not configured: set AMOCRM_BASE_URL, AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET "
+                "and AMOCRM_REDIRECT_URI, then try again."
+            ),
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+        )
+    state = services.oauth_new_state()
+    request.session[STATE_SESSION_KEY] = state
+    return HttpResponseRedirect(services.oauth_authorize_url(state=state))
+
+
+@never_cache
+@staff_member_required
+@require_GET
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """amoCRM's redirect back: check `state`, exchange the code, store the tokens."""
+    expected = request.session.pop(STATE_SESSION_KEY, None)
+    state = request.GET.get("state", "")
+    if not expected or not secrets.compare_digest(expected, state):
+        logger.warning("amocrm.oauth_state_mismatch user_id=%s", request.user.pk)
+        return _result(
+            request,
+            message=_(
+                "This link is not from a connection started here, or it was already used. Start again."
+            ),
+            status=HTTPStatus.BAD_REQUEST,
+        )
+    if request.GET.get("error") or not request.GET.get("code"):
+        return _result(
+            request,
+            message=_("amoCRM did not grant access, so nothing was changed."),
+            status=HTTPStatus.BAD_REQUEST,
+        )
+    referer = request.GET.get("referer", "").strip().lower()
+    expected_host = (urlsplit(settings.AMOCRM_BASE_URL).hostname or "").lower()
+    if referer and referer != expected_host:
+        return _result(
+            request,
+            message=_("Access was granted for %(account)s, but this site is set up for %(expected)s.")
+            % {"account": referer, "expected": expected_host},
+            status=HTTPStatus.BAD_REQUEST,
+        )
+    try:
+        token = services.oauth_connect(code=request.GET["code"])
+    except AmoCRMError as e:
+        logger.warning("amocrm.oauth_connect_failed user_id=%s status=%s", request.user.pk, e.status)
+        return _result(
+            request,
+            message=_("amoCRM refused the connection: %(reason)s. Start again.") % {"reason": e.message},
+            status=HTTPStatus.BAD_GATEWAY,
+        )
+    logger.info("amocrm.oauth_connected user_id=%s token_id=%s", request.user.pk, token.pk)
+    return _result(request, message=_("amoCRM is connected."), status=HTTPStatus.OK, token=token)
