@@ -1,5 +1,6 @@
 from uuid import UUID
 
+from allauth.account.adapter import get_adapter
 from allauth.core import ratelimit
 from django.conf import settings
 from django.contrib import messages
@@ -94,6 +95,13 @@ class PasswordResetView(auth_views.PasswordResetView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form: auth_forms.SetPasswordForm):
+        response = super().form_valid(form)
+        # As allauth's own reset flow does: wipe the failed-login counter, or a customer locked out by
+        # failed logins still cannot log in with the password just set (for up to five minutes).
+        get_adapter(self.request)._delete_login_attempts_cached_email(self.request, email=form.user.email)
+        return response
 
 
 @never_cache

@@ -79,3 +79,36 @@ def customer(profile_factory):
 def customer_client(client, customer):
     client.force_login(customer.user)
     return client
+
+
+@pytest.fixture
+def signup_data(password):
+    """The signup form as a customer fills it in; override any input by its name."""
+
+    def make(**overrides) -> dict[str, str]:
+        data = {
+            "email": "anna@example.ru",
+            "password1": password,
+            "password2": password,
+            "bouquet_category": "romantic",
+            "delivery_address": "Москва, ул. Тверская, 7, кв. 12",
+            "first_delivery_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
+            "delivery_interval": "biweekly",
+            "wishes": "Побольше пионов, без лилий",
+            "account_sum": "3000,50",
+        }
+        data.update(overrides)
+        return data
+
+    return make
+
+
+@pytest.fixture
+def superuser(user_factory) -> User:
+    return user_factory(email="boss@example.ru", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    client.force_login(superuser)
+    return client
