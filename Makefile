@@ -55,6 +55,7 @@ messages: venv ## update and compile the Russian translations (needs gettext)
 check-deploy: venv ## `check --deploy` with production-like settings
 	DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	SITE_URL=https://flowers.example.ru ALLOWED_HOSTS=flowers.example.ru \
+	EMAIL_URL=smtp+tls://mailer:secret@smtp.example.ru:587 \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean: ## remove the virtualenv and caches
