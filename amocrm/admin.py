@@ -1,8 +1,21 @@
-"""amoCRM in the admin: the connection (expiry only, never token values) and the field/enum ids."""
+"""amoCRM in the admin: the connection (expiry only, never token values), the field/enum ids, and
+the lead sync state (its own list, plus a column and a read-only section on the Profile admin)."""
 
-from django.contrib import admin
+import datetime
 
-from amocrm.models import CustomField, CustomFieldEnum, OAuthToken
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from accounts import admin as accounts_admin
+from accounts.models import Profile
+from amocrm import services
+from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken
 
 
 @admin.register(OAuthToken)
@@ -40,3 +53,157 @@ class CustomFieldAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# -- lead sync -----------------------------------------------------------------------------------
+
+
+def lead_link(lead_id: int | None) -> str:
+    if not lead_id:
+        return "—"
+    return format_html(
+        '<a href="{}/leads/detail/{}" target="_blank" rel="noopener noreferrer">{}</a>',
+        settings.AMOCRM_BASE_URL,
+        lead_id,
+        lead_id,
+    )
+
+
+def _resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> None:
+    if not services.is_enabled():
+        modeladmin.message_user(
+            request, _("The amoCRM integration is off: nothing was queued."), level=messages.WARNING
+        )
+        return
+    services.lead_sync_enqueue(profile_ids=profile_ids, full=True)
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "%(count)d profile queued for a full resync with amoCRM.",
+            "%(count)d profiles queued for a full resync with amoCRM.",
+            len(profile_ids),
+        )
+        % {"count": len(profile_ids)},
+        level=messages.SUCCESS,
+    )
+
+
+@admin.register(LeadSync)
+class LeadSyncAdmin(admin.ModelAdmin):
+    list_display = [
+        "profile_email",
+        "status",
+        "lead",
+        "attempts",
+        "next_attempt_at",
+        "synced_at",
+        "short_error",
+    ]
+    list_filter = ["status"]
+    search_fields = ["profile__user__email", "=lead_id", "=contact_id"]
+    list_select_related = ["profile__user"]
+    actions = ["resync_selected"]
+    fields = [
+        "profile",
+        "status",
+        "lead",
+        "contact_id",
+        "attempts",
+        "next_attempt_at",
+        "pending_since",
+        "last_error",
+        "synced_at",
+        "synced_values",
+        "claimed_until",
+        "create_started_at",
+        "revision",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows appear with profile saves
+
+    def has_change_permission(self, request: HttpRequest, obj: LeadSync | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("profile"), ordering="profile__user__email")
+    def profile_email(self, obj: LeadSync) -> str:
+        return obj.profile.user.email
+
+    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
+    def lead(self, obj: LeadSync) -> str:
+        return lead_link(obj.lead_id)
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: LeadSync) -> str:
+        return Truncator(obj.last_error).chars(120)
+
+    @admin.action(description=_("Resync selected with amoCRM"))
+    def resync_selected(self, request: HttpRequest, queryset: QuerySet[LeadSync]) -> None:
+        _resync(self, request, list(queryset.values_list("profile_id", flat=True)))
+
+
+# accounts never imports amocrm, so the Profile admin gets its sync column and inline here.
+admin.site.unregister(Profile)
+
+
+@admin.register(Profile)
+class ProfileAdmin(accounts_admin.ProfileAdmin):
+    """The accounts Profile admin plus the sync state: a list column, a filter, a read-only section.
+
+    Read-only fields rather than an inline: an inline formset would make every profile form post
+    its management form, and staff never edit the sync state by hand.
+    """
+
+    list_display = [*accounts_admin.ProfileAdmin.list_display, "amocrm_status"]
+    list_filter = [*accounts_admin.ProfileAdmin.list_filter, "lead_sync__status"]
+    search_fields = [*accounts_admin.ProfileAdmin.search_fields, "=lead_sync__lead_id"]
+    list_select_related = [*accounts_admin.ProfileAdmin.list_select_related, "lead_sync"]
+    readonly_fields = [
+        *accounts_admin.ProfileAdmin.readonly_fields,
+        "amocrm_status",
+        "amocrm_lead",
+        "amocrm_next_attempt_at",
+        "amocrm_last_error",
+    ]
+    fieldsets = [
+        *accounts_admin.ProfileAdmin.fieldsets,
+        (
+            _("amoCRM"),
+            {"fields": ["amocrm_status", "amocrm_lead", "amocrm_next_attempt_at", "amocrm_last_error"]},
+        ),
+    ]
+    actions = [*(accounts_admin.ProfileAdmin.actions or []), "resync_to_amocrm"]
+
+    @staticmethod
+    def _sync(obj: Profile) -> LeadSync | None:
+        try:
+            return obj.lead_sync
+        except LeadSync.DoesNotExist:
+            return None
+
+    @admin.display(description=_("amoCRM sync"), ordering="lead_sync__status")
+    def amocrm_status(self, obj: Profile) -> str:
+        sync = self._sync(obj)
+        return sync.get_status_display() if sync else "—"
+
+    @admin.display(description=_("amoCRM lead"))
+    def amocrm_lead(self, obj: Profile) -> str:
+        sync = self._sync(obj)
+        return lead_link(sync.lead_id if sync else None)
+
+    @admin.display(description=_("next attempt at"))
+    def amocrm_next_attempt_at(self, obj: Profile) -> datetime.datetime | None:
+        sync = self._sync(obj)
+        return sync.next_attempt_at if sync else None
+
+    @admin.display(description=_("last error"))
+    def amocrm_last_error(self, obj: Profile) -> str:
+        sync = self._sync(obj)
+        return sync.last_error if sync and sync.last_error else "—"
+
+    @admin.action(description=_("Resync selected with amoCRM"))
+    def resync_to_amocrm(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        _resync(self, request, list(queryset.values_list("pk", flat=True)))

@@ -8,6 +8,8 @@ class AmocrmConfig(AppConfig):
     verbose_name = "amoCRM"
 
     def ready(self) -> None:
+        from amocrm import signals  # noqa: F401 - connects the receivers
+
         checks.register(check_token_keys, checks.Tags.security)
 
 

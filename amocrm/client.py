@@ -389,6 +389,13 @@ class AmoCRMClient:
             found.extend(_embedded("leads")(self.request("GET", "/api/v4/leads", params=params)))
         return found
 
+    def leads_search(self, query: str, *, with_contacts: bool = True) -> list[dict[str, Any]]:
+        """GET /api/v4/leads?query=…: a full-text search over the leads' fields (empty on a 204)."""
+        params: dict[str, Any] = {"query": query, "limit": 50}
+        if with_contacts:
+            params["with"] = "contacts"
+        return _embedded("leads")(self.request("GET", "/api/v4/leads", params=params))
+
     # -- contacts --------------------------------------------------------------------------
 
     def contacts_create(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

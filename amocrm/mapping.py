@@ -184,13 +184,79 @@ def profile_to_custom_fields(
     ]
 
 
+def lead_name(profile: Profile) -> str:
+    return f"Подписка на цветы — {profile.user.email}"
+
+
 def lead_payload(profile: Profile, fields: FieldMap, *, today: datetime.date | None = None) -> dict[str, Any]:
     return {
-        "name": f"Подписка на цветы — {profile.user.email}",
+        "name": lead_name(profile),
         "price": lead_price(profile),
         "custom_fields_values": profile_to_custom_fields(profile, fields, today=today),
         "_embedded": {"tags": [{"name": LEAD_TAG}]},
     }
+
+
+def lead_state(profile: Profile, fields: FieldMap, *, today: datetime.date | None = None) -> dict[str, Any]:
+    """Everything the site puts on a lead, JSON-ready: `name`, `price`, and per field key its
+    `custom_fields_values` item. Stored after a sync, it is what the next sync compares against."""
+    state: dict[str, Any] = {"name": lead_name(profile), "price": lead_price(profile)}
+    items = profile_to_custom_fields(profile, fields, today=today)
+    state.update({spec.key: item for spec, item in zip(FIELDS, items, strict=True)})
+    return state
+
+
+def lead_state_changes(state: Mapping[str, Any], synced: Mapping[str, Any]) -> list[str]:
+    """The keys of `state` whose value differs from the last one sent (all of them the first time)."""
+    return [key for key, value in state.items() if synced.get(key) != value]
+
+
+def lead_update_payload(lead_id: int, state: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """One item of PATCH /api/v4/leads: the lead id and only the listed keys of `state`."""
+    keys = list(keys)
+    payload: dict[str, Any] = {"id": int(lead_id)}
+    payload.update({key: state[key] for key in ("name", "price") if key in keys})
+    custom = [state[spec.key] for spec in FIELDS if spec.key in keys]
+    if custom:
+        payload["custom_fields_values"] = custom
+    return payload
+
+
+def lead_create_payload(
+    state: Mapping[str, Any],
+    *,
+    contact: dict[str, Any],
+    pipeline_id: int | None = None,
+    status_id: int | None = None,
+) -> dict[str, Any]:
+    """One item of POST /api/v4/leads/complex: the lead with its one contact (new, or {"id": N})."""
+    payload: dict[str, Any] = {
+        "name": state["name"],
+        "price": state["price"],
+        "custom_fields_values": [state[spec.key] for spec in FIELDS],
+        "_embedded": {"tags": [{"name": LEAD_TAG}], "contacts": [contact]},
+    }
+    if pipeline_id:
+        payload["pipeline_id"] = int(pipeline_id)
+    if status_id:
+        payload["status_id"] = int(status_id)
+    return payload
+
+
+def lead_mentions(lead: Mapping[str, Any], text: str) -> bool:
+    """True when one of the lead's custom field values contains `text` (e.g. a referral code)."""
+    for item in _as_list(lead.get("custom_fields_values")):
+        for value in _as_list(item.get("values") if isinstance(item, Mapping) else None):
+            if isinstance(value, Mapping) and text in str(value.get("value") or ""):
+                return True
+    return False
+
+
+def lead_contact_id(lead: Mapping[str, Any]) -> int | None:
+    """The main (else the first) contact of a lead read `with=contacts`."""
+    contacts = [c for c in _as_list((lead.get("_embedded") or {}).get("contacts")) if isinstance(c, Mapping)]
+    main = next((c for c in contacts if c.get("is_main")), contacts[0] if contacts else None)
+    return int(main["id"]) if main and main.get("id") else None
 
 
 def contact_payload(profile: Profile) -> dict[str, Any]:

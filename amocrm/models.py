@@ -136,3 +136,111 @@ class RateLimit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LeadSync(models.Model):
+    """Where one profile stands with its amoCRM lead: the durable sync state (the outbox row).
+
+    A profile save marks the row pending in the same transaction (amocrm.signals), so nothing is lost
+    between the save and the worker. The worker claims the row for a short lease, sends only what
+    differs from `synced_values`, and records the result. `create_started_at` is committed before a
+    lead is created and cleared once its id is stored: a retry that finds it set looks the lead up
+    in amoCRM before creating one, so a worker killed mid-create never makes a second lead.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SYNCED = "synced", _("synced")
+        FAILED = "failed", _("failed")
+        UNLINKED = "unlinked", _("lead deleted in amoCRM")
+
+    profile = models.OneToOneField(
+        "accounts.Profile", on_delete=models.CASCADE, related_name="lead_sync", verbose_name=_("profile")
+    )
+    lead_id = models.PositiveBigIntegerField(_("amoCRM lead id"), null=True, blank=True, unique=True)
+    contact_id = models.PositiveBigIntegerField(_("amoCRM contact id"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.PENDING)
+    # Bumped by every profile save: a sync that started before the last save leaves the row pending.
+    revision = models.PositiveIntegerField(_("revision"), default=0)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    pending_since = models.DateTimeField(_("pending since"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
+    create_started_at = models.DateTimeField(_("lead creation started at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    synced_values = models.JSONField(_("last values sent"), default=dict, blank=True)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("amoCRM lead sync")
+        verbose_name_plural = _("amoCRM lead syncs")
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="amocrm_leadsync_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="synced") | models.Q(lead_id__isnull=False),
+                name="amocrm_leadsync_synced_has_lead",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile {self.profile_id} → lead {self.lead_id or '-'} ({self.status})"
+
+    def is_claimed(self, *, now: datetime.datetime) -> bool:
+        return self.claimed_until is not None and self.claimed_until > now
+
+    def is_waiting_for_retry(self, *, now: datetime.datetime) -> bool:
+        """A retry is already scheduled: a new save need not enqueue another task before it."""
+        return (
+            self.status == self.Status.PENDING
+            and self.attempts > 0
+            and self.next_attempt_at is not None
+            and self.next_attempt_at > now
+        )
+
+    def mark_pending(self, *, now: datetime.datetime) -> None:
+        """The profile changed; the caller saves. A failed row gets a fresh start."""
+        if self.status != self.Status.PENDING:
+            self.pending_since = now
+            self.attempts = 0
+            self.next_attempt_at = now
+        self.status = self.Status.PENDING
+        self.revision += 1
+
+    def mark_synced(
+        self, *, values: dict, lead_id: int, contact_id: int | None, revision: int, now: datetime.datetime
+    ) -> bool:
+        """Record what amoCRM now holds; False (still pending) when the profile changed meanwhile."""
+        self.lead_id = lead_id
+        self.contact_id = contact_id or self.contact_id
+        self.synced_values = values
+        self.synced_at = now
+        self.create_started_at = None
+        self.claimed_until = None
+        self.attempts = 0
+        self.last_error = ""
+        if self.revision != revision:
+            self.status = self.Status.PENDING
+            self.next_attempt_at = now
+            return False
+        self.status = self.Status.SYNCED
+        self.pending_since = None
+        self.next_attempt_at = None
+        return True
+
+    def mark_retry(self, *, error: str, delay: datetime.timedelta, now: datetime.datetime) -> None:
+        """A transient failure: try again after `delay`, however long amoCRM stays down."""
+        self.status = self.Status.PENDING
+        self.attempts += 1
+        self.next_attempt_at = now + delay
+        self.last_error = error[:2000]
+        self.claimed_until = None
+
+    def mark_failed(self, *, error: str, status: str = Status.FAILED) -> None:
+        """A permanent failure staff must look at (amoCRM's message kept); resync retries it."""
+        self.status = status
+        self.last_error = error[:2000]
+        self.next_attempt_at = None
+        self.claimed_until = None

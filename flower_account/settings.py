@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "django_tasks_db",
     "accounts",
     "amocrm",
 ]
@@ -87,6 +88,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # ------------------------------------------------------------------------------
 # Local memory by default; production points CACHE_URL at Redis so rate limits are shared.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# TASKS
+# ------------------------------------------------------------------------------
+# Background work (the amoCRM sync) runs on django.tasks; tasks are rows in the database and
+# `manage.py db_worker` runs them (Procfile `worker`). The web process only enqueues.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # AUTH
 # ------------------------------------------------------------------------------
@@ -262,3 +269,7 @@ AMOCRM_TIMEOUT = env.float("AMOCRM_TIMEOUT", default=10)  # seconds to wait for 
 # decrypt (rotate by putting a new key first). With DEBUG on and none set, amocrm derives one from
 # SECRET_KEY so `make run` works; with DEBUG off, OAuth credentials need these keys (check amocrm.E001).
 AMOCRM_TOKEN_KEYS = env.list("AMOCRM_TOKEN_KEYS", default=[])
+# Where new leads land: a pipeline id and a stage (status) id from GET /api/v4/leads/pipelines.
+# Empty: amoCRM's default (the first working stage of the main pipeline).
+AMOCRM_PIPELINE_ID = env.int("AMOCRM_PIPELINE_ID", default=None)
+AMOCRM_STATUS_ID = env.int("AMOCRM_STATUS_ID", default=None)

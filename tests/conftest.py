@@ -112,3 +112,37 @@ def superuser(user_factory) -> User:
 def superuser_client(client, superuser):
     client.force_login(superuser)
     return client
+
+
+def _use_task_backend(settings, backend: str) -> None:
+    from django.tasks import task_backends
+
+    settings.TASKS = {"default": {"BACKEND": backend}}
+    # django.tasks caches its backends and does not listen to setting changes.
+    task_backends.__dict__.pop("settings", None)
+    task_backends._settings = None
+    for alias in ("default",):
+        if hasattr(task_backends._connections, alias):
+            delattr(task_backends._connections, alias)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_dummy(settings):
+    """Tasks are recorded, never run, unless a test asks for `tasks_immediate`."""
+    _use_task_backend(settings, "django.tasks.backends.dummy.DummyBackend")
+    yield
+    _use_task_backend(settings, "django.tasks.backends.dummy.DummyBackend")
+
+
+@pytest.fixture
+def tasks_immediate(settings, _tasks_dummy):
+    """Enqueued tasks run at once, in the enqueuing thread (on_commit callbacks still wait for commit)."""
+    _use_task_backend(settings, "django.tasks.backends.immediate.ImmediateBackend")
+
+
+@pytest.fixture
+def enqueued(_tasks_dummy):
+    """The tasks enqueued so far (DummyBackend results)."""
+    from django.tasks import default_task_backend
+
+    return default_task_backend.results

@@ -1,0 +1,64 @@
+"""Re-send profiles to amoCRM in bulk: after connecting the CRM, after fixing a failure, or to repair leads.
+
+    manage.py amocrm_resync              # every profile not synced yet (pending, failed, never recorded)
+    manage.py amocrm_resync --failed     # only the ones that failed permanently (after fixing the cause)
+    manage.py amocrm_resync --all        # every profile: all fields sent again, overwriting CRM edits
+    manage.py amocrm_resync --all --now  # in this process instead of the worker (no worker running)
+
+Every selected lead gets all its fields again, in batches of 50 leads a request (new leads through
+leads/complex, the others through PATCH), within the deployment-wide rate limit. Queued by default:
+the worker (`manage.py db_worker`) sends them. Safe to run twice: a profile a worker holds is skipped
+and rows are claimed before anything is sent.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from amocrm import services
+from amocrm.client import chunks
+from amocrm.exceptions import AmoCRMError
+
+
+class Command(BaseCommand):
+    help = "Queue (or with --now, send) a full resync of profiles to amoCRM in batches of 50."
+
+    def add_arguments(self, parser) -> None:
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument(
+            "--failed", action="store_const", dest="which", const="failed", help="Only failed profiles."
+        )
+        which.add_argument("--all", action="store_const", dest="which", const="all", help="Every profile.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count the profiles; send and queue nothing."
+        )
+        parser.add_argument(
+            "--now", action="store_true", help="Send from this process instead of queueing for the worker."
+        )
+
+    def handle(self, *args, which: str | None, dry_run: bool, now: bool, **options) -> None:
+        which = which or "unsynced"
+        profile_ids = services.lead_sync_select(which=which)
+        if dry_run:
+            self.stdout.write(f"{len(profile_ids)} profile(s) would be resynced ({which}).")
+            return
+        if not services.is_enabled():
+            raise CommandError("The amoCRM integration is off: set AMOCRM_BASE_URL and credentials first.")
+        if not profile_ids:
+            self.stdout.write("Nothing to resync.")
+            return
+        if not now:
+            count = services.lead_sync_enqueue(profile_ids=profile_ids, full=True)
+            self.stdout.write(
+                self.style.SUCCESS(f"Queued {len(profile_ids)} profile(s) in {count} task(s) for the worker.")
+            )
+            return
+        totals: dict[str, int] = {}
+        try:
+            client = services.client_get()
+            for chunk in chunks(profile_ids, services.SYNC_TASK_SIZE):
+                report = services.lead_sync_profiles(profile_ids=chunk, full=True, client=client)
+                for key, value in report.as_dict().items():
+                    totals[key] = totals.get(key, 0) + value
+        except AmoCRMError as e:
+            raise CommandError(f"amoCRM resync stopped: {e}") from e
+        summary = ", ".join(f"{key} {value}" for key, value in totals.items())
+        self.stdout.write(self.style.SUCCESS(f"Resynced {len(profile_ids)} profile(s): {summary}."))

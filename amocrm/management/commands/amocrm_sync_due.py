@@ -1,0 +1,33 @@
+"""The safety net under the lead sync: re-queue pending profiles whose next attempt is due.
+
+A profile save queues its own task, and a failed sync queues its retry; this catches what those
+miss: tasks never queued while the integration was off, a worker killed mid-sync (its lease
+expires after five minutes), a retry lost with its task. Run every few minutes from cron:
+
+    */5 * * * *  cd /srv/flower-account && .venv/bin/python manage.py amocrm_sync_due
+
+Safe to overlap with the worker and with itself: a profile a worker holds is skipped, and one
+already synced by an earlier task sends nothing.
+"""
+
+from django.core.management.base import BaseCommand
+
+from amocrm import services
+
+
+class Command(BaseCommand):
+    help = "Queue a sync of every pending profile whose next attempt is due (cron safety net)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="Count the due profiles; queue nothing.")
+
+    def handle(self, *args, dry_run: bool, **options) -> None:
+        if not services.is_enabled():
+            self.stdout.write("The amoCRM integration is off: nothing to queue.")
+            return
+        profile_ids = services.lead_sync_due()
+        if dry_run or not profile_ids:
+            self.stdout.write(f"{len(profile_ids)} profile(s) due.")
+            return
+        count = services.lead_sync_enqueue(profile_ids=profile_ids)
+        self.stdout.write(self.style.SUCCESS(f"Queued {len(profile_ids)} due profile(s) in {count} task(s)."))

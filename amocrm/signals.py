@@ -1,0 +1,37 @@
+"""Profile saves → the lead sync, thin: record the change, enqueue after commit, never any HTTP.
+
+With no CRM configured the pending state is still recorded (one cheap row in the same transaction),
+but nothing is enqueued: `make run` stays quiet, the admin shows the profiles as pending, and once
+amoCRM is connected `manage.py amocrm_resync` (or the amocrm_sync_due cron) catches them up.
+"""
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from accounts.models import Profile, User
+from amocrm import services, tasks
+
+
+@receiver(post_save, sender=Profile, dispatch_uid="amocrm.profile_saved")
+def profile_saved(sender, instance: Profile, raw: bool = False, **kwargs) -> None:
+    if raw:
+        return  # loaddata
+    sync = services.lead_sync_mark_pending(profile=instance)
+    if services.is_enabled() and not sync.is_waiting_for_retry(now=timezone.now()):
+        transaction.on_commit(partial(tasks.sync_profile.enqueue, profile_id=instance.pk), robust=True)
+
+
+@receiver(post_save, sender=User, dispatch_uid="amocrm.user_saved")
+def user_saved(
+    sender, instance: User, created: bool, update_fields=None, raw: bool = False, **kwargs
+) -> None:
+    # The email is on the lead (its name and a field); logins save only last_login.
+    if raw or created or (update_fields is not None and "email" not in update_fields):
+        return
+    profile = Profile.objects.filter(user=instance).first()
+    if profile is not None:
+        profile_saved(sender=Profile, instance=profile)

@@ -1,0 +1,50 @@
+"""Background work on django.tasks (django-tasks-db; `manage.py db_worker` runs it).
+
+Thin wrappers: they take ids, call amocrm.services.lead_sync_profiles, and schedule what the
+service asks for: a rerun at once for profiles saved again while syncing, a retry at the row's
+`next_attempt_at` after a transient failure. A backend that cannot defer (the immediate one in
+tests) gets no retry task; `manage.py amocrm_sync_due` (cron) re-enqueues due rows anyway.
+"""
+
+import logging
+from typing import Any
+
+from django.tasks import task
+
+from amocrm import services
+
+logger = logging.getLogger(__name__)
+
+
+@task
+def sync_profile(profile_id: int) -> dict[str, Any]:
+    """Sync one profile's lead: enqueued after every profile save."""
+    return _sync([profile_id], full=False)
+
+
+@task
+def sync_profiles(profile_ids: list[int], full: bool = False) -> dict[str, Any]:
+    """Sync many leads in batches of 50 a request (resync, the due-row sweep, reruns)."""
+    return _sync(profile_ids, full=full)
+
+
+def _sync(profile_ids: list[int], *, full: bool) -> dict[str, Any]:
+    if not services.is_enabled():
+        # Off: the rows stay pending; amocrm_resync or amocrm_sync_due sends them once it is on.
+        logger.info("amocrm.lead_sync_skipped reason=disabled profiles=%s", len(profile_ids))
+        return {"disabled": True}
+    report = services.lead_sync_profiles(profile_ids=profile_ids, full=full)
+    if report.rerun:
+        _enqueue(report.rerun)
+    if report.retry and sync_profiles.get_backend().supports_defer:
+        _enqueue(sorted(report.retry), run_after=max(report.retry.values()))
+    return report.as_dict()
+
+
+def _enqueue(profile_ids: list[int], run_after=None) -> None:
+    if len(profile_ids) == 1:
+        one = sync_profile.using(run_after=run_after) if run_after else sync_profile
+        one.enqueue(profile_id=profile_ids[0])
+    else:
+        many = sync_profiles.using(run_after=run_after) if run_after else sync_profiles
+        many.enqueue(profile_ids=profile_ids)

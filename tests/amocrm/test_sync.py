@@ -1,0 +1,587 @@
+"""Profile → amoCRM lead sync: signals, the sync service, the tasks and their failures."""
+
+import datetime
+import json
+import re
+from decimal import Decimal
+from http import HTTPStatus
+from io import StringIO
+from itertools import count
+
+import pytest
+import responses
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import BouquetCategory, Profile
+from amocrm import mapping, services, tasks
+from amocrm.models import CustomField, CustomFieldEnum, LeadSync
+from tests.amocrm.conftest import BASE
+
+pytestmark = pytest.mark.django_db
+
+COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
+LEADS_URL = f"{BASE}/api/v4/leads"
+CONTACTS_URL = f"{BASE}/api/v4/contacts"
+FIELD_IDS = {spec.key: 600001 + i for i, spec in enumerate(mapping.FIELDS)}
+Key = CustomField.Key
+
+
+@pytest.fixture
+def field_map(db) -> mapping.FieldMap:
+    """The ids `amocrm_setup_fields` would have stored: fields 600001…, enums 900001…"""
+    enum_ids = count(900001)
+    choices = {
+        Key.BOUQUET_CATEGORY: [(c.slug, c.name) for c in BouquetCategory.objects.all()],
+        Key.DELIVERY_INTERVAL: mapping.choice_enums(Profile.DeliveryInterval),
+        Key.ACCOUNT_STATUS: mapping.choice_enums(Profile.AccountStatus),
+    }
+    for spec in mapping.FIELDS:
+        field = CustomField.objects.create(
+            key=spec.key, field_id=FIELD_IDS[spec.key], field_type=spec.type, code=spec.code, name=spec.name
+        )
+        for key, label in choices.get(spec.key, []):
+            CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
+    return services.field_map_load()
+
+
+@pytest.fixture
+def crm(oauth_token, field_map):
+    """amoCRM connected (OAuth token stored) and its fields set up."""
+    return field_map
+
+
+@pytest.fixture
+def fast_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def complex_answer(lead_id: int = 30000001, contact_id: int = 40000001) -> list[dict]:
+    return [
+        {"id": lead_id, "contact_id": contact_id, "company_id": None, "request_id": ["0"], "merged": False}
+    ]
+
+
+def patch_answer(*lead_ids: int) -> dict:
+    return {"_embedded": {"leads": [{"id": i, "updated_at": 1763870000} for i in lead_ids]}}
+
+
+def bodies(method: str, url: str) -> list:
+    return [
+        json.loads(c.request.body)
+        for c in responses.calls
+        if c.request.method == method and c.request.url.split("?")[0] == url
+    ]
+
+
+def by_field(items: list[dict]) -> dict[int, list | None]:
+    return {item["field_id"]: item["values"] for item in items}
+
+
+def synced(profile, lead_id: int = 30000001, contact_id: int = 40000001) -> LeadSync:
+    """Mark the profile as synced the way a first sync leaves it."""
+    state = mapping.lead_state(Profile.objects.get(pk=profile.pk), services.field_map_load())
+    sync = LeadSync.objects.get(profile=profile)
+    sync.mark_synced(
+        values=state, lead_id=lead_id, contact_id=contact_id, revision=sync.revision, now=timezone.now()
+    )
+    sync.save()
+    return sync
+
+
+# -- signup and the first sync -------------------------------------------------------------------
+
+
+@responses.activate
+def test_signup_creates_one_lead_with_its_contact_in_one_complex_call(
+    client, signup_data, crm, tasks_immediate, django_capture_on_commit_callbacks
+):
+    responses.get(CONTACTS_URL, status=204)
+    responses.post(COMPLEX_URL, json=complex_answer(), status=200)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("account_signup"), signup_data())
+        assert response.status_code == HTTPStatus.FOUND
+        assert len(responses.calls) == 0  # nothing reaches amoCRM inside the customer's request
+    for callback in callbacks:
+        callback()
+
+    [lead] = [item for body in bodies("POST", COMPLEX_URL) for item in body]
+    assert len(bodies("POST", COMPLEX_URL)) == 1
+    profile = Profile.objects.get(user__email="anna@example.ru")
+    assert lead["name"] == "Подписка на цветы — anna@example.ru"
+    assert lead["price"] == 3001 and isinstance(lead["price"], int)  # 3000.50 ₽ in whole roubles
+    assert lead["_embedded"]["tags"] == [{"name": "flower-account"}]
+    [contact] = lead["_embedded"]["contacts"]
+    assert contact["custom_fields_values"][0] == {
+        "field_code": "EMAIL",
+        "values": [{"value": "anna@example.ru", "enum_code": "WORK"}],
+    }
+    values = by_field(lead["custom_fields_values"])
+    assert set(values) == set(FIELD_IDS.values())
+    assert values[FIELD_IDS[Key.ACCOUNT_SUM]] == [{"value": "3000.50"}]
+    assert values[FIELD_IDS[Key.DELIVERY_DATE]] == [
+        {"value": mapping.date_to_timestamp(profile.next_delivery_on())}
+    ]
+    assert isinstance(values[FIELD_IDS[Key.DELIVERY_DATE]][0]["value"], int)
+    category_enum = CustomFieldEnum.objects.get(field__key=Key.BOUQUET_CATEGORY, key="romantic").enum_id
+    assert values[FIELD_IDS[Key.BOUQUET_CATEGORY]] == [{"enum_id": category_enum}]
+    interval_enum = CustomFieldEnum.objects.get(field__key=Key.DELIVERY_INTERVAL, key="biweekly").enum_id
+    assert values[FIELD_IDS[Key.DELIVERY_INTERVAL]] == [{"enum_id": interval_enum}]
+    assert "pipeline_id" not in lead and "status_id" not in lead
+
+    sync = LeadSync.objects.get(profile=profile)
+    assert (sync.status, sync.lead_id, sync.contact_id) == (LeadSync.Status.SYNCED, 30000001, 40000001)
+    assert sync.create_started_at is None and sync.attempts == 0
+
+
+@responses.activate
+def test_new_leads_land_in_the_configured_pipeline_and_stage(customer, crm, settings):
+    settings.AMOCRM_PIPELINE_ID = 7000001
+    settings.AMOCRM_STATUS_ID = 60000003
+    responses.get(CONTACTS_URL, status=204)
+    responses.post(COMPLEX_URL, json=complex_answer())
+
+    services.lead_sync_profiles(profile_ids=[customer.pk])
+
+    [[lead]] = bodies("POST", COMPLEX_URL)
+    assert (lead["pipeline_id"], lead["status_id"]) == (7000001, 60000003)
+
+
+@responses.activate
+def test_existing_contact_with_the_email_is_linked_not_duplicated(customer, crm):
+    email = customer.user.email
+    found = {
+        "id": 777,
+        "name": "Анна",
+        "custom_fields_values": [
+            {"field_code": "EMAIL", "values": [{"value": email.upper(), "enum_code": "WORK"}]}
+        ],
+    }
+    responses.get(CONTACTS_URL, json={"_embedded": {"contacts": [found]}})
+    responses.post(COMPLEX_URL, json=complex_answer(contact_id=777))
+
+    services.lead_sync_profiles(profile_ids=[customer.pk])
+
+    [[lead]] = bodies("POST", COMPLEX_URL)
+    assert lead["_embedded"]["contacts"] == [{"id": 777}]
+    assert bodies("POST", CONTACTS_URL) == []
+    assert LeadSync.objects.get(profile=customer).contact_id == 777
+
+
+# -- later changes ------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_preference_edit_sends_one_patch_with_only_the_changed_fields(
+    customer, customer_client, crm, tasks_immediate, django_capture_on_commit_callbacks
+):
+    synced(customer)
+    responses.patch(LEADS_URL, json=patch_answer(30000001))
+    data = {
+        "bouquet_category": customer.bouquet_category.slug,
+        "delivery_address": customer.delivery_address,
+        "next_delivery_date": customer.next_delivery_on().isoformat(),
+        "delivery_interval": customer.delivery_interval,
+        "wishes": "Только тюльпаны",
+        "phone": customer.phone,
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = customer_client.post(reverse("accounts:preferences"), data)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert len(responses.calls) == 1
+    [[patch]] = bodies("PATCH", LEADS_URL)
+    assert patch == {
+        "id": 30000001,
+        "custom_fields_values": [
+            {"field_id": FIELD_IDS[Key.WISHES], "values": [{"value": "Только тюльпаны"}]}
+        ],
+    }
+    sync = LeadSync.objects.get(profile=customer)
+    assert sync.status == LeadSync.Status.SYNCED
+    assert sync.synced_values[Key.WISHES]["values"] == [{"value": "Только тюльпаны"}]
+
+
+@responses.activate
+def test_sum_change_patches_the_price_and_the_sum_field(customer, crm):
+    synced(customer)
+    responses.patch(LEADS_URL, json=patch_answer(30000001))
+    customer.account_sum = Decimal("7499.60")
+    customer.save(update_fields=["account_sum", "updated_at"])
+
+    services.lead_sync_profiles(profile_ids=[customer.pk])
+
+    [[patch]] = bodies("PATCH", LEADS_URL)
+    assert patch["price"] == 7500
+    assert patch["custom_fields_values"] == [
+        {"field_id": FIELD_IDS[Key.ACCOUNT_SUM], "values": [{"value": "7499.60"}]}
+    ]
+    assert "name" not in patch
+
+
+@responses.activate
+def test_save_without_changes_sends_nothing(
+    customer, crm, tasks_immediate, django_capture_on_commit_callbacks
+):
+    synced(customer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer.save()
+
+    assert len(responses.calls) == 0
+    assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.SYNCED
+
+
+@responses.activate
+def test_quick_edits_coalesce_into_one_request_with_the_latest_values(
+    customer, crm, enqueued, django_capture_on_commit_callbacks
+):
+    synced(customer)
+    responses.patch(LEADS_URL, json=patch_answer(30000001))
+    for wishes in ["Розы", "Пионы", "Тюльпаны"]:
+        with django_capture_on_commit_callbacks(execute=True):
+            customer.wishes = wishes
+            customer.save(update_fields=["wishes", "updated_at"])
+    assert [r.kwargs for r in enqueued] == [{"profile_id": customer.pk}] * 3
+
+    for result in enqueued:
+        tasks.sync_profile.call(**result.kwargs)
+
+    [[patch]] = bodies("PATCH", LEADS_URL)
+    assert len(responses.calls) == 1
+    assert by_field(patch["custom_fields_values"]) == {FIELD_IDS[Key.WISHES]: [{"value": "Тюльпаны"}]}
+
+
+def test_a_save_during_a_sync_leaves_the_profile_pending_for_a_rerun(customer, crm):
+    sync = LeadSync.objects.get(profile=customer)
+    seen = sync.revision
+    services.lead_sync_mark_pending(profile=customer)  # saved again while the worker was sending
+    sync.refresh_from_db()
+
+    assert not sync.mark_synced(values={}, lead_id=1, contact_id=2, revision=seen, now=timezone.now())
+    assert sync.status == LeadSync.Status.PENDING
+
+
+# -- commit, no CRM ---------------------------------------------------------------------------------
+
+
+def test_sync_is_enqueued_only_after_commit(
+    profile_factory, crm, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        profile = profile_factory()
+        assert enqueued == []
+        assert LeadSync.objects.get(profile=profile).status == LeadSync.Status.PENDING
+
+    for callback in callbacks:
+        callback()
+    assert [(r.task.name, r.kwargs) for r in enqueued] == [("sync_profile", {"profile_id": profile.pk})]
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_with_the_crm_off_signup_records_pending_and_sends_nothing(
+    client, signup_data, settings, enqueued, django_capture_on_commit_callbacks
+):
+    settings.AMOCRM_BASE_URL = ""
+    settings.AMOCRM_CLIENT_ID = settings.AMOCRM_CLIENT_SECRET = ""
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_signup"), signup_data())
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert len(responses.calls) == 0
+    assert enqueued == []
+    sync = LeadSync.objects.get(profile__user__email="anna@example.ru")
+    assert (sync.status, sync.lead_id) == (LeadSync.Status.PENDING, None)
+
+
+@responses.activate
+def test_with_the_crm_off_a_task_already_queued_sends_nothing(customer, settings, tasks_immediate):
+    settings.AMOCRM_BASE_URL = ""
+
+    assert tasks.sync_profile.call(profile_id=customer.pk) == {"disabled": True}
+    assert len(responses.calls) == 0
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_500_on_create_then_success_makes_one_lead(customer, crm, amo):
+    responses.get(CONTACTS_URL, status=204)
+    responses.get(LEADS_URL, status=204)  # the retry looks for a lead the first POST may have made
+    responses.post(COMPLEX_URL, status=500, json={"title": "Internal Server Error", "status": 500})
+    responses.post(COMPLEX_URL, json=complex_answer())
+
+    first = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    sync = LeadSync.objects.get(profile=customer)
+    assert first.retry and sync.status == LeadSync.Status.PENDING
+    assert sync.attempts == 1 and sync.create_started_at is not None and sync.lead_id is None
+    assert "server error" in sync.last_error
+
+    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    assert len(bodies("POST", COMPLEX_URL)) == 2  # the client never repeats an ambiguous POST itself
+    sync.refresh_from_db()
+    assert (sync.status, sync.lead_id, sync.attempts) == (LeadSync.Status.SYNCED, 30000001, 0)
+    assert LeadSync.objects.filter(lead_id__isnull=False).count() == 1
+
+
+@responses.activate
+def test_retry_of_an_interrupted_create_finds_the_lead_instead_of_creating_another(customer, crm, amo):
+    # The worker died after amoCRM created the lead and before its id was stored.
+    LeadSync.objects.filter(profile=customer).update(create_started_at=timezone.now())
+    code = str(customer.referral_code)
+    found = {
+        "id": 30000009,
+        "name": "Подписка на цветы — x",
+        "custom_fields_values": [
+            {"field_id": FIELD_IDS[Key.REFERRAL_URL], "values": [{"value": customer.referral_url}]}
+        ],
+        "_embedded": {"contacts": [{"id": 40000009, "is_main": True}]},
+    }
+    other = {"id": 1, "custom_fields_values": [{"field_id": 1, "values": [{"value": "nothing"}]}]}
+    responses.get(LEADS_URL, json={"_embedded": {"leads": [other, found]}})
+    responses.patch(LEADS_URL, json=patch_answer(30000009))
+
+    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    search = responses.calls[0].request
+    assert search.method == "GET" and code in search.url
+    assert bodies("POST", COMPLEX_URL) == []
+    [[patch]] = bodies("PATCH", LEADS_URL)
+    assert patch["id"] == 30000009 and len(patch["custom_fields_values"]) == len(mapping.FIELDS)
+    sync = LeadSync.objects.get(profile=customer)
+    assert (sync.status, sync.lead_id, sync.contact_id) == (LeadSync.Status.SYNCED, 30000009, 40000009)
+
+
+@responses.activate
+def test_validation_error_marks_the_sync_failed_with_amocrms_message(customer, crm, amo):
+    responses.get(CONTACTS_URL, status=204)
+    responses.post(
+        COMPLEX_URL,
+        status=400,
+        json={
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "Request validation failed",
+            "validation-errors": [
+                {
+                    "request_id": "0",
+                    "errors": [
+                        {
+                            "code": "NotSupportedChoice",
+                            "path": "custom_fields_values.1.field_id",
+                            "detail": "The value you selected is not a valid choice.",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+
+    report = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    assert report.failed == [customer.pk]
+    sync = LeadSync.objects.get(profile=customer)
+    assert sync.status == LeadSync.Status.FAILED
+    assert "Request validation failed" in sync.last_error
+    assert "custom_fields_values.1.field_id: NotSupportedChoice" in sync.last_error
+    assert sync.next_attempt_at is None and sync.create_started_at is None  # nothing was created
+    assert len(bodies("POST", COMPLEX_URL)) == 1
+
+
+@responses.activate
+def test_patch_of_a_lead_deleted_in_amocrm_marks_the_sync_failed(customer, crm, amo):
+    synced(customer)
+    customer.wishes = "Другие"
+    customer.save(update_fields=["wishes", "updated_at"])
+    responses.patch(LEADS_URL, status=204)
+
+    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    sync = LeadSync.objects.get(profile=customer)
+    assert sync.status == LeadSync.Status.FAILED
+    assert "30000001 no longer exists" in sync.last_error
+
+
+@responses.activate
+def test_fields_not_set_up_fail_without_a_request(customer, oauth_token, amo):
+    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    assert len(responses.calls) == 0
+    sync = LeadSync.objects.get(profile=customer)
+    assert sync.status == LeadSync.Status.FAILED and "amocrm_setup_fields" in sync.last_error
+
+
+@responses.activate
+def test_outage_retries_with_a_growing_delay(customer, crm, amo):
+    responses.get(CONTACTS_URL, status=503)
+    delays = []
+    for _ in range(3):
+        LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)
+        before = timezone.now()
+        report = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo, jitter=lambda: 1.0)
+        assert list(report.retry) == [customer.pk]
+        sync = LeadSync.objects.get(profile=customer)
+        delays.append((sync.next_attempt_at - before).total_seconds())
+
+    assert sync.status == LeadSync.Status.PENDING and sync.attempts == 3
+    assert [round(d / 30) for d in delays] == [1, 2, 4]
+    assert bodies("POST", COMPLEX_URL) == []
+
+
+def test_backoff_grows_and_caps_at_one_hour():
+    top = [services.retry_delay(n, jitter=lambda: 1.0).total_seconds() for n in range(1, 12)]
+    low = [services.retry_delay(n, jitter=lambda: 0.0).total_seconds() for n in range(1, 12)]
+
+    assert top[:4] == [30, 60, 120, 240]
+    assert top == sorted(top) and max(top) == 3600 and top[-1] == 3600
+    assert low[-1] == 1800  # jitter spreads retries over the second half of the window
+    assert services.retry_delay(1000, jitter=lambda: 1.0) == datetime.timedelta(hours=1)
+
+
+@responses.activate
+def test_rate_limited_sync_waits_at_least_retry_after(customer, crm, amo):
+    responses.get(CONTACTS_URL, status=429, headers={"Retry-After": "600"})
+
+    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo, jitter=lambda: 0.0)
+
+    sync = LeadSync.objects.get(profile=customer)
+    assert sync.next_attempt_at - timezone.now() > datetime.timedelta(seconds=590)
+
+
+def test_a_profile_another_worker_holds_is_skipped(customer, crm):
+    LeadSync.objects.filter(profile=customer).update(
+        claimed_until=timezone.now() + datetime.timedelta(minutes=1)
+    )
+
+    with responses.RequestsMock():  # any request would fail: none registered
+        report = services.lead_sync_profiles(profile_ids=[customer.pk])
+
+    assert report.skipped == [customer.pk]
+
+
+# -- bulk ------------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_resync_sends_batches_of_50(profile_factory, crm, fast_hashing):
+    known = [profile_factory() for _ in range(55)]
+    new = [profile_factory() for _ in range(53)]
+    for number, profile in enumerate(known):
+        synced(profile, lead_id=31000000 + number, contact_id=41000000 + number)
+
+    def patched(request):
+        ids = [item["id"] for item in json.loads(request.body)]
+        return (200, {}, json.dumps(patch_answer(*ids)))
+
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patched)
+    responses.add_callback(responses.POST, COMPLEX_URL, callback=_created_leads)
+    responses.get(re.compile(rf"{re.escape(CONTACTS_URL)}\?.*"), status=204)
+    call_command("amocrm_resync", "--all", "--now")
+
+    assert [len(body) for body in bodies("PATCH", LEADS_URL)] == [50, 5]
+    assert [len(body) for body in bodies("POST", COMPLEX_URL)] == [50, 3]
+    assert all(
+        len(item["custom_fields_values"]) == len(mapping.FIELDS) for item in bodies("PATCH", LEADS_URL)[0]
+    )
+    assert LeadSync.objects.filter(status=LeadSync.Status.SYNCED).count() == len(known) + len(new)
+    assert LeadSync.objects.filter(lead_id__isnull=False).values("lead_id").distinct().count() == 108
+
+
+_batches = count()
+
+
+def _created_leads(request):
+    """leads/complex answers: distinct lead and contact ids across batches, in request order."""
+    base = 33000000 + next(_batches) * 100
+    items = json.loads(request.body)
+    return (
+        200,
+        {},
+        json.dumps([{"id": base + i, "contact_id": base + 10000000 + i} for i in range(len(items))]),
+    )
+
+
+def test_resync_dry_run_counts_and_queues_nothing(customer, crm, enqueued):
+    out = StringIO()
+    call_command("amocrm_resync", "--dry-run", stdout=out)
+
+    assert "1 profile(s) would be resynced" in out.getvalue()
+    assert enqueued == []
+
+
+def test_resync_queues_bulk_tasks_for_the_worker(customer, crm, enqueued):
+    LeadSync.objects.filter(profile=customer).update(status=LeadSync.Status.FAILED, last_error="x")
+
+    call_command("amocrm_resync", "--failed")
+
+    assert [(r.task.name, r.kwargs) for r in enqueued] == [
+        ("sync_profiles", {"profile_ids": [customer.pk], "full": True})
+    ]
+    assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.PENDING
+
+
+def test_sync_due_requeues_pending_rows_whose_time_has_come(profile_factory, crm, enqueued):
+    due, later, held = profile_factory(), profile_factory(), profile_factory()
+    now = timezone.now()
+    LeadSync.objects.filter(profile=later).update(
+        attempts=2, next_attempt_at=now + datetime.timedelta(hours=1)
+    )
+    LeadSync.objects.filter(profile=held).update(claimed_until=now + datetime.timedelta(minutes=3))
+    LeadSync.objects.filter(profile=due).update(
+        attempts=1, next_attempt_at=now - datetime.timedelta(seconds=1)
+    )
+
+    call_command("amocrm_sync_due")
+
+    assert [(r.task.name, r.kwargs) for r in enqueued] == [
+        ("sync_profiles", {"profile_ids": [due.pk], "full": False})
+    ]
+
+
+def test_a_save_while_a_retry_is_scheduled_does_not_enqueue_another_task(
+    customer, crm, enqueued, django_capture_on_commit_callbacks
+):
+    LeadSync.objects.filter(profile=customer).update(
+        attempts=3, next_attempt_at=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        customer.save()
+
+    assert enqueued == []
+    assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.PENDING
+
+
+def test_an_email_change_marks_the_profile_pending(customer, crm):
+    synced(customer)
+    customer.user.email = "new@example.ru"
+    customer.user.save(update_fields=["email"])
+
+    assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.PENDING
+
+
+def test_a_login_does_not_mark_the_profile_pending(customer, crm):
+    synced(customer)
+    customer.user.last_login = timezone.now()
+    customer.user.save(update_fields=["last_login"])
+
+    assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.SYNCED
+
+
+# -- client ----------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_leads_search_sends_the_query_with_contacts_and_reads_a_204_as_nothing(amo, oauth_token):
+    responses.get(LEADS_URL, json={"_embedded": {"leads": [{"id": 5}]}})
+    responses.get(LEADS_URL, status=204)
+
+    assert amo.leads_search("0b6f-uuid") == [{"id": 5}]
+    assert amo.leads_search("other") == []
+    first = responses.calls[0].request
+    assert first.params == {"query": "0b6f-uuid", "limit": "50", "with": "contacts"}

@@ -1,0 +1,88 @@
+"""The lead sync in the admin: its own list, the Profile column and section, the resync actions."""
+
+from http import HTTPStatus
+
+import pytest
+from django.utils import translation
+
+from amocrm.models import LeadSync
+from tests.amocrm.conftest import BASE
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = "/admin"
+
+
+@pytest.fixture
+def failed(customer) -> LeadSync:
+    sync = LeadSync.objects.get(profile=customer)
+    sync.lead_id = 30000001
+    sync.mark_failed(error="amoCRM rejected the request: Request validation failed")
+    sync.save()
+    return sync
+
+
+def test_lead_sync_list_shows_status_lead_link_and_error(superuser_client, failed):
+    response = superuser_client.get(f"{ADMIN}/amocrm/leadsync/?status=failed")
+
+    assert response.status_code == HTTPStatus.OK
+    page = response.content.decode()
+    assert failed.profile.user.email in page
+    assert f'href="{BASE}/leads/detail/30000001"' in page
+    assert "Request validation failed" in page
+
+
+def test_lead_sync_search_by_email_and_lead_id(superuser_client, failed, profile_factory):
+    other = profile_factory()
+    for query in [failed.profile.user.email, "30000001"]:
+        response = superuser_client.get(f"{ADMIN}/amocrm/leadsync/", {"q": query})
+        page = response.content.decode()
+        assert failed.profile.user.email in page and other.user.email not in page
+
+
+def test_resync_selected_queues_one_full_bulk_task(superuser_client, failed, enqueued):
+    response = superuser_client.post(
+        f"{ADMIN}/amocrm/leadsync/",
+        {"action": "resync_selected", "_selected_action": [failed.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert [(r.task.name, r.kwargs) for r in enqueued] == [
+        ("sync_profiles", {"profile_ids": [failed.profile_id], "full": True})
+    ]
+    assert LeadSync.objects.get(pk=failed.pk).status == LeadSync.Status.PENDING
+
+
+def test_resync_with_the_crm_off_queues_nothing_and_says_so(superuser_client, failed, enqueued, settings):
+    settings.AMOCRM_BASE_URL = ""
+
+    response = superuser_client.post(
+        f"{ADMIN}/accounts/profile/",
+        {"action": "resync_to_amocrm", "_selected_action": [failed.profile_id]},
+        follow=True,
+    )
+
+    assert enqueued == []
+    assert "nothing was queued" in response.content.decode()
+
+
+def test_profile_admin_shows_the_sync_state_beside_each_profile(superuser_client, failed):
+    listing = superuser_client.get(f"{ADMIN}/accounts/profile/", {"lead_sync__status": "failed"})
+    change = superuser_client.get(f"{ADMIN}/accounts/profile/{failed.profile_id}/change/")
+
+    assert failed.profile.user.email in listing.content.decode()
+    with translation.override("ru"):
+        assert str(LeadSync.Status.FAILED.label) in listing.content.decode()
+    page = change.content.decode()
+    assert f'href="{BASE}/leads/detail/30000001"' in page
+    assert "Request validation failed" in page
+
+
+def test_sync_rows_cannot_be_added_or_edited_by_hand(superuser_client, failed):
+    assert superuser_client.get(f"{ADMIN}/amocrm/leadsync/add/").status_code == HTTPStatus.FORBIDDEN
+    response = superuser_client.post(
+        f"{ADMIN}/amocrm/leadsync/{failed.pk}/change/", {"status": "synced", "attempts": 0}
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert LeadSync.objects.get(pk=failed.pk).status == LeadSync.Status.FAILED
