@@ -11,7 +11,7 @@ PORT ?= 8000
 # Tests need a SECRET_KEY (DEBUG is off by default); the real environment can still override it.
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-insecure-key}
 
-.PHONY: help venv run migrate superuser test e2e lint fmt messages check-deploy clean
+.PHONY: help venv run migrate superuser test e2e lint fmt messages check-deploy audit clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -57,6 +57,11 @@ check-deploy: venv ## `check --deploy` with production-like settings
 	SITE_URL=https://flowers.example.ru ALLOWED_HOSTS=flowers.example.ru \
 	EMAIL_URL=smtp+tls://mailer:secret@smtp.example.ru:587 \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# PyPI's advisory data only (`-s pypi`; never OSV), for the packages installed in .venv (the pins and
+# what they pull in). --strict: a package PyPI cannot answer for fails the audit instead of being skipped.
+audit: venv ## known vulnerabilities in the installed packages (pip-audit against PyPI)
+	$(VENV)/bin/pip-audit --vulnerability-service pypi --local --skip-editable --strict --progress-spinner off
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

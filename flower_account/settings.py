@@ -130,6 +130,9 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_SIGNUP_REDIRECT_URL = "accounts:dashboard"
+# Behind a load balancer, how many proxies append to X-Forwarded-For: allauth then rate-limits the
+# customer's address, not the proxy's (0 = use REMOTE_ADDR, for a site served directly).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # allauth's own rate limits, counted in the configured cache (Redis in production).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
