@@ -138,6 +138,14 @@ class RateLimit(models.Model):
         return self.name
 
 
+class LeadSyncQuerySet(models.QuerySet):
+    def oldest_pending_since(self) -> datetime.datetime | None:
+        """When the longest-waiting profile change was made (None: nothing waits)."""
+        return self.filter(status=LeadSync.Status.PENDING).aggregate(oldest=models.Min("pending_since"))[
+            "oldest"
+        ]
+
+
 class LeadSync(models.Model):
     """Where one profile stands with its amoCRM lead: the durable sync state (the outbox row).
 
@@ -172,6 +180,8 @@ class LeadSync(models.Model):
     synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = LeadSyncQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("amoCRM lead sync")

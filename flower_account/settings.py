@@ -250,6 +250,8 @@ LOGGING = {
 
 # FLOWER ACCOUNT
 # ------------------------------------------------------------------------------
+# /readyz answers 503 when a profile change has waited longer than this for amoCRM (seconds).
+READYZ_SYNC_MAX_AGE = env.int("READYZ_SYNC_MAX_AGE", default=15 * 60)
 # How many upcoming delivery dates the account page lists.
 UPCOMING_DELIVERIES_SHOWN = 4
 # The admin lives at a path of your choosing in production (it ends with a slash).

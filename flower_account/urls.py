@@ -12,6 +12,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
+from flower_account import health
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
@@ -41,6 +42,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("amocrm/", include("amocrm.urls")),
     path("healthz", account_views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", account_views.HomeView.as_view(), name="home"),
     path("<uuid:referral_code>/", account_views.referral_landing, name="referral_landing"),
 ]

@@ -1,0 +1,76 @@
+"""/readyz: is this instance able to do its whole job? For monitoring (and load balancers).
+
+Liveness (/healthz, in accounts) only asks the database. Readiness also asks the cache (rate
+limits and sessions depend on it) and how long the oldest profile change has waited for amoCRM:
+a growing backlog means the worker is down or amoCRM refuses us, which customers would not
+notice but the business would. Every check is reported, so monitoring shows which one failed.
+"""
+
+import datetime
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from amocrm.models import LeadSync
+from amocrm.services import is_enabled as amocrm_is_enabled
+
+
+def check_database() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return False, "unavailable"
+    return True, "ok"
+
+
+def check_cache() -> tuple[bool, str]:
+    key, value = "readyz-probe", uuid.uuid4().hex
+    try:
+        cache.set(key, value, timeout=10)
+        if cache.get(key) != value:
+            return False, "not storing values"
+    except Exception:  # noqa: BLE001 - any cache client error means "not ready"
+        return False, "unavailable"
+    return True, "ok"
+
+
+def check_amocrm_backlog(*, now: datetime.datetime | None = None) -> tuple[bool, str]:
+    if not amocrm_is_enabled():
+        return True, "disabled"
+    try:
+        oldest = LeadSync.objects.oldest_pending_since()
+    except DatabaseError:
+        return False, "unavailable"
+    if oldest is None:
+        return True, "ok"
+    age = ((now or timezone.now()) - oldest).total_seconds()
+    limit = settings.READYZ_SYNC_MAX_AGE
+    return age <= limit, f"oldest pending {int(age)} s (limit {limit} s)"
+
+
+CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "amocrm_sync": check_amocrm_backlog,
+}
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = {name: check() for name, check in CHECKS.items()}
+    ready = all(ok for ok, _ in results.values())
+    return JsonResponse(
+        {
+            "status": "ok" if ready else "error",
+            "checks": {name: detail for name, (_, detail) in results.items()},
+        },
+        status=200 if ready else 503,
+    )
