@@ -1,0 +1,158 @@
+"""A bulk resync of 1,000 profiles through the stand-in at amoCRM's 7 requests/second: requests and time.
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/sync_bulk_resync.py [--profiles 1000] [--database-url URL]
+
+One throwaway database (site_latency.py's) and `migrate`; the amoCRM stand-in in this process at
+its real limit (7 requests/second, 429 above it) and our deployment-wide limiter at
+AMOCRM_RATE_LIMIT=7. Our fields are set up first (`manage.py amocrm_setup_fields`, counted on its
+own: a one-off step whose ids the resync reads from our database). The profiles are bulk-inserted
+through the ORM (no signals, no password hashing: their sync state is "never recorded", which
+`amocrm_resync` selects). Then three runs, each counted from the stand-in's request log:
+
+1. `manage.py amocrm_resync --now`: every profile is new to amoCRM. Each new lead needs its
+   contact looked up by email first (GET /api/v4/contacts?query=…, one per profile), then one
+   leads/complex call per 50 leads.
+2. `manage.py amocrm_resync --all --now`: every profile has its lead: one PATCH per 50 leads.
+3. The same through the worker: `manage.py amocrm_resync --all` (queued) + `manage.py db_worker
+   --batch`.
+
+Wall time is the subprocess's (Django start-up included) and the span between the first and the
+last request the stand-in received. With a long-lived token no token request is made; the field
+ids come from our database, so a resync makes no field look-up. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+from _harness import (
+    BASE_DIR,
+    Control,
+    crm_env,
+    free_port,
+    manage,
+    no_crm_env,
+    run,
+    site_env,
+    standin,
+    throwaway_database,
+    time_limit,
+)
+
+
+def insert_profiles(env: dict[str, str], count: int) -> None:
+    """`count` customers with profiles, straight into the database (the integration off here)."""
+    os.environ.update(no_crm_env(env))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.db import connections, transaction
+
+    from accounts.models import BouquetCategory, Profile, User
+
+    category = BouquetCategory.objects.get(slug="seasonal")
+    with transaction.atomic():
+        users = User.objects.bulk_create(
+            [User(email=f"bulk-{n}@example.com", password="!unusable") for n in range(count)]  # noqa: S106
+        )
+        Profile.objects.bulk_create(
+            [
+                Profile(
+                    user=user,
+                    bouquet_category=category,
+                    delivery_address=f"Москва, ул. Цветочная, д. {n + 1}",
+                    first_delivery_date=date.today() + timedelta(days=7),  # noqa: DTZ011
+                    delivery_interval="weekly",
+                    wishes="Больше зелени",
+                    account_sum=Decimal("5000.00"),
+                )
+                for n, user in enumerate(users)
+            ]
+        )
+    connections.close_all()
+
+
+def counted(control: Control, since: int, started: float, finished: float, output: str) -> dict:
+    calls = control.requests()[since:]
+    kinds = collections.Counter(f"{r['method']} {r['path']}" for r in calls)
+    statuses = collections.Counter(r["status"] for r in calls)
+    span = calls[-1]["at"] - calls[0]["at"] if calls else 0.0
+    return {
+        "requests": len(calls),
+        "kinds": dict(kinds),
+        "statuses": dict(statuses),
+        "wall": finished - started,
+        "span": span,
+        "output": output.strip(),
+    }
+
+
+def timed(control: Control, env: dict[str, str], *commands: tuple[str, ...]) -> dict:
+    since = len(control.requests())
+    started = time.monotonic()
+    output = "\n".join(run(env, *command, timeout=600) for command in commands)
+    return counted(control, since, started, time.monotonic(), output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=1000, help="profiles to resync (1000)")
+    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds for the whole run (600)")
+    args = parser.parse_args()
+
+    with (
+        time_limit(args.timeout),
+        throwaway_database(args.database_url) as database_url,
+        tempfile.TemporaryDirectory(),
+        standin(rate_limit=7) as server,
+    ):
+        control = Control(server)
+        env = crm_env(site_env(database_url, free_port()), server, control.token(), rate_limit=7)
+        manage(env, "migrate", "--noinput", timeout=args.timeout)
+        setup = timed(control, env, ("amocrm_setup_fields",))
+        insert_profiles(env, args.profiles)
+        new = timed(control, env, ("amocrm_resync", "--now"))
+        existing = timed(control, env, ("amocrm_resync", "--all", "--now"))
+        queued = timed(
+            control,
+            env,
+            ("amocrm_resync", "--all"),
+            ("db_worker", "--batch", "--no-reload", "--no-startup-delay"),
+        )
+        leads = len(control.leads())
+        contacts = len(control("GET", "contacts")["contacts"])
+        too_fast = sum(1 for r in control.requests() if r["status"] == 429)
+
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\nBulk resync of {args.profiles} profiles, {database}; stand-in and our limiter at 7 req/s")
+    print(f"one-off field setup (amocrm_setup_fields): {setup['requests']} requests, {setup['wall']:.1f} s")
+    for title, figures in (
+        ("1. no lead yet      (amocrm_resync --now)", new),
+        ("2. leads exist      (amocrm_resync --all --now)", existing),
+        ("3. leads exist, via the worker (amocrm_resync --all; db_worker --batch)", queued),
+    ):
+        print(f"\n{title}")
+        print(
+            f"   {figures['requests']} HTTP requests; wall {figures['wall']:.1f} s "
+            f"(first → last request {figures['span']:.1f} s); statuses {figures['statuses']}"
+        )
+        for kind, number in sorted(figures["kinds"].items()):
+            print(f"     {number:>5}  {kind}")
+        print(f"   command: {figures['output'].splitlines()[-1] if figures['output'] else '-'}")
+    print(f"\nstand-in now holds {leads} leads and {contacts} contacts; 429 answers overall: {too_fast}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Signup latency with amoCRM answering in 3 s versus with the CRM disabled (target ratio ≤ 1.10).
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/sync_signup_latency.py [--signups 30] [--database-url URL]
+
+One throwaway database (site_latency.py's: a temporary SQLite file, or the named PostgreSQL
+database, created and dropped), `migrate` + `collectstatic`, the amoCRM stand-in in this process
+(7 requests/second, our fields set up through `manage.py amocrm_setup_fields`, then told to answer
+every API call after 3 s), and two gunicorns on the same database with site_latency.py's
+production-like environment: one with the integration on (AMOCRM_BASE_URL = the stand-in, a
+long-lived token), one with it off. After warm-up signups on both, the timed signups alternate
+between the two servers (so load from other jobs hits both alike); only the POST is timed, as in
+site_latency.py. It prints the median and p95 of each and the ratio of the medians.
+
+It also checks that no request reached the stand-in during the signups (a signup only records the
+pending sync and enqueues a task), then sets the latency back to 0 and runs `manage.py db_worker
+--batch` to show the leads arrive once a worker runs. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import uuid
+from pathlib import Path
+
+from _harness import (
+    HOST,
+    Control,
+    crm_env,
+    free_port,
+    gunicorn,
+    manage,
+    ms,
+    no_crm_env,
+    run,
+    signup,
+    site_env,
+    standin,
+    throwaway_database,
+    time_limit,
+    wait_for_healthz,
+)
+
+LATENCY = 3.0  # seconds before the stand-in answers any API call
+WARMUP = 3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signups", type=int, default=30, help="timed signups per case (30)")
+    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
+    parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole run (240)")
+    args = parser.parse_args()
+
+    with (
+        time_limit(args.timeout),
+        throwaway_database(args.database_url) as database_url,
+        tempfile.TemporaryDirectory() as tmp,
+        standin(rate_limit=7) as server,
+    ):
+        control = Control(server)
+        token = control.token()
+        port_on, port_off = free_port(), free_port()
+        env_on = crm_env(site_env(database_url, port_on), server, token)
+        env_off = no_crm_env(site_env(database_url, port_off))
+        manage(env_off, "migrate", "--noinput", timeout=args.timeout)
+        manage(env_off, "collectstatic", "--noinput", timeout=args.timeout)
+        run(env_on, "amocrm_setup_fields", timeout=60)
+        control("DELETE", "requests")
+        control.settings(latency=LATENCY)
+
+        url_on, url_off = f"http://{HOST}:{port_on}", f"http://{HOST}:{port_off}"
+        run_id = uuid.uuid4().hex[:8]
+        timings: dict[str, list[float]] = {"on": [], "off": []}
+        with (
+            gunicorn(env_on, port_on, Path(tmp) / "on.log") as on,
+            gunicorn(env_off, port_off, Path(tmp) / "off.log") as off,
+        ):
+            wait_for_healthz(url_on, on, Path(tmp) / "on.log", timeout=30)
+            wait_for_healthz(url_off, off, Path(tmp) / "off.log", timeout=30)
+            for n in range(WARMUP):
+                signup(url_on, f"{run_id}-on-warmup", n)
+                signup(url_off, f"{run_id}-off-warmup", n)
+            for n in range(args.signups):
+                timings["on"].append(signup(url_on, f"{run_id}-on", n)[0])
+                timings["off"].append(signup(url_off, f"{run_id}-off", n)[0])
+        api_calls = control.requests()
+
+        control.settings(latency=0)
+        run(env_on, "db_worker", "--batch", "--no-reload", "--no-startup-delay", timeout=120)
+        leads = control.leads()
+
+    on, off = statistics.median(timings["on"]), statistics.median(timings["off"])
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(
+        f"\nSignup latency, {database}, {args.signups} signups each, alternating, "
+        "gunicorn as in site_latency.py"
+    )
+    print(f"CRM enabled, stand-in answering in {LATENCY:.0f} s: {ms(timings['on'])}")
+    print(f"CRM disabled:                          {ms(timings['off'])}")
+    print(f"ratio of medians (enabled ÷ disabled): {on / off:.2f}  (target ≤ 1.10)")
+    print(f"requests that reached the stand-in during the signups: {len(api_calls)}")
+    print(
+        f"after `db_worker --batch` (latency back to 0): {len(leads)} leads in the stand-in for the "
+        f"{WARMUP + args.signups} signups made with the CRM enabled"
+    )
+
+
+if __name__ == "__main__":
+    main()
