@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import BouquetCategory, Profile, User
@@ -79,3 +80,45 @@ def profile_update_preferences(
     profile.full_clean()
     profile.save(update_fields=[*changed, "updated_at"])
     return profile
+
+
+# Fields staff may change from outside the site (a back office): the customer's plus sum and status.
+STAFF_EDITABLE_FIELDS = (*CUSTOMER_EDITABLE_FIELDS, "account_sum", "account_status")
+
+
+@transaction.atomic
+def profile_apply_staff_changes(
+    *, profile: Profile, data: dict[str, Any], next_delivery_date: datetime.date | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Apply changes staff made outside the site, field by field; (fields changed, errors by field).
+
+    An invalid value (a negative sum, an address too long) is left out and reported, the rest is
+    saved. A new next delivery date re-anchors the schedule as `profile_update_preferences` does.
+    `updated_at` is not touched: it stays the time of the last change made on the site, which is
+    what the caller compares an outside change with.
+    """
+    unknown = set(data) - set(STAFF_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Staff cannot change from outside: {', '.join(sorted(unknown))}")
+    original = {field: getattr(profile, field) for field in [*data, "first_delivery_date"]}
+    changed = [field for field, value in data.items() if getattr(profile, field) != value]
+    for field in changed:
+        setattr(profile, field, data[field])
+    if next_delivery_date is not None and next_delivery_date != profile.next_delivery_on():
+        profile.first_delivery_date = next_delivery_date
+        changed.append("first_delivery_date")
+    errors: dict[str, str] = {}
+    while changed:
+        others = [f.name for f in Profile._meta.fields if f.name not in changed]
+        try:
+            profile.full_clean(exclude=others, validate_unique=False)
+            break
+        except ValidationError as e:
+            bad = [field for field in e.message_dict if field in changed] or list(changed)
+            for field in bad:
+                errors[field] = " ".join(e.message_dict.get(field) or e.messages)
+                setattr(profile, field, original[field])
+                changed.remove(field)
+    if changed:
+        profile.save(update_fields=changed)
+    return changed, errors

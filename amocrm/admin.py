@@ -1,5 +1,6 @@
-"""amoCRM in the admin: the connection (expiry only, never token values), the field/enum ids, and
-the lead sync state (its own list, plus a column and a read-only section on the Profile admin)."""
+"""amoCRM in the admin: the connection (expiry only, never token values), the field/enum ids, the
+lead sync state (its own list, plus a column and a read-only section on the Profile admin), and the
+webhook events amoCRM posted (read-only, with a "reprocess" action)."""
 
 import datetime
 
@@ -15,7 +16,7 @@ from django.utils.translation import ngettext
 from accounts import admin as accounts_admin
 from accounts.models import Profile
 from amocrm import services
-from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken
+from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken, WebhookEvent
 
 
 @admin.register(OAuthToken)
@@ -143,6 +144,63 @@ class LeadSyncAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resync selected with amoCRM"))
     def resync_selected(self, request: HttpRequest, queryset: QuerySet[LeadSync]) -> None:
         _resync(self, request, list(queryset.values_list("profile_id", flat=True)))
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """What amoCRM posted, one row per lead event, and what applying it did; read-only."""
+
+    list_display = ["received_at", "action", "lead", "modified_at", "status", "changed", "short_error"]
+    list_filter = ["status", "action"]
+    search_fields = ["=lead_id", "dedupe_key", "error"]
+    date_hierarchy = "received_at"
+    actions = ["reprocess_selected"]
+    fields = [
+        "received_at",
+        "account",
+        "action",
+        "lead",
+        "modified_at",
+        "status",
+        "changes",
+        "error",
+        "processed_at",
+        "dedupe_key",
+        "payload",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
+    def lead(self, obj: WebhookEvent) -> str:
+        return lead_link(obj.lead_id)
+
+    @admin.display(description=_("fields changed"))
+    def changed(self, obj: WebhookEvent) -> str:
+        return ", ".join(obj.changes or []) or "—"
+
+    @admin.display(description=_("error"))
+    def short_error(self, obj: WebhookEvent) -> str:
+        return Truncator(obj.error).chars(120)
+
+    @admin.action(description=_("Apply selected events again"))
+    def reprocess_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        count = services.webhook_events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d event queued to be applied again.",
+                "%(count)d events queued to be applied again.",
+                count,
+            )
+            % {"count": count},
+            level=messages.SUCCESS,
+        )
 
 
 # accounts never imports amocrm, so the Profile admin gets its sync column and inline here.

@@ -254,3 +254,46 @@ class LeadSync(models.Model):
         self.last_error = error[:2000]
         self.next_attempt_at = None
         self.claimed_until = None
+
+
+class WebhookEvent(models.Model):
+    """One lead event amoCRM posted to /amocrm/webhook/: stored as received, applied by a worker.
+
+    A body may carry several leads and event kinds; each lead item is its own row, so duplicates
+    are dropped by `dedupe_key` (event, lead id, `last_modified`, a hash of the item) and the
+    worker orders a lead's events by `modified_at`.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("received")
+        PROCESSED = "processed", _("processed")
+        FAILED = "failed", _("failed")
+        IGNORED = "ignored", _("ignored")
+
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    account = models.CharField(_("amoCRM account"), max_length=64, blank=True)
+    action = models.CharField(_("event"), max_length=16, blank=True)
+    lead_id = models.PositiveBigIntegerField(_("amoCRM lead id"), null=True, blank=True)
+    modified_at = models.DateTimeField(_("changed in amoCRM at"), null=True, blank=True)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=128, unique=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.RECEIVED)
+    changes = models.JSONField(_("fields changed"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("amoCRM webhook event")
+        verbose_name_plural = _("amoCRM webhook events")
+        ordering = ["-received_at", "-pk"]
+        indexes = [models.Index(fields=["lead_id", "status", "modified_at"], name="amocrm_webhook_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action or 'body'} lead {self.lead_id or '-'} ({self.status})"
+
+    def mark(self, status: str, *, error: str = "", changes: list[str] | None = None) -> None:
+        """Record the outcome; the caller saves."""
+        self.status = status
+        self.error = error[:4000]
+        self.changes = changes or []
+        self.processed_at = timezone.now()

@@ -9,21 +9,26 @@ the one the caller saw fail (or expire); everyone who waited on the lock uses th
 """
 
 import datetime
+import hashlib
+import json
 import logging
 import random
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.models import BouquetCategory, Profile
-from amocrm import mapping
+from amocrm import mapping, webhooks
 from amocrm.client import AmoCRMClient, StaticTokenSource, TokenSource, chunks
 from amocrm.exceptions import (
     AmoCRMAuthError,
@@ -37,7 +42,7 @@ from amocrm.exceptions import (
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
-from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken
+from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken, WebhookEvent
 from amocrm.ratelimit import NoRateLimiter
 
 logger = logging.getLogger(__name__)
@@ -603,6 +608,11 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     delay.total_seconds(),
                     job.error.status,
                 )
+            elif job.error is not None and row.revision != job.revision:
+                # Saved again while this sync failed: the new values may not fail. Their own task
+                # was skipped (the row was claimed), so rerun now rather than wait for staff.
+                row.claimed_until = None
+                report.rerun.append(pid)
             elif job.error is not None:
                 row.mark_failed(error=str(job.error))
                 report.failed.append(pid)
@@ -769,15 +779,16 @@ def lead_sync_due(*, now: datetime.datetime | None = None) -> list[int]:
 
 
 def lead_sync_select(*, which: str) -> list[int]:
-    """Profile ids to resync: "failed", "unsynced" (pending or failed, or never recorded), or "all"."""
+    """Profile ids to resync: "failed" (failed, or lead deleted in amoCRM), "unsynced" (anything
+    not synced, or never recorded), or "all". A resync of an unlinked profile creates a new lead."""
     if which == "all":
         return list(Profile.objects.order_by("pk").values_list("pk", flat=True))
     if which == "failed":
-        rows = LeadSync.objects.filter(status=LeadSync.Status.FAILED)
+        rows = LeadSync.objects.filter(status__in=[LeadSync.Status.FAILED, LeadSync.Status.UNLINKED])
         return list(rows.order_by("profile_id").values_list("profile_id", flat=True))
     if which == "unsynced":
         return list(
-            Profile.objects.exclude(lead_sync__status__in=[LeadSync.Status.SYNCED, LeadSync.Status.UNLINKED])
+            Profile.objects.exclude(lead_sync__status=LeadSync.Status.SYNCED)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -802,3 +813,352 @@ def lead_sync_enqueue(*, profile_ids: Sequence[int], full: bool = False) -> int:
         count += 1
     logger.info("amocrm.lead_sync_enqueued profiles=%s tasks=%s full=%s", len(ids), count, full)
     return count
+
+
+# -- webhooks (amoCRM → site) --------------------------------------------------------------------
+#
+# The view checks the secret and the account, then webhook_receive stores one WebhookEvent per lead
+# item (duplicates dropped by their dedupe key) and a task runs webhook_events_apply after commit.
+# Rules, for staff in the README too:
+#   * a lead we do not know (no LeadSync with its id) is ignored;
+#   * an event older than one already applied to the same lead changes nothing;
+#   * a field counts as changed in amoCRM only when it differs from the value we last sent
+#     (`synced_values`): our own updates echoed back change nothing;
+#   * the account sum and status always follow amoCRM; the preferences (category, address, delivery
+#     date, interval, wishes) only when the amoCRM change is newer than the profile's `updated_at`
+#     (the last change made on the site; applying a webhook leaves it alone);
+#   * a bad value is recorded on the event for its field, the other fields still apply;
+#   * the values applied are written into `synced_values`, so the sync the profile save queues finds
+#     nothing to send;
+#   * `leads[status]` maps the pipeline stage through AMOCRM_STATUS_MAP (unmapped: no change);
+#   * `leads[delete]` unlinks the profile (LeadSync UNLINKED, no lead id); its next change or a
+#     resync creates a new lead.
+
+WEBHOOK_EVENTS = ("add_lead", "update_lead", "status_lead", "delete_lead")
+# Field keys a webhook may change, by owner; email and referral link belong to the site.
+CRM_OWNED_KEYS = (CustomField.Key.ACCOUNT_SUM, CustomField.Key.ACCOUNT_STATUS)
+PREFERENCE_KEYS = (
+    CustomField.Key.BOUQUET_CATEGORY,
+    CustomField.Key.DELIVERY_ADDRESS,
+    CustomField.Key.DELIVERY_DATE,
+    CustomField.Key.DELIVERY_INTERVAL,
+    CustomField.Key.WISHES,
+)
+# Where each key lands on the profile (the delivery date re-anchors `first_delivery_date`).
+PROFILE_FIELDS = {
+    CustomField.Key.ACCOUNT_SUM: "account_sum",
+    CustomField.Key.ACCOUNT_STATUS: "account_status",
+    CustomField.Key.BOUQUET_CATEGORY: "bouquet_category",
+    CustomField.Key.DELIVERY_ADDRESS: "delivery_address",
+    CustomField.Key.DELIVERY_INTERVAL: "delivery_interval",
+    CustomField.Key.WISHES: "wishes",
+}
+
+
+def webhook_url(*, secret: str | None = None) -> str:
+    from django.urls import reverse
+
+    secret = settings.AMOCRM_WEBHOOK_SECRET if secret is None else secret
+    return f"{settings.SITE_URL}{reverse('amocrm:webhook', kwargs={'secret': secret})}"
+
+
+def webhook_account_matches(*, subdomain: str, account_id: str) -> bool:
+    """The body names the connected account: its subdomain (and AMOCRM_ACCOUNT_ID when set)."""
+    host = (urlsplit(settings.AMOCRM_BASE_URL).hostname or "").lower()
+    # https://flowers.amocrm.ru → "flowers"; a base URL without one (a stand-in on 127.0.0.1) names it.
+    expected = settings.AMOCRM_ACCOUNT_SUBDOMAIN or host.split(".", 1)[0]
+    if not expected or not subdomain or not secrets.compare_digest(subdomain.encode(), expected.encode()):
+        return False
+    # The account id is checked only when configured.
+    return not settings.AMOCRM_ACCOUNT_ID or account_id == str(settings.AMOCRM_ACCOUNT_ID)
+
+
+def _item_hash(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def webhook_record_malformed(*, body: bytes, error: str) -> WebhookEvent:
+    """A body that does not parse: kept (truncated) as a failed event for staff to look at."""
+    key = f"body:{hashlib.sha256(body).hexdigest()[:32]}"
+    event, _ = WebhookEvent.objects.get_or_create(
+        dedupe_key=key,
+        defaults={
+            "payload": {"raw": body[:2000].decode("utf-8", errors="replace").replace("\x00", "")},
+            "status": WebhookEvent.Status.FAILED,
+            "error": error,
+            "processed_at": timezone.now(),
+        },
+    )
+    logger.warning("amocrm.webhook_malformed event_id=%s error=%s", event.pk, error)
+    return event
+
+
+def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
+    """Store each lead item of a parsed body once; the ids of the new events, queued for the worker."""
+    from amocrm import tasks  # tasks import this module
+
+    subdomain, _ = webhooks.account_of(payload)
+    rows: dict[str, WebhookEvent] = {}
+    for item in webhooks.lead_items(payload):
+        lead_id, modified_at = item.lead_id, item.modified_at
+        stamp = int(modified_at.timestamp()) if modified_at else "-"
+        key = f"leads:{item.action}:{lead_id or '-'}:{stamp}:{_item_hash(item.data)}"
+        event = WebhookEvent(
+            account=subdomain[:64],
+            action=item.action,
+            lead_id=lead_id,
+            modified_at=modified_at,
+            dedupe_key=key,
+            payload=item.data,
+        )
+        if lead_id is None:
+            event.mark(WebhookEvent.Status.FAILED, error="the lead item has no numeric id")
+        elif modified_at is None and item.action != "delete":
+            event.mark(WebhookEvent.Status.FAILED, error="the lead item has no last_modified / updated_at")
+        rows.setdefault(key, event)
+    if not rows:
+        key = f"body:{_item_hash(payload)}"
+        event = WebhookEvent(account=subdomain[:64], dedupe_key=key, payload=payload)
+        event.mark(WebhookEvent.Status.IGNORED, error="no lead add/update/status/delete events in the body")
+        rows[key] = event
+    with transaction.atomic():
+        known = set(
+            WebhookEvent.objects.filter(dedupe_key__in=list(rows)).values_list("dedupe_key", flat=True)
+        )
+        WebhookEvent.objects.bulk_create(
+            [e for k, e in rows.items() if k not in known], ignore_conflicts=True
+        )
+        new_ids = list(
+            WebhookEvent.objects.filter(
+                dedupe_key__in=[k for k in rows if k not in known], status=WebhookEvent.Status.RECEIVED
+            ).values_list("pk", flat=True)
+        )
+        if new_ids:
+            transaction.on_commit(partial(tasks.webhook_apply.enqueue, event_ids=new_ids), robust=True)
+    logger.info("amocrm.webhook_received items=%s new=%s duplicates=%s", len(rows), len(new_ids), len(known))
+    return new_ids
+
+
+def webhook_events_reprocess(*, event_ids: Sequence[int]) -> int:
+    """Queue events again (admin action): back to received, applied by the worker as if new."""
+    from amocrm import tasks
+
+    ids = list(
+        WebhookEvent.objects.filter(pk__in=event_ids, lead_id__isnull=False).values_list("pk", flat=True)
+    )
+    WebhookEvent.objects.filter(pk__in=ids).update(
+        status=WebhookEvent.Status.RECEIVED, error="", changes=[], processed_at=None
+    )
+    if ids:
+        transaction.on_commit(partial(tasks.webhook_apply.enqueue, event_ids=ids), robust=True)
+    return len(ids)
+
+
+def webhook_events_prune(*, older_than: datetime.timedelta, dry_run: bool = False) -> int:
+    """Delete events received longer ago than `older_than`; the number deleted (or to delete)."""
+    old = WebhookEvent.objects.filter(received_at__lt=timezone.now() - older_than)
+    if dry_run:
+        return old.count()
+    count, _ = old.delete()
+    return count
+
+
+def webhook_events_apply(*, event_ids: Sequence[int]) -> dict[str, int]:
+    """Apply received events oldest change first, each in its own transaction; outcomes by status.
+
+    An unexpected error fails only its event (kept with the error for staff to reprocess).
+    """
+    events = WebhookEvent.objects.filter(pk__in=event_ids, status=WebhookEvent.Status.RECEIVED)
+    order = list(events.order_by(F("modified_at").asc(nulls_last=True), "pk").values_list("pk", flat=True))
+    outcome: dict[str, int] = {}
+    if not order:
+        return outcome
+    fields = field_map_load()
+    for event_id in order:
+        try:
+            with transaction.atomic():
+                event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+                if event is None or event.status != WebhookEvent.Status.RECEIVED:
+                    continue
+                _webhook_apply_one(event, fields)
+                event.save()
+        except Exception as e:  # noqa: BLE001 - a bad event must not stop the others
+            logger.exception("amocrm.webhook_apply_failed event_id=%s", event_id)
+            WebhookEvent.objects.filter(pk=event_id).update(
+                status=WebhookEvent.Status.FAILED,
+                error=f"{type(e).__name__}: {e}"[:4000],
+                processed_at=timezone.now(),
+            )
+            outcome["failed"] = outcome.get("failed", 0) + 1
+            continue
+        outcome[event.status] = outcome.get(event.status, 0) + 1
+        logger.info(
+            "amocrm.webhook_applied event_id=%s lead_id=%s action=%s status=%s changed=%s errors=%s",
+            event.pk,
+            event.lead_id,
+            event.action,
+            event.status,
+            len(event.changes),
+            bool(event.error),
+        )
+    return outcome
+
+
+def _webhook_apply_one(event: WebhookEvent, fields: mapping.FieldMap) -> None:
+    sync = LeadSync.objects.select_for_update().filter(lead_id=event.lead_id).first()
+    if sync is None:
+        event.mark(WebhookEvent.Status.IGNORED, error="no profile is linked to this lead")
+        return
+    if event.action == "delete":
+        _lead_unlink(sync)
+        event.mark(WebhookEvent.Status.PROCESSED, changes=["lead_sync"])
+        return
+    newer = WebhookEvent.objects.filter(
+        lead_id=event.lead_id, status=WebhookEvent.Status.PROCESSED, modified_at__gt=event.modified_at
+    ).exclude(pk=event.pk)
+    if newer.exists():
+        event.mark(WebhookEvent.Status.IGNORED, error="older than a change already applied to this lead")
+        return
+    profile = (
+        Profile.objects.select_for_update().select_related("user", "bouquet_category").get(pk=sync.profile_id)
+    )
+    crm, errors = _webhook_values(event, fields)
+    synced = dict(sync.synced_values or {})
+    current = mapping.profile_values(profile)
+    site_is_older = profile.updated_at < event.modified_at
+    price = webhooks.parse_int(event.payload.get("price"))
+    sum_from_price = CustomField.Key.ACCOUNT_SUM in crm and not _has_field(
+        event, fields, CustomField.Key.ACCOUNT_SUM
+    )
+
+    def crm_changed(key: str) -> bool:
+        # Our own update echoed back equals what we last sent: it is not a change made in amoCRM.
+        if key == CustomField.Key.ACCOUNT_SUM and sum_from_price:
+            return price != synced.get("price")
+        return mapping.field_value(mapping.FIELDS_BY_KEY[key], crm[key], fields) != synced.get(key)
+
+    data: dict[str, Any] = {}
+    next_delivery_date = None
+    for key, value in crm.items():
+        if value == current[key] or not crm_changed(key):
+            continue
+        if key in PREFERENCE_KEYS and not site_is_older:
+            continue  # the customer changed the profile after the manager did: the site wins
+        if key == CustomField.Key.DELIVERY_DATE:
+            next_delivery_date = value
+        elif key == CustomField.Key.BOUQUET_CATEGORY:
+            category = BouquetCategory.objects.filter(slug=value).first()
+            if category is None:
+                errors[key] = f"no bouquet category {value!r}"
+                continue
+            data["bouquet_category"] = category
+        else:
+            data[PROFILE_FIELDS[key]] = value
+    if CustomField.Key.DELIVERY_INTERVAL in data and CustomField.Key.DELIVERY_DATE in crm:
+        # A new interval moves the next date; keep the one amoCRM shows.
+        next_delivery_date = next_delivery_date or crm[CustomField.Key.DELIVERY_DATE]
+    if next_delivery_date is not None and next_delivery_date < timezone.localdate():
+        errors[CustomField.Key.DELIVERY_DATE] = f"{next_delivery_date.isoformat()} is in the past"
+        next_delivery_date = None
+    changed, invalid = accounts_services.profile_apply_staff_changes(
+        profile=profile, data=data, next_delivery_date=next_delivery_date
+    )
+    keys_by_field = {name: key for key, name in PROFILE_FIELDS.items()}
+    keys_by_field["first_delivery_date"] = CustomField.Key.DELIVERY_DATE
+    errors.update({keys_by_field.get(name, name): message for name, message in invalid.items()})
+    # amoCRM now holds these values and so does the profile: the sync the save queued sends nothing.
+    sync.refresh_from_db()
+    state = mapping.lead_state(profile, fields)
+    now_values = mapping.profile_values(profile)
+    for key, value in crm.items():
+        if value == now_values[key] and not (key == CustomField.Key.ACCOUNT_SUM and sum_from_price):
+            synced[key] = state[key]
+    if price is not None and price == state["price"]:
+        synced["price"] = price
+    if synced != sync.synced_values:
+        sync.synced_values = synced
+        sync.save(update_fields=["synced_values", "updated_at"])
+    event.mark(
+        WebhookEvent.Status.PROCESSED,
+        changes=changed,
+        error="\n".join(f"{key}: {message}" for key, message in sorted(errors.items())),
+    )
+
+
+def _webhook_values(event: WebhookEvent, fields: mapping.FieldMap) -> tuple[dict[str, Any], dict[str, str]]:
+    """Field key → value amoCRM holds, for the keys a webhook may change; errors by key."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    wanted = (*CRM_OWNED_KEYS, *PREFERENCE_KEYS)
+    keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
+    for item in webhooks.as_list(event.payload.get("custom_fields")):
+        if not isinstance(item, dict):
+            continue
+        key = keys_by_id.get(webhooks.parse_int(item.get("id")))
+        if key not in wanted:
+            continue  # a field the site does not take from amoCRM
+        try:
+            value = mapping.webhook_custom_fields_to_values([item], fields)[key]
+        except (AmoCRMMappingError, ValueError, TypeError, AttributeError) as e:
+            errors[key] = str(e)[:200]
+            continue
+        if value is None or value == "" and key != CustomField.Key.WISHES:
+            errors[key] = "empty in amoCRM: kept the site's value"
+            continue
+        if key == CustomField.Key.ACCOUNT_SUM and value < 0:
+            errors[key] = f"negative sum {value}"
+            continue
+        values[key] = value
+    if CustomField.Key.ACCOUNT_SUM not in values and CustomField.Key.ACCOUNT_SUM not in errors:
+        # No exact sum field: the lead's budget, whole roubles.
+        price = webhooks.parse_int(event.payload.get("price"))
+        if price is not None:
+            values[CustomField.Key.ACCOUNT_SUM] = Decimal(price).quantize(Decimal("0.01"))
+    if event.action == "status":
+        status_id = webhooks.parse_int(event.payload.get("status_id"))
+        status = settings.AMOCRM_STATUS_MAP.get(status_id) if status_id is not None else None
+        if status is not None and status not in Profile.AccountStatus.values:
+            errors[CustomField.Key.ACCOUNT_STATUS] = (
+                f"AMOCRM_STATUS_MAP maps {status_id} to unknown {status!r}"
+            )
+        elif status is not None:
+            values[CustomField.Key.ACCOUNT_STATUS] = status
+    return values, errors
+
+
+def _has_field(event: WebhookEvent, fields: mapping.FieldMap, key: str) -> bool:
+    field_id = fields.field_ids.get(key)
+    return any(
+        isinstance(item, dict) and webhooks.parse_int(item.get("id")) == field_id
+        for item in webhooks.as_list(event.payload.get("custom_fields"))
+    )
+
+
+def _lead_unlink(sync: LeadSync) -> None:
+    """The lead was deleted in amoCRM: forget it; the next profile change or a resync makes a new one."""
+    logger.info("amocrm.lead_unlinked lead_id=%s profile_id=%s", sync.lead_id, sync.profile_id)
+    sync.last_error = (
+        f"The lead {sync.lead_id} was deleted in amoCRM; the next change or a resync creates a new one."
+    )
+    sync.status = LeadSync.Status.UNLINKED
+    sync.lead_id = None
+    sync.create_started_at = None
+    sync.synced_values = {}
+    sync.next_attempt_at = None
+    sync.save()
+
+
+def webhook_subscribe(*, client: AmoCRMClient | None = None, dry_run: bool = False) -> bool:
+    """Register our endpoint for the lead events; False when amoCRM already has it as wanted."""
+    if not settings.AMOCRM_WEBHOOK_SECRET:
+        raise AmoCRMNotConfigured("AMOCRM_WEBHOOK_SECRET is not set")
+    client = client or client_get()
+    destination = webhook_url()
+    hooks = [h for h in client.webhooks_list(destination) if h.get("destination") == destination]
+    if any(set(h.get("settings") or []) >= set(WEBHOOK_EVENTS) and not h.get("disabled") for h in hooks):
+        return False
+    if not dry_run:
+        client.webhook_subscribe(destination, WEBHOOK_EVENTS)
+        logger.info("amocrm.webhook_subscribed events=%s", len(WEBHOOK_EVENTS))
+    return True

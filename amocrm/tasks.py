@@ -48,3 +48,9 @@ def _enqueue(profile_ids: list[int], run_after=None) -> None:
     else:
         many = sync_profiles.using(run_after=run_after) if run_after else sync_profiles
         many.enqueue(profile_ids=profile_ids)
+
+
+@task
+def webhook_apply(event_ids: list[int]) -> dict[str, int]:
+    """Apply stored amoCRM webhook events: enqueued after the webhook view commits them."""
+    return services.webhook_events_apply(event_ids=event_ids)

@@ -1,5 +1,7 @@
-"""Connecting amoCRM from the browser: staff start at /amocrm/oauth/start/, amoCRM sends them back."""
+"""Connecting amoCRM from the browser (staff start at /amocrm/oauth/start/, amoCRM sends them back),
+and amoCRM's webhook: managers' changes come back to the site."""
 
+import hmac
 import logging
 import secrets
 from http import HTTPStatus
@@ -7,19 +9,23 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
-from amocrm import services
+from amocrm import services, webhooks
 from amocrm.exceptions import AmoCRMError
 from amocrm.models import OAuthToken
 
 logger = logging.getLogger(__name__)
 
 STATE_SESSION_KEY = "amocrm_oauth_state"
+# amoCRM sends at most 50 leads a body (a few KB each); anything larger is not from amoCRM.
+WEBHOOK_MAX_BYTES = 256 * 1024
 
 
 def _result(
@@ -90,3 +96,43 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     logger.info("amocrm.oauth_connected user_id=%s token_id=%s", request.user.pk, token.pk)
     return _result(request, message=_("amoCRM is connected."), status=HTTPStatus.OK, token=token)
+
+
+def _plain(status: HTTPStatus) -> HttpResponse:
+    return HttpResponse(status.phrase, status=status, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, secret: str) -> HttpResponse:
+    """amoCRM's webhook: check the secret, the size and the account, store the events, answer 200.
+
+    The events are applied by the worker (amocrm.tasks.webhook_apply): amoCRM waits only a couple of
+    seconds and switches off endpoints that keep failing, so nothing slow or fallible runs here.
+    """
+    expected = settings.AMOCRM_WEBHOOK_SECRET
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        return _plain(HTTPStatus.NOT_FOUND)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > WEBHOOK_MAX_BYTES:
+        return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    if len(body) > WEBHOOK_MAX_BYTES:
+        return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    try:
+        payload = webhooks.parse_body(body)
+    except webhooks.ParseError as e:
+        services.webhook_record_malformed(body=body, error=str(e))
+        return _plain(HTTPStatus.BAD_REQUEST)
+    subdomain, account_id = webhooks.account_of(payload)
+    if not services.webhook_account_matches(subdomain=subdomain, account_id=account_id):
+        logger.warning("amocrm.webhook_wrong_account account_id=%s", account_id[:20] or "-")
+        return _plain(HTTPStatus.FORBIDDEN)
+    services.webhook_receive(payload=payload)
+    return _plain(HTTPStatus.OK)

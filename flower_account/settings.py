@@ -278,3 +278,18 @@ AMOCRM_TOKEN_KEYS = env.list("AMOCRM_TOKEN_KEYS", default=[])
 # Empty: amoCRM's default (the first working stage of the main pipeline).
 AMOCRM_PIPELINE_ID = env.int("AMOCRM_PIPELINE_ID", default=None)
 AMOCRM_STATUS_ID = env.int("AMOCRM_STATUS_ID", default=None)
+# The path secret of amoCRM's webhook, /amocrm/webhook/<secret>/; empty: the endpoint answers 404.
+# `manage.py amocrm_subscribe_webhook` registers the URL with amoCRM.
+AMOCRM_WEBHOOK_SECRET = env.str("AMOCRM_WEBHOOK_SECRET", default="")
+# Optional: the account id webhooks must name (account[id]); the subdomain of AMOCRM_BASE_URL is
+# always checked.
+AMOCRM_ACCOUNT_ID = env.str("AMOCRM_ACCOUNT_ID", default="")
+# The account's subdomain webhooks must name (account[subdomain]); empty: the first label of the
+# AMOCRM_BASE_URL host (flowers for https://flowers.amocrm.ru). Set it when the base URL has none.
+AMOCRM_ACCOUNT_SUBDOMAIN = env.str("AMOCRM_ACCOUNT_SUBDOMAIN", default="")
+# Pipeline stage id → account status for `leads[status]` webhooks, e.g. "142:active,143:closed";
+# stages not listed leave the status alone.
+AMOCRM_STATUS_MAP = {
+    int(stage.strip()): status.strip()
+    for stage, status in (pair.split(":", 1) for pair in env.list("AMOCRM_STATUS_MAP", default=[]))
+}

@@ -585,3 +585,44 @@ def test_leads_search_sends_the_query_with_contacts_and_reads_a_204_as_nothing(a
     assert amo.leads_search("other") == []
     first = responses.calls[0].request
     assert first.params == {"query": "0b6f-uuid", "limit": "50", "with": "contacts"}
+
+
+@responses.activate
+def test_a_save_during_a_sync_that_fails_permanently_is_rerun_not_marked_failed(customer, crm, amo):
+    # The customer's next save lands while the worker is sending (its own task finds the row
+    # claimed and is skipped): the rejected values are stale, so the row must not end up failed.
+    def rejected(request):
+        services.lead_sync_mark_pending(profile=Profile.objects.get(pk=customer.pk))
+        body = {
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "Request validation failed",
+            "validation-errors": [
+                {"request_id": "0", "errors": [{"code": "X", "path": "name", "detail": "no"}]}
+            ],
+        }
+        return (400, {"Content-Type": "application/problem+json"}, json.dumps(body))
+
+    responses.get(CONTACTS_URL, status=204)
+    responses.add_callback(responses.POST, COMPLEX_URL, callback=rejected)
+
+    report = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    assert report.failed == [] and report.rerun == [customer.pk]
+    sync = LeadSync.objects.get(profile=customer)
+    assert sync.status == LeadSync.Status.PENDING and sync.claimed_until is None
+
+
+@pytest.mark.parametrize("which", ["unsynced", "failed"])
+def test_resync_selections_include_profiles_whose_lead_was_deleted(profile_factory, which):
+    from amocrm.models import LeadSync
+    from amocrm.services import lead_sync_select
+
+    unlinked, synced = profile_factory(), profile_factory()
+    LeadSync.objects.filter(profile=unlinked).update(status=LeadSync.Status.UNLINKED, lead_id=None)
+    LeadSync.objects.filter(profile=synced).update(status=LeadSync.Status.SYNCED, lead_id=30000001)
+
+    selected = lead_sync_select(which=which)
+
+    assert unlinked.pk in selected
+    assert synced.pk not in selected

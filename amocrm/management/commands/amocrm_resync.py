@@ -24,7 +24,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         which = parser.add_mutually_exclusive_group()
         which.add_argument(
-            "--failed", action="store_const", dest="which", const="failed", help="Only failed profiles."
+            "--failed",
+            action="store_const",
+            dest="which",
+            const="failed",
+            help="Only failed profiles and those whose lead was deleted in amoCRM.",
         )
         which.add_argument("--all", action="store_const", dest="which", const="all", help="Every profile.")
         parser.add_argument(
