@@ -10,9 +10,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from accounts import views as account_views
 from flower_account import health
+
+admin.site.site_header = _("Flower Account administration")
+admin.site.site_title = _("Flower Account")
+admin.site.index_title = _("Customers, subscriptions and amoCRM")
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
