@@ -11,7 +11,7 @@ PORT ?= 8000
 # Tests need a SECRET_KEY (DEBUG is off by default); the real environment can still override it.
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-insecure-key}
 
-.PHONY: help venv run migrate superuser test e2e lint fmt messages check-deploy audit pip-audit clean
+.PHONY: help venv run demo migrate superuser test e2e lint fmt messages check-deploy audit pip-audit clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -32,11 +32,17 @@ run: migrate ## set everything up and serve on http://127.0.0.1:8000 (SQLite, co
 	@echo "Site: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/ (make superuser for a login)"
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
 
+demo: venv ## the site, the worker and an amoCRM stand-in together, connected (Ctrl-C stops all)
+	$(PY) tools/demo.py
+
 superuser: migrate ## create a staff login for the admin
 	DEBUG=$${DEBUG:-true} $(PY) manage.py createsuperuser
 
 test: venv ## run the whole test suite (DATABASE_URL picks the database; SQLite by default)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+e2e: venv ## only the browser tests (Debian's chromium; the site, worker and stand-in run for them)
+	$(TEST_ENV) $(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 lint: venv ## ruff format check, ruff lint, Django checks, missing migrations
 	$(VENV)/bin/ruff format --check .
