@@ -22,7 +22,9 @@ What it does, all on loopback and bounded by --timeout (300 s by default):
      before the clock starts); anything but a 200 is an error;
    - `GET /login/`: each client its own anonymous session; anything but a 200 is an error;
    - each `--extra-path METHOD:PATH[:BODYFILE]` (repeatable), anonymous, the body file's bytes
-     sent as they are (`application/json` when it ends in .json, form-encoded otherwise);
+     sent as they are (`application/json` when it ends in .json, form-encoded otherwise), except
+     that every `__SEQ__` in it becomes a number unique to the request (Unix time at start +
+     a counter), so webhook bodies are not duplicates of each other;
      anything but a 2xx/3xx is an error.
 5. Prints requests/second, p50/p95/p99 latency, the error count, and the CPU used during each
    target, as a share of the machine's capacity (seconds × cores), from /proc: gunicorn (master
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import signal
 import statistics
@@ -227,13 +230,19 @@ def log_in(base_url: str, email: str) -> requests.Session:
     return session
 
 
+SEQUENCE = itertools.count(int(time.time()))  # __SEQ__ in a body: unique per request
+
+
 def send(session: requests.Session, base_url: str, target: Target) -> tuple[float, int]:
     headers = {"Content-Type": target.content_type} if target.content_type else None
+    body = target.body
+    if body is not None and b"__SEQ__" in body:
+        body = body.replace(b"__SEQ__", str(next(SEQUENCE)).encode())
     started = time.perf_counter()
     response = session.request(
         target.method,
         f"{base_url}{target.path}",
-        data=target.body,
+        data=body,
         headers=headers,
         allow_redirects=False,
         timeout=REQUEST_TIMEOUT,
