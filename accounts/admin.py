@@ -1,8 +1,20 @@
-from django.contrib import admin
+import csv
+import datetime
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import BouquetCategory, Profile, User
+from accounts import services
+from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
 
 
 class ProfileInline(admin.StackedInline):
@@ -10,7 +22,8 @@ class ProfileInline(admin.StackedInline):
     fk_name = "user"
     can_delete = False
     autocomplete_fields = ["referred_by"]
-    readonly_fields = ["referral_code", "created_at", "updated_at"]
+    # The sum changes through the ledger: on the profile's own page (which posts the difference).
+    readonly_fields = ["account_sum", "referral_code", "created_at", "updated_at"]
 
 
 @admin.register(User)
@@ -53,10 +66,10 @@ class ProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "delivery_address", "phone"]
     list_select_related = ["user", "bouquet_category"]
     autocomplete_fields = ["user", "referred_by"]
-    readonly_fields = ["referral_code", "referral_url", "created_at", "updated_at"]
+    readonly_fields = ["referral_code", "referral_url", "ledger_history", "created_at", "updated_at"]
     date_hierarchy = "created_at"
     fieldsets = [
-        (None, {"fields": ["user", "account_status", "account_sum"]}),
+        (None, {"fields": ["user", "account_status", "paused_until", "account_sum"]}),
         (
             _("Bouquet preferences"),
             {
@@ -71,12 +84,180 @@ class ProfileAdmin(admin.ModelAdmin):
             },
         ),
         (_("Referrals"), {"fields": ["referral_code", "referral_url", "referred_by"]}),
+        (_("Account history"), {"fields": ["ledger_history"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
     ]
 
     @admin.display(description=_("referral link"))
     def referral_url(self, obj: Profile) -> str:
         return obj.referral_url
+
+    @admin.display(description=_("last ledger entries"))
+    def ledger_history(self, obj: Profile) -> str:
+        # Read-only: a change of the sum above is posted to the ledger as a staff correction.
+        entries = obj.ledger_entries.all()[:20] if obj.pk else []
+        return (
+            format_html_join(
+                "",
+                "<div>{} · {} · {} ₽ {}</div>",
+                (
+                    (
+                        date_format(timezone.localtime(e.created_at), "SHORT_DATETIME_FORMAT"),
+                        e.get_reason_display(),
+                        e.amount,
+                        e.note,
+                    )
+                    for e in entries
+                ),
+            )
+            or "—"
+        )
+
+    @transaction.atomic
+    def save_model(self, request: HttpRequest, obj: Profile, form, change: bool) -> None:
+        """Save the profile; a new account sum becomes a staff ledger entry for the difference."""
+        wanted = obj.account_sum
+        obj.account_sum = (
+            Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=obj.pk)
+            if change
+            else obj._meta.get_field("account_sum").default
+        )
+        super().save_model(request, obj, form, change)
+        if wanted != obj.account_sum:
+            services.ledger_post(
+                profile=obj,
+                amount=wanted - obj.account_sum,
+                reason=LedgerEntry.Reason.STAFF,
+                note=gettext("Admin: %(email)s") % {"email": request.user.get_username()},
+            )
+        services.deliveries_reschedule(profile=obj)
+
+
+class DeliveryDayFilter(admin.SimpleListFilter):
+    title = _("delivery day")
+    parameter_name = "day"
+
+    def lookups(self, request, model_admin):
+        return [("today", _("Today")), ("tomorrow", _("Tomorrow")), ("week", _("This week"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "today":
+            return queryset.filter(delivery_on=today)
+        if self.value() == "tomorrow":
+            return queryset.filter(delivery_on=today + datetime.timedelta(days=1))
+        if self.value() == "week":
+            monday = today - datetime.timedelta(days=today.weekday())
+            return queryset.filter(delivery_on__range=(monday, monday + datetime.timedelta(days=6)))
+        return queryset
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
+    list_filter = [DeliveryDayFilter, "status", "bouquet_category"]
+    search_fields = ["profile__user__email", "delivery_address", "profile__phone"]
+    list_select_related = ["profile__user", "bouquet_category"]
+    date_hierarchy = "delivery_on"
+    ordering = ["delivery_on", "pk"]
+    actions = ["mark_delivered"]
+    readonly_fields = [
+        "profile",
+        "delivery_on",
+        "bouquet_category",
+        "price",
+        "delivery_address",
+        "status",
+        "delivered_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # deliveries come from the schedule
+
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Mark delivered (debit the bouquet price)"), permissions=["change"])
+    def mark_delivered(self, request: HttpRequest, queryset) -> None:
+        done = already = 0
+        for delivery in queryset.select_related("profile__user"):
+            try:
+                completed = services.delivery_complete(delivery_id=delivery.pk)
+            except services.InsufficientBalance as e:
+                self.message_user(
+                    request,
+                    gettext(
+                        "Not marked: %(customer)s has %(balance)s ₽, the bouquet costs %(price)s ₽. "
+                        "Top up or correct the balance first."
+                    )
+                    % {"customer": delivery.profile, "balance": e.balance, "price": delivery.price},
+                    messages.WARNING,
+                )
+                continue
+            except services.DeliveryError as e:
+                self.message_user(request, f"{delivery}: {e}", messages.WARNING)
+                continue
+            done += completed
+            already += not completed
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery marked delivered.", "%(count)d deliveries marked delivered.", done
+                )
+                % {"count": done},
+                messages.SUCCESS,
+            )
+        if already:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery was already delivered: nothing debited again.",
+                    "%(count)d deliveries were already delivered: nothing debited again.",
+                    already,
+                )
+                % {"count": already},
+                messages.INFO,
+            )
+
+    def get_urls(self):
+        return [
+            path(
+                "export-tomorrow/",
+                self.admin_site.admin_view(self.export_tomorrow),
+                name="accounts_delivery_export_tomorrow",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_tomorrow(self, request: HttpRequest) -> HttpResponse:
+        """CSV for the couriers: tomorrow's scheduled deliveries with address, category, wishes, phone."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        day = timezone.localdate() + datetime.timedelta(days=1)
+        deliveries = Delivery.objects.filter(
+            delivery_on=day, status=Delivery.Status.SCHEDULED
+        ).select_related("profile__user", "bouquet_category")
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="deliveries-{day.isoformat()}.csv"'
+        response.write("\ufeff")  # a BOM, so spreadsheet programs read the Cyrillic as UTF-8
+        writer = csv.writer(response)
+        writer.writerow(
+            [gettext("Date"), gettext("Address"), gettext("Category"), gettext("Wishes"), gettext("Phone")]
+        )
+        for delivery in deliveries.order_by("delivery_address", "pk"):
+            writer.writerow(
+                [
+                    delivery.delivery_on.isoformat(),
+                    delivery.delivery_address,
+                    delivery.bouquet_category.name,
+                    delivery.profile.wishes,
+                    delivery.profile.phone,
+                ]
+            )
+        return response
 
 
 @admin.register(BouquetCategory)

@@ -10,7 +10,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
+from accounts import analytics, services
 from accounts.models import BouquetCategory, Profile
 
 MAX_DAYS_AHEAD = 365
@@ -171,6 +171,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                 ),
             )
         request.session.pop(services.REFERRAL_SESSION_KEY, None)
+        analytics.event_push(request, "sign_up", interval=self.cleaned_data["delivery_interval"])
         return user
 
 
@@ -201,7 +202,7 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         kwargs["initial"] = {
             "bouquet_category": profile.bouquet_category,
             "delivery_address": profile.delivery_address,
-            "next_delivery_date": profile.next_delivery_on(),
+            "next_delivery_date": profile.next_delivery_on() or profile.schedule_next_on(),
             "delivery_interval": profile.delivery_interval,
             "wishes": profile.wishes,
             "phone": profile.phone,
@@ -224,3 +225,23 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         return services.profile_update_preferences(
             profile=self.profile, data=data, next_delivery_date=self.cleaned_data["next_delivery_date"]
         )
+
+
+class PauseForm(forms.Form):
+    """Pause the subscription until a date, or indefinitely when the date is left empty."""
+
+    resume_on = forms.DateField(
+        label=_("Resume on"),
+        required=False,
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+        widget=DateInput(),
+        help_text=_("Leave empty to pause until you resume yourself."),
+    )
+
+    def clean_resume_on(self) -> datetime.date | None:
+        value = self.cleaned_data["resume_on"]
+        if value is None:
+            return None
+        if value <= timezone.localdate():
+            raise forms.ValidationError(_("The resume date must be in the future."), code="past")
+        return validate_delivery_date(value)

@@ -1,4 +1,6 @@
 from django.contrib.auth.models import BaseUserManager
+from django.db import models
+from django.db.models import Count, Q
 
 
 class UserManager(BaseUserManager):
@@ -32,3 +34,12 @@ class UserManager(BaseUserManager):
         if extra_fields.get("is_staff") is not True or extra_fields.get("is_superuser") is not True:
             raise ValueError("A superuser must have is_staff=True and is_superuser=True.")
         return self._create_user(email, password, **extra_fields)
+
+
+class ProfileQuerySet(models.QuerySet):
+    def with_referral_stats(self) -> "ProfileQuerySet":
+        """`referral_count` (friends who signed up by the link) and `rewards_count` (rewards credited)."""
+        return self.annotate(
+            referral_count=Count("referrals", distinct=True),
+            rewards_count=Count("ledger_entries", filter=Q(ledger_entries__reason="referral"), distinct=True),
+        )

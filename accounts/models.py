@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import schedule
-from accounts.managers import UserManager
+from accounts.managers import ProfileQuerySet, UserManager
 
 
 class User(AbstractUser):
@@ -114,8 +114,13 @@ class Profile(models.Model):
         verbose_name=_("referred by"),
     )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    paused_until = models.DateField(
+        _("paused until"), null=True, blank=True, help_text=_("Empty while paused: paused indefinitely.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ProfileQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("profile")
@@ -132,16 +137,135 @@ class Profile(models.Model):
     def referral_url(self) -> str:
         return f"{settings.SITE_URL}/{self.referral_code}/"
 
-    def upcoming_deliveries(
-        self, *, today: datetime.date | None = None, limit: int | None = None
+    @property
+    def is_paused(self) -> bool:
+        return self.account_status == self.AccountStatus.PAUSED
+
+    def planned_dates(
+        self, *, start: datetime.date, until: datetime.date, at_least: int = 0
     ) -> list[datetime.date]:
-        """The next delivery dates, counted from the first delivery date by the interval."""
-        return schedule.upcoming_deliveries(
-            self.first_delivery_date,
-            self.delivery_interval,
-            today=today or timezone.localdate(),
-            limit=settings.UPCOMING_DELIVERIES_SHOWN if limit is None else limit,
+        """The schedule's dates from `start` to `until`, at least `at_least` of them (arithmetic only)."""
+        return schedule.planned_deliveries(
+            self.first_delivery_date, self.delivery_interval, start=start, until=until, at_least=at_least
         )
 
-    def next_delivery_on(self, *, today: datetime.date | None = None) -> datetime.date:
-        return self.upcoming_deliveries(today=today, limit=1)[0]
+    def upcoming_deliveries(
+        self, *, today: datetime.date | None = None, limit: int | None = None, include_skipped: bool = False
+    ) -> list["Delivery"]:
+        """Scheduled (and, if asked, skipped) deliveries from today on: rows the schedule service keeps."""
+        statuses = [Delivery.Status.SCHEDULED, *([Delivery.Status.SKIPPED] if include_skipped else [])]
+        deliveries = self.deliveries.filter(
+            delivery_on__gte=today or timezone.localdate(), status__in=statuses
+        ).order_by("delivery_on")
+        return list(deliveries[: settings.UPCOMING_DELIVERIES_SHOWN if limit is None else limit])
+
+    def past_deliveries(self, *, limit: int, today: datetime.date | None = None) -> list["Delivery"]:
+        """Delivered, skipped and missed deliveries, newest first (cancelled dates left out)."""
+        today = today or timezone.localdate()
+        deliveries = self.deliveries.filter(
+            models.Q(delivery_on__lt=today) | models.Q(status=Delivery.Status.DELIVERED)
+        ).exclude(status=Delivery.Status.CANCELLED)
+        return list(deliveries.order_by("-delivery_on")[:limit])
+
+    def next_delivery_on(self, *, today: datetime.date | None = None) -> datetime.date | None:
+        """The next scheduled delivery; None while paused (or before the schedule is generated)."""
+        if self.pk is None:
+            return None
+        upcoming = self.upcoming_deliveries(today=today, limit=1)
+        return upcoming[0].delivery_on if upcoming else None
+
+    def schedule_next_on(self, *, today: datetime.date | None = None) -> datetime.date:
+        """The next date of the schedule itself, skips and pauses aside (the preferences form's default)."""
+        return schedule.upcoming_deliveries(
+            self.first_delivery_date, self.delivery_interval, today=today or timezone.localdate(), limit=1
+        )[0]
+
+
+class Delivery(models.Model):
+    """One bouquet on one date, with the category, price and address as they were when it was planned."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        SKIPPED = "skipped", _("skipped")
+        DELIVERED = "delivered", _("delivered")
+        CANCELLED = "cancelled", _("cancelled")
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("profile")
+    )
+    delivery_on = models.DateField(_("delivery date"))
+    bouquet_category = models.ForeignKey(
+        BouquetCategory, on_delete=models.PROTECT, related_name="+", verbose_name=_("bouquet category")
+    )
+    price = models.DecimalField(_("price, ₽"), max_digits=10, decimal_places=2)
+    delivery_address = models.CharField(_("delivery address"), max_length=255)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.SCHEDULED)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["delivery_on", "pk"]
+        constraints = [
+            # One row per customer and day: a date leaving the schedule is cancelled, revived if it returns.
+            models.UniqueConstraint(fields=["profile", "delivery_on"], name="accounts_delivery_one_per_day"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="accounts_delivery_price_gte_0"),
+        ]
+        indexes = [models.Index(fields=["delivery_on", "status"], name="accounts_delivery_day_status")]
+
+    def __str__(self) -> str:
+        return f"{self.profile} — {self.delivery_on.isoformat()}"
+
+    def skip_deadline(self) -> datetime.date:
+        """The last day the customer may still skip this delivery."""
+        return self.delivery_on - datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
+
+    def can_skip(self, *, today: datetime.date | None = None) -> bool:
+        return (
+            self.status == self.Status.SCHEDULED and (today or timezone.localdate()) <= self.skip_deadline()
+        )
+
+
+class LedgerEntry(models.Model):
+    """One change of a customer's account sum; the sum always equals the total of these."""
+
+    class Reason(models.TextChoices):
+        SIGNUP = "signup", _("top-up at signup")
+        MANAGER = "manager", _("change by the manager")
+        DELIVERY = "delivery", _("delivery")
+        REFERRAL = "referral", _("referral reward")
+        STAFF = "staff", _("correction by staff")
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="ledger_entries", verbose_name=_("profile")
+    )
+    amount = models.DecimalField(_("amount, ₽"), max_digits=10, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    delivery = models.ForeignKey(
+        Delivery,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("delivery"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A delivery is debited once and earns a referral reward once, however often staff click.
+            models.UniqueConstraint(
+                fields=["delivery", "reason"],
+                condition=models.Q(delivery__isnull=False),
+                name="accounts_ledger_once_per_delivery",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile}: {self.amount} ({self.get_reason_display()})"

@@ -7,7 +7,8 @@ instead of drifting to the 28th or 29th for ever.
 
 import calendar
 import datetime
-from itertools import count
+from collections.abc import Iterator
+from itertools import count, islice
 
 WEEKLY = "weekly"
 BIWEEKLY = "biweekly"
@@ -32,21 +33,31 @@ def nth_delivery_on(first: datetime.date, interval: str, n: int) -> datetime.dat
     raise ValueError(f"Unknown delivery interval: {interval!r}")
 
 
+def dates_from(first: datetime.date, interval: str, *, start: datetime.date) -> Iterator[datetime.date]:
+    """The schedule's dates on or after `start`, for ever."""
+    # Jump close to `start` instead of walking from a first date that may lie years back.
+    # Steps are at most this long, so every date before the jump is safely before `start`.
+    days_per_step = {WEEKLY: 7, BIWEEKLY: 14, MONTHLY: 31}[interval]
+    for n in count(max(0, (start - first).days // days_per_step - 1)):
+        day = nth_delivery_on(first, interval, n)
+        if day >= start:
+            yield day
+
+
 def upcoming_deliveries(
     first: datetime.date, interval: str, *, today: datetime.date, limit: int
 ) -> list[datetime.date]:
     """The next `limit` delivery dates on or after `today`."""
+    return list(islice(dates_from(first, interval, start=today), max(limit, 0)))
+
+
+def planned_deliveries(
+    first: datetime.date, interval: str, *, start: datetime.date, until: datetime.date, at_least: int = 0
+) -> list[datetime.date]:
+    """The dates from `start` to `until` (inclusive), and at least `at_least` of them however far."""
     dates: list[datetime.date] = []
-    if limit <= 0:
-        return dates
-    # Jump close to today instead of walking from a first date that may lie years back.
-    # Steps are at most this long, so every date before `start` is safely in the past.
-    days_per_step = {WEEKLY: 7, BIWEEKLY: 14, MONTHLY: 31}[interval]
-    start = max(0, (today - first).days // days_per_step - 1)
-    for n in count(start):
-        day = nth_delivery_on(first, interval, n)
-        if day >= today:
-            dates.append(day)
-            if len(dates) == limit:
-                return dates
-    return dates  # pragma: no cover - count() never ends
+    for day in dates_from(first, interval, start=start):
+        if day > until and len(dates) >= at_least:
+            return dates
+        dates.append(day)
+    return dates  # pragma: no cover - dates_from() never ends

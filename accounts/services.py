@@ -1,14 +1,23 @@
 """Writes to customers' profiles. Views and forms parse input; the rules live here."""
 
 import datetime
+import logging
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
-from accounts.models import BouquetCategory, Profile, User
+from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
+
+logger = logging.getLogger(__name__)
 
 # Where the referral landing page keeps the referrer's code until the visitor signs up.
 REFERRAL_SESSION_KEY = "referral_code"
@@ -41,6 +50,7 @@ def profile_create(
     phone: str = "",
     referred_by: Profile | None = None,
 ) -> Profile:
+    """A new subscription: the profile, its opening ledger entry and its first weeks of deliveries."""
     profile = Profile(
         user=user,
         bouquet_category=bouquet_category,
@@ -48,13 +58,26 @@ def profile_create(
         first_delivery_date=first_delivery_date,
         delivery_interval=delivery_interval,
         wishes=wishes,
-        account_sum=account_sum,
+        account_sum=Decimal("0.00"),
         phone=phone,
         referred_by=referred_by,
     )
     profile.full_clean()
-    profile.save()
+    ledger_post(profile=profile, amount=account_sum, reason=LedgerEntry.Reason.SIGNUP)  # saves the profile
+    deliveries_reschedule(profile=profile)
     return profile
+
+
+def _re_anchors(
+    profile: Profile, next_delivery_date: datetime.date | None, *, interval_changed: bool
+) -> bool:
+    """True when the asked-for next date is not the one the customer gets anyway: the next scheduled
+    delivery (same interval), or the schedule's own next date (with the interval as it now is)."""
+    if next_delivery_date is None:
+        return False
+    if not interval_changed and next_delivery_date == profile.next_delivery_on():
+        return False
+    return next_delivery_date != profile.schedule_next_on()
 
 
 @transaction.atomic
@@ -72,15 +95,27 @@ def profile_update_preferences(
     changed = [field for field, value in data.items() if getattr(profile, field) != value]
     for field in changed:
         setattr(profile, field, data[field])
-    if next_delivery_date is not None and next_delivery_date != profile.next_delivery_on():
+    if _re_anchors(profile, next_delivery_date, interval_changed="delivery_interval" in changed):
         profile.first_delivery_date = next_delivery_date
         changed.append("first_delivery_date")
     if not changed:
         return profile
     profile.full_clean()
     profile.save(update_fields=[*changed, "updated_at"])
+    if set(changed) & SCHEDULE_FIELDS:
+        deliveries_reschedule(profile=profile)
     return profile
 
+
+# Changing one of these reshapes the future scheduled deliveries.
+SCHEDULE_FIELDS = {
+    "bouquet_category",
+    "delivery_address",
+    "delivery_interval",
+    "first_delivery_date",
+    "account_status",
+    "paused_until",
+}
 
 # Fields staff may change from outside the site (a back office): the customer's plus sum and status.
 STAFF_EDITABLE_FIELDS = (*CUSTOMER_EDITABLE_FIELDS, "account_sum", "account_status")
@@ -104,7 +139,7 @@ def profile_apply_staff_changes(
     changed = [field for field, value in data.items() if getattr(profile, field) != value]
     for field in changed:
         setattr(profile, field, data[field])
-    if next_delivery_date is not None and next_delivery_date != profile.next_delivery_on():
+    if _re_anchors(profile, next_delivery_date, interval_changed="delivery_interval" in changed):
         profile.first_delivery_date = next_delivery_date
         changed.append("first_delivery_date")
     errors: dict[str, str] = {}
@@ -119,6 +154,268 @@ def profile_apply_staff_changes(
                 errors[field] = " ".join(e.message_dict.get(field) or e.messages)
                 setattr(profile, field, original[field])
                 changed.remove(field)
-    if changed:
+    if "account_sum" in changed:
+        # The sum changes through the ledger only: the manager's change is an entry for the difference.
+        new_sum, profile.account_sum = profile.account_sum, original["account_sum"]
+        ledger_post(
+            profile=profile,
+            amount=new_sum - original["account_sum"],
+            reason=LedgerEntry.Reason.MANAGER,
+            touch_updated_at=False,
+            also_save=[field for field in changed if field != "account_sum"],
+        )
+    elif changed:
         profile.save(update_fields=changed)
+    if set(changed) & SCHEDULE_FIELDS:
+        deliveries_reschedule(profile=profile)
     return changed, errors
+
+
+# -- ledger ----------------------------------------------------------------------------------------
+
+
+class InsufficientBalance(Exception):
+    """A debit larger than the account sum: the sum never goes below zero."""
+
+    def __init__(self, *, profile: Profile, balance: Decimal, amount: Decimal) -> None:
+        super().__init__(f"profile {profile.pk}: balance {balance}, debit {-amount}")
+        self.profile, self.balance, self.amount = profile, balance, amount
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    profile: Profile,
+    amount: Decimal,
+    reason: str,
+    note: str = "",
+    delivery: Delivery | None = None,
+    touch_updated_at: bool = True,
+    also_save: list[str] | tuple[str, ...] = (),
+) -> LedgerEntry:
+    """The one way the account sum changes: an entry plus the new sum, under a row lock, in one transaction.
+
+    A profile not saved yet is saved with `amount` as its opening sum. A debit the sum cannot cover
+    raises `InsufficientBalance` and changes nothing. The profile save marks the lead for the CRM sync;
+    `touch_updated_at=False` keeps `updated_at` the time of the last change made on the site (a change
+    that came from the CRM); `also_save` names other fields changed on `profile` to save in the same
+    save (one save, one sync).
+    """
+    amount = Decimal(amount).quantize(Decimal("0.01"))
+    if profile._state.adding:
+        balance = Decimal("0.00")
+    else:
+        balance = Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=profile.pk)
+    if balance + amount < 0:
+        raise InsufficientBalance(profile=profile, balance=balance, amount=amount)
+    profile.account_sum = balance + amount
+    if profile._state.adding:
+        profile.save()
+    else:
+        fields = ["account_sum", *also_save, *(["updated_at"] if touch_updated_at else [])]
+        profile.save(update_fields=fields)
+    entry = LedgerEntry.objects.create(
+        profile=profile, amount=amount, reason=reason, note=note[:255], delivery=delivery
+    )
+    logger.info(
+        "accounts.ledger_posted profile_id=%s entry_id=%s reason=%s amount=%s",
+        profile.pk,
+        entry.pk,
+        reason,
+        amount,
+    )
+    return entry
+
+
+# -- deliveries ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = None) -> None:
+    """Keep the next weeks of scheduled deliveries in step with the preferences and the pause.
+
+    Only rows from today on that are still scheduled (or skipped) are touched: past and delivered ones
+    never. A date that leaves the schedule is cancelled; a skipped date that stays on it stays skipped,
+    one that leaves it is cancelled; a cancelled date that comes back is scheduled again (one row per
+    day). Scheduled rows take the current category, its price and the address. A pause with a resume
+    date plans nothing before that date; an indefinite pause (or a closed account) plans nothing.
+    """
+    today = today or timezone.localdate()
+    start = today
+    if profile.account_status == Profile.AccountStatus.CLOSED or (
+        profile.is_paused and profile.paused_until is None
+    ):
+        wanted: set[datetime.date] = set()
+    else:
+        if profile.is_paused:
+            start = max(today, profile.paused_until)
+        until = today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
+        wanted = set(
+            profile.planned_dates(start=start, until=until, at_least=settings.UPCOMING_DELIVERIES_SHOWN)
+        )
+    category = profile.bouquet_category
+    snapshot = {
+        "bouquet_category": category,
+        "price": category.price,
+        "delivery_address": profile.delivery_address,
+    }
+    existing = {
+        d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
+    }
+    for day, delivery in existing.items():
+        fields: list[str] = []
+        if delivery.status == Delivery.Status.DELIVERED:
+            continue
+        if day not in wanted and delivery.status != Delivery.Status.CANCELLED:
+            delivery.status = Delivery.Status.CANCELLED
+            fields.append("status")
+        elif day in wanted and delivery.status == Delivery.Status.CANCELLED:
+            delivery.status = Delivery.Status.SCHEDULED
+            fields.append("status")
+        if delivery.status == Delivery.Status.SCHEDULED:
+            fields += [name for name, value in snapshot.items() if getattr(delivery, name) != value]
+            for name in fields:
+                if name != "status":
+                    setattr(delivery, name, snapshot[name])
+        if fields:
+            delivery.save(update_fields=[*fields, "updated_at"])
+    Delivery.objects.bulk_create(
+        [Delivery(profile=profile, delivery_on=day, **snapshot) for day in sorted(wanted - set(existing))]
+    )
+
+
+def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Daily: end pauses whose resume date has come and move every profile's window one day on."""
+    today = today or timezone.localdate()
+    resuming = Profile.objects.filter(account_status=Profile.AccountStatus.PAUSED, paused_until__lte=today)
+    profiles = Profile.objects.exclude(account_status=Profile.AccountStatus.CLOSED).select_related(
+        "bouquet_category"
+    )
+    counts = {"resumed": resuming.count(), "profiles": profiles.count()}
+    if dry_run:
+        return counts
+    for profile in resuming.select_related("bouquet_category"):
+        profile_resume(profile=profile, today=today)
+    for profile in profiles.iterator(chunk_size=200):
+        deliveries_reschedule(profile=profile, today=today)
+    return counts
+
+
+class DeliveryError(Exception):
+    """A customer or staff action the delivery's state does not allow; the message is for people."""
+
+
+def _lead_touch(profile: Profile) -> None:
+    # A save is what marks the lead for the CRM sync (next delivery date, status).
+    profile.save(update_fields=["updated_at"])
+
+
+@transaction.atomic
+def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
+    """The customer skips one of their own deliveries, until the cut-off; another customer's is not found."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("This delivery is not scheduled any more."))
+    if not delivery.can_skip(today=today):
+        raise DeliveryError(
+            ngettext(
+                "It is too late to skip this delivery: skipping closes %(days)s day before it.",
+                "It is too late to skip this delivery: skipping closes %(days)s days before it.",
+                settings.DELIVERY_SKIP_CUTOFF_DAYS,
+            )
+            % {"days": settings.DELIVERY_SKIP_CUTOFF_DAYS}
+        )
+    delivery.status = Delivery.Status.SKIPPED
+    delivery.save(update_fields=["status", "updated_at"])
+    _lead_touch(profile)
+    return delivery
+
+
+@transaction.atomic
+def profile_pause(
+    *, profile: Profile, resume_on: datetime.date | None = None, today: datetime.date | None = None
+) -> Profile:
+    """Pause the subscription until `resume_on` (deliveries from that date go on) or indefinitely."""
+    today = today or timezone.localdate()
+    if profile.account_status == Profile.AccountStatus.CLOSED:
+        raise DeliveryError(gettext("A closed subscription cannot be paused."))
+    if resume_on is not None and resume_on <= today:
+        raise DeliveryError(gettext("The resume date must be in the future."))
+    profile.account_status = Profile.AccountStatus.PAUSED
+    profile.paused_until = resume_on
+    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
+    deliveries_reschedule(profile=profile, today=today)
+    return profile
+
+
+@transaction.atomic
+def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> Profile:
+    """End a pause: the schedule goes on from today by the same first date and interval."""
+    if not profile.is_paused:
+        raise DeliveryError(gettext("The subscription is not paused."))
+    profile.account_status = Profile.AccountStatus.ACTIVE
+    profile.paused_until = None
+    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
+    deliveries_reschedule(profile=profile, today=today)
+    return profile
+
+
+@transaction.atomic
+def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None) -> bool:
+    """Staff mark a delivery delivered: debit its price once, then reward the referrer of a first one.
+
+    True when completed now, False when it already was (a second click changes nothing). A price
+    the balance cannot cover raises `InsufficientBalance` and nothing changes: staff top the balance
+    up first (or correct it), then mark the delivery again.
+    """
+    delivery = Delivery.objects.select_for_update().select_related("profile").get(pk=delivery_id)
+    if delivery.status == Delivery.Status.DELIVERED:
+        return False
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
+    ledger_post(
+        profile=delivery.profile,
+        amount=-delivery.price,
+        reason=LedgerEntry.Reason.DELIVERY,
+        delivery=delivery,
+        note=delivery.delivery_on.isoformat(),
+    )
+    delivery.status = Delivery.Status.DELIVERED
+    delivery.delivered_at = now or timezone.now()
+    delivery.save(update_fields=["status", "delivered_at", "updated_at"])
+    referral_reward_grant(delivery=delivery)
+    return True
+
+
+# -- referral rewards ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
+    """Credit the referrer once, for the referred customer's first delivered bouquet; email after commit."""
+    friend = delivery.profile
+    if friend.referred_by_id is None:
+        return None
+    if friend.deliveries.filter(status=Delivery.Status.DELIVERED).exclude(pk=delivery.pk).exists():
+        return None  # not the first one
+    if LedgerEntry.objects.filter(reason=LedgerEntry.Reason.REFERRAL, delivery__profile=friend).exists():
+        return None
+    referrer = Profile.objects.select_related("user").get(pk=friend.referred_by_id)
+    entry = ledger_post(
+        profile=referrer,
+        amount=settings.REFERRAL_REWARD_AMOUNT,
+        reason=LedgerEntry.Reason.REFERRAL,
+        delivery=delivery,
+        note=f"profile {friend.pk}",
+    )
+    transaction.on_commit(partial(referral_reward_email_send, entry_id=entry.pk), robust=True)
+    return entry
+
+
+def referral_reward_email_send(*, entry_id: int) -> None:
+    entry = LedgerEntry.objects.select_related("profile__user").get(pk=entry_id)
+    context = {"amount": entry.amount, "profile": entry.profile, "site_url": settings.SITE_URL}
+    subject = render_to_string("accounts/email/referral_reward_subject.txt", context)
+    message = render_to_string("accounts/email/referral_reward_message.txt", context)
+    send_mail(" ".join(subject.split()), message, None, [entry.profile.user.email])
+    logger.info("accounts.referral_reward_emailed entry_id=%s profile_id=%s", entry.pk, entry.profile_id)

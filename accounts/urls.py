@@ -7,4 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("preferences/", views.PreferencesView.as_view(), name="preferences"),
+    path("deliveries/<int:pk>/skip/", views.DeliverySkipView.as_view(), name="delivery_skip"),
+    path("pause/", views.PauseView.as_view(), name="pause"),
+    path("resume/", views.ResumeView.as_view(), name="resume"),
 ]

@@ -11,13 +11,15 @@ from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
-from accounts import services
-from accounts.forms import PreferencesForm
-from accounts.models import BouquetCategory, Profile
+from accounts import analytics, services
+from accounts.forms import PauseForm, PreferencesForm
+from accounts.models import BouquetCategory, Delivery, Profile
 
 
 class HomeView(TemplateView):
@@ -41,14 +43,92 @@ class ProfileMixin(LoginRequiredMixin):
 class DashboardView(ProfileMixin, TemplateView):
     template_name = "accounts/dashboard.html"
 
+    def get_profile(self) -> Profile:
+        try:
+            return (
+                Profile.objects.with_referral_stats()
+                .select_related("user", "bouquet_category")
+                .get(user=self.request.user)
+            )
+        except Profile.DoesNotExist:
+            raise Http404(_("This account has no flower subscription.")) from None
+
     def get_context_data(self, **kwargs):
         profile = self.get_profile()
         return super().get_context_data(
             profile=profile,
-            upcoming_deliveries=profile.upcoming_deliveries(),
-            referral_count=profile.referrals.count(),
+            upcoming_deliveries=profile.upcoming_deliveries(include_skipped=True),
+            past_deliveries=profile.past_deliveries(limit=settings.ACCOUNT_HISTORY_SHOWN),
+            ledger_entries=profile.ledger_entries.all()[: settings.ACCOUNT_HISTORY_SHOWN],
+            referral_count=profile.referral_count,
+            rewards_count=profile.rewards_count,
+            pause_form=PauseForm(),
+            skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
             **kwargs,
         )
+
+
+class DeliverySkipView(ProfileMixin, View):
+    """POST: skip one of the customer's own upcoming deliveries (another customer's is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        try:
+            services.delivery_skip(profile=profile, delivery_id=delivery.pk)
+        except services.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            analytics.event_push(request, "delivery_skip", delivery_on=delivery.delivery_on.isoformat())
+            messages.success(
+                request,
+                _("The delivery on %(day)s is skipped.") % {"day": date_format(delivery.delivery_on, "j E")},
+            )
+        return redirect("accounts:dashboard")
+
+
+class PauseView(ProfileMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        profile = self.get_profile()
+        form = PauseForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors["resume_on"]))
+            return redirect("accounts:dashboard")
+        resume_on = form.cleaned_data["resume_on"]
+        try:
+            services.profile_pause(profile=profile, resume_on=resume_on)
+        except services.DeliveryError as e:
+            messages.error(request, str(e))
+            return redirect("accounts:dashboard")
+        analytics.event_push(
+            request, "subscription_pause", resume_on=resume_on.isoformat() if resume_on else ""
+        )
+        if resume_on:
+            messages.success(
+                request,
+                _("Your subscription is paused until %(day)s.") % {"day": date_format(resume_on, "j E Y")},
+            )
+        else:
+            messages.success(request, _("Your subscription is paused until you resume it."))
+        return redirect("accounts:dashboard")
+
+
+class ResumeView(ProfileMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            services.profile_resume(profile=self.get_profile())
+        except services.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            analytics.event_push(request, "subscription_resume")
+            messages.success(request, _("Your subscription is resumed."))
+        return redirect("accounts:dashboard")
 
 
 class PreferencesView(ProfileMixin, FormView):
@@ -61,6 +141,7 @@ class PreferencesView(ProfileMixin, FormView):
 
     def form_valid(self, form: PreferencesForm):
         form.save()
+        analytics.event_push(self.request, "preferences_update")
         messages.success(self.request, _("Your preferences are saved."))
         return super().form_valid(form)
 

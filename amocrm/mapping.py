@@ -134,7 +134,11 @@ def lead_price(profile: Profile) -> int:
 
 
 def profile_values(profile: Profile, *, today: datetime.date | None = None) -> dict[str, Any]:
-    """What the site sends for each field key, as Python values."""
+    """What the site sends for each field key, as Python values.
+
+    "Дата доставки" is the next SCHEDULED delivery row (skips and a pause move it; while paused
+    indefinitely it is empty, which clears the field), and the status field carries `paused`.
+    """
     return {
         Key.ACCOUNT_SUM: profile.account_sum,
         Key.BOUQUET_CATEGORY: profile.bouquet_category.slug,

@@ -4,9 +4,12 @@ Defaults are the safe local ones, so `make run` needs no `.env`; production chan
 code paths. Secrets have no production default: with DEBUG off a missing SECRET_KEY stops start-up.
 """
 
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -73,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.analytics_context",
             ],
         },
     },
@@ -170,17 +174,34 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Strict CSP: every script and style is a file under static/; no inline code anywhere.
-SECURE_CSP = {
-    "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF],
-    "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
-    "form-action": [CSP.SELF],
-    "frame-ancestors": [CSP.NONE],
-    "base-uri": [CSP.SELF],
-    "object-src": [CSP.NONE],
-}
+# Google Tag Manager container (GTM-XXXXXXX); empty: no GTM snippet, no dataLayer, no Google hosts.
+GTM_CONTAINER_ID = env.str("GTM_CONTAINER_ID", default="")
+if GTM_CONTAINER_ID and not re.fullmatch(r"GTM-[A-Z0-9]+", GTM_CONTAINER_ID):
+    raise ImproperlyConfigured("GTM_CONTAINER_ID looks like GTM-XXXXXXX (capital letters and digits).")
+GTM_HOST = "https://www.googletagmanager.com"
+
+
+def content_security_policy(*, gtm: bool) -> dict[str, list[str]]:
+    """Strict CSP: every script and style is a file under static/; no inline code anywhere.
+
+    The one opt-in exception is the GTM snippet: with a container id, script-src takes the request's
+    nonce (the snippet carries it) and GTM's host; images and beacons may go to Google's hosts.
+    """
+    google = [GTM_HOST, "https://www.google-analytics.com", "https://*.google-analytics.com"]
+    return {
+        "default-src": [CSP.SELF],
+        "script-src": [CSP.SELF, *([CSP.NONCE, GTM_HOST] if gtm else [])],
+        "style-src": [CSP.SELF],
+        "img-src": [CSP.SELF, "data:", *(google if gtm else [])],
+        "connect-src": [CSP.SELF, *(google if gtm else [])],
+        "form-action": [CSP.SELF],
+        "frame-ancestors": [CSP.NONE],
+        "base-uri": [CSP.SELF],
+        "object-src": [CSP.NONE],
+    }
+
+
+SECURE_CSP = content_security_policy(gtm=bool(GTM_CONTAINER_ID))
 
 # EMAIL
 # ------------------------------------------------------------------------------
@@ -261,6 +282,17 @@ READYZ_SYNC_MAX_AGE = env.int("READYZ_SYNC_MAX_AGE", default=15 * 60)
 UPCOMING_DELIVERIES_SHOWN = 4
 # The admin lives at a path of your choosing in production (it ends with a slash).
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+# SUBSCRIPTIONS
+# ------------------------------------------------------------------------------
+# Deliveries are kept as rows this far ahead (`deliveries_roll` moves the window daily).
+DELIVERY_HORIZON_WEEKS = env.int("DELIVERY_HORIZON_WEEKS", default=8)
+# A customer may skip a delivery until this many days before it (2: a Friday delivery until Wednesday).
+DELIVERY_SKIP_CUTOFF_DAYS = env.int("DELIVERY_SKIP_CUTOFF_DAYS", default=2)
+# What the referrer is credited, once, when a friend's first bouquet is delivered (roubles).
+REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
+# How many ledger entries and past deliveries the account page lists.
+ACCOUNT_HISTORY_SHOWN = 10
 
 # AMOCRM
 # ------------------------------------------------------------------------------

@@ -163,7 +163,10 @@ def test_preferences_changing_the_next_delivery_re_anchors_the_schedule(
     customer.refresh_from_db()
     assert customer.first_delivery_date == new_date
     assert customer.next_delivery_on() == new_date
-    assert customer.upcoming_deliveries(limit=2) == [new_date, new_date + datetime.timedelta(weeks=1)]
+    assert [d.delivery_on for d in customer.upcoming_deliveries(limit=2)] == [
+        new_date,
+        new_date + datetime.timedelta(weeks=1),
+    ]
     assert saves == [frozenset({"first_delivery_date", "updated_at"})]
 
 

@@ -6,6 +6,7 @@ from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accounts import services
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping
 from amocrm.exceptions import AmoCRMMappingError
@@ -38,12 +39,15 @@ def by_id(items: list[dict]) -> dict[int, object]:
 
 @pytest.fixture
 def profile(profile_factory):
-    return profile_factory(
+    profile = profile_factory(
         first_delivery_date=datetime.date(2025, 11, 8),
         account_sum=Decimal("2500.50"),
         delivery_interval="biweekly",
         wishes="Без роз",
     )
+    # The delivery date sent is the next scheduled delivery row: plan them as on TODAY.
+    services.deliveries_reschedule(profile=profile, today=TODAY)
+    return profile
 
 
 def test_profile_becomes_custom_fields_values_by_id_with_amocrm_types(profile):

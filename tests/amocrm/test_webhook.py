@@ -261,15 +261,16 @@ def test_duplicate_delivery_changes_nothing_the_second_time(client, linked, enqu
 
 
 def test_out_of_order_delivery_keeps_the_newer_values(client, linked, fields):
+    older_at = later(60)  # computed once: a second boundary must not change the lookup below
     newer = body(update=[lead(cf(Key.ACCOUNT_SUM, "9000"), cf(Key.WISHES, "Новые"), at=later(120))])
-    older = body(update=[lead(cf(Key.ACCOUNT_SUM, "100"), cf(Key.WISHES, "Старые"), at=later(60))])
+    older = body(update=[lead(cf(Key.ACCOUNT_SUM, "100"), cf(Key.WISHES, "Старые"), at=older_at)])
 
     deliver(client, newer)
     deliver(client, older)
 
     linked.refresh_from_db()
     assert (linked.account_sum, linked.wishes) == (Decimal("9000.00"), "Новые")
-    stale = WebhookEvent.objects.get(payload__last_modified=str(int(later(60).timestamp())))
+    stale = WebhookEvent.objects.get(payload__last_modified=str(int(older_at.timestamp())))
     assert stale.status == WebhookEvent.Status.IGNORED
 
 

@@ -171,7 +171,7 @@ def field_id(stack: Stack, code: str) -> int:
 
 def submit(page: Any) -> None:
     """Click the page's main form button (not the header's log-out button)."""
-    page.locator("form:not(.inline-form) button[type=submit]").click()
+    page.locator("main form button[type=submit]").click()
 
 
 def fill_signup(page: Any, data: dict[str, str]) -> None:
