@@ -9,10 +9,11 @@ from cryptography.fernet import Fernet
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import BouquetCategory, Profile
+from amocrm import mapping, services
 from amocrm.client import AmoCRMClient
-from amocrm.models import OAuthToken
+from amocrm.models import CustomField, CustomFieldEnum, OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter
-from amocrm.services import DatabaseTokenSource
 
 BASE = "https://flowers.amocrm.ru"
 TOKEN_URL = f"{BASE}/oauth2/access_token"
@@ -85,7 +86,7 @@ def amo(db, sleeps, limiter_waits) -> AmoCRMClient:
     """The real client, database limiter and token source; waits are recorded, never slept."""
     return AmoCRMClient(
         base_url=BASE,
-        tokens=DatabaseTokenSource(),
+        tokens=services.DatabaseTokenSource(),
         limiter=DatabaseRateLimiter(rate=7, sleep=limiter_waits.append),
         sleep=sleeps.append,
         jitter=lambda: 0.0,
@@ -162,3 +163,25 @@ class FakeAmoCRM:
 
     def by_code(self, code: str) -> dict:
         return next(f for f in self.fields if f.get("code") == code)
+
+
+# The ids `amocrm_setup_fields` would have stored, for tests that need the field mapping.
+FIELD_IDS = {spec.key: 600001 + i for i, spec in enumerate(mapping.FIELDS)}
+
+
+@pytest.fixture
+def field_map(db) -> mapping.FieldMap:
+    """The ids `amocrm_setup_fields` would have stored: fields 600001…, enums 900001…"""
+    enum_ids = count(900001)
+    choices = {
+        CustomField.Key.BOUQUET_CATEGORY: [(c.slug, c.name) for c in BouquetCategory.objects.all()],
+        CustomField.Key.DELIVERY_INTERVAL: mapping.choice_enums(Profile.DeliveryInterval),
+        CustomField.Key.ACCOUNT_STATUS: mapping.choice_enums(Profile.AccountStatus),
+    }
+    for spec in mapping.FIELDS:
+        field = CustomField.objects.create(
+            key=spec.key, field_id=FIELD_IDS[spec.key], field_type=spec.type, code=spec.code, name=spec.name
+        )
+        for key, label in choices.get(spec.key, []):
+            CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
+    return services.field_map_load()

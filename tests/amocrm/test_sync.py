@@ -14,36 +14,17 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import BouquetCategory, Profile
+from accounts.models import Profile
 from amocrm import mapping, services, tasks
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync
-from tests.amocrm.conftest import BASE
+from tests.amocrm.conftest import BASE, FIELD_IDS
 
 pytestmark = pytest.mark.django_db
 
 COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
 LEADS_URL = f"{BASE}/api/v4/leads"
 CONTACTS_URL = f"{BASE}/api/v4/contacts"
-FIELD_IDS = {spec.key: 600001 + i for i, spec in enumerate(mapping.FIELDS)}
 Key = CustomField.Key
-
-
-@pytest.fixture
-def field_map(db) -> mapping.FieldMap:
-    """The ids `amocrm_setup_fields` would have stored: fields 600001…, enums 900001…"""
-    enum_ids = count(900001)
-    choices = {
-        Key.BOUQUET_CATEGORY: [(c.slug, c.name) for c in BouquetCategory.objects.all()],
-        Key.DELIVERY_INTERVAL: mapping.choice_enums(Profile.DeliveryInterval),
-        Key.ACCOUNT_STATUS: mapping.choice_enums(Profile.AccountStatus),
-    }
-    for spec in mapping.FIELDS:
-        field = CustomField.objects.create(
-            key=spec.key, field_id=FIELD_IDS[spec.key], field_type=spec.type, code=spec.code, name=spec.name
-        )
-        for key, label in choices.get(spec.key, []):
-            CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
-    return services.field_map_load()
 
 
 @pytest.fixture

@@ -12,21 +12,19 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from amocrm import mapping, tasks
 from amocrm.models import CustomField
-from tests.amocrm.test_sync import (  # noqa: F401 - crm and field_map are fixtures
-    FIELD_IDS,
+from tests.amocrm.conftest import FIELD_IDS
+from tests.amocrm.test_sync import (  # noqa: F401 - crm is a fixture
     LEADS_URL,
     bodies,
     by_field,
     crm,
-    field_map,
     patch_answer,
     synced,
 )
-from tests.amocrm.test_webhook import (  # noqa: F401 - webhook_settings, linked and fields are fixtures
+from tests.amocrm.test_webhook import (  # noqa: F401 - webhook_settings and linked are fixtures
     body,
     cf,
     deliver,
-    fields,
     later,
     lead,
     linked,
@@ -143,7 +141,9 @@ def test_a_completed_delivery_sends_the_new_sum_and_the_next_date(customer, crm)
     }
 
 
-def test_a_manager_sum_change_by_webhook_is_a_manager_ledger_entry(client, webhook_settings, linked, fields):
+def test_a_manager_sum_change_by_webhook_is_a_manager_ledger_entry(
+    client, webhook_settings, linked, field_map
+):
     deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "6100.40"), at=later(60))]))
 
     linked.refresh_from_db()
@@ -154,7 +154,7 @@ def test_a_manager_sum_change_by_webhook_is_a_manager_ledger_entry(client, webho
 
 
 def test_a_delivery_date_from_the_crm_re_anchors_the_scheduled_deliveries(
-    client, webhook_settings, linked, fields
+    client, webhook_settings, linked, field_map
 ):
     day = timezone.localdate() + datetime.timedelta(days=10)
 

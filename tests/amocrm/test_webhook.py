@@ -5,7 +5,6 @@ import json
 from decimal import Decimal
 from http import HTTPStatus
 from io import StringIO
-from itertools import count
 
 import pytest
 import responses
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping, services, tasks
-from amocrm.models import CustomField, CustomFieldEnum, LeadSync, WebhookEvent
-from tests.amocrm.conftest import BASE
+from amocrm.models import CustomField, LeadSync, WebhookEvent
+from tests.amocrm.conftest import BASE, FIELD_IDS
 from tools.amocrm_standin import php_encode
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.django_db
 SECRET = "hook-SECRET-7f3a9c"
 LEAD = 30000001
 ACCOUNT = {"subdomain": "flowers", "id": 31000001, "_links": {"self": BASE}}
-FIELD_IDS = {spec.key: 600001 + i for i, spec in enumerate(mapping.FIELDS)}
 Key = CustomField.Key
 
 
@@ -39,31 +37,13 @@ def webhook_settings(amocrm_settings):
 
 
 @pytest.fixture
-def fields(db) -> mapping.FieldMap:
-    """The ids `amocrm_setup_fields` would have stored: fields 600001…, enums 900001…"""
-    enum_ids = count(900001)
-    choices = {
-        Key.BOUQUET_CATEGORY: [(c.slug, c.name) for c in BouquetCategory.objects.all()],
-        Key.DELIVERY_INTERVAL: mapping.choice_enums(Profile.DeliveryInterval),
-        Key.ACCOUNT_STATUS: mapping.choice_enums(Profile.AccountStatus),
-    }
-    for spec in mapping.FIELDS:
-        field = CustomField.objects.create(
-            key=spec.key, field_id=FIELD_IDS[spec.key], field_type=spec.type, code=spec.code, name=spec.name
-        )
-        for key, label in choices.get(spec.key, []):
-            CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
-    return services.field_map_load()
-
-
-@pytest.fixture
-def linked(profile_factory, fields, oauth_token):
+def linked(profile_factory, field_map, oauth_token):
     """A profile whose lead LEAD was synced: amoCRM holds exactly the profile's values."""
     profile = profile_factory()
     LeadSync.objects.filter(profile=profile).update(
         lead_id=LEAD,
         status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, fields),
+        synced_values=mapping.lead_state(profile, field_map),
         pending_since=None,
         next_attempt_at=None,
     )
@@ -123,8 +103,8 @@ def deliver(client, data: str) -> None:
     apply_all()
 
 
-def enum(fields: mapping.FieldMap, key: str, value: str) -> int:
-    return fields.enum_id(key, value)
+def enum(field_map: mapping.FieldMap, key: str, value: str) -> int:
+    return field_map.enum_id(key, value)
 
 
 # -- the endpoint ---------------------------------------------------------------------------------
@@ -260,7 +240,7 @@ def test_duplicate_delivery_changes_nothing_the_second_time(client, linked, enqu
     assert len(enqueued) == tasks_before  # no second apply task, no sync
 
 
-def test_out_of_order_delivery_keeps_the_newer_values(client, linked, fields):
+def test_out_of_order_delivery_keeps_the_newer_values(client, linked, field_map):
     older_at = later(60)  # computed once: a second boundary must not change the lookup below
     newer = body(update=[lead(cf(Key.ACCOUNT_SUM, "9000"), cf(Key.WISHES, "Новые"), at=later(120))])
     older = body(update=[lead(cf(Key.ACCOUNT_SUM, "100"), cf(Key.WISHES, "Старые"), at=older_at)])
@@ -302,9 +282,9 @@ def test_unknown_lead_id_is_ignored(client, linked):
 # -- ownership --------------------------------------------------------------------------------------
 
 
-def test_sum_and_status_follow_amocrm_even_after_a_newer_site_change(client, linked, fields):
+def test_sum_and_status_follow_amocrm_even_after_a_newer_site_change(client, linked, field_map):
     old = timezone.now() - datetime.timedelta(hours=1)
-    status = cf(Key.ACCOUNT_STATUS, "Активный", enum=enum(fields, Key.ACCOUNT_STATUS, "active"))
+    status = cf(Key.ACCOUNT_STATUS, "Активный", enum=enum(field_map, Key.ACCOUNT_STATUS, "active"))
 
     deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500.5"), status, at=old)]))
 
@@ -313,14 +293,14 @@ def test_sum_and_status_follow_amocrm_even_after_a_newer_site_change(client, lin
     assert WebhookEvent.objects.get().changes == ["account_sum", "account_status"]
 
 
-def test_preferences_follow_amocrm_when_its_change_is_newer(client, linked, fields):
+def test_preferences_follow_amocrm_when_its_change_is_newer(client, linked, field_map):
     lux = BouquetCategory.objects.exclude(pk=linked.bouquet_category_id).first()
     day = timezone.localdate() + datetime.timedelta(days=20)
     changes = [
-        cf(Key.BOUQUET_CATEGORY, lux.name, enum=enum(fields, Key.BOUQUET_CATEGORY, lux.slug)),
+        cf(Key.BOUQUET_CATEGORY, lux.name, enum=enum(field_map, Key.BOUQUET_CATEGORY, lux.slug)),
         cf(Key.DELIVERY_ADDRESS, "Москва, ул. Арбат, 1"),
         cf(Key.DELIVERY_DATE, str(mapping.date_to_timestamp(day))),
-        cf(Key.DELIVERY_INTERVAL, "раз в месяц", enum=enum(fields, Key.DELIVERY_INTERVAL, "monthly")),
+        cf(Key.DELIVERY_INTERVAL, "раз в месяц", enum=enum(field_map, Key.DELIVERY_INTERVAL, "monthly")),
         cf(Key.WISHES, "Только тюльпаны"),
     ]
     updated_at = linked.updated_at
@@ -347,7 +327,7 @@ def test_preferences_stay_when_the_customer_changed_them_later(client, linked):
     assert linked.account_sum == Decimal("10.00")
 
 
-def test_impossible_values_are_errors_for_their_field_and_the_rest_applies(client, linked, fields):
+def test_impossible_values_are_errors_for_their_field_and_the_rest_applies(client, linked, field_map):
     deliver(
         client,
         body(
@@ -359,7 +339,7 @@ def test_impossible_values_are_errors_for_their_field_and_the_rest_applies(clien
                     cf(
                         Key.DELIVERY_INTERVAL,
                         "раз в две недели",
-                        enum=enum(fields, Key.DELIVERY_INTERVAL, "biweekly"),
+                        enum=enum(field_map, Key.DELIVERY_INTERVAL, "biweekly"),
                     ),
                     cf(Key.DELIVERY_ADDRESS, ""),
                     cf(Key.WISHES, "ж" * 1001),
@@ -393,9 +373,9 @@ def test_price_stands_in_for_the_sum_only_when_the_sum_field_is_absent(client, l
 
 
 def test_applying_a_webhook_sends_nothing_back(
-    client, linked, fields, tasks_immediate, django_capture_on_commit_callbacks
+    client, linked, field_map, tasks_immediate, django_capture_on_commit_callbacks
 ):
-    status = cf(Key.ACCOUNT_STATUS, "Активный", enum=enum(fields, Key.ACCOUNT_STATUS, "active"))
+    status = cf(Key.ACCOUNT_STATUS, "Активный", enum=enum(field_map, Key.ACCOUNT_STATUS, "active"))
     data = body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"), status, cf(Key.WISHES, "Пионы"), price=7500)])
 
     with responses.RequestsMock() as mock:
@@ -412,11 +392,11 @@ def test_applying_a_webhook_sends_nothing_back(
     )
     sync = LeadSync.objects.get(profile=linked)
     assert sync.status == LeadSync.Status.SYNCED  # the sync ran and found nothing to send
-    assert sync.synced_values == mapping.lead_state(linked, fields)
+    assert sync.synced_values == mapping.lead_state(linked, field_map)
 
 
-def test_our_own_update_echoed_back_changes_nothing(client, linked, fields):
-    state = mapping.lead_state(linked, fields)
+def test_our_own_update_echoed_back_changes_nothing(client, linked, field_map):
+    state = mapping.lead_state(linked, field_map)
     echo = [
         {
             "id": item["field_id"],
@@ -436,11 +416,11 @@ def test_our_own_update_echoed_back_changes_nothing(client, linked, fields):
     assert LeadSync.objects.get(profile=linked).status == LeadSync.Status.SYNCED
 
 
-def test_an_old_value_amocrm_still_holds_does_not_undo_a_pending_site_change(client, linked, fields):
+def test_an_old_value_amocrm_still_holds_does_not_undo_a_pending_site_change(client, linked, field_map):
     # The customer changed the wishes; the sync has not sent them yet; a manager edits the sum.
     linked.wishes = "Новое от клиента"
     linked.save()
-    stale_wishes = mapping.lead_state(Profile.objects.get(pk=linked.pk), fields)  # noqa: F841
+    stale_wishes = mapping.lead_state(Profile.objects.get(pk=linked.pk), field_map)  # noqa: F841
     old_wishes = LeadSync.objects.get(profile=linked).synced_values[Key.WISHES]["values"][0]["value"]
 
     deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "1"), cf(Key.WISHES, old_wishes), at=later(600))]))
@@ -462,7 +442,7 @@ def test_stage_changes_map_to_the_account_status(client, linked, settings):
     assert linked.account_status == "closed"
 
 
-def test_deleted_lead_unlinks_the_profile_and_the_next_change_creates_a_new_lead(client, linked, fields):
+def test_deleted_lead_unlinks_the_profile_and_the_next_change_creates_a_new_lead(client, linked, field_map):
     deliver(client, body(delete=[{"id": LEAD, "status_id": 60000003, "pipeline_id": 7000001}]))
 
     sync = LeadSync.objects.get(profile=linked)
@@ -483,8 +463,8 @@ def test_deleted_lead_unlinks_the_profile_and_the_next_change_creates_a_new_lead
 # -- the account page ------------------------------------------------------------------------------
 
 
-def test_account_page_shows_the_new_sum_and_status(client, linked, fields):
-    status = cf(Key.ACCOUNT_STATUS, "Приостановлен", enum=enum(fields, Key.ACCOUNT_STATUS, "paused"))
+def test_account_page_shows_the_new_sum_and_status(client, linked, field_map):
+    status = cf(Key.ACCOUNT_STATUS, "Приостановлен", enum=enum(field_map, Key.ACCOUNT_STATUS, "paused"))
     deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "12345.67"), status)]))
 
     client.force_login(linked.user)
