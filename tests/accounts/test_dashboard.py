@@ -27,11 +27,21 @@ def test_account_page_sends_anonymous_visitors_to_login(client):
     assert response.url == "/login/?next=/account/"
 
 
-def test_account_page_greets_the_customer(customer_client, customer):
+def test_account_page_greets_the_customer_and_shows_the_login_email(customer_client, customer):
     response = customer_client.get("/account/")
 
     assert response.status_code == HTTPStatus.OK
-    assert f"Здравствуйте, {customer.user.email}!" in page_text(response)
+    assert "Здравствуйте!" in page_text(response)
+    assert customer.user.email in page_text(response)
+
+
+def test_account_page_greets_the_customer_by_first_name_when_known(customer_client, customer):
+    customer.user.first_name = "Анна"
+    customer.user.save(update_fields=["first_name"])
+
+    response = customer_client.get("/account/")
+
+    assert "Здравствуйте, Анна!" in page_text(response)
 
 
 @pytest.mark.parametrize(
