@@ -64,7 +64,7 @@ def test_resync_with_the_crm_off_queues_nothing_and_says_so(superuser_client, fa
     )
 
     assert enqueued == []
-    assert "nothing was queued" in response.content.decode()
+    assert "ничего не поставлено в очередь" in response.content.decode()
 
 
 def test_profile_admin_shows_the_sync_state_beside_each_profile(superuser_client, failed):
