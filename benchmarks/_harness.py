@@ -1,16 +1,16 @@
-"""What the amoCRM sync benchmarks share: the amoCRM stand-in, its control API, manage.py processes.
+"""What the amoCRM benchmarks share: the amoCRM stand-in, its control API, a background manage.py.
 
-The database, the production-like environment and gunicorn come from site_latency.py (imported, not
-copied). Scripts run as `python benchmarks/<name>.py`, so this directory is on sys.path; the project
-root is added for `tools.amocrm_standin`.
+The database, the production-like environment, manage.py, gunicorn, the signup helpers and the
+figures come from site_latency.py (imported, not copied; re-exported here). Scripts run as
+`python benchmarks/<name>.py`, so this directory is on sys.path; the project root is added for
+`tools.amocrm_standin`.
 """
 
 from __future__ import annotations
 
-import signal
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,20 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from site_latency import (  # noqa: F401 - re-exported for the sync benchmarks
+from site_latency import (  # noqa: F401 - re-exported for the amoCRM benchmarks
     BASE_DIR,
-    HOST,
     PYTHON,
     REQUEST_TIMEOUT,
-    BenchmarkTimeout,
+    create_customer,
+    csrf_token,
+    database_kind,
+    django_setup,
     free_port,
-    gunicorn,
+    load_average,
+    log_in,
     manage,
+    ms,
     percentile,
+    prepare,
+    serving,
     signup,
+    signup_email,
     site_env,
+    stop,
     throwaway_database,
-    wait_for_healthz,
+    time_limit,
 )
 
 if str(BASE_DIR) not in sys.path:
@@ -41,30 +49,25 @@ from tools.amocrm_standin import StandIn  # noqa: E402
 
 
 @contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Raise BenchmarkTimeout (turned into SystemExit) when the run takes longer than `seconds`."""
-
-    def out_of_time(signum, frame):
-        raise BenchmarkTimeout(f"the benchmark took longer than {seconds} s")
-
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.signal(signal.SIGTERM, out_of_time)
-    signal.alarm(seconds)
-    try:
-        yield
-    except BenchmarkTimeout as error:
-        raise SystemExit(str(error)) from None
-    finally:
-        signal.alarm(0)
-
-
-@contextmanager
 def standin(*, rate_limit: int = 7) -> Iterator[StandIn]:
     server = StandIn(port=0, rate_limit=rate_limit).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def crm_run(timeout: int, database_url: str | None) -> Iterator[tuple[str, Path, StandIn, Control]]:
+    """What every amoCRM benchmark runs inside: the time limit, the throwaway database, a temporary
+    directory and the stand-in at amoCRM's 7 requests/second (with its control API)."""
+    with (
+        time_limit(timeout),
+        throwaway_database(database_url) as url,
+        tempfile.TemporaryDirectory() as tmp,
+        standin(rate_limit=7) as server,
+    ):
+        yield url, Path(tmp), server, Control(server)
 
 
 class Control:
@@ -127,28 +130,7 @@ def background(env: dict[str, str], log_path: Path, *args: str) -> Iterator[subp
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def run(env: dict[str, str], *args: str, timeout: float) -> str:
-    """`manage.py <args>` to completion; its output (exits on a failure)."""
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+            stop(process)
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
@@ -168,7 +150,3 @@ def field_value(lead: dict[str, Any], code: str) -> str | None:
         if item.get("field_code") == code:
             return str(item["values"][0]["value"])
     return None
-
-
-def ms(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1000:.1f} ms, p95 {percentile(values, 0.95) * 1000:.1f} ms"

@@ -43,43 +43,36 @@ import argparse
 import contextlib
 import itertools
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from site_latency import (  # noqa: E402 (a sibling script, not a package)
-    BASE_DIR,
-    CSRF_INPUT_RE,
-    GUNICORN,
     GUNICORN_CONFIG,
-    HOST,
-    BenchmarkTimeout,
+    REQUEST_TIMEOUT,
+    create_customer,
+    django_setup,
     free_port,
-    manage,
+    load_average,
+    log_in,
     percentile,
+    prepare,
+    serving,
     site_env,
     throwaway_database,
-    wait_for_healthz,
+    time_limit,
 )
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/flower_load"
-PASSWORD = "Peonies-and-tulips-2024"
 WARMUP_SECONDS = 2
-REQUEST_TIMEOUT = 15  # seconds, for one HTTP request
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -214,22 +207,6 @@ def parse_extra_path(value: str) -> Target:
     return Target(f"{method.upper()} {path}", method.upper(), path, body, content_type, expect_ok_only=False)
 
 
-def log_in(base_url: str, email: str) -> requests.Session:
-    session = requests.Session()
-    page = session.get(f"{base_url}/login/", timeout=REQUEST_TIMEOUT)
-    token = CSRF_INPUT_RE.search(page.text).group(1)
-    response = session.post(
-        f"{base_url}/login/",
-        data={"csrfmiddlewaretoken": token, "login": email, "password": PASSWORD},
-        allow_redirects=False,
-        timeout=REQUEST_TIMEOUT,
-    )
-    assert response.status_code == 302 and response.headers["Location"] == "/account/", (
-        f"login of {email} answered {response.status_code}"
-    )
-    return session
-
-
 SEQUENCE = itertools.count(int(time.time()))  # __SEQ__ in a body: unique per request
 
 
@@ -310,65 +287,23 @@ def measure(
 # ------------------------------------------------------------------------------
 def create_customers(env: dict[str, str], count: int) -> list[str]:
     """One customer per client, through the ORM with the site's settings (Argon2 and all)."""
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
+    django_setup(env)
     from django.db import connections
-    from django.utils import timezone
 
-    from accounts import services
-    from accounts.models import BouquetCategory, User
-
-    category = BouquetCategory.objects.order_by("pk").first()
     run_id = uuid.uuid4().hex[:8]
     emails = []
     try:
         for number in range(count):
-            user = User.objects.create_user(email=f"load-{run_id}-{number}@example.ru", password=PASSWORD)
-            services.profile_create(
-                user=user,
-                bouquet_category=category,
-                delivery_address="Москва, ул. Цветочная, д. 1, кв. 2",
-                first_delivery_date=timezone.localdate() + timedelta(days=7),
-                delivery_interval="biweekly",
-                wishes="Больше зелени.",
-                account_sum=Decimal("5000"),
-            )
-            emails.append(user.email)
+            emails.append(create_customer(f"load-{run_id}-{number}@example.ru").user.email)
     finally:
         connections.close_all()
     return emails
 
 
-@contextmanager
-def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[subprocess.Popen]:
-    """gunicorn as production runs it: gunicorn.conf.py decides workers, threads and timeouts."""
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [GUNICORN, "--config", str(GUNICORN_CONFIG), "flower_account.wsgi", "--bind", f"{HOST}:{port}"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
 # REPORT
 # ------------------------------------------------------------------------------
 def report(results: list[Result], clients: int, workers: int) -> None:
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    load = load_average()
     cores = os.cpu_count() or 1
     print(f"\nFlower Account under load: {clients} concurrent clients (Python threads), PostgreSQL, loopback")
     print(f"gunicorn with {GUNICORN_CONFIG.name}: {workers} workers; machine: {cores} CPUs, load {load}")
@@ -424,44 +359,35 @@ def main() -> None:
         *args.extra_path,
     ]
 
-    def out_of_time(signum, frame):
-        raise BenchmarkTimeout(f"the benchmark took longer than {args.timeout} s")
-
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.signal(signal.SIGTERM, out_of_time)
-    signal.alarm(args.timeout)
-    try:
-        with throwaway_database(args.database_url) as database_url, tempfile.TemporaryDirectory() as tmp:
-            port = free_port()
-            env = {**site_env(database_url, port), "CONN_MAX_AGE": args.conn_max_age}
-            manage(env, "migrate", "--noinput", timeout=args.timeout)
-            manage(env, "collectstatic", "--noinput", timeout=args.timeout)
-            emails = create_customers(env, args.clients)
-            base_url = f"http://{HOST}:{port}"
-            log_path = Path(tmp) / "gunicorn.log"
-            with gunicorn(env, port, log_path) as process:
-                wait_for_healthz(base_url, process, log_path, timeout=30)
-                results = []
-                postgres = PostgresBackends(database_url)
-                try:
-                    for target in targets:
-                        if target.logged_in:
-                            sessions = [log_in(base_url, email) for email in emails]
-                        else:
-                            sessions = [requests.Session() for _ in range(args.clients)]
-                        results.append(
-                            measure(base_url, target, sessions, args.duration, process.pid, postgres)
-                        )
-                finally:
-                    postgres.close()
-                workers = len(_children(process.pid))
-            report(results, args.clients, workers)
-            if any(result.errors for result in results):
-                raise SystemExit("Some requests failed (see errors above).")
-    except BenchmarkTimeout as error:
-        raise SystemExit(str(error)) from None
-    finally:
-        signal.alarm(0)
+    with (
+        time_limit(args.timeout),
+        throwaway_database(args.database_url) as database_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        port = free_port()
+        env = {**site_env(database_url, port), "CONN_MAX_AGE": args.conn_max_age}
+        prepare(env, timeout=args.timeout)
+        emails = create_customers(env, args.clients)
+        # gunicorn as production runs it: gunicorn.conf.py decides workers, threads and timeouts.
+        with serving(env, port, Path(tmp) / "gunicorn.log", workers=None, stop_timeout=25) as (
+            base_url,
+            process,
+        ):
+            results = []
+            postgres = PostgresBackends(database_url)
+            try:
+                for target in targets:
+                    if target.logged_in:
+                        sessions = [log_in(base_url, email) for email in emails]
+                    else:
+                        sessions = [requests.Session() for _ in range(args.clients)]
+                    results.append(measure(base_url, target, sessions, args.duration, process.pid, postgres))
+            finally:
+                postgres.close()
+            workers = len(_children(process.pid))
+        report(results, args.clients, workers)
+        if any(result.errors for result in results):
+            raise SystemExit("Some requests failed (see errors above).")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -70,10 +72,29 @@ WARMUP_REQUESTS = 5
 REQUEST_TIMEOUT = 15  # seconds, for one HTTP request
 SELECT_LIST_RE = re.compile(r"^SELECT (?!COUNT\()(.+?) FROM ")
 CSRF_INPUT_RE = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
+PASSWORD = "Peonies-and-tulips-2024"  # of the customers made through the ORM (create_customer)
 
 
 class BenchmarkTimeout(Exception):
     pass
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Raise BenchmarkTimeout (turned into SystemExit) when the run takes longer than `seconds`."""
+
+    def out_of_time(signum, frame):
+        raise BenchmarkTimeout(f"the benchmark took longer than {seconds} s")
+
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.signal(signal.SIGTERM, out_of_time)
+    signal.alarm(seconds)
+    try:
+        yield
+    except BenchmarkTimeout as error:
+        raise SystemExit(str(error)) from None
+    finally:
+        signal.alarm(0)
 
 
 def free_port() -> int:
@@ -86,6 +107,11 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------
 def is_postgres(url: str) -> bool:
     return urlsplit(url).scheme in {"postgres", "postgresql", "pgsql", "psql"}
+
+
+def database_kind(url: str | None) -> str:
+    """How the report names the database: the --database-url given, or the temporary SQLite file."""
+    return "PostgreSQL" if url else "SQLite"
 
 
 def postgres_admin_url(url: str) -> tuple[str, str]:
@@ -121,6 +147,37 @@ def throwaway_database(url: str | None) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def django_setup(env: dict[str, str]) -> None:
+    """Django in this process, with the benchmark's environment (and so on its database)."""
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
+    if str(BASE_DIR) not in sys.path:
+        sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+def create_customer(email: str, password: str = PASSWORD):
+    """A customer (user + profile) through the ORM with the site's settings (Argon2 and all);
+    the profile. Needs django_setup() first."""
+    from django.utils import timezone
+
+    from accounts import services
+    from accounts.models import BouquetCategory, User
+
+    user = User.objects.create_user(email=email, password=password)
+    return services.profile_create(
+        user=user,
+        bouquet_category=BouquetCategory.objects.order_by("pk").first(),
+        delivery_address="Москва, ул. Цветочная, д. 1, кв. 2",
+        first_delivery_date=timezone.localdate() + timedelta(days=7),
+        delivery_interval="biweekly",
+        wishes="Больше зелени.",
+        account_sum=Decimal("5000"),
+    )
+
+
 # SERVER
 # ------------------------------------------------------------------------------
 def site_env(database_url: str, port: int) -> dict[str, str]:
@@ -140,7 +197,8 @@ def site_env(database_url: str, port: int) -> dict[str, str]:
     }
 
 
-def manage(env: dict[str, str], *args: str, timeout: float) -> None:
+def manage(env: dict[str, str], *args: str, timeout: float) -> str:
+    """`manage.py <args>` to completion; its output (exits on a failure)."""
     result = subprocess.run(
         [PYTHON, "manage.py", *args],
         cwd=BASE_DIR,
@@ -152,28 +210,42 @@ def manage(env: dict[str, str], *args: str, timeout: float) -> None:
     )
     if result.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def prepare(env: dict[str, str], timeout: float, *, static: bool = True) -> None:
+    """`migrate`, then (unless static=False) `collectstatic`, on the benchmark's database."""
+    manage(env, "migrate", "--noinput", timeout=timeout)
+    if static:
+        manage(env, "collectstatic", "--noinput", timeout=timeout)
+
+
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate, wait `timeout` seconds, then kill."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[subprocess.Popen]:
+def gunicorn(
+    env: dict[str, str], port: int, log_path: Path, *, workers: int | None = WORKERS, stop_timeout: float = 10
+) -> Iterator[subprocess.Popen]:
+    """gunicorn on HOST:port with gunicorn.conf.py when there is one; `workers=None` leaves the
+    number of workers to it. Always stopped."""
     with log_path.open("w") as log:
         config = ["--config", str(GUNICORN_CONFIG)] if GUNICORN_CONFIG.exists() else []
-        process = subprocess.Popen(
-            [GUNICORN, *config, "flower_account.wsgi", "--bind", f"{HOST}:{port}", "--workers", str(WORKERS)],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        command = [GUNICORN, *config, "flower_account.wsgi", "--bind", f"{HOST}:{port}"]
+        if workers is not None:
+            command += ["--workers", str(workers)]
+        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop(process, stop_timeout)
 
 
 def wait_for_healthz(base_url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
@@ -190,8 +262,28 @@ def wait_for_healthz(base_url: str, process: subprocess.Popen, log_path: Path, t
     raise SystemExit(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{log_path.read_text()}")
 
 
+@contextmanager
+def serving(
+    env: dict[str, str], port: int, log_path: Path, **options: Any
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """gunicorn (options as for gunicorn()) once it answers /healthz: its base URL and process."""
+    base_url = f"http://{HOST}:{port}"
+    with gunicorn(env, port, log_path, **options) as process:
+        wait_for_healthz(base_url, process, log_path, timeout=30)
+        yield base_url, process
+
+
 # REQUESTS
 # ------------------------------------------------------------------------------
+def csrf_token(session: requests.Session, url: str) -> str:
+    """GET `url` in `session` (which keeps the CSRF cookie); the form's csrfmiddlewaretoken."""
+    page = session.get(url, timeout=REQUEST_TIMEOUT)
+    assert page.status_code == 200, f"GET {urlsplit(url).path} answered {page.status_code}"
+    match = CSRF_INPUT_RE.search(page.text)
+    assert match, f"no csrfmiddlewaretoken in {urlsplit(url).path}"
+    return match.group(1)
+
+
 def signup_data(email: str, password: str) -> dict[str, str]:
     return {
         "email": email,
@@ -206,16 +298,16 @@ def signup_data(email: str, password: str) -> dict[str, str]:
     }
 
 
+def signup_email(run_id: str, number: int) -> str:
+    return f"bench-{run_id}-{number}@example.com"
+
+
 def signup(base_url: str, run_id: str, number: int) -> tuple[float, requests.Session]:
     """Sign a new customer up in a fresh session; return the time of the POST alone."""
     session = requests.Session()
-    page = session.get(f"{base_url}/signup/", timeout=REQUEST_TIMEOUT)
-    assert page.status_code == 200, f"GET /signup/ answered {page.status_code}"
-    match = CSRF_INPUT_RE.search(page.text)
-    assert match, "no csrfmiddlewaretoken in the signup form"
     data = {
-        "csrfmiddlewaretoken": match.group(1),
-        **signup_data(f"bench-{run_id}-{number}@example.com", f"Tulip-{secrets.token_urlsafe(12)}"),
+        "csrfmiddlewaretoken": csrf_token(session, f"{base_url}/signup/"),
+        **signup_data(signup_email(run_id, number), f"Tulip-{secrets.token_urlsafe(12)}"),
     }
     started = time.perf_counter()
     response = session.post(f"{base_url}/signup/", data=data, allow_redirects=False, timeout=REQUEST_TIMEOUT)
@@ -225,6 +317,25 @@ def signup(base_url: str, run_id: str, number: int) -> tuple[float, requests.Ses
         f"signup answered {response.status_code} {location!r}:\n{response.text[:2000]}"
     )
     return elapsed, session
+
+
+def log_in(base_url: str, email: str, password: str = PASSWORD) -> requests.Session:
+    """A session logged in as `email` through /login/."""
+    session = requests.Session()
+    response = session.post(
+        f"{base_url}/login/",
+        data={
+            "csrfmiddlewaretoken": csrf_token(session, f"{base_url}/login/"),
+            "login": email,
+            "password": password,
+        },
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/account/", (
+        f"login of {email} answered {response.status_code}"
+    )
+    return session
 
 
 def timed_get(session: requests.Session, url: str) -> float:
@@ -260,12 +371,7 @@ def measure_site(base_url: str, count: int) -> dict[str, list[float]]:
 def in_process_figures(env: dict[str, str]) -> tuple[list[str], float]:
     """The SQL of GET /account/ (second of two, as a customer with a profile) and the median time
     of hashing one password with the site's first hasher, on the benchmark's database."""
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
+    django_setup(env)
     from django.contrib.auth.hashers import make_password
     from django.db import connection, connections
     from django.test import Client
@@ -302,6 +408,14 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+def ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.1f} ms, p95 {percentile(values, 0.95) * 1000:.1f} ms"
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def summarise_sql(sql: str, width: int = 300) -> str:
     """One line per query, the column list elided: what is read, joined and filtered."""
     sql = SELECT_LIST_RE.sub(r"SELECT … FROM ", " ".join(sql.split()), count=1)
@@ -311,7 +425,7 @@ def summarise_sql(sql: str, width: int = 300) -> str:
 def report(
     database: str, count: int, timings: dict[str, list[float]], queries: list[str], hash_time: float
 ) -> None:
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    load = load_average()
     config = f"with {GUNICORN_CONFIG.name}" if GUNICORN_CONFIG.exists() else "gunicorn's defaults"
     print(f"\nFlower Account, {database}, {count} requests each over loopback")
     print(f"gunicorn: {WORKERS} workers, {config}")
@@ -346,30 +460,18 @@ def main() -> None:
     if args.requests < 1:
         parser.error("--requests must be at least 1")
 
-    def out_of_time(signum, frame):
-        raise BenchmarkTimeout(f"the benchmark took longer than {args.timeout} s")
-
-    signal.signal(signal.SIGALRM, out_of_time)
-    signal.signal(signal.SIGTERM, out_of_time)
-    signal.alarm(args.timeout)
-    try:
-        with throwaway_database(args.database_url) as database_url, tempfile.TemporaryDirectory() as tmp:
-            port = free_port()
-            env = site_env(database_url, port)
-            manage(env, "migrate", "--noinput", timeout=args.timeout)
-            manage(env, "collectstatic", "--noinput", timeout=args.timeout)
-            base_url = f"http://{HOST}:{port}"
-            log_path = Path(tmp) / "gunicorn.log"
-            with gunicorn(env, port, log_path) as process:
-                wait_for_healthz(base_url, process, log_path, timeout=30)
-                timings = measure_site(base_url, args.requests)
-            queries, hash_time = in_process_figures(env)
-            database = "PostgreSQL" if args.database_url else "SQLite"
-            report(database, args.requests, timings, queries, hash_time)
-    except BenchmarkTimeout as error:
-        raise SystemExit(str(error)) from None
-    finally:
-        signal.alarm(0)
+    with (
+        time_limit(args.timeout),
+        throwaway_database(args.database_url) as database_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        port = free_port()
+        env = site_env(database_url, port)
+        prepare(env, timeout=args.timeout)
+        with serving(env, port, Path(tmp) / "gunicorn.log") as (base_url, _):
+            timings = measure_site(base_url, args.requests)
+        queries, hash_time = in_process_figures(env)
+        report(database_kind(args.database_url), args.requests, timings, queries, hash_time)
 
 
 if __name__ == "__main__":

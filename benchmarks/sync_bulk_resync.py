@@ -27,36 +27,27 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
-import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
 
 from _harness import (
-    BASE_DIR,
     Control,
     crm_env,
+    crm_run,
+    database_kind,
+    django_setup,
     free_port,
     manage,
     no_crm_env,
-    run,
+    prepare,
     site_env,
-    standin,
-    throwaway_database,
-    time_limit,
 )
 
 
 def insert_profiles(env: dict[str, str], count: int) -> None:
     """`count` customers with profiles, straight into the database (the integration off here)."""
-    os.environ.update(no_crm_env(env))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
+    django_setup(no_crm_env(env))
     from django.db import connections, transaction
 
     from accounts.models import BouquetCategory, Profile, User
@@ -101,7 +92,7 @@ def counted(control: Control, since: int, started: float, finished: float, outpu
 def timed(control: Control, env: dict[str, str], *commands: tuple[str, ...]) -> dict:
     since = len(control.requests())
     started = time.monotonic()
-    output = "\n".join(run(env, *command, timeout=600) for command in commands)
+    output = "\n".join(manage(env, *command, timeout=600) for command in commands)
     return counted(control, since, started, time.monotonic(), output)
 
 
@@ -112,15 +103,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=600, help="seconds for the whole run (600)")
     args = parser.parse_args()
 
-    with (
-        time_limit(args.timeout),
-        throwaway_database(args.database_url) as database_url,
-        tempfile.TemporaryDirectory(),
-        standin(rate_limit=7) as server,
-    ):
-        control = Control(server)
+    with crm_run(args.timeout, args.database_url) as (database_url, _, server, control):
         env = crm_env(site_env(database_url, free_port()), server, control.token(), rate_limit=7)
-        manage(env, "migrate", "--noinput", timeout=args.timeout)
+        prepare(env, timeout=args.timeout, static=False)
         setup = timed(control, env, ("amocrm_setup_fields",))
         insert_profiles(env, args.profiles)
         new = timed(control, env, ("amocrm_resync", "--now"))
@@ -135,7 +120,7 @@ def main() -> None:
         contacts = len(control("GET", "contacts")["contacts"])
         too_fast = sum(1 for r in control.requests() if r["status"] == 429)
 
-    database = "PostgreSQL" if args.database_url else "SQLite"
+    database = database_kind(args.database_url)
     print(f"\nBulk resync of {args.profiles} profiles, {database}; stand-in and our limiter at 7 req/s")
     print(f"one-off field setup (amocrm_setup_fields): {setup['requests']} requests, {setup['wall']:.1f} s")
     for title, figures in (

@@ -19,36 +19,29 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 from _harness import (
-    HOST,
     REQUEST_TIMEOUT,
-    Control,
     background,
     crm_env,
+    crm_run,
+    csrf_token,
+    database_kind,
     field_value,
     free_port,
-    gunicorn,
     manage,
     ms,
-    run,
+    prepare,
+    serving,
     signup,
+    signup_email,
     site_env,
-    standin,
-    throwaway_database,
-    time_limit,
-    wait_for_healthz,
     wait_until,
 )
-
-CSRF_INPUT_RE = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
 
 
 def preferences(wishes: str) -> dict[str, str]:
@@ -70,29 +63,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole run (240)")
     args = parser.parse_args()
 
-    with (
-        time_limit(args.timeout),
-        throwaway_database(args.database_url) as database_url,
-        tempfile.TemporaryDirectory() as tmp,
-        standin(rate_limit=7) as server,
-    ):
-        control = Control(server)
+    with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
         env = crm_env(site_env(database_url, port), server, control.token(), rate_limit=7)
-        manage(env, "migrate", "--noinput", timeout=args.timeout)
-        manage(env, "collectstatic", "--noinput", timeout=args.timeout)
-        run(env, "amocrm_setup_fields", timeout=60)
-        base_url = f"http://{HOST}:{port}"
+        prepare(env, timeout=args.timeout)
+        manage(env, "amocrm_setup_fields", timeout=60)
         worker_args = ("db_worker", "--no-reload", "--no-startup-delay", "--interval", args.interval)
         post_times, propagation = [], []
         with (
-            gunicorn(env, port, Path(tmp) / "gunicorn.log") as process,
-            background(env, Path(tmp) / "worker.log", *worker_args),
+            serving(env, port, tmp / "gunicorn.log") as (base_url, _),
+            background(env, tmp / "worker.log", *worker_args),
         ):
-            wait_for_healthz(base_url, process, Path(tmp) / "gunicorn.log", timeout=30)
             run_id = uuid.uuid4().hex[:8]
             _, session = signup(base_url, run_id, 0)
-            email = f"bench-{run_id}-0@example.com"
+            email = signup_email(run_id, 0)
             lead = wait_until(
                 "the customer's lead",
                 lambda: next((le for le in control.leads() if field_value(le, "FA_EMAIL") == email), None),
@@ -100,8 +84,7 @@ def main() -> None:
             )
             for number in range(args.saves):
                 time.sleep(random.random())
-                page = session.get(f"{base_url}/account/preferences/", timeout=REQUEST_TIMEOUT)
-                token = CSRF_INPUT_RE.search(page.text).group(1)
+                token = csrf_token(session, f"{base_url}/account/preferences/")
                 wishes = f"Пионы, раунд {number} ({uuid.uuid4().hex[:6]})"
                 started = time.perf_counter()
                 response = session.post(
@@ -121,7 +104,7 @@ def main() -> None:
                 propagation.append(time.perf_counter() - started)
         patches = [r for r in control.requests() if r["method"] == "PATCH"]
 
-    database = "PostgreSQL" if args.database_url else "SQLite"
+    database = database_kind(args.database_url)
     print(f"\nPreference save → lead updated in the stand-in, {database}, {args.saves} saves")
     print(f"db_worker --interval {args.interval}; stand-in and our limiter at 7 requests/second")
     print(f"POST /account/preferences/: {ms(post_times)}")

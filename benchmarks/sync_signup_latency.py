@@ -22,26 +22,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import uuid
-from pathlib import Path
 
 from _harness import (
-    HOST,
-    Control,
     crm_env,
+    crm_run,
+    database_kind,
     free_port,
-    gunicorn,
     manage,
     ms,
     no_crm_env,
-    run,
+    prepare,
+    serving,
     signup,
     site_env,
-    standin,
-    throwaway_database,
-    time_limit,
-    wait_for_healthz,
 )
 
 LATENCY = 3.0  # seconds before the stand-in answers any API call
@@ -55,32 +49,22 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole run (240)")
     args = parser.parse_args()
 
-    with (
-        time_limit(args.timeout),
-        throwaway_database(args.database_url) as database_url,
-        tempfile.TemporaryDirectory() as tmp,
-        standin(rate_limit=7) as server,
-    ):
-        control = Control(server)
+    with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         token = control.token()
         port_on, port_off = free_port(), free_port()
         env_on = crm_env(site_env(database_url, port_on), server, token)
         env_off = no_crm_env(site_env(database_url, port_off))
-        manage(env_off, "migrate", "--noinput", timeout=args.timeout)
-        manage(env_off, "collectstatic", "--noinput", timeout=args.timeout)
-        run(env_on, "amocrm_setup_fields", timeout=60)
+        prepare(env_off, timeout=args.timeout)
+        manage(env_on, "amocrm_setup_fields", timeout=60)
         control("DELETE", "requests")
         control.settings(latency=LATENCY)
 
-        url_on, url_off = f"http://{HOST}:{port_on}", f"http://{HOST}:{port_off}"
         run_id = uuid.uuid4().hex[:8]
         timings: dict[str, list[float]] = {"on": [], "off": []}
         with (
-            gunicorn(env_on, port_on, Path(tmp) / "on.log") as on,
-            gunicorn(env_off, port_off, Path(tmp) / "off.log") as off,
+            serving(env_on, port_on, tmp / "on.log") as (url_on, _),
+            serving(env_off, port_off, tmp / "off.log") as (url_off, _),
         ):
-            wait_for_healthz(url_on, on, Path(tmp) / "on.log", timeout=30)
-            wait_for_healthz(url_off, off, Path(tmp) / "off.log", timeout=30)
             for n in range(WARMUP):
                 signup(url_on, f"{run_id}-on-warmup", n)
                 signup(url_off, f"{run_id}-off-warmup", n)
@@ -90,11 +74,11 @@ def main() -> None:
         api_calls = control.requests()
 
         control.settings(latency=0)
-        run(env_on, "db_worker", "--batch", "--no-reload", "--no-startup-delay", timeout=120)
+        manage(env_on, "db_worker", "--batch", "--no-reload", "--no-startup-delay", timeout=120)
         leads = control.leads()
 
     on, off = statistics.median(timings["on"]), statistics.median(timings["off"])
-    database = "PostgreSQL" if args.database_url else "SQLite"
+    database = database_kind(args.database_url)
     print(
         f"\nSignup latency, {database}, {args.signups} signups each, alternating, "
         "gunicorn as in site_latency.py"

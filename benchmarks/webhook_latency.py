@@ -34,35 +34,30 @@ import argparse
 import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 import uuid
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import requests
 from _harness import (
-    BASE_DIR,
-    HOST,
     REQUEST_TIMEOUT,
-    Control,
     background,
+    create_customer,
     crm_env,
+    crm_run,
+    database_kind,
+    django_setup,
     free_port,
-    gunicorn,
+    load_average,
+    log_in,
     manage,
     percentile,
-    run,
+    prepare,
+    serving,
     site_env,
-    standin,
-    throwaway_database,
-    time_limit,
-    wait_for_healthz,
     wait_until,
 )
-from load import PASSWORD, log_in
 
 from tools.amocrm_standin import php_encode
 
@@ -104,41 +99,20 @@ def lead_body(lead_id: int, stamp: int | str, total: str, sum_field: int, addres
 
 # IN-PROCESS SET-UP (the benchmark's own Django, on the benchmark's database)
 # ------------------------------------------------------------------------------
-def django_setup(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
-    import django
-
-    django.setup()
-
-
 def create_linked_customers(count: int) -> tuple[list[tuple[str, int]], int, int]:
     """(email, lead id) per customer, and the field ids of the account sum and the address."""
     from django.db import connections
-    from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from accounts import services as accounts_services
-    from accounts.models import BouquetCategory, User
     from amocrm import mapping, services
     from amocrm.models import CustomField, LeadSync
 
     try:
         fields = services.field_map_load()
-        category = BouquetCategory.objects.order_by("pk").first()
         run_id = uuid.uuid4().hex[:8]
         customers = []
         for number in range(count):
-            user = User.objects.create_user(email=f"hook-{run_id}-{number}@example.ru", password=PASSWORD)
-            profile = accounts_services.profile_create(
-                user=user,
-                bouquet_category=category,
-                delivery_address="Москва, ул. Цветочная, д. 1, кв. 2",
-                first_delivery_date=timezone.localdate() + timedelta(days=7),
-                delivery_interval="biweekly",
-                wishes="Больше зелени.",
-                account_sum=Decimal("5000"),
-            )
+            profile = create_customer(f"hook-{run_id}-{number}@example.ru")
             lead_id = FIRST_LEAD + number
             LeadSync.objects.filter(profile=profile).update(
                 lead_id=lead_id,
@@ -147,7 +121,7 @@ def create_linked_customers(count: int) -> tuple[list[tuple[str, int]], int, int
                 pending_since=None,
                 next_attempt_at=None,
             )
-            customers.append((user.email, lead_id))
+            customers.append((profile.user.email, lead_id))
         DBTaskResult.objects.all().delete()  # the sync tasks the saves queued: the leads "exist"
         ids = dict(CustomField.objects.values_list("key", "field_id"))
         return customers, ids[CustomField.Key.ACCOUNT_SUM], ids[CustomField.Key.DELIVERY_ADDRESS]
@@ -242,13 +216,7 @@ def main() -> None:
     if not 1 <= args.customers <= 100 or args.posts < 1 or args.rounds < 1:
         parser.error("--customers must be 1–100, --posts and --rounds at least 1")
 
-    with (
-        time_limit(args.timeout),
-        throwaway_database(args.database_url) as database_url,
-        tempfile.TemporaryDirectory() as tmp,
-        standin(rate_limit=7) as server,
-    ):
-        control = Control(server)
+    with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
         env = {
             **crm_env(site_env(database_url, port), server, control.token(), rate_limit=7),
@@ -256,15 +224,10 @@ def main() -> None:
             "AMOCRM_ACCOUNT_SUBDOMAIN": SUBDOMAIN,
             "AMOCRM_ACCOUNT_ID": "",
         }
-        manage(env, "migrate", "--noinput", timeout=args.timeout)
-        manage(env, "collectstatic", "--noinput", timeout=args.timeout)
-        run(env, "amocrm_setup_fields", timeout=60)
-        if str(BASE_DIR) not in sys.path:
-            sys.path.insert(0, str(BASE_DIR))
+        prepare(env, timeout=args.timeout)
+        manage(env, "amocrm_setup_fields", timeout=60)
         django_setup(env)
         customers, sum_field, address_field = create_linked_customers(args.customers)
-        base_url = f"http://{HOST}:{port}"
-        hook_url = f"{base_url}/amocrm/webhook/{SECRET}/"
         stamp = int(time.time())  # last_modified: one second later for every body sent
         hooks, health, hook_times, health_times, propagation, round_posts = (
             requests.Session(),
@@ -274,9 +237,8 @@ def main() -> None:
             [],
             [],
         )
-        gunicorn_log = Path(tmp) / "gunicorn.log"
-        with gunicorn(env, port, gunicorn_log) as process:
-            wait_for_healthz(base_url, process, gunicorn_log, timeout=30)
+        with serving(env, port, tmp / "gunicorn.log") as (base_url, _):
+            hook_url = f"{base_url}/amocrm/webhook/{SECRET}/"
 
             def next_body(number: int, total: str) -> str:
                 nonlocal stamp
@@ -299,7 +261,7 @@ def main() -> None:
             # (b) webhook → new sum on /account/, with the worker
             requests_before = len(control.requests())
             worker_args = ("db_worker", "--no-reload", "--no-startup-delay", "--interval", "1")
-            with background(env, Path(tmp) / "worker.log", *worker_args):
+            with background(env, tmp / "worker.log", *worker_args):
                 backlog_started = time.perf_counter()
                 wait_until(
                     "the worker to apply the backlog of (a)",
@@ -336,8 +298,8 @@ def main() -> None:
 
         connections.close_all()
 
-    database = "PostgreSQL" if args.database_url else "SQLite"
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    database = database_kind(args.database_url)
+    load = load_average()
     print(f"\namoCRM webhook, {database}, gunicorn with gunicorn.conf.py, loopback")
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (other work skews the milliseconds)")
     print(f"(a) {args.posts} webhook POSTs alternating with {args.posts} GET /healthz (no worker running)")
