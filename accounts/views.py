@@ -7,14 +7,12 @@ from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import DatabaseError, connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
 from accounts import analytics, services
@@ -183,15 +181,3 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         # failed logins still cannot log in with the password just set (for up to five minutes).
         get_adapter(self.request)._delete_login_attempts_cached_email(self.request, email=form.user.email)
         return response
-
-
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for the load balancer: 200 while the database answers, 503 when it does not."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError:
-        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})

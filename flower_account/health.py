@@ -1,6 +1,6 @@
-"""/readyz: is this instance able to do its whole job? For monitoring (and load balancers).
+"""/healthz and /readyz: is this instance alive, and able to do its whole job?
 
-Liveness (/healthz, in accounts) only asks the database. Readiness also asks the cache (rate
+Liveness (/healthz, for the load balancer) only asks the database. Readiness also asks the cache (rate
 limits and sessions depend on it) and how long the oldest profile change has waited for amoCRM:
 a growing backlog means the worker is down or amoCRM refuses us, which customers would not
 notice but the business would. Every check is reported, so monitoring shows which one failed.
@@ -61,6 +61,15 @@ CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
     "cache": check_cache,
     "amocrm_sync": check_amocrm_backlog,
 }
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for the load balancer: 200 while the database answers, 503 when it does not."""
+    ok, _ = check_database()
+    if not ok:
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})
 
 
 @never_cache

@@ -46,7 +46,7 @@ urlpatterns = [
     ),
     path("account/", include("accounts.urls")),
     path("amocrm/", include("amocrm.urls")),
-    path("healthz", account_views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", account_views.HomeView.as_view(), name="home"),
     path("<uuid:referral_code>/", account_views.referral_landing, name="referral_landing"),

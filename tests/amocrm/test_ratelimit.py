@@ -8,18 +8,9 @@ from pathlib import Path
 import pytest
 
 from amocrm.ratelimit import SPACING_MARGIN, DatabaseRateLimiter
+from benchmarks.amocrm_ratelimit import max_in_any_second
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def max_in_any_second(times: list[float]) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def test_slots_in_one_process_are_spaced_by_the_rate(db):
