@@ -14,7 +14,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.models import BouquetCategory, Profile
+from accounts.models import BouquetCategory
 from amocrm import mapping, services, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from tests.amocrm.conftest import BASE, FIELD_IDS
@@ -420,7 +420,6 @@ def test_an_old_value_amocrm_still_holds_does_not_undo_a_pending_site_change(cli
     # The customer changed the wishes; the sync has not sent them yet; a manager edits the sum.
     linked.wishes = "Новое от клиента"
     linked.save()
-    stale_wishes = mapping.lead_state(Profile.objects.get(pk=linked.pk), field_map)  # noqa: F841
     old_wishes = LeadSync.objects.get(profile=linked).synced_values[Key.WISHES]["values"][0]["value"]
 
     deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "1"), cf(Key.WISHES, old_wishes), at=later(600))]))
