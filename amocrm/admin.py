@@ -15,8 +15,9 @@ from django.utils.translation import ngettext
 
 from accounts import admin as accounts_admin
 from accounts.models import Profile
-from amocrm import services
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken, WebhookEvent
+from amocrm.services import enqueue, webhook_events
+from amocrm.services.connection import is_enabled
 
 
 @admin.register(OAuthToken)
@@ -71,12 +72,12 @@ def lead_link(lead_id: int | None) -> str:
 
 
 def _resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> None:
-    if not services.is_enabled():
+    if not is_enabled():
         modeladmin.message_user(
             request, _("The amoCRM integration is off: nothing was queued."), level=messages.WARNING
         )
         return
-    services.lead_sync_enqueue(profile_ids=profile_ids, full=True)
+    enqueue.lead_sync_enqueue(profile_ids=profile_ids, full=True)
     modeladmin.message_user(
         request,
         ngettext(
@@ -190,7 +191,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Apply selected events again"))
     def reprocess_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        count = services.webhook_events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        event_ids = webhook_events.webhook_events_reprocess(
+            event_ids=list(queryset.values_list("pk", flat=True))
+        )
+        enqueue.webhook_events_after_commit(event_ids=event_ids)
+        count = len(event_ids)
         self.message_user(
             request,
             ngettext(

@@ -5,7 +5,8 @@ timeouts and connection failures → up to `max_retries` more tries with exponen
 jitter, honouring Retry-After; 400 and the other 4xx → raised at once. A POST that may already
 have reached amoCRM (read timeout, 500, 504) is not repeated, so a lead is never created twice; a
 POST is retried only on 429, 503 or a connection that was never made.
-Every request first takes a slot from the deployment-wide rate limiter (amocrm.ratelimit).
+Every request first takes a slot from the limiter it is given (`services.connection.client_get` gives
+the deployment-wide one, amocrm.ratelimit), so this module needs no database.
 """
 
 import email.utils
@@ -31,7 +32,6 @@ from amocrm.exceptions import (
     AmoCRMValidationError,
     ValidationErrorItem,
 )
-from amocrm.ratelimit import DatabaseRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class AmoCRMClient:
         base_url: str,
         tokens: TokenSource | None,
         timeout: float | None = None,
-        limiter: Limiter | None = None,
+        limiter: Limiter,
         max_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -191,8 +191,6 @@ class AmoCRMClient:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.timeout = (CONNECT_TIMEOUT, timeout if timeout is not None else settings.AMOCRM_TIMEOUT)
-        if limiter is None:
-            limiter = DatabaseRateLimiter(rate=settings.AMOCRM_RATE_LIMIT, sleep=sleep)
         self.limiter = limiter
         self.max_retries = max_retries
         self.sleep = sleep

@@ -1,8 +1,11 @@
 """What the amoCRM client raises: one type per way a call can fail, so callers branch on type.
 
-Transient (`AmoCRMRateLimited`, `AmoCRMUnavailable`): try again later. Permanent
-(`AmoCRMValidationError`, `AmoCRMNotFound`, `AmoCRMPaymentRequired`, `AmoCRMForbidden`): staff must act.
-`AmoCRMAuthError`: the token was refused even after a refresh; staff must reconnect.
+Each class says whether it is worth retrying later (`transient`); the outbox reads that and nothing
+else. Permanent (`AmoCRMValidationError`, `AmoCRMNotFound`, `AmoCRMMappingError`): retrying sends the
+same refused request, so the row fails for staff to look at. Everything else is transient: amoCRM
+trouble (`AmoCRMUnavailable`, `AmoCRMRateLimited`, an unexpected answer), and states that heal without
+touching the row: a reconnect (`AmoCRMAuthError`, `AmoCRMNotConfigured`), a paid plan
+(`AmoCRMPaymentRequired`) or a lifted block (`AmoCRMForbidden`).
 Messages carry status codes, paths and amoCRM's error codes, never tokens or request bodies.
 """
 
@@ -11,9 +14,9 @@ from typing import Any
 
 
 class AmoCRMError(Exception):
-    """Any failure talking to amoCRM."""
+    """Any failure talking to amoCRM; an unexpected answer (invalid JSON, an odd status) is retried."""
 
-    is_transient = False
+    transient = True
 
     def __init__(self, message: str, *, status: int | None = None, path: str | None = None) -> None:
         super().__init__(message)
@@ -47,11 +50,11 @@ class AmoCRMForbidden(AmoCRMError):
 class AmoCRMNotFound(AmoCRMError):
     """404: a wrong path or entity."""
 
+    transient = False
+
 
 class AmoCRMRateLimited(AmoCRMError):
     """429: over the rate limit; `retry_after` seconds is amoCRM's hint when it gave one."""
-
-    is_transient = True
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -63,8 +66,6 @@ class AmoCRMUnavailable(AmoCRMError):
 
     `never_sent` is True when no connection was made, so amoCRM cannot have acted on the request.
     """
-
-    is_transient = True
 
     def __init__(self, message: str, *, never_sent: bool = False, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -83,6 +84,8 @@ class ValidationErrorItem:
 
 class AmoCRMValidationError(AmoCRMError):
     """400: amoCRM rejected the request; `errors` keep its field paths. Never retried."""
+
+    transient = False
 
     def __init__(
         self, message: str, *, errors: list[ValidationErrorItem] | None = None, **kwargs: Any
@@ -104,3 +107,5 @@ class AmoCRMValidationError(AmoCRMError):
 
 class AmoCRMMappingError(AmoCRMError):
     """A value cannot be put into or read out of amoCRM's fields (e.g. a category with no enum yet)."""
+
+    transient = False

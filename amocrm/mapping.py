@@ -3,12 +3,14 @@
 Writes name every field by its id (`FieldMap`, loaded from the ids `amocrm_setup_fields` stored):
 numeric → a string with a dot ("5000.00"), select → {"enum_id": N}, date → an integer Unix timestamp
 of midnight Europe/Moscow (amoCRM reads dates in the account's time zone), an empty value → "values":
-null. The lead's own `price` is whole roubles as an integer. Reads accept both API v4
-`custom_fields_values` ({field_id, values: [{value, enum_id}]}) and the webhook's v2-shaped
-`custom_fields` ({id, values: [{value, enum}]}).
+null. The lead's own `price` is whole roubles as an integer. Reads take API v4
+`custom_fields_values` ({field_id, values: [{value, enum_id}]}); the webhook's v2 shape is read by
+`amocrm.webhooks` and decoded here by `decode_value`.
 """
 
 import datetime
+import enum
+import operator
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
@@ -30,29 +32,78 @@ TEXT_MAX_LENGTH = 256  # amoCRM's limit for `text` fields
 LEAD_TAG = "flower-account"
 
 
+class Owner(enum.Enum):
+    """Who decides a field's value when the site and amoCRM disagree."""
+
+    SITE = "site"  # written by the site only; amoCRM's value is never read back
+    CRM = "crm"  # amoCRM always wins: managers keep the sum and the stage
+    BOTH = "both"  # the customer's preferences: the newer change wins
+
+
 @dataclass(frozen=True)
 class FieldSpec:
-    """A lead custom field the site syncs, as `amocrm_setup_fields` creates it."""
+    """A lead custom field the site syncs: how `amocrm_setup_fields` creates it, where its value
+    lives on the profile, and who owns it. Adding a synced field is one row of FIELDS."""
 
     key: str
     name: str
     type: str
     code: str
     sort: int
+    # Read from the profile (a dotted path; a method is called with `today`).
+    profile_attr: str
+    owner: Owner
+    # The Profile field a change made in amoCRM is written to ("" when amoCRM never writes it).
+    profile_field: str = ""
+
+    def read(self, profile: Profile, *, today: datetime.date | None = None) -> Any:
+        value = operator.attrgetter(self.profile_attr)(profile)
+        return value(today=today) if callable(value) else value
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(Key.ACCOUNT_SUM, "Сумма счёта", "numeric", "FA_ACCOUNT_SUM", 500),
-    FieldSpec(Key.BOUQUET_CATEGORY, "Выбор букета (категория)", "select", "FA_BOUQUET_CATEGORY", 510),
-    FieldSpec(Key.DELIVERY_ADDRESS, "Адрес доставки", "text", "FA_DELIVERY_ADDRESS", 520),
-    FieldSpec(Key.DELIVERY_DATE, "Дата доставки", "date", "FA_DELIVERY_DATE", 530),
-    FieldSpec(Key.DELIVERY_INTERVAL, "Интервал поставки букетов", "select", "FA_DELIVERY_INTERVAL", 540),
-    FieldSpec(Key.WISHES, "Пожелания к букетам", "textarea", "FA_WISHES", 550),
-    FieldSpec(Key.EMAIL, "Email", "text", "FA_EMAIL", 560),
-    FieldSpec(Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570),
-    FieldSpec(Key.ACCOUNT_STATUS, "Статус аккаунта", "select", "FA_ACCOUNT_STATUS", 580),
-)
+    FieldSpec(
+        Key.ACCOUNT_SUM, "Сумма счёта", "numeric", "FA_ACCOUNT_SUM", 500,
+        profile_attr="account_sum", owner=Owner.CRM, profile_field="account_sum",
+    ),
+    FieldSpec(
+        Key.BOUQUET_CATEGORY, "Выбор букета (категория)", "select", "FA_BOUQUET_CATEGORY", 510,
+        profile_attr="bouquet_category.slug", owner=Owner.BOTH, profile_field="bouquet_category",
+    ),
+    FieldSpec(
+        Key.DELIVERY_ADDRESS, "Адрес доставки", "text", "FA_DELIVERY_ADDRESS", 520,
+        profile_attr="delivery_address", owner=Owner.BOTH, profile_field="delivery_address",
+    ),
+    # The next SCHEDULED delivery (skips and a pause move it; empty while paused indefinitely); a
+    # new date from amoCRM re-anchors the schedule.
+    FieldSpec(
+        Key.DELIVERY_DATE, "Дата доставки", "date", "FA_DELIVERY_DATE", 530,
+        profile_attr="next_delivery_on", owner=Owner.BOTH, profile_field="first_delivery_date",
+    ),
+    FieldSpec(
+        Key.DELIVERY_INTERVAL, "Интервал поставки букетов", "select", "FA_DELIVERY_INTERVAL", 540,
+        profile_attr="delivery_interval", owner=Owner.BOTH, profile_field="delivery_interval",
+    ),
+    FieldSpec(
+        Key.WISHES, "Пожелания к букетам", "textarea", "FA_WISHES", 550,
+        profile_attr="wishes", owner=Owner.BOTH, profile_field="wishes",
+    ),
+    FieldSpec(Key.EMAIL, "Email", "text", "FA_EMAIL", 560, profile_attr="user.email", owner=Owner.SITE),
+    FieldSpec(
+        Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570,
+        profile_attr="referral_url", owner=Owner.SITE,
+    ),
+    # Also follows the lead's pipeline stage (AMOCRM_STATUS_MAP).
+    FieldSpec(
+        Key.ACCOUNT_STATUS, "Статус аккаунта", "select", "FA_ACCOUNT_STATUS", 580,
+        profile_attr="account_status", owner=Owner.CRM, profile_field="account_status",
+    ),
+)  # fmt: skip
 FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
+# Derived from the table above, never listed by hand.
+CRM_OWNED_KEYS = tuple(spec.key for spec in FIELDS if spec.owner is Owner.CRM)
+PREFERENCE_KEYS = tuple(spec.key for spec in FIELDS if spec.owner is Owner.BOTH)
+KEYS_BY_PROFILE_FIELD = {spec.profile_field: spec.key for spec in FIELDS if spec.profile_field}
 
 
 @dataclass(frozen=True)
@@ -134,22 +185,8 @@ def lead_price(profile: Profile) -> int:
 
 
 def profile_values(profile: Profile, *, today: datetime.date | None = None) -> dict[str, Any]:
-    """What the site sends for each field key, as Python values.
-
-    "Дата доставки" is the next SCHEDULED delivery row (skips and a pause move it; while paused
-    indefinitely it is empty, which clears the field), and the status field carries `paused`.
-    """
-    return {
-        Key.ACCOUNT_SUM: profile.account_sum,
-        Key.BOUQUET_CATEGORY: profile.bouquet_category.slug,
-        Key.DELIVERY_ADDRESS: profile.delivery_address,
-        Key.DELIVERY_DATE: profile.next_delivery_on(today=today),
-        Key.DELIVERY_INTERVAL: profile.delivery_interval,
-        Key.WISHES: profile.wishes,
-        Key.EMAIL: profile.user.email,
-        Key.REFERRAL_URL: profile.referral_url,
-        Key.ACCOUNT_STATUS: profile.account_status,
-    }
+    """What the site sends for each field key, as Python values (see FIELDS for where each comes from)."""
+    return {spec.key: spec.read(profile, today=today) for spec in FIELDS}
 
 
 # -- profile → amoCRM ------------------------------------------------------------------------
@@ -280,9 +317,13 @@ def contact_payload(profile: Profile) -> dict[str, Any]:
 # -- amoCRM → profile ------------------------------------------------------------------------
 
 
-def _decode(spec: FieldSpec, values: list[tuple[Any, int | None]], fields: FieldMap) -> Any:
+def decode_value(spec: FieldSpec, values: Iterable[tuple[Any, Any]], fields: FieldMap) -> Any:
+    """The Python value of one field from its (value, enum id) pairs, whichever API they came from;
+    "" (text) or None for a cleared field. Raises AmoCRMMappingError / ValueError on a bad value."""
     present = [
-        (value, enum_id) for value, enum_id in values if enum_id is not None or value not in (None, "")
+        (value, _enum(enum_id))
+        for value, enum_id in values
+        if enum_id not in (None, "") or value not in (None, "")
     ]
     if not present:
         return "" if spec.type in TEXT_TYPES else None
@@ -311,39 +352,15 @@ def _enum(raw: Any) -> int | None:
     return int(raw) if raw not in (None, "") else None
 
 
-def _decode_all(
-    items: Iterable[tuple[Any, list[tuple[Any, int | None]]]], fields: FieldMap
-) -> dict[str, Any]:
+def custom_fields_to_values(custom_fields_values: Any, fields: FieldMap) -> dict[str, Any]:
+    """Our field keys → Python values from API v4 `custom_fields_values`; "" / None for a cleared field."""
     keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
     decoded: dict[str, Any] = {}
-    for field_id, values in items:
+    for item in _as_list(custom_fields_values):
+        field_id = item.get("field_id")
         key = keys_by_id.get(int(field_id)) if str(field_id).isdigit() else None
         if key is None:
             continue  # a field the site does not sync
-        decoded[key] = _decode(FIELDS_BY_KEY[key], values, fields)
+        values = [(v.get("value"), v.get("enum_id")) for v in _as_list(item.get("values"))]
+        decoded[key] = decode_value(FIELDS_BY_KEY[key], values, fields)
     return decoded
-
-
-def custom_fields_to_values(custom_fields_values: Any, fields: FieldMap) -> dict[str, Any]:
-    """Our field keys → Python values from API v4 `custom_fields_values`; "" / None for a cleared field."""
-    return _decode_all(
-        (
-            (
-                item.get("field_id"),
-                [(v.get("value"), _enum(v.get("enum_id"))) for v in _as_list(item.get("values"))],
-            )
-            for item in _as_list(custom_fields_values)
-        ),
-        fields,
-    )
-
-
-def webhook_custom_fields_to_values(custom_fields: Any, fields: FieldMap) -> dict[str, Any]:
-    """The same from a webhook's v2-shaped `custom_fields` ({id, values: [{value, enum}]})."""
-    return _decode_all(
-        (
-            (item.get("id"), [(v.get("value"), _enum(v.get("enum"))) for v in _as_list(item.get("values"))])
-            for item in _as_list(custom_fields)
-        ),
-        fields,
-    )

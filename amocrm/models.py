@@ -255,6 +255,17 @@ class LeadSync(models.Model):
         self.next_attempt_at = None
         self.claimed_until = None
 
+    def mark_unlinked(self) -> None:
+        """The lead was deleted in amoCRM: forget it; the next change or a resync creates a new one."""
+        self.last_error = (
+            f"The lead {self.lead_id} was deleted in amoCRM; the next change or a resync creates a new one."
+        )
+        self.status = self.Status.UNLINKED
+        self.lead_id = None
+        self.create_started_at = None
+        self.synced_values = {}
+        self.next_attempt_at = None
+
 
 class WebhookEvent(models.Model):
     """One lead event amoCRM posted to /amocrm/webhook/: stored as received, applied by a worker.

@@ -5,24 +5,23 @@ but nothing is enqueued: `make run` stays quiet, the admin shows the profiles as
 amoCRM is connected `manage.py amocrm_resync` (or the amocrm_sync_due cron) catches them up.
 """
 
-from functools import partial
-
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import Profile, User
-from amocrm import services, tasks
+from amocrm.services import enqueue
+from amocrm.services.connection import is_enabled
+from amocrm.services.lead_sync import lead_sync_mark_pending
 
 
 @receiver(post_save, sender=Profile, dispatch_uid="amocrm.profile_saved")
 def profile_saved(sender, instance: Profile, raw: bool = False, **kwargs) -> None:
     if raw:
         return  # loaddata
-    sync = services.lead_sync_mark_pending(profile=instance)
-    if services.is_enabled() and not sync.is_waiting_for_retry(now=timezone.now()):
-        transaction.on_commit(partial(tasks.sync_profile.enqueue, profile_id=instance.pk), robust=True)
+    sync = lead_sync_mark_pending(profile=instance)
+    if is_enabled() and not sync.is_waiting_for_retry(now=timezone.now()):
+        enqueue.lead_sync_after_commit(profile_id=instance.pk)
 
 
 @receiver(post_save, sender=User, dispatch_uid="amocrm.user_saved")

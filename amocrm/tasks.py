@@ -1,8 +1,9 @@
 """Background work on django.tasks (django-tasks-db; `manage.py db_worker` runs it).
 
-Thin wrappers: they take ids, call amocrm.services.lead_sync_profiles, and schedule what the
-service asks for: a rerun at once for profiles saved again while syncing, a retry at the row's
-`next_attempt_at` after a transient failure. A backend that cannot defer (the immediate one in
+Thin wrappers: they take ids, call a service (lead_sync_profiles, webhook_events_apply), and
+enqueue their own follow-ups (everything else is enqueued by amocrm.services.enqueue): a rerun at
+once for profiles saved again while syncing, a retry at the row's `next_attempt_at` after a
+transient failure. A backend that cannot defer (the immediate one in
 tests) gets no retry task; `manage.py amocrm_sync_due` (cron) re-enqueues due rows anyway.
 """
 
@@ -11,7 +12,8 @@ from typing import Any
 
 from django.tasks import task
 
-from amocrm import services
+from amocrm.services import lead_sync, webhook_events
+from amocrm.services.connection import is_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +31,11 @@ def sync_profiles(profile_ids: list[int], full: bool = False) -> dict[str, Any]:
 
 
 def _sync(profile_ids: list[int], *, full: bool) -> dict[str, Any]:
-    if not services.is_enabled():
+    if not is_enabled():
         # Off: the rows stay pending; amocrm_resync or amocrm_sync_due sends them once it is on.
         logger.info("amocrm.lead_sync_skipped reason=disabled profiles=%s", len(profile_ids))
         return {"disabled": True}
-    report = services.lead_sync_profiles(profile_ids=profile_ids, full=full)
+    report = lead_sync.lead_sync_profiles(profile_ids=profile_ids, full=full)
     if report.rerun:
         _enqueue(report.rerun)
     if report.retry and sync_profiles.get_backend().supports_defer:
@@ -53,4 +55,4 @@ def _enqueue(profile_ids: list[int], run_after=None) -> None:
 @task
 def webhook_apply(event_ids: list[int]) -> dict[str, int]:
     """Apply stored amoCRM webhook events: enqueued after the webhook view commits them."""
-    return services.webhook_events_apply(event_ids=event_ids)
+    return webhook_events.webhook_events_apply(event_ids=event_ids)

@@ -17,9 +17,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from amocrm import services, webhooks
+from amocrm import webhooks
 from amocrm.exceptions import AmoCRMError
 from amocrm.models import OAuthToken
+from amocrm.services import connection, enqueue, webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def _result(
 @require_GET
 def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send staff to amoCRM's consent page with a one-time `state` bound to their session."""
-    if not services.is_oauth_configured():
+    if not connection.is_oauth_configured():
         return _result(
             request,
             message=_(
@@ -49,9 +50,9 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
             ),
             status=HTTPStatus.SERVICE_UNAVAILABLE,
         )
-    state = services.oauth_new_state()
+    state = connection.oauth_new_state()
     request.session[STATE_SESSION_KEY] = state
-    return HttpResponseRedirect(services.oauth_authorize_url(state=state))
+    return HttpResponseRedirect(connection.oauth_authorize_url(state=state))
 
 
 @never_cache
@@ -86,7 +87,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             status=HTTPStatus.BAD_REQUEST,
         )
     try:
-        token = services.oauth_connect(code=request.GET["code"])
+        token = connection.oauth_connect(code=request.GET["code"])
     except AmoCRMError as e:
         logger.warning("amocrm.oauth_connect_failed user_id=%s status=%s", request.user.pk, e.status)
         return _result(
@@ -128,11 +129,12 @@ def webhook(request: HttpRequest, secret: str) -> HttpResponse:
     try:
         payload = webhooks.parse_body(body)
     except webhooks.ParseError as e:
-        services.webhook_record_malformed(body=body, error=str(e))
+        webhook_events.webhook_record_malformed(body=body, error=str(e))
         return _plain(HTTPStatus.BAD_REQUEST)
     subdomain, account_id = webhooks.account_of(payload)
-    if not services.webhook_account_matches(subdomain=subdomain, account_id=account_id):
+    if not webhook_events.webhook_account_matches(subdomain=subdomain, account_id=account_id):
         logger.warning("amocrm.webhook_wrong_account account_id=%s", account_id[:20] or "-")
         return _plain(HTTPStatus.FORBIDDEN)
-    services.webhook_receive(payload=payload)
+    event_ids = webhook_events.webhook_receive(payload=payload)
+    enqueue.webhook_events_after_commit(event_ids=event_ids)
     return _plain(HTTPStatus.OK)

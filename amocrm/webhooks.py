@@ -6,7 +6,8 @@ percent-encoded as PHP's `http_build_query` writes them (`leads%5Bupdate%5D%5B0%
 every dict whose keys are all digits into a list, so `leads[update][0][custom_fields][1][values][0]`
 reads `payload["leads"]["update"][0]["custom_fields"][1]["values"][0]`. Anything we cannot decode
 raises `ParseError`, and nothing else: callers record the event as failed instead of answering 500.
-`lead_items` then picks out the lead events the site handles.
+`lead_items` then picks out the lead events the site handles, and `read_lead` reads one of them
+into a `LeadChange`: this module is the only one that knows the v2 shape of a lead item.
 """
 
 import datetime
@@ -99,11 +100,18 @@ def parse_body(body: bytes | str) -> dict[str, Any]:
 
 
 def as_list(value: Any) -> list[Any]:
-    """A list however the node came: a list, one dict with non-digit keys, or a scalar."""
+    """A list however the node came: a list, a dict keyed "0", "1", … (a payload stored before
+    `parse_body` made lists of them), one dict with other keys, or a scalar."""
     if value is None:
         return []
     if isinstance(value, list):
         return value
+    if (
+        isinstance(value, dict)
+        and value
+        and all(_is_digits(str(key)) and len(str(key)) < 10 for key in value)
+    ):
+        return [value[key] for key in sorted(value, key=int)]
     return [value]
 
 
@@ -162,3 +170,50 @@ def lead_items(payload: dict[str, Any]) -> Iterator[LeadItem]:
     for action in LEAD_ACTIONS:
         for item in as_list(leads.get(action)):
             yield LeadItem(action=action, data=item if isinstance(item, dict) else {"value": item})
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One custom field of a lead item: its id and its (value, enum id) pairs, as amoCRM sent them."""
+
+    field_id: int | None
+    values: tuple[tuple[Any, Any], ...]
+
+
+@dataclass(frozen=True)
+class LeadChange:
+    """What a stored lead item says about the lead, in plain values."""
+
+    action: str
+    lead_id: int | None
+    modified_at: datetime.datetime | None
+    price: int | None  # the lead's budget, whole roubles
+    status_id: int | None  # the pipeline stage
+    fields: tuple[FieldChange, ...]
+
+    def has_field(self, field_id: int | None) -> bool:
+        return field_id is not None and any(f.field_id == field_id for f in self.fields)
+
+
+def read_lead(*, action: str, data: dict[str, Any]) -> LeadChange:
+    """A lead item of `leads[<action>]` (`{id, price, status_id, custom_fields: [{id, values:
+    [{value, enum}]}], ...}`) as a LeadChange; anything malformed reads as missing."""
+    item = LeadItem(action=action, data=data)
+    fields = []
+    for raw in as_list(data.get("custom_fields")):
+        if not isinstance(raw, dict):
+            continue
+        # Text and select values come as {value, enum}; dates come bare: `[values][0]=1763931600`.
+        values = tuple(
+            (value.get("value"), value.get("enum")) if isinstance(value, dict) else (value, None)
+            for value in as_list(raw.get("values"))
+        )
+        fields.append(FieldChange(field_id=parse_int(raw.get("id")), values=values))
+    return LeadChange(
+        action=action,
+        lead_id=item.lead_id,
+        modified_at=item.modified_at,
+        price=parse_int(data.get("price")),
+        status_id=parse_int(data.get("status_id")),
+        fields=tuple(fields),
+    )

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from amocrm.models import LeadSync
-from amocrm.services import is_enabled as amocrm_is_enabled
+from amocrm.services.connection import is_enabled as amocrm_is_enabled
 
 
 def check_database() -> tuple[bool, str]:

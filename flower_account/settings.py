@@ -297,7 +297,7 @@ ACCOUNT_HISTORY_SHOWN = 10
 # AMOCRM
 # ------------------------------------------------------------------------------
 # Optional: with no base URL and no credentials the integration is off and nothing reaches a CRM
-# (`amocrm.services.is_enabled()` decides, from these values).
+# (`amocrm.services.connection.is_enabled()` decides, from these values).
 AMOCRM_BASE_URL = env.str("AMOCRM_BASE_URL", default="").rstrip("/")  # e.g. https://flowers.amocrm.ru
 AMOCRM_CLIENT_ID = env.str("AMOCRM_CLIENT_ID", default="")
 AMOCRM_CLIENT_SECRET = env.str("AMOCRM_CLIENT_SECRET", default="")

@@ -10,10 +10,12 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import BouquetCategory, Profile
-from amocrm import mapping, services
+from amocrm import mapping
 from amocrm.client import AmoCRMClient
 from amocrm.models import CustomField, CustomFieldEnum, OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter
+from amocrm.services.connection import DatabaseTokenSource
+from amocrm.services.fields import field_map_load
 
 BASE = "https://flowers.amocrm.ru"
 TOKEN_URL = f"{BASE}/oauth2/access_token"
@@ -86,7 +88,7 @@ def amo(db, sleeps, limiter_waits) -> AmoCRMClient:
     """The real client, database limiter and token source; waits are recorded, never slept."""
     return AmoCRMClient(
         base_url=BASE,
-        tokens=services.DatabaseTokenSource(),
+        tokens=DatabaseTokenSource(),
         limiter=DatabaseRateLimiter(rate=7, sleep=limiter_waits.append),
         sleep=sleeps.append,
         jitter=lambda: 0.0,
@@ -184,4 +186,4 @@ def field_map(db) -> mapping.FieldMap:
         )
         for key, label in choices.get(spec.key, []):
             CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
-    return services.field_map_load()
+    return field_map_load()

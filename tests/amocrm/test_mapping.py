@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from accounts import services
 from accounts.models import BouquetCategory, Profile
-from amocrm import mapping
+from amocrm import mapping, webhooks
 from amocrm.exceptions import AmoCRMMappingError
 from tests.amocrm.conftest import load_fixture
 
@@ -31,6 +31,7 @@ FIELDS = mapping.FieldMap(
     },
 )
 TODAY = datetime.date(2025, 11, 1)
+KEYS_BY_ID = {field_id: key for key, field_id in FIELDS.field_ids.items()}
 
 
 def by_id(items: list[dict]) -> dict[int, object]:
@@ -147,8 +148,13 @@ def test_api_v4_values_become_profile_values():
 
 def test_webhook_v2_values_become_profile_values():
     lead = load_fixture("webhook_lead_update.json")["leads"]["update"]["0"]
+    change = webhooks.read_lead(action="update", data=lead)
 
-    values = mapping.webhook_custom_fields_to_values(lead["custom_fields"], FIELDS)
+    values = {
+        key: mapping.decode_value(mapping.FIELDS_BY_KEY[key], item.values, FIELDS)
+        for item in change.fields
+        if (key := KEYS_BY_ID.get(item.field_id))
+    }
 
     assert values == {
         "account_sum": Decimal("2500.00"),

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import BouquetCategory
 from amocrm.mapping import FIELDS
 from amocrm.models import CustomField, CustomFieldEnum
-from amocrm.services import field_map_load
+from amocrm.services.fields import field_map_load
 from tests.amocrm.conftest import FakeAmoCRM
 
 WRITES = {"POST", "PATCH"}

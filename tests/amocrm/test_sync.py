@@ -15,8 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile
-from amocrm import mapping, services, tasks
+from amocrm import mapping, tasks
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync
+from amocrm.services import lead_sync
+from amocrm.services.fields import field_map_load
 from tests.amocrm.conftest import BASE, FIELD_IDS
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +64,7 @@ def by_field(items: list[dict]) -> dict[int, list | None]:
 
 def synced(profile, lead_id: int = 30000001, contact_id: int = 40000001) -> LeadSync:
     """Mark the profile as synced the way a first sync leaves it."""
-    state = mapping.lead_state(Profile.objects.get(pk=profile.pk), services.field_map_load())
+    state = mapping.lead_state(Profile.objects.get(pk=profile.pk), field_map_load())
     sync = LeadSync.objects.get(profile=profile)
     sync.mark_synced(
         values=state, lead_id=lead_id, contact_id=contact_id, revision=sync.revision, now=timezone.now()
@@ -124,7 +126,7 @@ def test_new_leads_land_in_the_configured_pipeline_and_stage(customer, crm, sett
     responses.get(CONTACTS_URL, status=204)
     responses.post(COMPLEX_URL, json=complex_answer())
 
-    services.lead_sync_profiles(profile_ids=[customer.pk])
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk])
 
     [[lead]] = bodies("POST", COMPLEX_URL)
     assert (lead["pipeline_id"], lead["status_id"]) == (7000001, 60000003)
@@ -143,7 +145,7 @@ def test_existing_contact_with_the_email_is_linked_not_duplicated(customer, crm)
     responses.get(CONTACTS_URL, json={"_embedded": {"contacts": [found]}})
     responses.post(COMPLEX_URL, json=complex_answer(contact_id=777))
 
-    services.lead_sync_profiles(profile_ids=[customer.pk])
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk])
 
     [[lead]] = bodies("POST", COMPLEX_URL)
     assert lead["_embedded"]["contacts"] == [{"id": 777}]
@@ -193,7 +195,7 @@ def test_sum_change_patches_the_price_and_the_sum_field(customer, crm):
     customer.account_sum = Decimal("7499.60")
     customer.save(update_fields=["account_sum", "updated_at"])
 
-    services.lead_sync_profiles(profile_ids=[customer.pk])
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk])
 
     [[patch]] = bodies("PATCH", LEADS_URL)
     assert patch["price"] == 7500
@@ -239,7 +241,7 @@ def test_quick_edits_coalesce_into_one_request_with_the_latest_values(
 def test_a_save_during_a_sync_leaves_the_profile_pending_for_a_rerun(customer, crm):
     sync = LeadSync.objects.get(profile=customer)
     seen = sync.revision
-    services.lead_sync_mark_pending(profile=customer)  # saved again while the worker was sending
+    lead_sync.lead_sync_mark_pending(profile=customer)  # saved again while the worker was sending
     sync.refresh_from_db()
 
     assert not sync.mark_synced(values={}, lead_id=1, contact_id=2, revision=seen, now=timezone.now())
@@ -297,13 +299,13 @@ def test_500_on_create_then_success_makes_one_lead(customer, crm, amo):
     responses.post(COMPLEX_URL, status=500, json={"title": "Internal Server Error", "status": 500})
     responses.post(COMPLEX_URL, json=complex_answer())
 
-    first = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    first = lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
     sync = LeadSync.objects.get(profile=customer)
     assert first.retry and sync.status == LeadSync.Status.PENDING
     assert sync.attempts == 1 and sync.create_started_at is not None and sync.lead_id is None
     assert "server error" in sync.last_error
 
-    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     assert len(bodies("POST", COMPLEX_URL)) == 2  # the client never repeats an ambiguous POST itself
     sync.refresh_from_db()
@@ -328,7 +330,7 @@ def test_retry_of_an_interrupted_create_finds_the_lead_instead_of_creating_anoth
     responses.get(LEADS_URL, json={"_embedded": {"leads": [other, found]}})
     responses.patch(LEADS_URL, json=patch_answer(30000009))
 
-    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     search = responses.calls[0].request
     assert search.method == "GET" and code in search.url
@@ -364,7 +366,7 @@ def test_validation_error_marks_the_sync_failed_with_amocrms_message(customer, c
         },
     )
 
-    report = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    report = lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     assert report.failed == [customer.pk]
     sync = LeadSync.objects.get(profile=customer)
@@ -382,7 +384,7 @@ def test_patch_of_a_lead_deleted_in_amocrm_marks_the_sync_failed(customer, crm, 
     customer.save(update_fields=["wishes", "updated_at"])
     responses.patch(LEADS_URL, status=204)
 
-    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     sync = LeadSync.objects.get(profile=customer)
     assert sync.status == LeadSync.Status.FAILED
@@ -391,7 +393,7 @@ def test_patch_of_a_lead_deleted_in_amocrm_marks_the_sync_failed(customer, crm, 
 
 @responses.activate
 def test_fields_not_set_up_fail_without_a_request(customer, oauth_token, amo):
-    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     assert len(responses.calls) == 0
     sync = LeadSync.objects.get(profile=customer)
@@ -405,7 +407,7 @@ def test_outage_retries_with_a_growing_delay(customer, crm, amo):
     for _ in range(3):
         LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)
         before = timezone.now()
-        report = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo, jitter=lambda: 1.0)
+        report = lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo, jitter=lambda: 1.0)
         assert list(report.retry) == [customer.pk]
         sync = LeadSync.objects.get(profile=customer)
         delays.append((sync.next_attempt_at - before).total_seconds())
@@ -416,20 +418,20 @@ def test_outage_retries_with_a_growing_delay(customer, crm, amo):
 
 
 def test_backoff_grows_and_caps_at_one_hour():
-    top = [services.retry_delay(n, jitter=lambda: 1.0).total_seconds() for n in range(1, 12)]
-    low = [services.retry_delay(n, jitter=lambda: 0.0).total_seconds() for n in range(1, 12)]
+    top = [lead_sync.retry_delay(n, jitter=lambda: 1.0).total_seconds() for n in range(1, 12)]
+    low = [lead_sync.retry_delay(n, jitter=lambda: 0.0).total_seconds() for n in range(1, 12)]
 
     assert top[:4] == [30, 60, 120, 240]
     assert top == sorted(top) and max(top) == 3600 and top[-1] == 3600
     assert low[-1] == 1800  # jitter spreads retries over the second half of the window
-    assert services.retry_delay(1000, jitter=lambda: 1.0) == datetime.timedelta(hours=1)
+    assert lead_sync.retry_delay(1000, jitter=lambda: 1.0) == datetime.timedelta(hours=1)
 
 
 @responses.activate
 def test_rate_limited_sync_waits_at_least_retry_after(customer, crm, amo):
     responses.get(CONTACTS_URL, status=429, headers={"Retry-After": "600"})
 
-    services.lead_sync_profiles(profile_ids=[customer.pk], client=amo, jitter=lambda: 0.0)
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo, jitter=lambda: 0.0)
 
     sync = LeadSync.objects.get(profile=customer)
     assert sync.next_attempt_at - timezone.now() > datetime.timedelta(seconds=590)
@@ -441,7 +443,7 @@ def test_a_profile_another_worker_holds_is_skipped(customer, crm):
     )
 
     with responses.RequestsMock():  # any request would fail: none registered
-        report = services.lead_sync_profiles(profile_ids=[customer.pk])
+        report = lead_sync.lead_sync_profiles(profile_ids=[customer.pk])
 
     assert report.skipped == [customer.pk]
 
@@ -573,7 +575,7 @@ def test_a_save_during_a_sync_that_fails_permanently_is_rerun_not_marked_failed(
     # The customer's next save lands while the worker is sending (its own task finds the row
     # claimed and is skipped): the rejected values are stale, so the row must not end up failed.
     def rejected(request):
-        services.lead_sync_mark_pending(profile=Profile.objects.get(pk=customer.pk))
+        lead_sync.lead_sync_mark_pending(profile=Profile.objects.get(pk=customer.pk))
         body = {
             "title": "Bad Request",
             "status": 400,
@@ -587,7 +589,7 @@ def test_a_save_during_a_sync_that_fails_permanently_is_rerun_not_marked_failed(
     responses.get(CONTACTS_URL, status=204)
     responses.add_callback(responses.POST, COMPLEX_URL, callback=rejected)
 
-    report = services.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+    report = lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     assert report.failed == [] and report.rerun == [customer.pk]
     sync = LeadSync.objects.get(profile=customer)
@@ -597,13 +599,12 @@ def test_a_save_during_a_sync_that_fails_permanently_is_rerun_not_marked_failed(
 @pytest.mark.parametrize("which", ["unsynced", "failed"])
 def test_resync_selections_include_profiles_whose_lead_was_deleted(profile_factory, which):
     from amocrm.models import LeadSync
-    from amocrm.services import lead_sync_select
 
     unlinked, synced = profile_factory(), profile_factory()
     LeadSync.objects.filter(profile=unlinked).update(status=LeadSync.Status.UNLINKED, lead_id=None)
     LeadSync.objects.filter(profile=synced).update(status=LeadSync.Status.SYNCED, lead_id=30000001)
 
-    selected = lead_sync_select(which=which)
+    selected = lead_sync.lead_sync_select(which=which)
 
     assert unlinked.pk in selected
     assert synced.pk not in selected

@@ -36,10 +36,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile
-from amocrm import services
 from amocrm.client import AmoCRMClient, StaticTokenSource
 from amocrm.models import CustomField, LeadSync
 from amocrm.ratelimit import NoRateLimiter
+from amocrm.services import fields
 from tests.conftest import _use_task_backend
 from tools.amocrm_standin import StandIn
 
@@ -164,7 +164,7 @@ def crm(standin, control, settings, fast_hashing) -> str:
     client = AmoCRMClient(
         base_url=standin.base_url, tokens=StaticTokenSource(token), timeout=5, limiter=NoRateLimiter()
     )
-    services.fields_setup(client=client)
+    fields.fields_setup(client=client)
     control("DELETE", "requests")
     return token
 
@@ -274,7 +274,7 @@ def test_a_worker_killed_mid_batch_leaves_no_duplicate_and_no_lost_lead(
         assert in_doubt.count() == 50, "the kill did not land between the create and its record"
         assert LeadSync.objects.filter(status=LeadSync.Status.SYNCED).count() == 0
 
-        # The dead worker's lease (services.SYNC_LEASE, 5 minutes) runs out: moved into the past
+        # The dead worker's lease (services.lead_sync.SYNC_LEASE, 5 minutes) runs out: moved into the past
         # here instead of waiting. Then what production runs: a worker and the sync_due cron.
         expired = timezone.now() - datetime.timedelta(seconds=1)
         assert LeadSync.objects.filter(claimed_until__isnull=False).update(claimed_until=expired) > 0

@@ -16,7 +16,7 @@ from amocrm.crypto import TokenDecryptionError
 from amocrm.exceptions import AmoCRMNotConfigured
 from amocrm.models import OAuthToken
 from amocrm.ratelimit import NoRateLimiter
-from amocrm.services import DatabaseTokenSource, client_get, is_enabled, token_refresh
+from amocrm.services.connection import DatabaseTokenSource, client_get, is_enabled, token_refresh
 from tests.amocrm.conftest import (
     ACCESS,
     BASE,

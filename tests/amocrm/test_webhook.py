@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import BouquetCategory
-from amocrm import mapping, services, tasks
+from amocrm import mapping, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
+from amocrm.services import lead_sync, webhook_events
 from tests.amocrm.conftest import BASE, FIELD_IDS
 from tools.amocrm_standin import php_encode
 
@@ -95,7 +96,7 @@ def post(client, data: str | bytes, secret: str = SECRET):
 
 def apply_all() -> dict:
     ids = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).values_list("pk", flat=True)
-    return services.webhook_events_apply(event_ids=list(ids))
+    return webhook_events.webhook_events_apply(event_ids=list(ids))
 
 
 def deliver(client, data: str) -> None:
@@ -453,7 +454,7 @@ def test_deleted_lead_unlinks_the_profile_and_the_next_change_creates_a_new_lead
     with responses.RequestsMock() as mock:
         mock.get(f"{BASE}/api/v4/contacts", status=204)
         mock.post(f"{BASE}/api/v4/leads/complex", json=[{"id": 30000077, "contact_id": 40000001}])
-        services.lead_sync_profiles(profile_ids=[linked.pk])
+        lead_sync.lead_sync_profiles(profile_ids=[linked.pk])
 
     sync.refresh_from_db()
     assert (sync.status, sync.lead_id) == ("synced", 30000077)
@@ -609,11 +610,10 @@ def test_random_form_bodies_never_get_a_500(client, linked, pairs, with_account,
 
 
 def test_account_subdomain_setting_names_the_account_when_the_base_url_has_none(settings):
-    from amocrm import services
 
     settings.AMOCRM_BASE_URL = "http://127.0.0.1:8911"
     settings.AMOCRM_ACCOUNT_SUBDOMAIN = "flowers"
     settings.AMOCRM_ACCOUNT_ID = ""
 
-    assert services.webhook_account_matches(subdomain="flowers", account_id="31000001")
-    assert not services.webhook_account_matches(subdomain="127", account_id="31000001")
+    assert webhook_events.webhook_account_matches(subdomain="flowers", account_id="31000001")
+    assert not webhook_events.webhook_account_matches(subdomain="127", account_id="31000001")

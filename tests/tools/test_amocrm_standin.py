@@ -568,7 +568,7 @@ def test_our_client_sets_up_fields_and_creates_a_complex_lead(standin, control, 
     from amocrm import mapping
     from amocrm.client import AmoCRMClient, StaticTokenSource
     from amocrm.ratelimit import NoRateLimiter
-    from amocrm.services import field_map_load, fields_setup
+    from amocrm.services.fields import field_map_load, fields_setup
 
     token = control("tokens/long-lived")["access_token"]
     client = AmoCRMClient(

@@ -6,8 +6,8 @@ Copy the code from the integration's settings in amoCRM (it is single-use and li
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from amocrm import services
 from amocrm.exceptions import AmoCRMError
+from amocrm.services import connection
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         if not code.strip():
             raise CommandError("--code is empty.")
         try:
-            token = services.oauth_connect(code=code)
+            token = connection.oauth_connect(code=code)
         except AmoCRMError as e:
             raise CommandError(f"amoCRM refused the code: {e}") from e
         expiry = f"{timezone.localtime(token.expires_at):%Y-%m-%d %H:%M %Z}"

@@ -8,7 +8,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from amocrm import services
+from amocrm.services import webhook_events
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, days: int, dry_run: bool, **options) -> None:
         if days < 1:
             raise CommandError("--days must be at least 1.")
-        count = services.webhook_events_prune(older_than=datetime.timedelta(days=days), dry_run=dry_run)
+        count = webhook_events.webhook_events_prune(older_than=datetime.timedelta(days=days), dry_run=dry_run)
         if dry_run:
             self.stdout.write(f"{count} webhook event(s) older than {days} days would be deleted.")
         else:

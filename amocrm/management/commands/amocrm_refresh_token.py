@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from amocrm import services
 from amocrm.exceptions import AmoCRMAuthError, AmoCRMError
+from amocrm.services import connection
 
 
 class Command(BaseCommand):
@@ -37,7 +37,9 @@ class Command(BaseCommand):
         if margin < 0:
             raise CommandError("--margin must be zero or more seconds.")
         try:
-            token, refreshed = services.token_refresh(margin=datetime.timedelta(seconds=margin), force=force)
+            token, refreshed = connection.token_refresh(
+                margin=datetime.timedelta(seconds=margin), force=force
+            )
         except AmoCRMAuthError as e:
             raise CommandError(
                 f"amoCRM refused to refresh the token: {e}. Reconnect at /amocrm/oauth/start/ "

@@ -13,9 +13,9 @@ and rows are claimed before anything is sent.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from amocrm import services
 from amocrm.client import chunks
 from amocrm.exceptions import AmoCRMError
+from amocrm.services import connection, enqueue, lead_sync
 
 
 class Command(BaseCommand):
@@ -40,26 +40,26 @@ class Command(BaseCommand):
 
     def handle(self, *args, which: str | None, dry_run: bool, now: bool, **options) -> None:
         which = which or "unsynced"
-        profile_ids = services.lead_sync_select(which=which)
+        profile_ids = lead_sync.lead_sync_select(which=which)
         if dry_run:
             self.stdout.write(f"{len(profile_ids)} profile(s) would be resynced ({which}).")
             return
-        if not services.is_enabled():
+        if not connection.is_enabled():
             raise CommandError("The amoCRM integration is off: set AMOCRM_BASE_URL and credentials first.")
         if not profile_ids:
             self.stdout.write("Nothing to resync.")
             return
         if not now:
-            count = services.lead_sync_enqueue(profile_ids=profile_ids, full=True)
+            count = enqueue.lead_sync_enqueue(profile_ids=profile_ids, full=True)
             self.stdout.write(
                 self.style.SUCCESS(f"Queued {len(profile_ids)} profile(s) in {count} task(s) for the worker.")
             )
             return
         totals: dict[str, int] = {}
         try:
-            client = services.client_get()
-            for chunk in chunks(profile_ids, services.SYNC_TASK_SIZE):
-                report = services.lead_sync_profiles(profile_ids=chunk, full=True, client=client)
+            client = connection.client_get()
+            for chunk in chunks(profile_ids, lead_sync.SYNC_TASK_SIZE):
+                report = lead_sync.lead_sync_profiles(profile_ids=chunk, full=True, client=client)
                 for key, value in report.as_dict().items():
                     totals[key] = totals.get(key, 0) + value
         except AmoCRMError as e:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from amocrm import services
+from amocrm.services import connection
 
 
 class Command(BaseCommand):
@@ -10,5 +10,5 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        count = services.token_rotate_keys()
+        count = connection.token_rotate_keys()
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {count} token row(s) with the current key."))

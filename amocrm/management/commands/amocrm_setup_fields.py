@@ -7,8 +7,8 @@ Run it again after adding bouquet categories in the admin; a run with nothing to
 
 from django.core.management.base import BaseCommand, CommandError
 
-from amocrm import services
 from amocrm.exceptions import AmoCRMError
+from amocrm.services import connection, fields
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, **options) -> None:
         try:
-            report = services.fields_setup(client=services.client_get(), dry_run=dry_run)
+            report = fields.fields_setup(client=connection.client_get(), dry_run=dry_run)
         except AmoCRMError as e:
             raise CommandError(f"amoCRM field setup failed: {e}") from e
         for line in report.lines:

@@ -12,8 +12,8 @@ The secret is never printed.
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from amocrm import services
 from amocrm.exceptions import AmoCRMError
+from amocrm.services import connection, webhook_events
 
 
 class Command(BaseCommand):
@@ -23,16 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Check only; subscribe nothing.")
 
     def handle(self, *args, dry_run: bool, **options) -> None:
-        if not services.is_enabled():
+        if not connection.is_enabled():
             raise CommandError("The amoCRM integration is off: set AMOCRM_BASE_URL and credentials first.")
         if not settings.AMOCRM_WEBHOOK_SECRET:
             raise CommandError("Set AMOCRM_WEBHOOK_SECRET first (a long random string).")
-        shown = services.webhook_url(secret="SECRET")  # noqa: S106 - a placeholder: never print the secret
+        shown = webhook_events.webhook_url(secret="SECRET")  # noqa: S106 - a placeholder: never print the secret
         try:
-            needed = services.webhook_subscribe(dry_run=dry_run)
+            needed = webhook_events.webhook_subscribe(dry_run=dry_run)
         except AmoCRMError as e:
             raise CommandError(f"amoCRM refused the subscription: {e}") from e
-        events = ", ".join(services.WEBHOOK_EVENTS)
+        events = ", ".join(webhook_events.WEBHOOK_EVENTS)
         if not needed:
             self.stdout.write(f"Already subscribed: {shown} ({events}).")
         elif dry_run:

@@ -12,7 +12,7 @@ already synced by an earlier task sends nothing.
 
 from django.core.management.base import BaseCommand
 
-from amocrm import services
+from amocrm.services import connection, enqueue, lead_sync
 
 
 class Command(BaseCommand):
@@ -22,12 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count the due profiles; queue nothing.")
 
     def handle(self, *args, dry_run: bool, **options) -> None:
-        if not services.is_enabled():
+        if not connection.is_enabled():
             self.stdout.write("The amoCRM integration is off: nothing to queue.")
             return
-        profile_ids = services.lead_sync_due()
+        profile_ids = lead_sync.lead_sync_due()
         if dry_run or not profile_ids:
             self.stdout.write(f"{len(profile_ids)} profile(s) due.")
             return
-        count = services.lead_sync_enqueue(profile_ids=profile_ids)
+        count = enqueue.lead_sync_enqueue(profile_ids=profile_ids)
         self.stdout.write(self.style.SUCCESS(f"Queued {len(profile_ids)} due profile(s) in {count} task(s)."))
