@@ -4,7 +4,6 @@ import datetime
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -14,7 +13,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
-from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
+from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
 class ProfileInline(admin.StackedInline):
@@ -113,24 +112,10 @@ class ProfileAdmin(admin.ModelAdmin):
             or "—"
         )
 
-    @transaction.atomic
     def save_model(self, request: HttpRequest, obj: Profile, form, change: bool) -> None:
-        """Save the profile; a new account sum becomes a staff ledger entry for the difference."""
-        wanted = obj.account_sum
-        obj.account_sum = (
-            Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=obj.pk)
-            if change
-            else obj._meta.get_field("account_sum").default
+        services.profile_save_by_staff(
+            profile=obj, is_new=not change, staff_email=request.user.get_username()
         )
-        super().save_model(request, obj, form, change)
-        if wanted != obj.account_sum:
-            services.ledger_post(
-                profile=obj,
-                amount=wanted - obj.account_sum,
-                reason=LedgerEntry.Reason.STAFF,
-                note=gettext("Admin: %(email)s") % {"email": request.user.get_username()},
-            )
-        services.deliveries_reschedule(profile=obj)
 
 
 class DeliveryDayFilter(admin.SimpleListFilter):

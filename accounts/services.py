@@ -25,6 +25,19 @@ REFERRAL_SESSION_KEY = "referral_code"
 # Fields a customer may change from the site; account sum and status belong to staff (and the CRM).
 CUSTOMER_EDITABLE_FIELDS = ("bouquet_category", "delivery_address", "delivery_interval", "wishes", "phone")
 
+# Changing one of these reshapes the future scheduled deliveries.
+SCHEDULE_FIELDS = {
+    "bouquet_category",
+    "delivery_address",
+    "delivery_interval",
+    "first_delivery_date",
+    "account_status",
+    "paused_until",
+}
+
+# Fields staff may change from outside the site (a back office): the customer's plus sum and status.
+STAFF_EDITABLE_FIELDS = (*CUSTOMER_EDITABLE_FIELDS, "account_sum", "account_status")
+
 
 def referrer_find(*, referral_code: str | UUID | None) -> Profile | None:
     """The profile behind a referral code, or None for a missing, malformed or unknown one."""
@@ -105,20 +118,6 @@ def profile_update_preferences(
     if set(changed) & SCHEDULE_FIELDS:
         deliveries_reschedule(profile=profile)
     return profile
-
-
-# Changing one of these reshapes the future scheduled deliveries.
-SCHEDULE_FIELDS = {
-    "bouquet_category",
-    "delivery_address",
-    "delivery_interval",
-    "first_delivery_date",
-    "account_status",
-    "paused_until",
-}
-
-# Fields staff may change from outside the site (a back office): the customer's plus sum and status.
-STAFF_EDITABLE_FIELDS = (*CUSTOMER_EDITABLE_FIELDS, "account_sum", "account_status")
 
 
 @transaction.atomic
@@ -282,6 +281,28 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     Delivery.objects.bulk_create(
         [Delivery(profile=profile, delivery_on=day, **snapshot) for day in sorted(wanted - set(existing))]
     )
+
+
+@transaction.atomic
+def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -> Profile:
+    """Save a profile staff edited in the admin. The sum changes through the ledger only: a new
+    account sum becomes a staff entry for the difference, against the sum locked in the database."""
+    wanted = profile.account_sum
+    profile.account_sum = (
+        Profile._meta.get_field("account_sum").default
+        if is_new
+        else Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=profile.pk)
+    )
+    profile.save()
+    if wanted != profile.account_sum:
+        ledger_post(
+            profile=profile,
+            amount=wanted - profile.account_sum,
+            reason=LedgerEntry.Reason.STAFF,
+            note=gettext("Admin: %(email)s") % {"email": staff_email},
+        )
+    deliveries_reschedule(profile=profile)
+    return profile
 
 
 def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
