@@ -1,0 +1,42 @@
+"""A local amoCRM stand-in: API v4 and OAuth as docs/amocrm-api.md describes them, in memory.
+
+Run it: `python -m tools.amocrm_standin --port 8911` (127.0.0.1 only), or in-process from a test:
+`standin = StandIn(port=0); standin.start(); ...; standin.stop()`.
+
+It is as strict as amoCRM: custom field values by a field id or code of that entity only (never a
+name), dates as integers, select values as existing enums, integer prices and ids, batch limits,
+single-use codes and refresh tokens, a 401 for a missing or expired token, 204 with no body for
+"nothing there", and 429 (empty body) above 7 API requests in any second.
+
+A control API under /_standin/ (JSON or form-encoded, no auth) sets the integration up, creates
+auth codes and long-lived tokens, expires tokens, injects failures and latency, resets the state,
+shows what was received, and plays a manager who edits a lead — which posts amoCRM's form-encoded,
+v2-shaped webhook to every subscribed destination. Changes made through the API fire the same
+webhooks (amoCRM's "echo"), unless `echo` is switched off. `/` is a small HTML page over the same.
+
+The account's state lives apart from HTTP, as moto keeps its models.py apart from responses.py:
+models (Account), tokens and runtime hold state; validation and shapes are pure; api, control and
+page are the routes over them; webhooks encodes and posts; server is the stdlib HTTP plumbing;
+standin.StandIn puts them together behind one server.
+"""
+
+from tools.amocrm_standin.constants import (
+    ACCOUNT_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REDIRECT_URI,
+    SUBDOMAIN,
+)
+from tools.amocrm_standin.standin import StandIn
+from tools.amocrm_standin.webhooks import php_encode, php_pairs
+
+__all__ = [
+    "ACCOUNT_ID",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_REDIRECT_URI",
+    "SUBDOMAIN",
+    "StandIn",
+    "php_encode",
+    "php_pairs",
+]

@@ -1,0 +1,283 @@
+"""The routes amoCRM serves: API v4 (custom fields, pipelines, leads, contacts, webhooks) and the OAuth
+token endpoint (moto's responses.py). Each parses the request, calls the account or the tokens, and
+shapes the answer: HAL on success, 204 for "nothing there", amoCRM's problem+json on errors.
+"""
+
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from tools.amocrm_standin.constants import (
+    DEFAULT_PAGE_LIMIT,
+    MAX_COMPLEX_BATCH,
+    MAX_LEADS_BATCH,
+    MAX_PAGE_LIMIT,
+)
+from tools.amocrm_standin.models import Account
+from tools.amocrm_standin.server import Request, Response, empty, hal, plain_json, problem
+from tools.amocrm_standin.shapes import Event, pipelines_shape
+from tools.amocrm_standin.tokens import OAuthError, Tokens
+from tools.amocrm_standin.validation import Invalid, check_subscription
+
+Route = tuple[str, str, Callable[..., Response]]
+
+
+def invalid(error: Invalid) -> Response:
+    return problem(400, "Bad Request", "Request validation failed", **{"validation-errors": error.groups})
+
+
+def json_body(request: Request) -> Any:
+    if "json" not in (request.headers.get("Content-Type") or ""):
+        raise Invalid.one("InvalidContentType", "", "Send a JSON body with Content-Type: application/json")
+    try:
+        return json.loads(request.raw or b"null")
+    except ValueError:
+        raise Invalid.one("InvalidJson", "", "The body is not valid JSON") from None
+
+
+def batch_body(request: Request, limit: int) -> list[Any]:
+    body = json_body(request)
+    if not isinstance(body, list) or not body:
+        raise Invalid.one("InvalidType", "", "The body must be a non-empty JSON array")
+    if len(body) > limit:
+        raise Invalid.one("TooMany", "", f"At most {limit} items per request")
+    return body
+
+
+def object_body(request: Request) -> dict[str, Any]:
+    item = json_body(request)
+    if not isinstance(item, dict):
+        raise Invalid.one("InvalidType", "", "The body must be a JSON object")
+    return item
+
+
+def limit_page(request: Request) -> tuple[int, int]:
+    try:
+        limit = int(request.param("limit") or DEFAULT_PAGE_LIMIT)
+        page = max(1, int(request.param("page") or 1))
+    except ValueError:
+        raise Invalid.one("InvalidType", "limit", "limit and page must be integers") from None
+    if limit < 1 or limit > MAX_PAGE_LIMIT:
+        limit = DEFAULT_PAGE_LIMIT  # amoCRM silently serves 50 above 250
+    return limit, page
+
+
+def ids_filter(request: Request) -> set[int] | None:
+    raw = request.query.get("filter[id][]", []) + request.query.get("filter[id]", [])
+    if not raw:
+        return None
+    try:
+        return {int(v) for value in raw for v in value.split(",") if v}
+    except ValueError:
+        raise Invalid.one("InvalidType", "filter.id", "Ids must be integers") from None
+
+
+class Api:
+    """API v4 and /oauth2/access_token; `echo` sends the webhooks an API change fires."""
+
+    def __init__(self, *, account: Account, tokens: Tokens, echo: Callable[[list[Event]], None]) -> None:
+        self.account = account
+        self.tokens = tokens
+        self.echo = echo
+        self.routes: list[Route] = [
+            ("GET", r"/api/v4/(leads|contacts)/custom_fields", self.fields_list),
+            ("POST", r"/api/v4/(leads|contacts)/custom_fields", self.fields_create),
+            ("GET", r"/api/v4/(leads|contacts)/custom_fields/(\d+)", self.field_get),
+            ("PATCH", r"/api/v4/(leads|contacts)/custom_fields/(\d+)", self.field_update),
+            ("GET", r"/api/v4/leads/pipelines", self.pipelines_list),
+            ("POST", r"/api/v4/leads/complex", self.leads_create_complex),
+            ("GET", r"/api/v4/leads", self.leads_list),
+            ("POST", r"/api/v4/leads", self.leads_create),
+            ("PATCH", r"/api/v4/leads", self.leads_update),
+            ("GET", r"/api/v4/leads/(\d+)", self.lead_get),
+            ("PATCH", r"/api/v4/leads/(\d+)", self.lead_update),
+            ("POST", r"/api/v4/leads/(\d+)/link", self.lead_link),
+            ("GET", r"/api/v4/contacts", self.contacts_list),
+            ("POST", r"/api/v4/contacts", self.contacts_create),
+            ("GET", r"/api/v4/contacts/(\d+)", self.contact_get),
+            ("GET", r"/api/v4/webhooks", self.webhooks_list),
+            ("POST", r"/api/v4/webhooks", self.webhook_subscribe),
+            ("DELETE", r"/api/v4/webhooks", self.webhook_unsubscribe),
+        ]
+
+    @property
+    def base_url(self) -> str:
+        return self.account.base_url
+
+    def answer(self, request: Request) -> Response:
+        """The token endpoint, or an API v4 route for a request with a live Bearer token."""
+        if not request.path.startswith("/api/v4/"):
+            return self.oauth_token(request)
+        if not self._authorized(request):
+            return problem(401, "Unauthorized", "Token is missing, expired or revoked")
+        try:
+            return self._route(request)
+        except Invalid as e:
+            return invalid(e)
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("Authorization") or ""
+        if not header.startswith("Bearer "):
+            return False
+        return self.tokens.is_valid(header.removeprefix("Bearer ").strip())
+
+    def _route(self, request: Request) -> Response:
+        for method, pattern, handler in self.routes:
+            match = re.fullmatch(pattern, request.path.rstrip("/") or "/")
+            if match and method == request.method:
+                return handler(request, *match.groups())
+        if any(re.fullmatch(p, request.path.rstrip("/")) for _, p, _ in self.routes):
+            return problem(405, "Method Not Allowed")
+        return problem(404, "Not Found", "No such path")
+
+    def _page(self, request: Request, key: str, items: list[Any]) -> Response:
+        limit, page = limit_page(request)
+        chunk = items[(page - 1) * limit : page * limit]
+        if not chunk:
+            return empty()
+        links = {"self": {"href": f"{self.base_url}{request.path}?page={page}&limit={limit}"}}
+        if page * limit < len(items):
+            links["next"] = {"href": f"{self.base_url}{request.path}?page={page + 1}&limit={limit}"}
+        last = max(1, math.ceil(len(items) / limit))
+        links["last"] = {"href": f"{self.base_url}{request.path}?page={last}&limit={limit}"}
+        body = {"_total_items": len(items), "_page": page, "_page_count": last, "_links": links}
+        body["_embedded"] = {key: chunk}
+        return hal(200, body)
+
+    def _created(self, key: str, records: list[dict[str, Any]], body: list[Any]) -> Response:
+        items = []
+        for index, (record, item) in enumerate(zip(records, body, strict=True)):
+            items.append(
+                {
+                    "id": record["id"],
+                    "request_id": str(item.get("request_id", index)),
+                    "_links": {"self": {"href": f"{self.base_url}/api/v4/{key}/{record['id']}"}},
+                }
+            )
+        return hal(
+            200, {"_links": {"self": {"href": f"{self.base_url}/api/v4/{key}"}}, "_embedded": {key: items}}
+        )
+
+    # -- OAuth ---------------------------------------------------------------------------------
+
+    def oauth_token(self, request: Request) -> Response:
+        if request.is_form:
+            data: Any = {k: v[0] for k, v in parse_qs(request.raw.decode()).items()}
+        else:
+            try:
+                data = json.loads(request.raw or b"null")
+            except ValueError:
+                data = None
+        try:
+            return plain_json(200, self.tokens.grant(data))
+        except OAuthError as e:
+            return problem(e.status, e.title, "Incorrect request", hint=e.hint)
+
+    # -- custom fields and pipelines -----------------------------------------------------------
+
+    def fields_list(self, request: Request, entity: str) -> Response:
+        return self._page(request, "custom_fields", self.account.field_list(entity))
+
+    def field_get(self, request: Request, entity: str, field_id: str) -> Response:
+        found = self.account.field_get(entity, int(field_id))
+        return empty() if found is None else hal(200, found)
+
+    def fields_create(self, request: Request, entity: str) -> Response:
+        created = self.account.fields_create(entity, batch_body(request, MAX_LEADS_BATCH))
+        return hal(200, {"_total_items": len(created), "_embedded": {"custom_fields": created}})
+
+    def field_update(self, request: Request, entity: str, field_id: str) -> Response:
+        changed = self.account.field_update(entity, int(field_id), object_body(request))
+        if changed is None:
+            return problem(404, "Not Found", "No such custom field")
+        return hal(200, changed)
+
+    def pipelines_list(self, request: Request) -> Response:
+        pipelines = pipelines_shape()
+        return hal(200, {"_total_items": len(pipelines), "_embedded": {"pipelines": pipelines}})
+
+    # -- leads ---------------------------------------------------------------------------------
+
+    def leads_create(self, request: Request) -> Response:
+        body = batch_body(request, MAX_LEADS_BATCH)
+        leads, events = self.account.leads_create(body)
+        self.echo(events)
+        return self._created("leads", leads, body)
+
+    def leads_create_complex(self, request: Request) -> Response:
+        answer, events = self.account.leads_create_complex(batch_body(request, MAX_COMPLEX_BATCH))
+        self.echo(events)
+        return hal(200, answer)
+
+    def leads_update(self, request: Request) -> Response:
+        answer, events = self.account.leads_update(batch_body(request, MAX_LEADS_BATCH))
+        self.echo(events)
+        return hal(
+            200,
+            {"_links": {"self": {"href": f"{self.base_url}/api/v4/leads"}}, "_embedded": {"leads": answer}},
+        )
+
+    def lead_update(self, request: Request, lead_id: str) -> Response:
+        item = object_body(request)
+        if "id" in item and item["id"] != int(lead_id):
+            raise Invalid.one("NotEqual", "id", "The id in the body differs from the one in the path")
+        if not self.account.has_lead(int(lead_id)):
+            return problem(404, "Not Found", "The lead does not exist")
+        answers, events = self.account.leads_update([{**item, "id": int(lead_id)}])
+        self.echo(events)
+        return hal(200, {**answers[0], "_embedded": {"leads": [answers[0]]}})
+
+    def lead_get(self, request: Request, lead_id: str) -> Response:
+        with_contacts = "contacts" in (request.param("with") or "")
+        lead = self.account.lead_get(int(lead_id), with_contacts=with_contacts)
+        return empty() if lead is None else hal(200, lead)  # amoCRM answers 204 for a deleted lead
+
+    def leads_list(self, request: Request) -> Response:
+        ids, query = ids_filter(request), request.param("query")
+        with_contacts = "contacts" in (request.param("with") or "")
+        return self._page(
+            request, "leads", self.account.leads_search(ids, query, with_contacts=with_contacts)
+        )
+
+    def lead_link(self, request: Request, lead_id: str) -> Response:
+        links = self.account.lead_link(int(lead_id), batch_body(request, MAX_LEADS_BATCH))
+        if links is None:
+            return problem(404, "Not Found", "The lead does not exist")
+        return hal(200, {"_total_items": len(links), "_embedded": {"links": links}})
+
+    # -- contacts ------------------------------------------------------------------------------
+
+    def contacts_list(self, request: Request) -> Response:
+        ids, query = ids_filter(request), request.param("query")
+        return self._page(request, "contacts", self.account.contacts_search(ids, query))
+
+    def contacts_create(self, request: Request) -> Response:
+        body = batch_body(request, MAX_LEADS_BATCH)
+        return self._created("contacts", self.account.contacts_create(body), body)
+
+    def contact_get(self, request: Request, contact_id: str) -> Response:
+        contact = self.account.contact_get(int(contact_id))
+        return empty() if contact is None else hal(200, contact)
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def webhooks_list(self, request: Request) -> Response:
+        hooks = self.account.webhooks_list(request.param("filter[destination]"))
+        if not hooks:
+            return empty()
+        return hal(200, {"_total_items": len(hooks), "_embedded": {"webhooks": hooks}})
+
+    def webhook_subscribe(self, request: Request) -> Response:
+        data = json_body(request)
+        check_subscription(data)
+        return hal(201, self.account.webhook_subscribe(data))
+
+    def webhook_unsubscribe(self, request: Request) -> Response:
+        data = json_body(request)
+        if not isinstance(data, dict) or not isinstance(data.get("destination"), str):
+            raise Invalid.one("NotBlank", "destination", "This value should not be blank.")
+        self.account.webhook_unsubscribe(data["destination"])
+        return empty()

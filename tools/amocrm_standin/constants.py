@@ -1,0 +1,131 @@
+"""The fixed facts of the account the stand-in plays: ids, pipelines, lifetimes, limits, field kinds."""
+
+import re
+import zoneinfo
+from typing import Any
+
+Fields = dict[int, dict[str, Any]]  # one entity's custom fields by id
+
+MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
+ACCOUNT_ID = 31000001
+SUBDOMAIN = "flowers"
+API_USER_ID = 8000001  # the integration's own user: the author of API changes
+MANAGER_USER_ID = 8000002  # the manager the control API plays
+PIPELINE_ID = 7000001
+WON, LOST = 142, 143
+DEFAULT_CLIENT_ID = "standin-client-id"
+DEFAULT_CLIENT_SECRET = "standin-client-secret"  # noqa: S105 - a fake credential for local runs
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/amocrm/oauth/callback/"
+HIDDEN = "***"
+CODE_LIFETIME = 20 * 60
+ACCESS_LIFETIME = 86400
+REFRESH_LIFETIME = 90 * 86400
+LONG_LIVED_LIFETIME = 5 * 365 * 86400
+RATE_LIMIT = 7  # requests per second, whole server
+MAX_LEADS_BATCH = 250
+MAX_COMPLEX_BATCH = 50
+MAX_PAGE_LIMIT = 250
+DEFAULT_PAGE_LIMIT = 50
+TEXT_MAX_LENGTH = 256
+FIELD_TYPES = {
+    "text",
+    "textarea",
+    "numeric",
+    "select",
+    "multiselect",
+    "radiobutton",
+    "checkbox",
+    "date",
+    "date_time",
+    "birthday",
+    "url",
+    "streetaddress",
+    "price",
+    "monetary",
+    "multitext",
+}
+ENUM_TYPES = {"select", "multiselect", "radiobutton", "multitext"}
+SINGLE_VALUE_TYPES = FIELD_TYPES - {"multiselect", "multitext"}
+DATE_TYPES = {"date", "date_time", "birthday"}
+NUMBER_TYPES = {"numeric", "price", "monetary"}
+NUMERIC_STRING = re.compile(r"-?\d+(\.\d+)?")
+FIELD_CODE = re.compile(r"[A-Z0-9_]+")
+LEAD_KEYS = {
+    "id",
+    "name",
+    "price",
+    "status_id",
+    "pipeline_id",
+    "created_by",
+    "updated_by",
+    "closed_at",
+    "created_at",
+    "updated_at",
+    "loss_reason_id",
+    "responsible_user_id",
+    "custom_fields_values",
+    "tags_to_add",
+    "tags_to_delete",
+    "_embedded",
+    "request_id",
+}
+CONTACT_KEYS = {
+    "id",
+    "name",
+    "first_name",
+    "last_name",
+    "responsible_user_id",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "custom_fields_values",
+    "tags_to_add",
+    "tags_to_delete",
+    "_embedded",
+    "request_id",
+}
+INTEGER_KEYS = {
+    "id",
+    "price",
+    "status_id",
+    "pipeline_id",
+    "created_by",
+    "updated_by",
+    "closed_at",
+    "created_at",
+    "updated_at",
+    "loss_reason_id",
+    "responsible_user_id",
+}
+WEBHOOK_EVENTS = {
+    f"{action}_{entity}"
+    for entity in ("lead", "contact", "company", "customer", "task")
+    for action in ("add", "update", "delete", "restore", "status", "responsible", "note")
+}
+# The webhook body's event key for each subscription setting.
+EVENT_KINDS = {"add_lead": "add", "update_lead": "update", "status_lead": "status", "delete_lead": "delete"}
+PIPELINES = [
+    {
+        "id": PIPELINE_ID,
+        "name": "Воронка",
+        "sort": 1,
+        "is_main": True,
+        "statuses": [
+            (60000001, "Неразобранное", 10, 1),
+            (60000002, "Первичный контакт", 20, 0),
+            (60000003, "Переговоры", 30, 0),
+            (60000004, "Принимают решение", 40, 0),
+            (WON, "Успешно реализовано", 10000, 0),
+            (LOST, "Закрыто и не реализовано", 11000, 0),
+        ],
+    }
+]
+FIRST_WORKING_STATUS = 60000002
+CONTACT_FIELDS = [
+    {"id": 500001, "name": "Телефон", "code": "PHONE", "type": "multitext", "sort": 4,
+     "enums": ["WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER"]},
+    {"id": 500002, "name": "Email", "code": "EMAIL", "type": "multitext", "sort": 6,
+     "enums": ["WORK", "PRIV", "OTHER"]},
+    {"id": 500003, "name": "Должность", "code": "POSITION", "type": "text", "sort": 2, "enums": None},
+]  # fmt: skip
