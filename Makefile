@@ -33,7 +33,7 @@ run: migrate ## set everything up and serve on http://127.0.0.1:8000 (SQLite, co
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
 
 demo: venv ## the site, the worker and an amoCRM stand-in together, connected (Ctrl-C stops all)
-	$(PY) tools/demo.py
+	$(PY) -m tools.demo
 
 superuser: migrate ## create a staff login for the admin
 	DEBUG=$${DEBUG:-true} $(PY) manage.py createsuperuser

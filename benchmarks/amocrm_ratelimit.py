@@ -1,7 +1,7 @@
 """How many requests amoCRM would see in any one second when several processes share the limiter.
 
-    .venv/bin/python benchmarks/amocrm_ratelimit.py                # 4 processes x 100 requests, 7 rps
-    .venv/bin/python benchmarks/amocrm_ratelimit.py --database-url postgres://postgres@127.0.0.1:5432/flower_bench
+    .venv/bin/python -m benchmarks.amocrm_ratelimit            # 4 processes x 100 requests, 7 rps
+    .venv/bin/python -m benchmarks.amocrm_ratelimit --database-url postgres://postgres@127.0.0.1:5432/flower_bench
     # options: --processes 4 --requests 100 --rate 7 --timeout 180 (seconds for the whole run)
 
 A stand-in for amoCRM (stdlib ThreadingHTTPServer on a free port of 127.0.0.1, in this process)
@@ -25,28 +25,17 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import django
 
+from tools.harness.figures import max_in_any_second
+from tools.harness.inprocess import create_table
+from tools.harness.processes import BASE_DIR, HarnessError, spawn, stop, wait_until
 
-def max_in_any_second(times: list[float]) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
-def django_setup() -> None:
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+ME = [sys.executable, "-m", "benchmarks.amocrm_ratelimit"]
 
 
 def worker(args: argparse.Namespace) -> None:
-    django_setup()
+    django.setup()
     from amocrm.client import AmoCRMClient, StaticTokenSource
     from amocrm.ratelimit import DatabaseRateLimiter
 
@@ -61,14 +50,10 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def init_table() -> None:
-    django_setup()
-    from django.db import connection
-
+    django.setup()
     from amocrm.models import RateLimit
 
-    if RateLimit._meta.db_table not in connection.introspection.table_names():
-        with connection.schema_editor() as editor:
-            editor.create_model(RateLimit)
+    create_table(RateLimit)
 
 
 def serve(arrivals: list[float]) -> ThreadingHTTPServer:
@@ -121,25 +106,23 @@ def main() -> int:
             "LOG_LEVEL": "WARNING",
             "DATABASE_URL": args.database_url or f"sqlite:///{Path(tmp) / 'limiter.sqlite3'}",
         }
-        me = [sys.executable, str(Path(__file__).resolve())]
-        subprocess.run([*me, "--init"], env=env, cwd=ROOT, check=True, timeout=60)
+        subprocess.run([*ME, "--init"], env=env, cwd=BASE_DIR, check=True, timeout=60)
         arrivals: list[float] = []
         server = serve(arrivals)
         base_url = f"http://127.0.0.1:{server.server_address[1]}"
         name = f"bench-{secrets.token_hex(4)}"
-        command = [*me, "--worker", "--base-url", base_url, "--limiter-name", name]
+        command = [*ME, "--worker", "--base-url", base_url, "--limiter-name", name]
         command += ["--requests", str(args.requests), "--rate", str(args.rate)]
         started = time.monotonic()
-        workers = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(args.processes)]
-        deadline = started + args.timeout
+        workers = [spawn(command, env, name=f"worker {n}") for n in range(args.processes)]
         timed_out = False
-        for process in workers:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                process.terminate()
-                process.wait(timeout=10)
+        try:
+            wait_until("the workers", lambda: all(p.poll() is not None for p in workers), args.timeout, 0.01)
+        except HarnessError:
+            timed_out = True
+        finally:
+            for process in workers:
+                stop(process)
         elapsed = time.monotonic() - started
         server.shutdown()
 

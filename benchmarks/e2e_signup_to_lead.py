@@ -1,8 +1,8 @@
 """Time from clicking "Sign up" in Chromium to the lead existing in the amoCRM stand-in.
 
-    .venv/bin/python benchmarks/e2e_signup_to_lead.py [--runs 10] [--database-url postgres://...]
+    .venv/bin/python -m benchmarks.e2e_signup_to_lead [--runs 10] [--database-url postgres://...]
 
-Starts the same stack as the browser tests (tools.demo.Stack: gunicorn with DEBUG off, the
+Starts the same stack as the browser tests (tools.harness.stack.Stack: gunicorn with DEBUG off, the
 `db_worker` worker polling every 0.2 s, the stand-in in this process) on a throwaway SQLite file,
 or on a new PostgreSQL database named by --database-url (created, then dropped). Each run fills the
 signup form in a fresh browser context, starts the clock at the click, and polls the stand-in's
@@ -12,26 +12,15 @@ worst. Needs /usr/bin/chromium.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
-
-from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
-    SQLITE_OPTIONS,
-    fill_signup,
-    lead_of,
-    signup_data,
-    submit,
-    unique_email,
-)
-from tools.demo import Stack  # noqa: E402
+from tools.harness.browser import DESKTOP, fill_signup, launch, lead_of, new_context, submit
+from tools.harness.database import throwaway_database
+from tools.harness.processes import HarnessError
+from tools.harness.site import signup_data, unique_email
+from tools.harness.stack import Stack
 
 TIMEOUT = 30.0  # seconds for one lead to appear
 
@@ -39,7 +28,7 @@ TIMEOUT = 30.0  # seconds for one lead to appear
 def measure(stack: Stack, browser, runs: int) -> list[float]:
     times = []
     for number in range(runs + 1):  # the first run warms the workers up and is not counted
-        context = browser.new_context(viewport=DESKTOP, base_url=stack.site_url)
+        context = new_context(browser, stack.site_url, DESKTOP)
         page = context.new_page()
         data = signup_data(unique_email(f"bench{number}"))
         page.goto("/signup/")
@@ -48,7 +37,7 @@ def measure(stack: Stack, browser, runs: int) -> list[float]:
         submit(page)
         while lead_of(stack, data["email"]) is None:
             if time.perf_counter() - started > TIMEOUT:
-                raise SystemExit(f"no lead for {data['email']} within {TIMEOUT:.0f} s:\n{stack.logs()}")
+                raise HarnessError(f"no lead for {data['email']} within {TIMEOUT:.0f} s:\n{stack.logs()}")
             time.sleep(0.02)
         elapsed = time.perf_counter() - started
         context.close()
@@ -58,32 +47,35 @@ def measure(stack: Stack, browser, runs: int) -> list[float]:
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--database-url", help="a PostgreSQL URL to create and drop (SQLite by default)")
-    args = parser.parse_args()
+def run(runs: int, database_url: str | None) -> list[float]:
     from playwright.sync_api import sync_playwright
-
-    from benchmarks.site_latency import throwaway_database
 
     with (
         tempfile.TemporaryDirectory(prefix="flower-e2e-bench-") as tmp,
-        throwaway_database(args.database_url) as url,
+        throwaway_database(database_url, many_writers=True) as url,
     ):
-        if args.database_url is None:
-            url += SQLITE_OPTIONS
-        stack = Stack(database_url=url, workdir=Path(tmp))
+        stack = Stack(url, workdir=Path(tmp))
         try:
             stack.start()
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                browser = launch(playwright)
                 try:
-                    times = measure(stack, browser, args.runs)
+                    return measure(stack, browser, runs)
                 finally:
                     browser.close()
         finally:
             stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="timed signups, after one warm-up (10)")
+    parser.add_argument("--database-url", help="a PostgreSQL URL to create and drop (SQLite by default)")
+    args = parser.parse_args()
+    try:
+        times = run(args.runs, args.database_url)
+    except HarnessError as e:
+        raise SystemExit(str(e)) from None
     print(
         f"click → lead in the stand-in, {len(times)} runs: median {statistics.median(times) * 1000:.0f} ms, "
         f"worst {max(times) * 1000:.0f} ms"

@@ -2,14 +2,14 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/load.py [--clients 20] [--duration 30]
+    .venv/bin/python -m benchmarks.load [--clients 20] [--duration 30]
         [--database-url postgres://postgres@127.0.0.1:5432/flower_load]
         [--extra-path POST:/amocrm/webhook/?secret=...:tests/fixtures/body.txt]
 
 What it does, all on loopback and bounded by --timeout (300 s by default):
 
 1. Creates the PostgreSQL database (refusing one that exists; dropped at the end), runs `migrate`
-   and `collectstatic` with production-like settings (site_latency.py's throwaway database and
+   and `collectstatic` with production-like settings (tools/harness's throwaway database and
    environment: DEBUG=false, a random SECRET_KEY, `CACHE_URL=dummycache://`) plus
    `CONN_MAX_AGE=60`, as the deploy notes recommend (`--conn-max-age` to change it).
 2. Creates one customer (user + profile) per client through the ORM with the real settings, so
@@ -44,7 +44,6 @@ import contextlib
 import itertools
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -54,22 +53,11 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from site_latency import (  # noqa: E402 (a sibling script, not a package)
-    GUNICORN_CONFIG,
-    REQUEST_TIMEOUT,
-    create_customer,
-    django_setup,
-    free_port,
-    load_average,
-    log_in,
-    percentile,
-    prepare,
-    serving,
-    site_env,
-    throwaway_database,
-    time_limit,
-)
+from tools.harness.database import throwaway_database
+from tools.harness.figures import load_average, percentile
+from tools.harness.inprocess import create_customer, django_setup
+from tools.harness.processes import free_port, time_limit
+from tools.harness.site import GUNICORN_CONFIG, REQUEST_TIMEOUT, log_in, prepare, serving, site_env
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/flower_load"
 WARMUP_SECONDS = 2

@@ -2,9 +2,9 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/sync_bulk_resync.py [--profiles 1000] [--database-url URL]
+    .venv/bin/python -m benchmarks.sync_bulk_resync [--profiles 1000] [--database-url URL]
 
-One throwaway database (site_latency.py's) and `migrate`; the amoCRM stand-in in this process at
+One throwaway database (tools/harness's) and `migrate`; the amoCRM stand-in in this process at
 its real limit (7 requests/second, 429 above it) and our deployment-wide limiter at
 AMOCRM_RATE_LIMIT=7. Our fields are set up first (`manage.py amocrm_setup_fields`, counted on its
 own: a one-off step whose ids the resync reads from our database). The profiles are bulk-inserted
@@ -31,18 +31,11 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
-from _harness import (
-    Control,
-    crm_env,
-    crm_run,
-    database_kind,
-    django_setup,
-    free_port,
-    manage,
-    no_crm_env,
-    prepare,
-    site_env,
-)
+from tools.harness.crm import Control, crm_env, crm_run, no_crm_env
+from tools.harness.database import database_kind
+from tools.harness.inprocess import django_setup
+from tools.harness.processes import free_port
+from tools.harness.site import manage, prepare, site_env
 
 
 def insert_profiles(env: dict[str, str], count: int) -> None:

@@ -2,9 +2,9 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/sync_propagation.py [--saves 20] [--interval 1] [--database-url URL]
+    .venv/bin/python -m benchmarks.sync_propagation [--saves 20] [--interval 1] [--database-url URL]
 
-One throwaway database (site_latency.py's), `migrate` + `collectstatic`, the amoCRM stand-in in
+One throwaway database (tools/harness's), `migrate` + `collectstatic`, the amoCRM stand-in in
 this process at amoCRM's 7 requests/second (our limiter at AMOCRM_RATE_LIMIT=7 too), our fields set
 up through `manage.py amocrm_setup_fields`, gunicorn with the integration on, and
 `manage.py db_worker --no-reload --interval <interval>` beside it (1 s is django-tasks-db's default
@@ -22,34 +22,33 @@ import random
 import statistics
 import time
 import uuid
-from datetime import date, timedelta
 
-from _harness import (
+from tools.harness.crm import crm_env, crm_run, field_value
+from tools.harness.database import database_kind
+from tools.harness.figures import ms
+from tools.harness.processes import free_port, running, wait_until
+from tools.harness.site import (
     REQUEST_TIMEOUT,
-    background,
-    crm_env,
-    crm_run,
     csrf_token,
-    database_kind,
-    field_value,
-    free_port,
     manage,
-    ms,
     prepare,
     serving,
     signup,
-    signup_email,
+    signup_data,
     site_env,
-    wait_until,
+    unique_email,
+    worker_args,
 )
 
 
-def preferences(wishes: str) -> dict[str, str]:
+def preferences(email: str, wishes: str) -> dict[str, str]:
+    """The preferences form as signed up (signup_data), with new wishes: one field changes."""
+    signed_up = signup_data(email)
     return {
-        "bouquet_category": "seasonal",
-        "delivery_address": "Москва, ул. Цветочная, д. 1, кв. 2",
-        "next_delivery_date": (date.today() + timedelta(days=7)).isoformat(),  # noqa: DTZ011
-        "delivery_interval": "biweekly",
+        "bouquet_category": signed_up["bouquet_category"],
+        "delivery_address": signed_up["delivery_address"],
+        "next_delivery_date": signed_up["first_delivery_date"],
+        "delivery_interval": signed_up["delivery_interval"],
         "wishes": wishes,
         "phone": "",
     }
@@ -68,20 +67,14 @@ def main() -> None:
         env = crm_env(site_env(database_url, port), server, control.token(), rate_limit=7)
         prepare(env, timeout=args.timeout)
         manage(env, "amocrm_setup_fields", timeout=60)
-        worker_args = ("db_worker", "--no-reload", "--no-startup-delay", "--interval", args.interval)
         post_times, propagation = [], []
         with (
             serving(env, port, tmp / "gunicorn.log") as (base_url, _),
-            background(env, tmp / "worker.log", *worker_args),
+            running(worker_args(args.interval), env, tmp / "worker.log"),
         ):
-            run_id = uuid.uuid4().hex[:8]
-            _, session = signup(base_url, run_id, 0)
-            email = signup_email(run_id, 0)
-            lead = wait_until(
-                "the customer's lead",
-                lambda: next((le for le in control.leads() if field_value(le, "FA_EMAIL") == email), None),
-                timeout=30,
-            )
+            email = unique_email("bench")
+            _, session = signup(base_url, email)
+            lead = wait_until("the customer's lead", lambda: control.lead_of(email), timeout=30)
             for number in range(args.saves):
                 time.sleep(random.random())
                 token = csrf_token(session, f"{base_url}/account/preferences/")
@@ -89,7 +82,7 @@ def main() -> None:
                 started = time.perf_counter()
                 response = session.post(
                     f"{base_url}/account/preferences/",
-                    data={"csrfmiddlewaretoken": token, **preferences(wishes)},
+                    data={"csrfmiddlewaretoken": token, **preferences(email, wishes)},
                     allow_redirects=False,
                     timeout=REQUEST_TIMEOUT,
                 )

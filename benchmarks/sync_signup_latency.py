@@ -2,12 +2,12 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/sync_signup_latency.py [--signups 30] [--database-url URL]
+    .venv/bin/python -m benchmarks.sync_signup_latency [--signups 30] [--database-url URL]
 
-One throwaway database (site_latency.py's: a temporary SQLite file, or the named PostgreSQL
+One throwaway database (tools/harness's: a temporary SQLite file, or the named PostgreSQL
 database, created and dropped), `migrate` + `collectstatic`, the amoCRM stand-in in this process
 (7 requests/second, our fields set up through `manage.py amocrm_setup_fields`, then told to answer
-every API call after 3 s), and two gunicorns on the same database with site_latency.py's
+every API call after 3 s), and two gunicorns on the same database with the harness's
 production-like environment: one with the integration on (AMOCRM_BASE_URL = the stand-in, a
 long-lived token), one with it off. After warm-up signups on both, the timed signups alternate
 between the two servers (so load from other jobs hits both alike); only the POST is timed, as in
@@ -22,21 +22,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import uuid
 
-from _harness import (
-    crm_env,
-    crm_run,
-    database_kind,
-    free_port,
-    manage,
-    ms,
-    no_crm_env,
-    prepare,
-    serving,
-    signup,
-    site_env,
-)
+from tools.harness.crm import crm_env, crm_run, no_crm_env
+from tools.harness.database import database_kind
+from tools.harness.figures import ms
+from tools.harness.processes import free_port
+from tools.harness.site import manage, prepare, serving, signup, site_env, unique_email
 
 LATENCY = 3.0  # seconds before the stand-in answers any API call
 WARMUP = 3
@@ -59,18 +50,17 @@ def main() -> None:
         control("DELETE", "requests")
         control.settings(latency=LATENCY)
 
-        run_id = uuid.uuid4().hex[:8]
         timings: dict[str, list[float]] = {"on": [], "off": []}
         with (
             serving(env_on, port_on, tmp / "on.log") as (url_on, _),
             serving(env_off, port_off, tmp / "off.log") as (url_off, _),
         ):
-            for n in range(WARMUP):
-                signup(url_on, f"{run_id}-on-warmup", n)
-                signup(url_off, f"{run_id}-off-warmup", n)
-            for n in range(args.signups):
-                timings["on"].append(signup(url_on, f"{run_id}-on", n)[0])
-                timings["off"].append(signup(url_off, f"{run_id}-off", n)[0])
+            for _ in range(WARMUP):
+                signup(url_on, unique_email("on-warmup"))
+                signup(url_off, unique_email("off-warmup"))
+            for _ in range(args.signups):
+                timings["on"].append(signup(url_on, unique_email("on"))[0])
+                timings["off"].append(signup(url_off, unique_email("off"))[0])
         api_calls = control.requests()
 
         control.settings(latency=0)

@@ -2,10 +2,10 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/webhook_latency.py [--posts 200] [--rounds 20] [--database-url URL]
-    .venv/bin/python benchmarks/webhook_latency.py --write-body FILE   # a body for load.py, then exit
+    .venv/bin/python -m benchmarks.webhook_latency [--posts 200] [--rounds 20] [--database-url URL]
+    .venv/bin/python -m benchmarks.webhook_latency --write-body FILE   # a body for load.py, then exit
 
-One throwaway database (site_latency.py's: a temporary SQLite file, or the named PostgreSQL
+One throwaway database (tools/harness's: a temporary SQLite file, or the named PostgreSQL
 database, created and dropped), `migrate` + `collectstatic`, the amoCRM stand-in in this process
 (the endpoint never calls amoCRM; the stand-in is there so the worker's sync, if it sent anything,
 would land somewhere we can count), our fields set up with `manage.py amocrm_setup_fields` against
@@ -40,26 +40,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import requests
-from _harness import (
-    REQUEST_TIMEOUT,
-    background,
-    create_customer,
-    crm_env,
-    crm_run,
-    database_kind,
-    django_setup,
-    free_port,
-    load_average,
-    log_in,
-    manage,
-    percentile,
-    prepare,
-    serving,
-    site_env,
-    wait_until,
-)
 
 from tools.amocrm_standin import php_encode
+from tools.harness.crm import crm_env, crm_run
+from tools.harness.database import database_kind
+from tools.harness.figures import load_average, percentile
+from tools.harness.inprocess import create_customer, django_setup
+from tools.harness.processes import free_port, running, wait_until
+from tools.harness.site import REQUEST_TIMEOUT, log_in, manage, prepare, serving, site_env, worker_args
 
 SECRET = "bench-hook-" + uuid.uuid4().hex
 SUBDOMAIN = "flowers"
@@ -104,11 +92,12 @@ def create_linked_customers(count: int) -> tuple[list[tuple[str, int]], int, int
     from django.db import connections
     from django_tasks_db.models import DBTaskResult
 
-    from amocrm import mapping, services
+    from amocrm import mapping
     from amocrm.models import CustomField, LeadSync
+    from amocrm.services.fields import field_map_load
 
     try:
-        fields = services.field_map_load()
+        fields = field_map_load()
         run_id = uuid.uuid4().hex[:8]
         customers = []
         for number in range(count):
@@ -260,8 +249,7 @@ def main() -> None:
 
             # (b) webhook → new sum on /account/, with the worker
             requests_before = len(control.requests())
-            worker_args = ("db_worker", "--no-reload", "--no-startup-delay", "--interval", "1")
-            with background(env, tmp / "worker.log", *worker_args):
+            with running(worker_args(interval="1"), env, tmp / "worker.log"):
                 backlog_started = time.perf_counter()
                 wait_until(
                     "the worker to apply the backlog of (a)",

@@ -11,17 +11,12 @@ the servers and the temporary database are removed at the end of the module, als
 """
 
 import os
-import re
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
 from http import HTTPStatus
 from pathlib import Path
 
@@ -29,20 +24,26 @@ import pytest
 import requests
 from django.conf import settings
 
+from tools.harness.database import sqlite_url
+from tools.harness.processes import HOST, free_port, spawn, stop, wait_http
+from tools.harness.site import (
+    PASSWORD,
+    REQUEST_TIMEOUT,
+    csrf_token,
+    gunicorn_args,
+    manage,
+    signup_data,
+    site_env,
+)
+
 pytestmark = pytest.mark.redis
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
-BASE_DIR = Path(__file__).resolve().parent.parent
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-HOST = "127.0.0.1"
 # What a load balancer passes on to every web machine. allauth's per-account key for failed logins
 # includes the host (the site's domain), so the servers must see the same one, as in production.
 SITE_HOST = "flowers.example.ru"
-PASSWORD = "Tulips-and-peonies-42"
 INVALID_LOGIN = "Указанные вами адрес электронной почты и/или пароль неверны."
 TOO_MANY_FAILED = "Слишком много неудачных попыток входа в систему. Повторите попытку позже."
-CSRF_INPUT_RE = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
-TIMEOUT = 15  # seconds, for one request
 
 
 def _allowed(action: str, per: str) -> int:
@@ -60,12 +61,6 @@ def _redis():
     return redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1, socket_timeout=2)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
     """One gunicorn process serving the site; a customer talks to it through `session`."""
@@ -79,18 +74,13 @@ class Server:
         session.headers["Host"] = SITE_HOST
         return session
 
-    def page(self, session: requests.Session, path: str) -> str:
-        response = session.get(f"{self.url}{path}", timeout=TIMEOUT)
-        assert response.status_code == HTTPStatus.OK, f"GET {path}: {response.status_code}"
-        return CSRF_INPUT_RE.search(response.text).group(1)
-
     def post(self, session: requests.Session, path: str, data: dict[str, str]) -> requests.Response:
-        token = self.page(session, path)
+        token = csrf_token(session, f"{self.url}{path}")
         return session.post(
             f"{self.url}{path}",
             data={"csrfmiddlewaretoken": token, **data},
             allow_redirects=False,
-            timeout=TIMEOUT,
+            timeout=REQUEST_TIMEOUT,
         )
 
     def log_in(self, email: str, password: str) -> requests.Response:
@@ -100,43 +90,33 @@ class Server:
         return self.post(self.session(), "/signup/", data)
 
 
-def _start(env: dict[str, str], log: Path) -> Server:
-    port = _free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
-            # One worker: the server is one process, with one local-memory cache in the control pair.
-            [GUNICORN, "-c", "gunicorn.conf.py", "flower_account.wsgi", "--bind", f"{HOST}:{port}"]
-            + ["--workers", "1"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+def _env(database_url: str, port: int, cache_url: str) -> dict[str, str]:
+    return site_env(
+        database_url,
+        port,
+        # DEBUG on only so templates name static files without `collectstatic` (the manifest
+        # storage); allauth's rate limiter does not look at DEBUG.
+        debug=True,
+        SECRET_KEY="ratelimit-test-key",  # one key for all servers, as in production
+        ALLOWED_HOSTS=f"{SITE_HOST},{HOST}",
+        CACHE_URL=cache_url,
+    )
+
+
+def _start(database_url: str, cache_url: str, log: Path) -> Server:
+    port = free_port()
+    # One worker: the server is one process, with one local-memory cache in the control pair.
+    process = spawn(gunicorn_args(port, workers=1), _env(database_url, port, cache_url), log=log)
     return Server(url=f"http://{HOST}:{port}", process=process, log=log)
 
 
-def _wait_until_up(server: Server, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.process.returncode}:\n{server.log.read_text()}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=5).status_code == HTTPStatus.OK:
-                return
-        except requests.RequestException:  # refused, or a timeout while it boots under load
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn did not answer /healthz in time:\n{server.log.read_text()}")
+def _wait_until_up(server: Server) -> None:
+    wait_http(f"{server.url}/healthz", server.process, 60, server.log.read_text)
 
 
 def _stop(servers: list[Server]) -> None:
     for server in servers:
-        server.process.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown
-    for server in servers:
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=5)
+        stop(server.process, signum=signal.SIGQUIT)  # gunicorn's quick shutdown
 
 
 @pytest.fixture(scope="module")
@@ -147,41 +127,19 @@ def servers() -> Iterator[dict[str, tuple[Server, Server]]]:
     except Exception as error:
         pytest.skip(f"Redis at REDIS_TEST_URL={REDIS_TEST_URL} does not answer ({error})")
     with tempfile.TemporaryDirectory(prefix="flower-ratelimit-") as tmp:
-        base_env = {
-            **os.environ,
-            # DEBUG on only so templates name static files without `collectstatic` (the manifest
-            # storage); allauth's rate limiter does not look at DEBUG.
-            "DEBUG": "true",
-            "SECRET_KEY": "ratelimit-test-key",  # one key for all servers, as in production
-            "ALLOWED_HOSTS": f"{SITE_HOST},{HOST}",
-            "DATABASE_URL": f"sqlite:///{Path(tmp) / 'db.sqlite3'}",
-            "EMAIL_URL": "consolemail://",
-            "LOG_LEVEL": "WARNING",
-            "GUNICORN_ACCESS_LOG": "false",
-        }
-        migrate = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=BASE_DIR,
-            env={**base_env, "CACHE_URL": "locmemcache://"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert migrate.returncode == 0, f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}"
+        database_url = sqlite_url(Path(tmp) / "db.sqlite3")
+        manage(_env(database_url, free_port(), "locmemcache://"), "migrate", "--noinput", timeout=60)
         caches = {"shared": REDIS_TEST_URL, "per_process": "locmemcache://"}
         started = {
             name: tuple(
-                _start({**base_env, "CACHE_URL": cache_url}, Path(tmp) / f"{name}-{number}.log")
-                for number in (1, 2)
+                _start(database_url, cache_url, Path(tmp) / f"{name}-{number}.log") for number in (1, 2)
             )
             for name, cache_url in caches.items()
         }
         try:
-            deadline = time.monotonic() + 60
             for pair in started.values():
                 for server in pair:
-                    _wait_until_up(server, deadline)
+                    _wait_until_up(server)
             yield started
         finally:
             _stop([server for pair in started.values() for server in pair])
@@ -195,25 +153,10 @@ def _empty_redis(servers):
     _redis().flushdb()
 
 
-def _signup_data(email: str, **overrides: str) -> dict[str, str]:
-    return {
-        "email": email,
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "bouquet_category": "romantic",
-        "delivery_address": "Москва, ул. Тверская, 7, кв. 12",
-        "first_delivery_date": (date.today() + timedelta(days=10)).isoformat(),  # noqa: DTZ011
-        "delivery_interval": "biweekly",
-        "wishes": "",
-        "account_sum": "3000",
-        **overrides,
-    }
-
-
 def _customer(server: Server) -> str:
     """Sign a new customer up through `server`; their email."""
     email = f"customer-{uuid.uuid4().hex[:8]}@example.ru"
-    response = server.sign_up(_signup_data(email))
+    response = server.sign_up(signup_data(email))
     assert response.status_code == HTTPStatus.FOUND, response.text[:2000]
     return email
 
@@ -252,7 +195,7 @@ def test_failed_logins_are_counted_per_process_with_a_local_memory_cache(servers
 def _post_signups_alternately(pair: tuple[Server, Server], count: int) -> None:
     """Signup posts that fail validation (cheap: no password hash); each one counts."""
     for attempt in range(count):
-        response = pair[attempt % 2].sign_up(_signup_data("not-an-email", password2="other"))
+        response = pair[attempt % 2].sign_up(signup_data("not-an-email", password2="other"))
         assert response.status_code == HTTPStatus.OK, f"signup {attempt + 1}: {response.status_code}"
 
 
@@ -263,7 +206,7 @@ def test_signups_in_one_process_use_up_the_ip_limit_in_the_other_with_redis(serv
 
     for server in pair:
         email = f"late-{uuid.uuid4().hex[:8]}@example.ru"
-        assert server.sign_up(_signup_data(email)).status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert server.sign_up(signup_data(email)).status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
 def test_signups_are_counted_per_process_with_a_local_memory_cache(servers):
@@ -273,4 +216,4 @@ def test_signups_are_counted_per_process_with_a_local_memory_cache(servers):
 
     for server in pair:
         email = f"late-{uuid.uuid4().hex[:8]}@example.ru"
-        assert server.sign_up(_signup_data(email)).status_code == HTTPStatus.FOUND
+        assert server.sign_up(signup_data(email)).status_code == HTTPStatus.FOUND

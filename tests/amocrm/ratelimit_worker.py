@@ -8,6 +8,8 @@ import json
 
 import django
 
+from tools.harness.inprocess import create_table
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -16,14 +18,11 @@ def main() -> None:
     parser.add_argument("--init", action="store_true", help="create the limiter table and exit")
     args = parser.parse_args()
     django.setup()
-    from django.db import connection
-
     from amocrm.models import RateLimit
     from amocrm.ratelimit import DatabaseRateLimiter
 
     if args.init:
-        with connection.schema_editor() as editor:
-            editor.create_model(RateLimit)
+        create_table(RateLimit)
         return
     limiter = DatabaseRateLimiter(rate=args.rate)
     print(json.dumps([limiter.acquire().timestamp() for _ in range(args.count)]))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from amocrm.ratelimit import SPACING_MARGIN, DatabaseRateLimiter
-from benchmarks.amocrm_ratelimit import max_in_any_second
+from tools.harness.figures import max_in_any_second
 
 ROOT = Path(__file__).resolve().parents[2]
 

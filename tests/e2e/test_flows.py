@@ -8,21 +8,20 @@ import zoneinfo
 
 import pytest
 
-from tests.e2e.conftest import (
+from tools.harness.browser import (
     PHONE,
     enum_text,
     field_id,
     fill_signup,
     lead_of,
     sign_up,
-    signup_data,
     submit,
-    unique_email,
-    values_by_code,
     wait_for,
     wait_for_lead,
 )
-from tools.demo import has_webhooks
+from tools.harness.crm import values_by_code
+from tools.harness.site import signup_data, unique_email
+from tools.harness.stack import has_webhooks
 
 pytestmark = pytest.mark.e2e
 

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, DESKTOP, PHONE, sign_up, signup_data, unique_email, wait_for_lead
+from tools.harness.browser import DESKTOP, PHONE, sign_up, wait_for_lead
+from tools.harness.site import signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
 
 SIZES = {"phone": PHONE, "desktop": DESKTOP}
 
 
-def test_screenshots_of_the_main_pages(stack, new_page):
-    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or ARTIFACTS / "screenshots")
+def test_screenshots_of_the_main_pages(stack, new_page, artifacts):
+    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     for size, viewport in SIZES.items():
         page = new_page(viewport)

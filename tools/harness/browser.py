@@ -1,0 +1,95 @@
+"""Debian's Chromium through Playwright, and what the browser tests and the browser benchmark do
+with it: sign up through the form, then wait for the lead in the stand-in.
+
+Playwright is passed in (`launch(playwright)`), never imported here, so the rest of the harness
+works without it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tools.harness.processes import wait_until
+from tools.harness.stack import Stack
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's: no browser downloads
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+WAIT = 15.0  # seconds: the longest any step may take to show up (a sync takes well under one)
+
+
+def launch(playwright: Any) -> Any:
+    """Headless Chromium from `sync_playwright()`."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def new_context(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    """A fresh context (no cookies shared with any other) in Russian, steps bounded by WAIT."""
+    context = browser.new_context(viewport=viewport, base_url=base_url, locale="ru-RU")
+    context.set_default_timeout(WAIT * 1000)
+    return context
+
+
+# PAGES
+# ------------------------------------------------------------------------------
+def submit(page: Any) -> None:
+    """Click the page's main form button (not the header's log-out button)."""
+    page.locator("main form button[type=submit]").click()
+
+
+def fill_signup(page: Any, data: dict[str, str]) -> None:
+    for name in ("email", "password1", "password2", "delivery_address", "first_delivery_date", "wishes"):
+        page.fill(f"[name={name}]", data[name])
+    page.fill("[name=account_sum]", data["account_sum"])
+    page.check(f"input[name=bouquet_category][value={data['bouquet_category']}]")
+    page.check(f"input[name=delivery_interval][value={data['delivery_interval']}]")
+
+
+def sign_up(page: Any, data: dict[str, str]) -> None:
+    """Fill the signup form (data from site.signup_data) and click "Sign up"; lands on /account/."""
+    page.goto("/signup/")
+    fill_signup(page, data)
+    submit(page)
+    page.wait_for_url(re.compile(r"/account/$"))
+
+
+# THE STAND-IN, AS A TEST READS IT
+# ------------------------------------------------------------------------------
+def wait_for(check: Callable[[], Any], what: str, timeout: float = WAIT, stack: Stack | None = None) -> Any:
+    """`check()`'s first truthy result, polled; a failure with the stack's logs after `timeout` s."""
+    return wait_until(what, check, timeout, details=stack.logs if stack is not None else None)
+
+
+def lead_of(stack: Stack, email: str) -> dict[str, Any] | None:
+    return stack.control.lead_of(email)
+
+
+def wait_for_lead(stack: Stack, email: str, check: Callable[[dict], bool] = bool, what: str = "") -> dict:
+    return wait_for(
+        lambda: (lead := lead_of(stack, email)) is not None and check(lead) and lead,
+        what or f"a lead for {email} in the stand-in",
+        stack=stack,
+    )
+
+
+def enum_text(stack: Stack, code: str, enum_id: int) -> str:
+    for field in stack.control("GET", "fields")["leads"]:
+        if field["code"] == code:
+            return next(e["value"] for e in field["enums"] if e["id"] == enum_id)
+    raise AssertionError(f"no lead field {code} in the stand-in")
+
+
+def field_id(stack: Stack, code: str) -> int:
+    return next(f["id"] for f in stack.control("GET", "fields")["leads"] if f["code"] == code)

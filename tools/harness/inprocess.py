@@ -1,0 +1,51 @@
+"""Django in this process, on a run's database: customers through the ORM, a table the run needs.
+
+Import nothing from the site before `django_setup()`; the functions here import what they use.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from decimal import Decimal
+from typing import Any
+
+from tools.harness.site import PASSWORD
+
+
+def django_setup(env: dict[str, str]) -> None:
+    """Django in this process with a run's environment (and so on its database)."""
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "flower_account.settings"
+    import django
+
+    django.setup()
+
+
+def create_customer(email: str, password: str = PASSWORD) -> Any:
+    """A customer (user + profile) through the ORM with the site's settings (Argon2 and all); the
+    profile. The hash is paid here, before any clock starts."""
+    from django.utils import timezone
+
+    from accounts import services
+    from accounts.models import BouquetCategory, User
+
+    user = User.objects.create_user(email=email, password=password)
+    return services.profile_create(
+        user=user,
+        bouquet_category=BouquetCategory.objects.order_by("pk").first(),
+        delivery_address="Москва, ул. Цветочная, д. 1, кв. 2",
+        first_delivery_date=timezone.localdate() + datetime.timedelta(days=7),
+        delivery_interval="biweekly",
+        wishes="Больше зелени.",
+        account_sum=Decimal("5000"),
+    )
+
+
+def create_table(model: Any) -> None:
+    """`model`'s table, unless it exists: for a run that needs one table, not every migration."""
+    from django.db import connection
+
+    if model._meta.db_table not in connection.introspection.table_names():
+        with connection.schema_editor() as editor:
+            editor.create_model(model)
