@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -42,6 +42,7 @@ from amocrm.ratelimit import NoRateLimiter
 from amocrm.services import fields
 from tests.conftest import _use_task_backend
 from tools.amocrm_standin import StandIn
+from tools.harness.processes import wait_until as wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -52,18 +53,6 @@ SIGNUPS = 50
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float, interval: float = 0.1):
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def database_url() -> str:
