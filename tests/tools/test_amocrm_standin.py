@@ -1,10 +1,14 @@
 """The amoCRM stand-in on its own: it must be as strict as amoCRM, so the site's tests can trust it."""
 
+import datetime
+import re
 import threading
 import time
+import zoneinfo
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -598,3 +602,388 @@ def test_our_client_sets_up_fields_and_creates_a_complex_lead(standin, control, 
     assert values["delivery_interval"] == "weekly"
     assert client.contact_find_by_email(profile.user.email)["id"] == created["contact_id"]
     assert fields_setup(client=client).changed is False
+
+
+# -- as a real account behaves -------------------------------------------------------------------
+
+
+def lead_id_of(api, item: dict) -> int:
+    return api.post(api.url("/api/v4/leads"), json=[item], timeout=5).json()["_embedded"]["leads"][0]["id"]
+
+
+def complex_lead(api, email: str, **item) -> dict:
+    contact = {
+        "first_name": "Анна",
+        "custom_fields_values": [{"field_code": "EMAIL", "values": [{"value": email, "enum_code": "WORK"}]}],
+    }
+    body = [{"name": f"Подписка — {email}", **item, "_embedded": {"contacts": [contact]}}]
+    response = api.post(api.url("/api/v4/leads/complex"), json=body, timeout=5)
+    assert response.status_code == HTTPStatus.OK, response.text
+    return response.json()[0]
+
+
+def subscribe(api, receiver, *settings: str) -> None:
+    body = {"destination": receiver.url, "settings": list(settings)}
+    assert api.post(api.url("/api/v4/webhooks"), json=body, timeout=5).status_code == HTTPStatus.CREATED
+
+
+def decoded(webhook: dict) -> dict[str, str]:
+    return dict(parse_qsl(webhook["body"]))
+
+
+def test_a_webhook_sends_a_date_bare_and_other_values_under_value(api, control, lead_fields, receiver):
+    luxe = lead_fields["FA_CAT"]["enums"][0]
+    lead_id = lead_id_of(api, {"name": "Подписка"})
+    subscribe(api, receiver, "update_lead")
+    control("settings", {"echo": False})
+    ids = [lead_fields[code]["id"] for code in ("FA_SUM", "FA_CAT", "FA_DATE")]
+
+    control(
+        f"leads/{lead_id}/manager",
+        {
+            "custom_fields": [
+                {"field_id": ids[0], "value": "2500"},
+                {"field_id": ids[1], "enum_id": luxe["id"]},
+                {"field_id": ids[2], "value": "2025-11-28"},
+            ]
+        },
+    )
+
+    (webhook,) = receiver.received
+    assert webhook["body"].startswith("account%5Bsubdomain%5D=flowers")  # the account comes first
+    data = decoded(webhook)
+    item = "leads[update][0][custom_fields]"
+    assert [data[f"{item}[{i}][id]"] for i in range(3)] == [str(i) for i in ids]
+    assert data[f"{item}[0][values][0][value]"] == "2500"
+    assert (data[f"{item}[1][values][0][value]"], data[f"{item}[1][values][0][enum]"]) == (
+        "Люкс",
+        str(luxe["id"]),
+    )
+    assert data[f"{item}[2][values][0]"] == "1764277200"  # 2025-11-28 00:00 Moscow, bare
+    assert f"{item}[2][values][0][value]" not in data
+    assert not [key for key in data if key.endswith("[code]")]  # real lead items carry no field code
+    assert "leads[update][0][old_status_id]" not in data  # the stage did not change
+
+
+def test_a_stage_change_puts_old_status_id_in_the_update_and_the_status_hook_can_be_off(
+    api, control, receiver
+):
+    lead_id = lead_id_of(api, {"name": "Подписка"})
+    subscribe(api, receiver, "update_lead", "status_lead")
+    control("settings", {"echo": False, "status_hooks": False})
+
+    control(f"leads/{lead_id}/manager", {"status_id": 60000003})
+
+    data = decoded(receiver.received[0])
+    assert (data["leads[update][0][status_id]"], data["leads[update][0][old_status_id]"]) == (
+        "60000003",
+        "60000002",
+    )
+    assert "leads[update][0][old_pipeline_id]" not in data  # the pipeline did not change
+    assert not [key for key in data if key.startswith("leads[status]")]
+    control("settings", {"status_hooks": True})
+    control(f"leads/{lead_id}/manager", {"status_id": 142})
+    assert decoded(receiver.received[1])["leads[status][0][old_status_id]"] == "60000003"
+
+
+def test_a_deleted_lead_is_restored_with_its_id_and_values(api, control, lead_fields, receiver, standin):
+    date_id = lead_fields["FA_DATE"]["id"]
+    item = {"price": 2500, "custom_fields_values": [{"field_id": date_id, "values": [{"value": 1764277200}]}]}
+    created = complex_lead(api, "anna@example.ru", **item)
+    lead_id = created["id"]
+    before = api.get(api.url(f"/api/v4/leads/{lead_id}"), params={"with": "contacts"}, timeout=5).json()
+    subscribe(api, receiver, "delete_lead", "restore_lead")
+    control(f"leads/{lead_id}/delete")
+    assert api.get(api.url(f"/api/v4/leads/{lead_id}"), timeout=5).status_code == HTTPStatus.NO_CONTENT
+    assert f"/_standin/leads/{lead_id}/restore" in requests.get(f"{standin.base_url}/", timeout=5).text
+
+    result = control(f"manager/leads/{lead_id}/restore")
+
+    after = api.get(api.url(f"/api/v4/leads/{lead_id}"), params={"with": "contacts"}, timeout=5)
+    assert after.status_code == HTTPStatus.OK
+    lead = after.json()
+    assert (lead["id"], lead["price"], lead["custom_fields_values"]) == (
+        lead_id,
+        2500,
+        before["custom_fields_values"],
+    )
+    assert [c["id"] for c in lead["_embedded"]["contacts"]] == [created["contact_id"]]
+    data = decoded(receiver.received[1])
+    assert data["leads[restore][0][id]"] == str(lead_id)
+    assert data["leads[restore][0][price]"] == "2500"
+    assert data["leads[restore][0][last_modified]"] == str(result["lead"]["updated_at"])
+    assert data["leads[restore][0][custom_fields][0][values][0]"] == "1764277200"
+    with pytest.raises(AssertionError):
+        control(f"leads/{lead_id}/restore")  # no longer in the trash
+
+
+def test_a_manager_contact_edit_sends_update_contact_and_the_api_shows_it(api, control, receiver):
+    created = complex_lead(api, "anna@example.ru")
+    contact_id = created["contact_id"]
+    subscribe(api, receiver, "update_contact")
+    fields = {f["code"]: f for f in control("fields", method="GET")["contacts"]}
+    work_phone = next(e["id"] for e in fields["PHONE"]["enums"] if e["value"] == "WORK")
+    work_email = next(e["id"] for e in fields["EMAIL"]["enums"] if e["value"] == "WORK")
+
+    result = control(
+        f"manager/contacts/{contact_id}",
+        {"name": "Анна Петрова", "phone": "+79135550102", "email": "anna.p@example.ru"},
+    )
+
+    assert result["deliveries"][0]["status"] == HTTPStatus.OK
+    data = decoded(receiver.received[0])
+    item = "contacts[update][0]"
+    assert (data[f"{item}[id]"], data[f"{item}[name]"]) == (str(contact_id), "Анна Петрова")
+    assert (
+        data[f"{item}[last_modified]"] == data[f"{item}[updated_at]"] == str(result["contact"]["updated_at"])
+    )
+    assert data[f"{item}[account_id]"] == "31000001"
+    by_code = {data[f"{item}[custom_fields][{i}][code]"]: i for i in range(2)}
+    phone, email = (f"{item}[custom_fields][{by_code[code]}]" for code in ("PHONE", "EMAIL"))
+    assert (data[f"{phone}[values][0][value]"], data[f"{phone}[values][0][enum]"]) == (
+        "+79135550102",
+        str(work_phone),
+    )
+    assert (data[f"{email}[values][0][value]"], data[f"{email}[values][0][enum]"]) == (
+        "anna.p@example.ru",
+        str(work_email),
+    )
+    assert data[f"{item}[linked_leads_id][{created['id']}][ID]"] == str(created["id"])
+    contact = api.get(api.url(f"/api/v4/contacts/{contact_id}"), timeout=5).json()
+    values = {f["field_code"]: f["values"][0]["value"] for f in contact["custom_fields_values"]}
+    assert (contact["name"], values) == (
+        "Анна Петрова",
+        {"EMAIL": "anna.p@example.ru", "PHONE": "+79135550102"},
+    )
+    found = api.get(api.url("/api/v4/contacts"), params={"query": "+79135550102"}, timeout=5).json()
+    assert [c["id"] for c in found["_embedded"]["contacts"]] == [contact_id]
+    old = api.get(api.url("/api/v4/contacts"), params={"query": "anna@example.ru"}, timeout=5)
+    assert old.status_code == HTTPStatus.NO_CONTENT
+
+
+def test_contact_and_restore_events_can_be_subscribed_and_a_new_contact_fires_add_contact(api, receiver):
+    subscribe(api, receiver, "restore_lead", "update_contact", "add_contact")
+
+    created = api.post(api.url("/api/v4/contacts"), json=[{"name": "Борис"}], timeout=5).json()
+
+    assert receiver.arrived.wait(3)
+    data = decoded(receiver.received[0])
+    contact_id = created["_embedded"]["contacts"][0]["id"]
+    assert (data["contacts[add][0][id]"], data["contacts[add][0][name]"]) == (str(contact_id), "Борис")
+    listed = api.get(api.url("/api/v4/webhooks"), timeout=5).json()["_embedded"]["webhooks"]
+    assert listed[0]["settings"] == ["restore_lead", "update_contact", "add_contact"]
+
+
+def test_the_account_answers_its_facts_and_its_time_zone_in_datetime_settings(api, control):
+    plain = api.get(api.url("/api/v4/account"), timeout=5)
+    control("settings", {"timezone": "Asia/Novosibirsk"})
+    dated = api.get(api.url("/api/v4/account"), params={"with": "datetime_settings"}, timeout=5).json()
+
+    assert plain.headers["Content-Type"] == "application/hal+json"
+    account = plain.json()
+    assert (account["id"], account["subdomain"], account["currency"], account["country"]) == (
+        31000001,
+        "flowers",
+        "RUB",
+        "RU",
+    )
+    assert "timezone" not in account and "_embedded" not in account  # API v4 keeps it under with=
+    settings = dated["_embedded"]["datetime_settings"]
+    assert (settings["timezone"], settings["timezone_offset"]) == ("Asia/Novosibirsk", "+07:00")
+
+
+def test_a_manager_date_is_midnight_in_the_account_time_zone_and_the_page_shows_that_day(
+    api, control, lead_fields, standin
+):
+    novosibirsk = zoneinfo.ZoneInfo("Asia/Novosibirsk")
+    lead_id = lead_id_of(api, {"name": "Подписка"})
+    control("settings", {"timezone": "Asia/Novosibirsk", "echo": False})
+
+    result = control(
+        f"leads/{lead_id}/manager",
+        {"custom_fields": [{"field_id": lead_fields["FA_DATE"]["id"], "value": "2025-11-28"}]},
+    )
+
+    midnight = datetime.datetime(2025, 11, 28, tzinfo=novosibirsk)
+    assert result["lead"]["custom_fields_values"][0]["values"][0]["value"] == int(midnight.timestamp())
+    page = requests.get(f"{standin.base_url}/", timeout=5).text
+    assert "28.11.2025" in page and "timezone=Asia/Novosibirsk" in page
+
+
+def test_a_renamed_subdomain_reaches_webhooks_and_the_subdomain_endpoint(standin, api, control, receiver):
+    url = f"{standin.base_url}/oauth2/access_token"
+    tokens = requests.post(url, json=token_body(code=control("codes")["code"]), timeout=5).json()
+    lead_id = lead_id_of(api, {"name": "Подписка"})
+    subscribe(api, receiver, "update_lead")
+    control("settings", {"subdomain": "roses", "echo": False})
+    subdomain_url = f"{standin.base_url}/oauth2/account/current/subdomain"
+
+    control(f"leads/{lead_id}/manager", {"price": 100})
+    current = requests.get(subdomain_url, headers={"X-Refresh-Token": tokens["refresh_token"]}, timeout=5)
+    missing = requests.get(subdomain_url, timeout=5)
+    refresh = token_body(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    requests.post(url, json=refresh, timeout=5)
+    used = requests.get(subdomain_url, headers={"X-Refresh-Token": tokens["refresh_token"]}, timeout=5)
+
+    data = decoded(receiver.received[0])
+    assert (data["account[subdomain]"], data["account[id]"]) == ("roses", "31000001")
+    assert current.status_code == HTTPStatus.OK
+    assert current.json() == {
+        "id": 31000001,
+        "subdomain": "roses",
+        "domain": "roses.amocrm.ru",
+        "top_level_domain": "ru",
+    }
+    assert (missing.status_code, used.status_code) == (HTTPStatus.UNAUTHORIZED, HTTPStatus.UNAUTHORIZED)
+    assert api.get(api.url("/api/v4/account"), timeout=5).json()["subdomain"] == "roses"
+
+
+def test_without_duplicate_control_a_known_email_gets_a_new_lead(api):
+    first = complex_lead(api, "anna@example.ru")
+
+    again = complex_lead(api, "anna@example.ru", request_id="again")
+
+    assert again["id"] != first["id"] and again["contact_id"] != first["contact_id"]
+    assert (again["merged"], again["request_id"]) == (False, ["again"])
+
+
+def test_duplicate_control_merges_a_known_email_into_its_lead(api, control):
+    first = complex_lead(api, "anna@example.ru")
+    control("settings", {"duplicate_control": True})
+
+    merged = complex_lead(api, "Anna@Example.ru", request_id="dup")
+    contact = {"custom_fields_values": [{"field_code": "EMAIL", "values": [{"value": "boris@example.ru"}]}]}
+    pair = [
+        {"name": "a", "request_id": "b-1", "_embedded": {"contacts": [contact]}},
+        {"name": "b", "request_id": "b-2", "_embedded": {"contacts": [contact]}},
+    ]
+    batch = api.post(api.url("/api/v4/leads/complex"), json=pair, timeout=5).json()
+
+    assert merged == {
+        "id": first["id"],
+        "contact_id": first["contact_id"],
+        "company_id": None,
+        "merged": True,
+        "request_id": ["dup"],
+    }
+    assert len(batch) == 1 and batch[0]["request_id"] == ["b-1", "b-2"]
+    listed = api.get(api.url("/api/v4/leads"), timeout=5).json()["_embedded"]["leads"]
+    assert [lead["id"] for lead in listed] == [first["id"], batch[0]["id"]]
+
+
+def test_errors_by_id_keys_a_failed_patch_by_the_lead_id(api, control):
+    good, bad = lead_id_of(api, {"name": "a"}), lead_id_of(api, {"name": "b"})
+    control("settings", {"errors_by_id": True})
+
+    response = api.patch(
+        api.url("/api/v4/leads"), json=[{"id": good, "price": 1}, {"id": bad, "price": "1"}], timeout=5
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert (body["title"], body["status"], body["detail"]) == ("Bad Request", 400, "Invalid request body")
+    assert list(body["errors"]) == [str(bad)] and "validation-errors" not in body
+
+
+def test_a_rejected_lead_fails_every_patch_that_includes_it_and_only_it(api, control):
+    other, rejected = lead_id_of(api, {"name": "a"}), lead_id_of(api, {"name": "b"})
+    control(f"leads/{rejected}/reject", {"message": "Loss reason can be specified only for lost lead"})
+    both = [{"id": other, "price": 1}, {"id": rejected, "price": 2}]
+
+    together = api.patch(api.url("/api/v4/leads"), json=both, timeout=5)
+    alone = api.patch(api.url(f"/api/v4/leads/{rejected}"), json={"price": 2}, timeout=5)
+    control("settings", {"errors_by_id": True})
+    keyed = api.patch(api.url("/api/v4/leads"), json=both, timeout=5)
+    fine = api.patch(api.url("/api/v4/leads"), json=both[:1], timeout=5)
+    control(f"leads/{rejected}/reject", method="DELETE")
+    lifted = api.patch(api.url("/api/v4/leads"), json=both, timeout=5)
+
+    assert errors_of(together) == [("1", "id")]
+    assert alone.status_code == HTTPStatus.BAD_REQUEST
+    assert keyed.json()["errors"] == {str(rejected): "Loss reason can be specified only for lost lead"}
+    assert (fine.status_code, lifted.status_code) == (HTTPStatus.OK, HTTPStatus.OK)
+
+
+def test_a_blocked_account_answers_every_call_with_nginx_html_and_counts_them(standin, api, control):
+    control("requests", method="DELETE")
+    control("settings", {"blocked": "403"})
+
+    answers = [
+        api.get(api.url("/api/v4/leads/pipelines"), timeout=5),
+        api.patch(api.url("/api/v4/leads"), json=[{"id": 1}], timeout=5),
+        requests.post(f"{standin.base_url}/oauth2/access_token", json=token_body(code="x"), timeout=5),
+    ]
+    control("settings", {"blocked": "402"})
+    lapsed = api.get(api.url("/api/v4/leads/pipelines"), timeout=5)
+    control("settings", {"blocked": None})
+
+    assert [a.status_code for a in answers] == [HTTPStatus.FORBIDDEN] * 3
+    assert {a.headers["Content-Type"] for a in answers} == {"text/html"}
+    assert "<center>nginx</center>" in answers[0].text
+    assert (lapsed.status_code, lapsed.headers["Content-Type"]) == (402, "application/problem+json")
+    assert lapsed.json()["status"] == 402
+    log = control("requests", method="GET")["requests"]
+    assert [(r["status"], r["blocked"]) for r in log] == [(403, True)] * 3 + [(402, True)]
+    assert control("state", method="GET")["counts"]["blocked_calls"] == 1  # the 402 block's calls
+    assert api.get(api.url("/api/v4/leads/pipelines"), timeout=5).status_code == HTTPStatus.OK
+
+
+REAL_BODIES = Path(__file__).parents[1] / "amocrm" / "fixtures" / "real"
+
+
+def body_shape(body: str, prefix: str = "") -> set[str]:
+    """The keys of a form body with list positions and lead ids made alike, under `prefix` (and account)."""
+    keys = set()
+    for key, _ in parse_qsl(body, keep_blank_values=True):
+        key = re.sub(r"\[(custom_fields|linked_leads_id)\]\[\d+\]", r"[\1][*]", key)
+        if key.startswith(("account", prefix)):
+            keys.add(key)
+    return keys
+
+
+@pytest.mark.skipif(not REAL_BODIES.is_dir(), reason="no real-shaped bodies in tests/amocrm/fixtures/real")
+def test_webhook_bodies_have_the_shape_of_real_ones(api, control, receiver):
+    specs = [
+        {"name": "Сумма", "type": "numeric"},
+        {"name": "Категория", "type": "select", "enums": [{"value": "Люкс", "sort": 1}]},
+        {"name": "Адрес", "type": "text"},
+        {"name": "Дата", "type": "date"},
+    ]
+    fields = api.post(api.url("/api/v4/leads/custom_fields"), json=specs, timeout=5).json()
+    sum_, category, address, date = fields["_embedded"]["custom_fields"]
+    values = [
+        {"field_id": sum_["id"], "values": [{"value": 2500}]},
+        {"field_id": category["id"], "values": [{"enum_id": category["enums"][0]["id"]}]},
+        {"field_id": address["id"], "values": [{"value": "Москва"}]},
+        {"field_id": date["id"], "values": [{"value": 1764277200}]},
+    ]
+    created = complex_lead(api, "anna@example.ru", price=2500, custom_fields_values=values)
+    lead_id, contact_id = created["id"], created["contact_id"]
+    control(f"contacts/{contact_id}/manager", {"phone": "+79135550102"})  # before the hooks: no event
+    settings = ("update_lead", "status_lead", "delete_lead", "restore_lead", "update_contact")
+    subscribe(api, receiver, *settings)
+    control("settings", {"echo": False})
+
+    control(f"leads/{lead_id}/manager", {"price": 2600})
+    control(f"leads/{lead_id}/manager", {"status_id": 60000003})
+    control(f"contacts/{contact_id}/manager", {"email": "anna.p@example.ru"})
+    control(f"leads/{lead_id}/delete")
+    control(f"leads/{lead_id}/restore")
+
+    edit, move, contact, delete, restore = (w["body"] for w in receiver.received)
+    pairs = [
+        ("lead_update_bare_date.txt", edit, "leads[update]"),
+        ("lead_update_stage_change.txt", move, "leads[update]"),
+        ("lead_status.txt", move, "leads[status]"),
+        ("contact_update_phone.txt", contact, "contacts[update]"),
+        ("lead_delete.txt", delete, "leads[delete]"),
+    ]
+    for name, ours, prefix in pairs:
+        assert body_shape(ours, prefix) == body_shape((REAL_BODIES / name).read_text(), prefix), name
+    # The real restore body is of a lead without custom fields; ours has them, like an update item.
+    real_restore = body_shape((REAL_BODIES / "lead_restore.txt").read_text(), "leads[restore]")
+    assert real_restore <= body_shape(restore, "leads[restore]")
+    assert {k.replace("[update]", "[restore]") for k in body_shape(edit, "leads[update]")} == body_shape(
+        restore, "leads[restore]"
+    )

@@ -8,11 +8,20 @@ name), dates as integers, select values as existing enums, integer prices and id
 single-use codes and refresh tokens, a 401 for a missing or expired token, 204 with no body for
 "nothing there", and 429 (empty body) above 7 API requests in any second.
 
+It answers like a real account where that differs from a first reading of the docs: webhook bodies
+follow real ones (tests/amocrm/fixtures/real/): `account[…]` first, a date's value bare
+(`…[values][0]=1763931600`), `old_status_id` in an update item whose stage changed, contacts with
+`linked_leads_id`; GET /api/v4/account keeps the time zone under `with=datetime_settings`;
+/leads/complex answers carry `request_id` lists and `merged`.
+
 A control API under /_standin/ (JSON or form-encoded, no auth) sets the integration up, creates
-auth codes and long-lived tokens, expires tokens, injects failures and latency, resets the state,
-shows what was received, and plays a manager who edits a lead — which posts amoCRM's form-encoded,
-v2-shaped webhook to every subscribed destination. Changes made through the API fire the same
-webhooks (amoCRM's "echo"), unless `echo` is switched off. `/` is a small HTML page over the same.
+auth codes and long-lived tokens, expires tokens, changes settings (the account's: subdomain,
+timezone, duplicate_control, status_hooks; the server's: latency, rate_limit, echo, webhook_timeout,
+blocked, errors_by_id), injects failures (whole answers, or one lead's validation), resets the state,
+shows what was received, and plays a manager who edits, deletes or restores a lead or edits a
+contact — which posts amoCRM's form-encoded, v2-shaped webhook to every subscribed destination.
+Changes made through the API fire the same webhooks (amoCRM's "echo"), unless `echo` is switched
+off. `/` is a small HTML page over the same.
 
 The account's state lives apart from HTTP, as moto keeps its models.py apart from responses.py:
 models (Account), tokens and runtime hold state; validation and shapes are pure; api, control and

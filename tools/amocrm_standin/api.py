@@ -1,6 +1,7 @@
-"""The routes amoCRM serves: API v4 (custom fields, pipelines, leads, contacts, webhooks) and the OAuth
-token endpoint (moto's responses.py). Each parses the request, calls the account or the tokens, and
-shapes the answer: HAL on success, 204 for "nothing there", amoCRM's problem+json on errors.
+"""The routes amoCRM serves: API v4 (the account, custom fields, pipelines, leads, contacts, webhooks)
+and OAuth (the token endpoint, the account's current subdomain by refresh token) — moto's
+responses.py. Each parses the request, calls the account or the tokens, and shapes the answer: HAL on
+success, 204 for "nothing there", amoCRM's problem+json on errors.
 """
 
 import json
@@ -17,16 +18,31 @@ from tools.amocrm_standin.constants import (
     MAX_PAGE_LIMIT,
 )
 from tools.amocrm_standin.models import Account
+from tools.amocrm_standin.runtime import Runtime
 from tools.amocrm_standin.server import Request, Response, empty, hal, plain_json, problem
 from tools.amocrm_standin.shapes import Event, pipelines_shape
 from tools.amocrm_standin.tokens import OAuthError, Tokens
-from tools.amocrm_standin.validation import Invalid, check_subscription
+from tools.amocrm_standin.validation import Invalid, check_subscription, is_int
 
 Route = tuple[str, str, Callable[..., Response]]
 
 
 def invalid(error: Invalid) -> Response:
     return problem(400, "Bad Request", "Request validation failed", **{"validation-errors": error.groups})
+
+
+def invalid_by_id(error: Invalid, items: list[Any]) -> Response:
+    """The other 400 amoCRM gives for a lead PATCH, naming each failed lead by its id (amocrm-api-php
+    issue 88: `{"errors": {"11062353": "Loss reason can be specified only for lost lead"}, …}`)."""
+    ids = {}
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and is_int(item.get("id")):
+            ids[str(item.get("request_id", index))] = str(item["id"])
+    errors = {
+        ids.get(group["request_id"], group["request_id"]): "; ".join(e["detail"] for e in group["errors"])
+        for group in error.groups
+    }
+    return problem(400, "Bad Request", "Invalid request body", errors=errors)
 
 
 def json_body(request: Request) -> Any:
@@ -76,13 +92,17 @@ def ids_filter(request: Request) -> set[int] | None:
 
 
 class Api:
-    """API v4 and /oauth2/access_token; `echo` sends the webhooks an API change fires."""
+    """API v4 and /oauth2/; `echo` sends the webhooks an API change fires."""
 
-    def __init__(self, *, account: Account, tokens: Tokens, echo: Callable[[list[Event]], None]) -> None:
+    def __init__(
+        self, *, account: Account, tokens: Tokens, runtime: Runtime, echo: Callable[[list[Event]], None]
+    ) -> None:
         self.account = account
         self.tokens = tokens
+        self.runtime = runtime
         self.echo = echo
         self.routes: list[Route] = [
+            ("GET", r"/api/v4/account", self.account_get),
             ("GET", r"/api/v4/(leads|contacts)/custom_fields", self.fields_list),
             ("POST", r"/api/v4/(leads|contacts)/custom_fields", self.fields_create),
             ("GET", r"/api/v4/(leads|contacts)/custom_fields/(\d+)", self.field_get),
@@ -108,9 +128,13 @@ class Api:
         return self.account.base_url
 
     def answer(self, request: Request) -> Response:
-        """The token endpoint, or an API v4 route for a request with a live Bearer token."""
-        if not request.path.startswith("/api/v4/"):
+        """An OAuth route, or an API v4 route for a request with a live Bearer token."""
+        if request.path.rstrip("/") == "/oauth2/account/current/subdomain":
+            return self.oauth_subdomain(request)
+        if request.path.rstrip("/") == "/oauth2/access_token":
             return self.oauth_token(request)
+        if not request.path.startswith("/api/v4/"):
+            return problem(404, "Not Found", "No such path")
         if not self._authorized(request):
             return problem(401, "Unauthorized", "Token is missing, expired or revoked")
         try:
@@ -176,6 +200,21 @@ class Api:
         except OAuthError as e:
             return problem(e.status, e.title, "Incorrect request", hint=e.hint)
 
+    def oauth_subdomain(self, request: Request) -> Response:
+        """What amocrm-api-php's getAccountDomainByRefreshToken asks after a failed refresh: the
+        account's current subdomain, for a live refresh token in `X-Refresh-Token` (not used up)."""
+        if request.method != "GET":
+            return problem(405, "Method Not Allowed")
+        if not self.tokens.is_live_refresh(request.headers.get("X-Refresh-Token") or ""):
+            return problem(401, "Unauthorized", "Refresh token is missing, expired or revoked")
+        return plain_json(200, self.account.domain())
+
+    # -- the account ---------------------------------------------------------------------------
+
+    def account_get(self, request: Request) -> Response:
+        with_ = {w.strip() for w in (request.param("with") or "").split(",") if w.strip()}
+        return hal(200, self.account.account_get(with_))
+
     # -- custom fields and pipelines -----------------------------------------------------------
 
     def fields_list(self, request: Request, entity: str) -> Response:
@@ -212,8 +251,20 @@ class Api:
         self.echo(events)
         return hal(200, answer)
 
+    def _update(self, items: list[Any]) -> tuple[list[dict[str, Any]], list[Event]] | Response:
+        """The updated leads and their events, or the 400 (keyed by lead id with `errors_by_id`)."""
+        with self.runtime.lock:
+            rejected, by_id = dict(self.runtime.rejected), self.runtime.settings["errors_by_id"]
+        try:
+            return self.account.leads_update(items, rejected=rejected)
+        except Invalid as e:
+            return invalid_by_id(e, items) if by_id else invalid(e)
+
     def leads_update(self, request: Request) -> Response:
-        answer, events = self.account.leads_update(batch_body(request, MAX_LEADS_BATCH))
+        updated = self._update(batch_body(request, MAX_LEADS_BATCH))
+        if isinstance(updated, Response):
+            return updated
+        answer, events = updated
         self.echo(events)
         return hal(
             200,
@@ -226,7 +277,10 @@ class Api:
             raise Invalid.one("NotEqual", "id", "The id in the body differs from the one in the path")
         if not self.account.has_lead(int(lead_id)):
             return problem(404, "Not Found", "The lead does not exist")
-        answers, events = self.account.leads_update([{**item, "id": int(lead_id)}])
+        updated = self._update([{**item, "id": int(lead_id)}])
+        if isinstance(updated, Response):
+            return updated
+        answers, events = updated
         self.echo(events)
         return hal(200, {**answers[0], "_embedded": {"leads": [answers[0]]}})
 
@@ -256,7 +310,9 @@ class Api:
 
     def contacts_create(self, request: Request) -> Response:
         body = batch_body(request, MAX_LEADS_BATCH)
-        return self._created("contacts", self.account.contacts_create(body), body)
+        contacts, events = self.account.contacts_create(body)
+        self.echo(events)
+        return self._created("contacts", contacts, body)
 
     def contact_get(self, request: Request, contact_id: str) -> Response:
         contact = self.account.contact_get(int(contact_id))

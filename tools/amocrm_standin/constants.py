@@ -1,14 +1,16 @@
 """The fixed facts of the account the stand-in plays: ids, pipelines, lifetimes, limits, field kinds."""
 
 import re
-import zoneinfo
 from typing import Any
 
 Fields = dict[int, dict[str, Any]]  # one entity's custom fields by id
 
-MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
 ACCOUNT_ID = 31000001
-SUBDOMAIN = "flowers"
+ACCOUNT_NAME = "Цветочная подписка"
+SUBDOMAIN = "flowers"  # the default; a control setting renames it, the id stays
+DEFAULT_TIMEZONE = "Europe/Moscow"  # the default; a control setting changes it
+COUNTRY, CURRENCY, CURRENCY_SYMBOL = "RU", "RUB", "₽"
+SUBDOMAIN_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 API_USER_ID = 8000001  # the integration's own user: the author of API changes
 MANAGER_USER_ID = 8000002  # the manager the control API plays
 PIPELINE_ID = 7000001
@@ -103,8 +105,11 @@ WEBHOOK_EVENTS = {
     for entity in ("lead", "contact", "company", "customer", "task")
     for action in ("add", "update", "delete", "restore", "status", "responsible", "note")
 }
-# The webhook body's event key for each subscription setting.
-EVENT_KINDS = {"add_lead": "add", "update_lead": "update", "status_lead": "status", "delete_lead": "delete"}
+# What a blocked account answers (amocrm-api-php issues 434, 563): nginx's own page, not JSON.
+NGINX_403 = (
+    "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
+    "<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 PIPELINES = [
     {
         "id": PIPELINE_ID,

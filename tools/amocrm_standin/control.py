@@ -1,6 +1,9 @@
 """The control API under /_standin/ (JSON or the page's forms, no auth, loopback only): set up the
-integration, hand out codes and tokens, expire them, inject failures and latency, reset, show what was
-received and sent, and play a manager who edits or deletes a lead (which delivers its webhooks now).
+integration, hand out codes and tokens, expire them, change the account's and the server's settings,
+inject failures (whole answers, or one lead's validation) and latency, reset, show what was received
+and sent, and play a manager who edits, deletes or restores a lead or edits a contact (which delivers
+its webhooks now). `/manager/leads/<id>[/delete|/restore]` and `/manager/contacts/<id>` are the same
+as `/leads/<id>/manager|delete|restore` and `/contacts/<id>/manager`.
 """
 
 import json
@@ -9,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from tools.amocrm_standin.manager import delete_lead, edit_lead
+from tools.amocrm_standin.manager import delete_lead, edit_contact, edit_lead, restore_lead
 from tools.amocrm_standin.models import Account
 from tools.amocrm_standin.runtime import Runtime
 from tools.amocrm_standin.server import Request, Response, plain_json
@@ -68,26 +71,70 @@ class Control:
         events = delete_lead(self.account, lead_id)
         return {"deleted": lead_id, "deliveries": self.deliver(events)}
 
+    def manager_restore(self, lead_id: int) -> dict[str, Any]:
+        """A manager brings a deleted lead back from the trash: same id, same values → restore_lead."""
+        rendered, events = restore_lead(self.account, lead_id)
+        return {"lead": rendered, "deliveries": self.deliver(events)}
+
+    def manager_edit_contact(self, contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        """A manager edits a contact: name, phone, email → update_contact."""
+        rendered, events = edit_contact(self.account, contact_id, data)
+        return {"contact": rendered, "deliveries": self.deliver(events)}
+
+    def configure(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The account's settings and the server's in one body, all checked before any is changed."""
+        account_part = {k: v for k, v in data.items() if k in self.account.settings}
+        runtime_part = {k: v for k, v in data.items() if k not in self.account.settings}
+        with self.account.lock:
+            unknown = sorted(set(runtime_part) - set(self.runtime.settings))
+            if unknown:
+                known = sorted([*self.account.settings, *self.runtime.settings])
+                raise ControlError(f"unknown setting(s) {unknown}; known: {known}")
+            self.runtime.checked_settings(runtime_part)
+            return {**self.account.configure(**account_part), **self.runtime.configure(**runtime_part)}
+
     def _route(self, method: str, path: str, data: dict[str, Any]) -> Any:
         """The route's result as JSON, or None when there is no such route."""
-        match = re.fullmatch(r"/leads/(\d+)(/manager|/delete)?", path)
+        alias = re.fullmatch(r"/manager/(leads|contacts)/(\d+)(/delete|/restore)?", path)
+        if alias:
+            path = f"/{alias.group(1)}/{alias.group(2)}{alias.group(3) or '/manager'}"
+        match = re.fullmatch(r"/leads/(\d+)(/manager|/delete|/restore|/reject)?", path)
         if match:
-            lead_id = int(match.group(1))
+            return self._lead_route(method, int(match.group(1)), match.group(2), data)
+        match = re.fullmatch(r"/contacts/(\d+)(/manager)?", path)
+        if match:
+            contact_id = int(match.group(1))
             if method == "GET" and not match.group(2):
-                lead = self.account.lead_get(lead_id, with_contacts=True)
-                if lead is None:
-                    raise ControlError(f"no lead {lead_id}")
-                return lead
-            if method == "POST" and match.group(2) == "/manager":
-                return self.manager_edit(lead_id, data)
-            if method == "POST" and match.group(2) == "/delete":
-                return self.manager_delete(lead_id)
+                contact = self.account.contact_get(contact_id)
+                if contact is None:
+                    raise ControlError(f"no contact {contact_id}")
+                return contact
+            if method == "POST" and match.group(2):
+                return self.manager_edit_contact(contact_id, data)
             return None
         with self.account.lock:
             shown = self._shown(method, path)
         if shown is not None:
             return shown
         return self._act(method, path, data)
+
+    def _lead_route(self, method: str, lead_id: int, action: str | None, data: dict[str, Any]) -> Any:
+        if method == "GET" and not action:
+            lead = self.account.lead_get(lead_id, with_contacts=True)
+            if lead is None:
+                raise ControlError(f"no lead {lead_id}")
+            return lead
+        if method == "POST" and action == "/manager":
+            return self.manager_edit(lead_id, data)
+        if method == "POST" and action == "/delete":
+            return self.manager_delete(lead_id)
+        if method == "POST" and action == "/restore":
+            return self.manager_restore(lead_id)
+        if method == "POST" and action == "/reject":
+            return {"rejected": self.runtime.reject(lead_id, data.get("message"))}
+        if method == "DELETE" and action == "/reject":
+            return {"rejected": self.runtime.unreject(lead_id)}
+        return None
 
     def _shown(self, method: str, path: str) -> Any:
         """What the stand-in holds, read in one go under the lock."""
@@ -96,19 +143,28 @@ class Control:
             return {
                 "base_url": account.base_url,
                 "integration": self.tokens.integration_shown(),
-                "settings": dict(runtime.settings),
+                "settings": {**account.settings, **runtime.settings},
                 "failures": [dict(f) for f in runtime.failures],
+                "rejected": dict(runtime.rejected),
                 "webhooks": account.webhooks_list(),
                 "counts": {
                     "leads": len(account.leads),
+                    "trash": len(account.trash),
                     "contacts": len(account.contacts),
                     "requests": len(runtime.requests),
+                    "blocked_calls": runtime.blocked_calls,
                 },
             }
         if method == "GET" and path == "/leads":
             return {
                 "leads": [account.render_lead(lead, with_contacts=True) for lead in account.leads.values()]
             }
+        if method == "GET" and path == "/trash":
+            return {
+                "leads": [account.render_lead(lead, with_contacts=True) for lead in account.trash.values()]
+            }
+        if method == "GET" and path == "/settings":
+            return {**account.settings, **runtime.settings}
         if method == "GET" and path == "/contacts":
             return {"contacts": [account.render_contact(c) for c in account.contacts.values()]}
         if method == "GET" and path == "/fields":
@@ -140,7 +196,7 @@ class Control:
             self.runtime.clear_failures()
             return {"failures": []}
         if method == "POST" and path == "/settings":
-            return self.runtime.configure(**data)
+            return self.configure(data)
         if method == "POST" and path == "/reset":
             self.reset()
             return {"reset": True}

@@ -9,26 +9,33 @@ around several calls. Shapes carry `_links` under `base_url`, read when the shap
 import json
 import threading
 import time
-from collections.abc import Callable
+import zoneinfo
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tools.amocrm_standin.constants import (
     ACCOUNT_ID,
     API_USER_ID,
     CONTACT_FIELDS,
+    DEFAULT_TIMEZONE,
     FIRST_WORKING_STATUS,
     PIPELINE_ID,
+    SUBDOMAIN,
 )
 from tools.amocrm_standin.shapes import (
     Event,
+    account_domain,
+    account_shape,
     contact_shape,
     field_shape,
     lead_shape,
     update_events,
+    webhook_contact,
     webhook_lead,
 )
 from tools.amocrm_standin.validation import (
     Errors,
+    check_account_settings,
     check_contact,
     check_field_change,
     check_lead,
@@ -36,6 +43,14 @@ from tools.amocrm_standin.validation import (
     check_new_fields,
     validate_batch,
 )
+
+# The account's own settings (its facts, and how it behaves as amoCRM), changed by the control API.
+ACCOUNT_SETTINGS = {
+    "subdomain": SUBDOMAIN,  # an admin can rename it; webhooks then carry the new one, same account[id]
+    "timezone": DEFAULT_TIMEZONE,  # `date` fields are midnights in this zone
+    "duplicate_control": False,  # a complex lead whose new contact's EMAIL is known is merged
+    "status_hooks": True,  # a stage change also fires status_lead (real accounts do not always)
+}
 
 
 def _now() -> int:
@@ -65,8 +80,11 @@ class Account:
 
     def reset(self) -> None:
         with self.lock:
+            self.settings: dict[str, Any] = dict(ACCOUNT_SETTINGS)
+            self.created_at = self.updated_at = _now()
             self.webhooks: dict[str, dict[str, Any]] = {}
             self.leads: dict[int, dict[str, Any]] = {}
+            self.trash: dict[int, dict[str, Any]] = {}  # deleted leads, as they were, for a restore
             self.contacts: dict[int, dict[str, Any]] = {}
             self.ids = {"lead": 30000001, "contact": 20000001, "field": 600001, "enum": 900001, "hook": 1}
             self.fields: dict[str, dict[int, dict[str, Any]]] = {"leads": {}, "contacts": {}}
@@ -80,6 +98,35 @@ class Account:
                 self.fields["contacts"][spec["id"]] = field_shape(
                     "contacts", {**spec, "enums": enums}, self.base_url, predefined=True
                 )
+
+    # -- the account's settings ----------------------------------------------------------------
+
+    def configure(self, **data: Any) -> dict[str, Any]:
+        checked = check_account_settings(data)
+        with self.lock:
+            self.settings.update(checked)
+            if checked:
+                self.updated_at = _now()
+            return dict(self.settings)
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.settings["timezone"])
+
+    def account_get(self, with_: set[str]) -> dict[str, Any]:
+        with self.lock:
+            facts = {**self.settings, "created_at": self.created_at, "updated_at": self.updated_at}
+        return account_shape(facts, self.base_url, with_=with_)
+
+    def domain(self) -> dict[str, Any]:
+        with self.lock:
+            return account_domain(self.settings["subdomain"])
+
+    def webhook_account(self) -> dict[str, Any]:
+        """The `account[…]` part of every webhook body."""
+        with self.lock:
+            subdomain = self.settings["subdomain"]
+        return {"subdomain": subdomain, "id": ACCOUNT_ID, "_links": {"self": self.base_url}}
 
     def _next(self, kind: str) -> int:
         value = self.ids[kind]
@@ -145,7 +192,15 @@ class Account:
 
     # -- leads ---------------------------------------------------------------------------------
 
-    def _check_lead(self, item: Any, errors: Errors, *, update: bool, complex_: bool = False) -> dict:
+    def _check_lead(
+        self,
+        item: Any,
+        errors: Errors,
+        *,
+        update: bool,
+        complex_: bool = False,
+        rejected: Mapping[int, str] | None = None,
+    ) -> dict:
         return check_lead(
             item,
             errors,
@@ -154,23 +209,51 @@ class Account:
             contacts=self.contacts,
             update=update,
             complex_=complex_,
+            rejected=rejected,
         )
+
+    def lead_events(self, lead: dict[str, Any], old: dict[str, Any]) -> list[Event]:
+        """The events a change of `lead` fires (`old` from `apply_update`)."""
+        return update_events(lead, old, self.fields["leads"], status_hook=self.settings["status_hooks"])
 
     def leads_create(self, body: list[Any]) -> tuple[list[dict[str, Any]], list[Event]]:
         with self.lock:
             checked = validate_batch(body, lambda item, errors: self._check_lead(item, errors, update=False))
             leads = [self._lead_new(item, c, by=API_USER_ID) for item, c in zip(body, checked, strict=True)]
-            events = [("add_lead", webhook_lead(lead, self.fields["leads"]), {}) for lead in leads]
+            events: list[Event] = [("add_lead", webhook_lead(lead, self.fields["leads"])) for lead in leads]
             return leads, events
 
     def leads_create_complex(self, body: list[Any]) -> tuple[list[dict[str, Any]], list[Event]]:
-        """Each lead with its new (or named) contact, in the /leads/complex answer's shape."""
+        """Each lead with its new (or named) contact, in the /leads/complex answer's shape. With
+        duplicate control on, an item whose new contact's EMAIL is a known contact's that has a lead
+        makes nothing: the answer names that lead and contact with `merged: true` (and when that lead
+        was made by this very request, its answer item gets this item's request_id too)."""
         with self.lock:
             checked = validate_batch(
                 body, lambda item, errors: self._check_lead(item, errors, update=False, complex_=True)
             )
-            answer, events = [], []
+            answer: list[dict[str, Any]] = []
+            events: list[Event] = []
+            made: dict[int, dict[str, Any]] = {}  # this request's answer items by lead id
             for index, (item, lead_checked) in enumerate(zip(body, checked, strict=True)):
+                request_id = str(item.get("request_id", index))
+                duplicate = self._duplicate_of(lead_checked["new_contact"])
+                if duplicate is not None:
+                    lead_id, contact_id = duplicate
+                    if lead_id in made:
+                        made[lead_id]["request_id"].append(request_id)
+                        made[lead_id]["merged"] = True
+                        continue
+                    answer.append(
+                        {
+                            "id": lead_id,
+                            "contact_id": contact_id,
+                            "company_id": None,
+                            "request_id": [request_id],
+                            "merged": True,
+                        }
+                    )
+                    continue
                 contact_id = None
                 if lead_checked["new_contact"] is not None:
                     contact = self._contact_new(lead_checked["new_contact"])
@@ -178,27 +261,52 @@ class Account:
                 if lead_checked["contact_ids"]:
                     contact_id = lead_checked["contact_ids"][0]
                 lead = self._lead_new(item, lead_checked, by=API_USER_ID)
-                events.append(("add_lead", webhook_lead(lead, self.fields["leads"]), {}))
-                answer.append(
-                    {
-                        "id": lead["id"],
-                        "contact_id": contact_id,
-                        "company_id": None,
-                        "request_id": [str(item.get("request_id", index))],
-                        "merged": False,
-                    }
-                )
+                events.append(("add_lead", webhook_lead(lead, self.fields["leads"])))
+                if lead_checked["new_contact"] is not None:
+                    events.append(("add_contact", webhook_contact(contact, self.fields["contacts"])))
+                made[lead["id"]] = {
+                    "id": lead["id"],
+                    "contact_id": contact_id,
+                    "company_id": None,
+                    "request_id": [request_id],
+                    "merged": False,
+                }
+                answer.append(made[lead["id"]])
             return answer, events
 
-    def leads_update(self, items: list[Any]) -> tuple[list[dict[str, Any]], list[Event]]:
-        """A PATCH of each lead (by its id), in the answer's shape."""
+    def _duplicate_of(self, new_contact: dict[str, Any] | None) -> tuple[int, int] | None:
+        """(lead id, contact id) a new contact duplicates under duplicate control, or None: the
+        newest lead of the first contact whose EMAIL equals one of its emails (case-insensitively)."""
+        if new_contact is None or not self.settings["duplicate_control"]:
+            return None
+        email_ids = {f["id"] for f in self.fields["contacts"].values() if f["code"] == "EMAIL"}
+        emails = {
+            str(v["value"]).casefold()
+            for field_id, values in new_contact["cf"]
+            if field_id in email_ids
+            for v in values or []
+        }
+        for contact in self.contacts.values():
+            known = {str(v["value"]).casefold() for f in email_ids for v in contact["cf"].get(f, [])}
+            if contact["leads"] and emails & known:
+                return contact["leads"][-1], contact["id"]
+        return None
+
+    def leads_update(
+        self, items: list[Any], *, rejected: Mapping[int, str] | None = None
+    ) -> tuple[list[dict[str, Any]], list[Event]]:
+        """A PATCH of each lead (by its id), in the answer's shape; a lead in `rejected` fails
+        validation with its message (an injected failure)."""
         with self.lock:
-            checked = validate_batch(items, lambda item, errors: self._check_lead(item, errors, update=True))
-            answer, events = [], []
+            checked = validate_batch(
+                items, lambda item, errors: self._check_lead(item, errors, update=True, rejected=rejected)
+            )
+            answer: list[dict[str, Any]] = []
+            events: list[Event] = []
             for index, (item, lead_checked) in enumerate(zip(items, checked, strict=True)):
                 lead = self.leads[item["id"]]
                 old = self.apply_update(lead, item, lead_checked, by=API_USER_ID)
-                events += update_events(lead, old, self.fields["leads"])
+                events += self.lead_events(lead, old)
                 answer.append(
                     {
                         "id": lead["id"],
@@ -248,7 +356,7 @@ class Account:
             return links
 
     def lead_delete(self, lead_id: int) -> Event | None:
-        """The delete_lead event, or None when there is no such lead."""
+        """The delete_lead event, or None when there is no such lead. The lead goes to the trash."""
         with self.lock:
             lead = self.leads.pop(lead_id, None)
             if lead is None:
@@ -256,20 +364,52 @@ class Account:
             for contact in self.contacts.values():
                 if lead_id in contact["leads"]:
                     contact["leads"].remove(lead_id)
-            payload = {"id": lead_id, "status_id": lead["status_id"], "pipeline_id": lead["pipeline_id"]}
-            return ("delete_lead", payload, {})
+            self.trash[lead_id] = lead  # keeps its contacts for a restore
+            return (
+                "delete_lead",
+                {"id": lead_id, "status_id": lead["status_id"], "pipeline_id": lead["pipeline_id"]},
+            )
+
+    def lead_restore(self, lead_id: int, *, by: int) -> Event | None:
+        """The restore_lead event (the whole lead, like an update), or None when it is not in the
+        trash. Same id, same values; linked again to those of its contacts that still exist."""
+        with self.lock:
+            lead = self.trash.pop(lead_id, None)
+            if lead is None:
+                return None
+            lead["contacts"] = [c for c in lead["contacts"] if c in self.contacts]
+            for contact_id in lead["contacts"]:
+                self.contacts[contact_id]["leads"].append(lead_id)
+            lead["updated_at"], lead["updated_by"] = _now(), by
+            self.leads[lead_id] = lead
+            return ("restore_lead", webhook_lead(lead, self.fields["leads"]))
 
     def render_lead(self, lead: dict[str, Any], *, with_contacts: bool = False) -> dict[str, Any]:
         return lead_shape(lead, self.fields["leads"], self.base_url, with_contacts=with_contacts)
 
     # -- contacts ------------------------------------------------------------------------------
 
-    def contacts_create(self, body: list[Any]) -> list[dict[str, Any]]:
+    def contacts_create(self, body: list[Any]) -> tuple[list[dict[str, Any]], list[Event]]:
         with self.lock:
             checked = validate_batch(
                 body, lambda item, errors: check_contact(item, errors, fields=self.fields["contacts"])
             )
-            return [self._contact_new(c) for c in checked]
+            contacts = [self._contact_new(c) for c in checked]
+            events: list[Event] = [
+                ("add_contact", webhook_contact(c, self.fields["contacts"])) for c in contacts
+            ]
+            return contacts, events
+
+    def apply_contact_update(
+        self, contact: dict[str, Any], names: dict[str, str], cf: list[tuple[int, list | None]], *, by: int
+    ) -> Event:
+        """Apply checked changes (names, custom field values) to `contact`; its update_contact event."""
+        old_responsible = contact["responsible_user_id"]
+        contact.update(names)
+        self._apply_cf(contact, cf)
+        contact["updated_at"], contact["updated_by"] = _now(), by
+        item = webhook_contact(contact, self.fields["contacts"], old_responsible=old_responsible)
+        return ("update_contact", item)
 
     def contact_get(self, contact_id: int) -> dict[str, Any] | None:
         with self.lock:

@@ -1,20 +1,26 @@
-"""The stand-in's HTML page at `/`: every lead with its fields, and forms that edit it as a manager."""
+"""The stand-in's HTML page at `/`: the account's settings, every lead with its fields, and forms that
+act as a manager (edit a lead, restore a deleted one). Dates show in the account's time zone."""
 
 import datetime
 import html
+import zoneinfo
 from typing import Any
 
-from tools.amocrm_standin.constants import DATE_TYPES, MOSCOW, PIPELINES
+from tools.amocrm_standin.constants import ACCOUNT_ID, DATE_TYPES, PIPELINES
 from tools.amocrm_standin.models import Account
 from tools.amocrm_standin.validation import is_int
 
 
-def render_page(account: Account) -> str:
+def render_page(account: Account, settings: dict[str, Any]) -> str:
+    """The page; `settings` are the server's (the account's own are read here)."""
     e = html.escape
     with account.lock:
         leads = [account.render_lead(lead, with_contacts=True) for lead in account.leads.values()]
+        trash = [(lead["id"], lead["name"]) for lead in account.trash.values()]
         fields = list(account.fields["leads"].values())
         hooks = [h["destination"] for h in account.webhooks.values()]
+        settings = {**account.settings, **settings}
+        zone = account.zone
     base_url = account.base_url
     statuses = PIPELINES[0]["statuses"]
     status_names = {s[0]: s[1] for s in statuses}
@@ -24,6 +30,9 @@ def render_page(account: Account) -> str:
         "<title>amoCRM stand-in</title></head><body>",
         f"<h1>amoCRM stand-in</h1><p>API: <code>{e(base_url)}/api/v4/</code> · "
         f"{len(leads)} leads · webhooks: {e(', '.join(hooks) or 'none')}</p>",
+        f"<p>Аккаунт {ACCOUNT_ID} · настройки (POST /_standin/settings): "
+        + " · ".join(f"{e(k)}={e(str(v))}" for k, v in settings.items())
+        + "</p>",
     ]
     if not leads:
         parts.append("<p>No leads yet.</p>")
@@ -33,9 +42,9 @@ def render_page(account: Account) -> str:
         parts.append(
             f"<dt>Статус</dt><dd>{e(status_names.get(lead['status_id'], str(lead['status_id'])))}</dd>"
         )
-        parts.append(f"<dt>Изменена</dt><dd>{_when(lead['updated_at'])}</dd>")
+        parts.append(f"<dt>Изменена</dt><dd>{_when(lead['updated_at'], zone)}</dd>")
         for item in lead["custom_fields_values"] or []:
-            shown = ", ".join(_readable(item["field_type"], v) for v in item["values"])
+            shown = ", ".join(_readable(item["field_type"], v, zone) for v in item["values"])
             parts.append(f"<dt>{e(item['field_name'])}</dt><dd>{e(shown)}</dd>")
         parts.append("</dl>")
         action = f"/_standin/leads/{lead['id']}/manager"
@@ -61,19 +70,27 @@ def render_page(account: Account) -> str:
                 "<button>Изменить поле</button></form>"
             )
         parts.append("</section>")
+    if trash:
+        parts.append("<section><h2>Корзина</h2>")
+        for lead_id, name in trash:
+            parts.append(
+                f"<form method='post' action='/_standin/leads/{lead_id}/restore'>#{lead_id} {e(name)} "
+                "<button>Восстановить</button></form>"
+            )
+        parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _when(timestamp: int | None) -> str:
+def _when(timestamp: int | None, zone: zoneinfo.ZoneInfo) -> str:
     if not timestamp:
         return ""
-    return datetime.datetime.fromtimestamp(timestamp, tz=MOSCOW).strftime("%d.%m.%Y %H:%M:%S")
+    return datetime.datetime.fromtimestamp(timestamp, tz=zone).strftime("%d.%m.%Y %H:%M:%S")
 
 
-def _readable(kind: str, value: dict[str, Any]) -> str:
+def _readable(kind: str, value: dict[str, Any], zone: zoneinfo.ZoneInfo) -> str:
     if kind in DATE_TYPES and is_int(value.get("value")):
-        return datetime.datetime.fromtimestamp(value["value"], tz=MOSCOW).strftime("%d.%m.%Y")
+        return datetime.datetime.fromtimestamp(value["value"], tz=zone).strftime("%d.%m.%Y")
     if value.get("enum_id"):
         return f"{value.get('value')} (enum {value['enum_id']})"
     return str(value.get("value"))

@@ -1,6 +1,7 @@
 """How the stand-in behaves as a server rather than as an account: its settings (latency, rate limit,
-webhook echo and timeout), injected failures, the rate-limit window, and the logs of what it received
-and what webhooks it sent. `gate()` applies the first three to an API request before it is routed.
+webhook echo and timeout, a blocked account, 400s keyed by lead id), injected failures (whole answers,
+or one lead's validation), the rate-limit window, and the logs of what it received and what webhooks
+it sent. `block()` and `gate()` apply them to an API request before it is routed.
 """
 
 import collections
@@ -9,8 +10,11 @@ import threading
 import time
 from typing import Any
 
+from tools.amocrm_standin.constants import NGINX_403
 from tools.amocrm_standin.server import Request, Response, empty, problem
-from tools.amocrm_standin.validation import ControlError, is_int
+from tools.amocrm_standin.validation import ControlError, is_int, parse_bool
+
+BLOCKED = (None, "402", "403")  # `blocked`: not blocked, the plan lapsed, the account is blocked
 
 
 class Runtime:
@@ -28,13 +32,29 @@ class Runtime:
                 "rate_limit": self._defaults["rate_limit"],
                 "echo": True,
                 "webhook_timeout": self._defaults["webhook_timeout"],
+                "blocked": None,
+                "errors_by_id": False,  # a PATCH /leads 400 as {"errors": {"<lead id>": "…"}}
             }
             self.failures: list[dict[str, Any]] = []
+            self.rejected: dict[int, str] = {}  # lead id → the message its validation fails with
+            self.blocked_calls = 0
             self.hits: collections.deque[float] = collections.deque()
             self.requests: list[dict[str, Any]] = []
             self.deliveries: list[dict[str, Any]] = []
 
     # -- before a request is routed ------------------------------------------------------------
+
+    def block(self) -> Response | None:
+        """While the account is blocked, every API and OAuth call gets the same answer (and is counted):
+        403 with nginx's HTML page (amocrm-api-php issue 434), or 402 as a problem for a lapsed plan."""
+        with self.lock:
+            blocked = self.settings["blocked"]
+            if blocked is None:
+                return None
+            self.blocked_calls += 1
+        if blocked == "403":
+            return Response(403, NGINX_403.encode(), "text/html")
+        return problem(402, "Payment Required", "The account's paid period is over")
 
     def gate(self, path: str) -> Response | None:
         """A 429 over the rate limit, an injected failure, or None (after any latency) to go on."""
@@ -75,7 +95,7 @@ class Runtime:
 
     # -- logs ----------------------------------------------------------------------------------
 
-    def log_request(self, request: Request, status: int, started: float) -> None:
+    def log_request(self, request: Request, status: int, started: float, *, blocked: bool = False) -> None:
         body = None
         if request.raw:
             try:
@@ -92,6 +112,7 @@ class Runtime:
                     "at": time.time(),
                     "duration_ms": int((time.monotonic() - started) * 1000),
                     "body": body,
+                    "blocked": blocked,
                 }
             )
 
@@ -125,21 +146,49 @@ class Runtime:
     def clear_failures(self) -> None:
         with self.lock:
             self.failures.clear()
+            self.rejected.clear()
+
+    def reject(self, lead_id: int, message: str | None = None) -> dict[int, str]:
+        """Every PATCH that includes `lead_id` fails validation for it, until `unreject`."""
+        if message is not None and (not isinstance(message, str) or not message.strip()):
+            raise ControlError("message must be a non-empty string")
+        with self.lock:
+            self.rejected[lead_id] = message or "The lead cannot be changed"
+            return dict(self.rejected)
+
+    def unreject(self, lead_id: int) -> dict[int, str]:
+        with self.lock:
+            self.rejected.pop(lead_id, None)
+            return dict(self.rejected)
+
+    def checked_settings(self, data: dict[str, Any]) -> dict[str, Any]:
+        """`data` (keys of `settings` only) in its stored form, or ControlError."""
+        checked: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in self.settings:
+                raise ControlError(f"unknown setting {key!r}")
+            if key in ("echo", "errors_by_id"):
+                value = parse_bool(key, value)
+            elif key == "blocked":
+                value = None if value in (None, False, "", "null", "none") else str(value)
+                if value not in BLOCKED:
+                    raise ControlError('blocked must be "403", "402" or null')
+            else:
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    raise ControlError(f"{key} must be a number") from None
+                if key == "rate_limit":
+                    value = int(value)
+            checked[key] = value
+        return checked
 
     def configure(self, **data: Any) -> dict[str, Any]:
-        """latency (seconds before every API answer), rate_limit (per second), echo, webhook_timeout."""
+        """latency (seconds before every API answer), rate_limit (per second), echo, webhook_timeout,
+        blocked ("403", "402" or null), errors_by_id."""
+        checked = self.checked_settings(data)
         with self.lock:
-            for key, value in data.items():
-                if key not in self.settings:
-                    raise ControlError(f"unknown setting {key!r}; known: {sorted(self.settings)}")
-                if key == "echo":
-                    value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "on")
-                else:
-                    try:
-                        value = float(value)
-                    except (TypeError, ValueError):
-                        raise ControlError(f"{key} must be a number") from None
-                    if key == "rate_limit":
-                        value = int(value)
-                self.settings[key] = value
+            self.settings.update(checked)
+            if checked.get("blocked"):
+                self.blocked_calls = 0  # counts the calls of this block
             return dict(self.settings)

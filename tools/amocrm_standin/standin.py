@@ -44,7 +44,7 @@ class StandIn:
             lock=self.lock, client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri
         )
         self.account = Account(lock=self.lock, base_url=lambda: self.base_url)
-        self.api = Api(account=self.account, tokens=self.tokens, echo=self._echo)
+        self.api = Api(account=self.account, tokens=self.tokens, runtime=self.runtime, echo=self._echo)
         self.control = Control(
             account=self.account,
             tokens=self.tokens,
@@ -104,8 +104,12 @@ class StandIn:
             if request.client not in ("127.0.0.1", "::1"):
                 return plain_json(403, {"error": "the control API answers loopback only"})
             return self.control.answer(request)
-        if path == "/oauth2/access_token" or path.startswith("/api/v4/"):
+        if path.startswith(("/oauth2/", "/api/v4/")):
             started = time.monotonic()
+            response = self.runtime.block()  # a blocked account answers every call alike
+            if response is not None:
+                self.runtime.log_request(request, response.status, started, blocked=True)
+                return response
             response = self.runtime.gate(path)  # the rate limit, an injected failure, latency
             if response is None:
                 response = self.api.answer(request)
@@ -114,7 +118,7 @@ class StandIn:
         return problem(404, "Not Found", "No such path")
 
     def page(self) -> str:
-        return render_page(self.account)
+        return render_page(self.account, self.runtime.settings)
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -127,10 +131,9 @@ class StandIn:
         """POST each subscribed destination one form-encoded body with the events it asked for."""
         with self.lock:
             hooks = self.account.webhooks_active()
+            account = self.account.webhook_account()
             timeout = self.runtime.settings["webhook_timeout"]
-        return post_each(
-            events, hooks, base_url=self.base_url, timeout=timeout, log=self.runtime.log_delivery
-        )
+        return post_each(events, hooks, account=account, timeout=timeout, log=self.runtime.log_delivery)
 
     # -- in-process control (the same as /_standin/) -----------------------------------------
 
@@ -153,8 +156,8 @@ class StandIn:
         return self.runtime.inject_failure(**failure)
 
     def configure(self, **data: Any) -> dict[str, Any]:
-        """latency (seconds before every API answer), rate_limit (per second), echo, webhook_timeout."""
-        return self.runtime.configure(**data)
+        """The settings POST /_standin/settings takes (the account's and the server's)."""
+        return self.control.configure(data)
 
     def manager_edit(self, lead_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """A manager changes a lead in amoCRM's UI: price, status, name, custom fields → webhooks."""
@@ -162,3 +165,13 @@ class StandIn:
 
     def manager_delete(self, lead_id: int) -> dict[str, Any]:
         return self.control.manager_delete(lead_id)
+
+    def manager_restore(self, lead_id: int) -> dict[str, Any]:
+        return self.control.manager_restore(lead_id)
+
+    def manager_edit_contact(self, contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        return self.control.manager_edit_contact(contact_id, data)
+
+    def reject_lead(self, lead_id: int, message: str | None = None) -> dict[int, str]:
+        """Every PATCH that includes `lead_id` fails validation for it (until `DELETE …/reject`)."""
+        return self.runtime.reject(lead_id, message)

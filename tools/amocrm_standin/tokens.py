@@ -53,6 +53,11 @@ class Tokens:
             expires_at = self.access_tokens.get(access_token)
         return expires_at is not None and expires_at > time.time()
 
+    def is_live_refresh(self, refresh_token: str) -> bool:
+        with self.lock:
+            expires_at = self.refresh_tokens.get(refresh_token)
+        return expires_at is not None and expires_at > time.time()
+
     def grant(self, data: Any) -> dict[str, Any]:
         """/oauth2/access_token: a code or a refresh token (used up) for a new pair, or `OAuthError`."""
         if not isinstance(data, dict):

@@ -6,7 +6,8 @@ the rules need (the fields of an entity, which leads and contacts exist) is pass
 """
 
 import math
-from collections.abc import Callable, Collection
+import zoneinfo
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from tools.amocrm_standin.constants import (
     PIPELINE_ID,
     PIPELINES,
     SINGLE_VALUE_TYPES,
+    SUBDOMAIN_PATTERN,
     TEXT_MAX_LENGTH,
     WEBHOOK_EVENTS,
     Fields,
@@ -54,6 +56,36 @@ class ControlError(Exception):
 
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_bool(key: str, value: Any) -> bool:
+    """A control switch: JSON true/false, or the page's "1"/"0", "true"/"false", "on"/"off"."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no", ""):
+        return False
+    raise ControlError(f"{key} must be true or false")
+
+
+def check_account_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """The account's settings (subdomain, timezone, and switches) in their stored form."""
+    checked: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "subdomain":
+            if not isinstance(value, str) or not SUBDOMAIN_PATTERN.fullmatch(value):
+                raise ControlError("subdomain must be lowercase letters, digits and hyphens")
+        elif key == "timezone":
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+                raise ControlError(f"not a time zone: {value!r} (e.g. Asia/Novosibirsk)") from None
+        else:
+            value = parse_bool(key, value)
+        checked[key] = value
+    return checked
 
 
 def is_url(value: str) -> bool:
@@ -325,8 +357,10 @@ def check_lead(
     contacts: Collection[int],
     update: bool,
     complex_: bool = False,
+    rejected: Mapping[int, str] | None = None,
 ) -> dict:
-    """The checked lead: its custom field changes and the contacts it names (ids or new ones)."""
+    """The checked lead: its custom field changes and the contacts it names (ids or new ones);
+    an update of a lead in `rejected` fails with its message (a failure the control API injects)."""
     checked: dict[str, Any] = {"cf": [], "contact_ids": [], "new_contact": None, "tags": []}
     if not isinstance(item, dict):
         errors.add("InvalidType", "", "A lead must be an object")
@@ -337,6 +371,8 @@ def check_lead(
             errors.add("NotBlank", "id", "Every item of an update needs its integer id.")
         elif item["id"] not in leads:
             errors.add("NotFound", "id", "The lead does not exist.")
+        elif rejected and item["id"] in rejected:
+            errors.add("Rejected", "id", rejected[item["id"]])
     if is_int(item.get("pipeline_id")) and item["pipeline_id"] not in {p["id"] for p in PIPELINES}:
         errors.add("NotSupportedChoice", "pipeline_id", "The value you selected is not a valid choice.")
     if is_int(item.get("status_id")):

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from tools.amocrm_standin.constants import ACCOUNT_ID, EVENT_KINDS, SUBDOMAIN
 from tools.amocrm_standin.shapes import Event
 
 
@@ -33,30 +32,33 @@ def php_encode(value: dict[str, Any]) -> str:
     return urlencode(list(php_pairs(value)))
 
 
-def bodies(events: list[Event], hooks: list[dict[str, Any]], base_url: str) -> Iterator[tuple[str, str]]:
-    """(destination, form body) for each hook, in `sort` order, that subscribed to any of `events`."""
+def bodies(
+    events: list[Event], hooks: list[dict[str, Any]], account: dict[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """(destination, form body) for each hook, in `sort` order, that subscribed to any of `events`.
+    The body is `account[…]` first, then `<entity>s[<action>][i][…]` (e.g. `leads[update]`,
+    `contacts[update]`), as real deliveries are laid out."""
     for hook in sorted(hooks, key=lambda h: h["sort"]):
-        leads: dict[str, list] = {}
-        for setting, lead, extra in events:
+        entities: dict[str, dict[str, list]] = {}
+        for setting, item in events:
             if setting in hook["settings"]:
-                leads.setdefault(EVENT_KINDS[setting], []).append({**lead, **extra})
-        if not leads:
-            continue
-        account = {"subdomain": SUBDOMAIN, "id": ACCOUNT_ID, "_links": {"self": base_url}}
-        yield hook["destination"], php_encode({"leads": leads, "account": account})
+                action, entity = setting.rsplit("_", 1)  # "update_lead" → leads[update]
+                entities.setdefault(f"{entity}s", {}).setdefault(action, []).append(item)
+        if entities:
+            yield hook["destination"], php_encode({"account": account, **entities})
 
 
 def post_each(
     events: list[Event],
     hooks: list[dict[str, Any]],
     *,
-    base_url: str,
+    account: dict[str, Any],
     timeout: float,
     log: Callable[[dict[str, Any]], None],
 ) -> list[dict[str, Any]]:
     """POST each destination its body, one after another; each outcome goes to `log` as it lands."""
     results = []
-    for destination, body in bodies(events, hooks, base_url):
+    for destination, body in bodies(events, hooks, account):
         record = post(destination, body, timeout)
         log(record)
         results.append(record)
