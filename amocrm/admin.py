@@ -4,7 +4,6 @@ webhook events amoCRM posted (read-only, with a "reprocess" action)."""
 
 import datetime
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -15,9 +14,17 @@ from django.utils.translation import ngettext
 
 from accounts import admin as accounts_admin
 from accounts.models import Profile
-from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken, WebhookEvent
+from amocrm.models import (
+    AmoCRMAccount,
+    CircuitBreaker,
+    CustomField,
+    CustomFieldEnum,
+    LeadSync,
+    OAuthToken,
+    WebhookEvent,
+)
 from amocrm.services import enqueue, webhook_events
-from amocrm.services.connection import is_enabled
+from amocrm.services.connection import api_base_url, is_enabled
 
 
 @admin.register(OAuthToken)
@@ -32,6 +39,31 @@ class OAuthTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Facts amoCRM or the integration keeps: staff read them, nobody types them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AmoCRMAccount)
+class AmoCRMAccountAdmin(ReadOnlyAdmin):
+    list_display = ["name", "subdomain", "account_id", "timezone", "currency", "checked_at"]
+    fields = list_display
+
+
+@admin.register(CircuitBreaker)
+class CircuitBreakerAdmin(ReadOnlyAdmin):
+    list_display = ["name", "is_open", "reason", "opened_at", "retry_at", "calls_while_open", "detail"]
+    fields = [*list_display, "probe_until", "failures", "updated_at"]
 
 
 class CustomFieldEnumInline(admin.TabularInline):
@@ -65,7 +97,7 @@ def lead_link(lead_id: int | None) -> str:
         return "—"
     return format_html(
         '<a href="{}/leads/detail/{}" target="_blank" rel="noopener noreferrer">{}</a>',
-        settings.AMOCRM_BASE_URL,
+        api_base_url(),
         lead_id,
         lead_id,
     )
@@ -90,6 +122,17 @@ def _resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: lis
     )
 
 
+class ContactEmailFilter(admin.SimpleListFilter):
+    title = _("email on the amoCRM contact")
+    parameter_name = "contact_email"
+
+    def lookups(self, request, model_admin):
+        return [("differs", _("differs from the login"))]
+
+    def queryset(self, request, queryset):
+        return queryset.exclude(contact_email="") if self.value() == "differs" else queryset
+
+
 @admin.register(LeadSync)
 class LeadSyncAdmin(admin.ModelAdmin):
     list_display = [
@@ -99,9 +142,10 @@ class LeadSyncAdmin(admin.ModelAdmin):
         "attempts",
         "next_attempt_at",
         "synced_at",
+        "contact_email_differs",
         "short_error",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", ContactEmailFilter]
     search_fields = ["profile__user__email", "=lead_id", "=contact_id"]
     list_select_related = ["profile__user"]
     actions = ["resync_selected"]
@@ -110,6 +154,9 @@ class LeadSyncAdmin(admin.ModelAdmin):
         "status",
         "lead",
         "contact_id",
+        "contact_phone",
+        "contact_email",
+        "deleted_lead_id",
         "attempts",
         "next_attempt_at",
         "pending_since",
@@ -137,6 +184,11 @@ class LeadSyncAdmin(admin.ModelAdmin):
     @admin.display(description=_("amoCRM lead"), ordering="lead_id")
     def lead(self, obj: LeadSync) -> str:
         return lead_link(obj.lead_id)
+
+    @admin.display(description=_("contact's email differs"))
+    def contact_email_differs(self, obj: LeadSync) -> str:
+        # A manager changed the contact's email: the customer's login stays; staff decide.
+        return obj.contact_email or "—"
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: LeadSync) -> str:
@@ -209,6 +261,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 # accounts never imports amocrm, so the Profile admin gets its sync column and inline here.
+# The index shows a banner while amoCRM is not being called (services.breaker).
+admin.site.index_template = "amocrm/admin_index.html"
+
 admin.site.unregister(Profile)
 
 

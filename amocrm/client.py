@@ -9,7 +9,6 @@ Every request first takes a slot from the limiter it is given (`services.connect
 the deployment-wide one, amocrm.ratelimit), so this module needs no database.
 """
 
-import email.utils
 import logging
 import random
 import time
@@ -18,9 +17,9 @@ from typing import Any, Protocol
 
 import requests
 from django.conf import settings
-from django.utils import timezone
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from amocrm.answers import error_for
 from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
@@ -30,7 +29,6 @@ from amocrm.exceptions import (
     AmoCRMRateLimited,
     AmoCRMUnavailable,
     AmoCRMValidationError,
-    ValidationErrorItem,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,6 +55,18 @@ class Limiter(Protocol):
     def acquire(self) -> object: ...
 
 
+class Breaker(Protocol):
+    """The deployment-wide circuit breaker (amocrm.services.breaker): asked before every call."""
+
+    def allow(self) -> None:
+        """Return when a call may be made; raise AmoCRMCircuitOpen when it may not."""
+        ...
+
+    def succeeded(self) -> None: ...
+
+    def failed(self, error: AmoCRMError) -> None: ...
+
+
 class StaticTokenSource:
     """A long-lived token (private integrations): no refresh; after a 401 staff must paste a new one."""
 
@@ -80,89 +90,6 @@ def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
         yield list(items[start : start + size])
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - timezone.now()).total_seconds())
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None  # 403 and 429 may come as HTML or with no body
-
-
-def _validation_errors(body: Any) -> list[ValidationErrorItem]:
-    if not isinstance(body, dict):
-        return []
-    items = []
-    for group in body.get("validation-errors") or []:
-        if not isinstance(group, dict):
-            continue
-        for error in group.get("errors") or []:
-            if isinstance(error, dict):
-                items.append(
-                    ValidationErrorItem(
-                        request_id=str(group.get("request_id", "")),
-                        code=str(error.get("code", "")),
-                        path=str(error.get("path", "")),
-                        detail=str(error.get("detail", "")),
-                    )
-                )
-    return items
-
-
-def error_for(response: requests.Response, path: str) -> AmoCRMError:
-    """The typed error for a non-2xx answer; carries amoCRM's title/detail, never the request."""
-    status = response.status_code
-    body = _json_or_none(response)
-    summary = ""
-    if isinstance(body, dict):
-        summary = ": ".join(str(body[k]) for k in ("title", "detail", "hint") if body.get(k))
-    if status == 400:
-        return AmoCRMValidationError(
-            f"amoCRM rejected the request{': ' + summary if summary else ''}",
-            errors=_validation_errors(body),
-            status=status,
-            path=path,
-        )
-    if status == 401:
-        return AmoCRMAuthError(
-            f"amoCRM refused the credentials{': ' + summary if summary else ''}", status=status, path=path
-        )
-    if status == 402:
-        return AmoCRMPaymentRequired("the amoCRM account's paid plan has lapsed", status=status, path=path)
-    if status == 403:
-        return AmoCRMForbidden("amoCRM blocked the account or this server's IP", status=status, path=path)
-    if status == 404:
-        return AmoCRMNotFound("amoCRM has no such path or entity", status=status, path=path)
-    if status == 429:
-        return AmoCRMRateLimited(
-            "amoCRM rate limit exceeded",
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            status=status,
-            path=path,
-        )
-    if status >= 500:
-        return AmoCRMUnavailable("amoCRM server error", status=status, path=path)
-    return AmoCRMError(
-        f"unexpected answer from amoCRM{': ' + summary if summary else ''}", status=status, path=path
-    )
-
-
 def _never_sent(error: requests.ConnectionError) -> bool:
     """True when the connection was never made, so amoCRM cannot have acted on the request."""
     if isinstance(error, requests.ConnectTimeout):
@@ -181,6 +108,7 @@ class AmoCRMClient:
         tokens: TokenSource | None,
         timeout: float | None = None,
         limiter: Limiter,
+        breaker: Breaker | None = None,
         max_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -192,6 +120,7 @@ class AmoCRMClient:
         self.tokens = tokens
         self.timeout = (CONNECT_TIMEOUT, timeout if timeout is not None else settings.AMOCRM_TIMEOUT)
         self.limiter = limiter
+        self.breaker = breaker
         self.max_retries = max_retries
         self.sleep = sleep
         self.jitter = jitter
@@ -212,22 +141,30 @@ class AmoCRMClient:
         json: Any = None,
         idempotent: bool | None = None,
     ) -> Any:
-        """One API call with refresh-on-401 and retries; the decoded JSON, or None for a 204."""
+        """One API call with refresh-on-401 and retries; the decoded JSON, or None for a 204.
+
+        The breaker, when given, is asked before every attempt (a retry too), so an outage that opens
+        it stops this call's retries at once instead of sleeping through them.
+        """
         if self.tokens is None:
             raise AmoCRMAuthError("amoCRM is not connected", path=path)
         idempotent = method != "POST" if idempotent is None else idempotent
+        self._allow()
         token = self.tokens.access_token()
         refreshed = False
         retries = 0
         while True:
             try:
-                return self._send(method, path, params=params, json=json, token=token)
-            except AmoCRMAuthError:
+                result = self._send(method, path, params=params, json=json, token=token)
+            except AmoCRMAuthError as e:
+                self._answered(e)
                 if refreshed:
                     raise
                 token = self.tokens.refresh(stale_access_token=token)
                 refreshed = True
+                self._allow()
             except (AmoCRMRateLimited, AmoCRMUnavailable) as e:
+                self._answered(e)
                 delay = self._retry_delay(e, retries=retries, idempotent=idempotent)
                 if delay is None:
                     raise
@@ -241,13 +178,36 @@ class AmoCRMClient:
                     delay,
                 )
                 self.sleep(delay)
+                self._allow()
+            except AmoCRMError as e:
+                self._answered(e)
+                raise
+            else:
+                self._answered(None)
+                return result
+
+    def _allow(self) -> None:
+        if self.breaker is not None:
+            self.breaker.allow()
+
+    def _answered(self, error: AmoCRMError | None) -> None:
+        """Tell the breaker: a block, a lapsed plan or amoCRM trouble counts against it; a 429 says
+        nothing; any other answer (2xx, 400, 401, 404) shows amoCRM is there."""
+        if self.breaker is None or isinstance(error, AmoCRMRateLimited):
+            return
+        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired | AmoCRMUnavailable):
+            self.breaker.failed(error)
+        else:
+            self.breaker.succeeded()
 
     def token_request(self, data: dict[str, str]) -> dict[str, Any]:
         """POST /oauth2/access_token (code or refresh grant). Not retried: a refresh token is single-use."""
         path = "/oauth2/access_token"
         try:
             body = self._send("POST", path, json=data, token=None)
-        except (AmoCRMValidationError, AmoCRMAuthError, AmoCRMForbidden, AmoCRMNotFound) as e:
+        except (AmoCRMForbidden, AmoCRMPaymentRequired):
+            raise  # a blocked account or a lapsed plan: reconnecting cannot help
+        except (AmoCRMValidationError, AmoCRMAuthError, AmoCRMNotFound) as e:
             raise AmoCRMAuthError(
                 f"amoCRM refused to issue tokens ({e.message}); reconnect the integration",
                 status=e.status,
@@ -255,6 +215,16 @@ class AmoCRMClient:
             ) from e
         if not isinstance(body, dict) or not body.get("access_token"):
             raise AmoCRMError("amoCRM's token answer has no access token", path=path)
+        return body
+
+    def account_subdomain(self, *, refresh_token: str) -> dict[str, Any]:
+        """Where the account lives now, after a subdomain rename: `{id, subdomain, domain,
+        top_level_domain}`. Asked of the `api_domain` host (this client's base URL) with the refresh
+        token, as the official client does after a refresh answered 401/404 (docs/amocrm-api.md §3)."""
+        path = "/oauth2/account/current/subdomain"
+        body = self._send("GET", path, token=None, headers={"X-Refresh-Token": refresh_token})
+        if not isinstance(body, dict) or not body.get("domain"):
+            raise AmoCRMError("amoCRM's answer names no account domain", path=path)
         return body
 
     def _retry_delay(self, error: AmoCRMError, *, retries: int, idempotent: bool) -> float | None:
@@ -282,11 +252,12 @@ class AmoCRMClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         token: str | None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         if token is not None:
             # The token endpoint is left out: it is called under the token row lock, and rarely.
             self.limiter.acquire()
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token is not None else {})}
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -416,6 +387,10 @@ class AmoCRMClient:
         return None
 
     # -- custom fields ---------------------------------------------------------------------
+
+    def account_get(self) -> dict[str, Any]:
+        """GET /api/v4/account with its date settings (the time zone is in _embedded.datetime_settings)."""
+        return self.request("GET", "/api/v4/account", params={"with": "datetime_settings"}) or {}
 
     def custom_fields_list(self, entity: str = "leads") -> list[dict[str, Any]]:
         """Every custom field of an entity, following the pages until there is no `next`."""

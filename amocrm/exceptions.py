@@ -74,12 +74,15 @@ class AmoCRMUnavailable(AmoCRMError):
 
 @dataclass(frozen=True)
 class ValidationErrorItem:
-    """One of amoCRM's validation errors: `request_id` is the batch item's index (or our request_id)."""
+    """One of amoCRM's validation errors. It names its batch item by `request_id` (the item's index,
+    or the request_id we sent) in `validation-errors`, or by the entity's id (`entity_id`) in the
+    other 400 shape, `{"errors": {"<id>": "<message>"}}`."""
 
     request_id: str
     code: str
     path: str
     detail: str
+    entity_id: str = ""
 
 
 class AmoCRMValidationError(AmoCRMError):
@@ -97,11 +100,22 @@ class AmoCRMValidationError(AmoCRMError):
     def paths(self) -> list[str]:
         return [error.path for error in self.errors]
 
+    @property
+    def request_ids(self) -> set[str]:
+        return {error.request_id for error in self.errors if error.request_id}
+
+    @property
+    def entity_ids(self) -> set[int]:
+        return {int(error.entity_id) for error in self.errors if error.entity_id.isdigit()}
+
     def __str__(self) -> str:
         base = super().__str__()
         if not self.errors:
             return base
-        listed = "; ".join(f"[{e.request_id}] {e.path}: {e.code}" for e in self.errors[:10])
+        listed = "; ".join(
+            f"[{e.request_id}] {e.path}: {e.code}" if not e.entity_id else f"[{e.entity_id}] {e.detail[:200]}"
+            for e in self.errors[:10]
+        )
         return f"{base}: {listed}"
 
 
@@ -109,3 +123,20 @@ class AmoCRMMappingError(AmoCRMError):
     """A value cannot be put into or read out of amoCRM's fields (e.g. a category with no enum yet)."""
 
     transient = False
+
+
+class AmoCRMLeadTaken(AmoCRMError):
+    """amoCRM answered with a lead that is already another customer's: duplicate control merged a
+    signup into it. Never linked twice: staff look, then a resync makes the customer's own lead."""
+
+    transient = False
+
+
+class AmoCRMCircuitOpen(AmoCRMError):
+    """Not called at all: the deployment-wide breaker is open (amoCRM blocked us, the plan lapsed, or
+    it keeps failing). Queued work waits untouched until `retry_at`; nothing counts as an attempt."""
+
+    def __init__(self, message: str, *, retry_at: Any, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_at = retry_at
+        self.reason = reason

@@ -2,7 +2,7 @@
 
 Writes name every field by its id (`FieldMap`, loaded from the ids `amocrm_setup_fields` stored):
 numeric → a string with a dot ("5000.00"), select → {"enum_id": N}, date → an integer Unix timestamp
-of midnight Europe/Moscow (amoCRM reads dates in the account's time zone), an empty value → "values":
+of midnight in the account's time zone (`FieldMap.zone`: amoCRM reads dates there), an empty value → "values":
 null. The lead's own `price` is whole roubles as an integer. Reads take API v4
 `custom_fields_values` ({field_id, values: [{value, enum_id}]}); the webhook's v2 shape is read by
 `amocrm.webhooks` and decoded here by `decode_value`.
@@ -108,10 +108,12 @@ KEYS_BY_PROFILE_FIELD = {spec.profile_field: spec.key for spec in FIELDS if spec
 
 @dataclass(frozen=True)
 class FieldMap:
-    """Our field keys → amoCRM field ids, and per select field our values → amoCRM enum ids."""
+    """Our field keys → amoCRM field ids, per select field our values → amoCRM enum ids, and the
+    account's time zone."""
 
     field_ids: Mapping[str, int]
     enum_ids: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    zone: zoneinfo.ZoneInfo = MOSCOW  # the account's time zone: dates are its midnights
 
     def field_id(self, key: str) -> int:
         try:
@@ -145,19 +147,19 @@ def choice_enums(choices: type[Choices]) -> list[tuple[str, str]]:
         return [(str(value), str(label)) for value, label in choices.choices]
 
 
-def date_to_timestamp(day: datetime.date) -> int:
-    """Midnight of `day` in Moscow as a Unix timestamp (midnight UTC would show the previous day)."""
-    return int(datetime.datetime.combine(day, datetime.time.min, tzinfo=MOSCOW).timestamp())
+def date_to_timestamp(day: datetime.date, zone: zoneinfo.ZoneInfo = MOSCOW) -> int:
+    """Midnight of `day` in the account's time zone as a Unix timestamp: amoCRM reads a `date` there
+    (midnight UTC, or another zone's, shows the previous day)."""
+    return int(datetime.datetime.combine(day, datetime.time.min, tzinfo=zone).timestamp())
 
 
-def timestamp_to_date(value: Any) -> datetime.date:
-    """A date from a Unix timestamp (int or digits); lenient with DD.MM.YYYY and YYYY-MM-DD strings."""
+def timestamp_to_date(value: Any, zone: zoneinfo.ZoneInfo = MOSCOW) -> datetime.date:
+    """A date from a Unix timestamp (int or digits), read in the account's time zone; lenient with
+    YYYY-MM-DD (and RFC 3339) strings, which the API also accepts."""
     text = str(value).strip()
     try:
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
-            return datetime.datetime.fromtimestamp(int(float(text)), tz=MOSCOW).date()
-        if re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", text):
-            return datetime.datetime.strptime(text, "%d.%m.%Y").date()  # noqa: DTZ007 - a calendar date
+            return datetime.datetime.fromtimestamp(int(float(text)), tz=zone).date()
         return datetime.date.fromisoformat(text[:10])
     except (ValueError, OverflowError, OSError) as e:
         raise AmoCRMMappingError(f"not a date: {text[:32]!r}") from e
@@ -202,7 +204,7 @@ def field_value(spec: FieldSpec, value: Any, fields: FieldMap) -> dict[str, Any]
     elif spec.type == "select":
         item["values"] = [{"enum_id": fields.enum_id(spec.key, str(value))}]
     elif spec.type == "date":
-        item["values"] = [{"value": date_to_timestamp(value)}]
+        item["values"] = [{"value": date_to_timestamp(value, fields.zone)}]
     elif spec.type == "text":
         item["values"] = [{"value": str(value)[:TEXT_MAX_LENGTH]}]
     else:
@@ -269,8 +271,10 @@ def lead_create_payload(
     contact: dict[str, Any],
     pipeline_id: int | None = None,
     status_id: int | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """One item of POST /api/v4/leads/complex: the lead with its one contact (new, or {"id": N})."""
+    """One item of POST /api/v4/leads/complex: the lead with its one contact (new, or {"id": N});
+    amoCRM echoes `request_id` in its answer."""
     payload: dict[str, Any] = {
         "name": state["name"],
         "price": state["price"],
@@ -281,6 +285,8 @@ def lead_create_payload(
         payload["pipeline_id"] = int(pipeline_id)
     if status_id:
         payload["status_id"] = int(status_id)
+    if request_id:
+        payload["request_id"] = request_id
     return payload
 
 
@@ -335,7 +341,7 @@ def decode_value(spec: FieldSpec, values: Iterable[tuple[Any, Any]], fields: Fie
             raise AmoCRMMappingError(f"amoCRM value of {spec.key} has no enum id")
         return fields.value_for_enum(spec.key, enum_id)
     if spec.type == "date":
-        return timestamp_to_date(value)
+        return timestamp_to_date(value, fields.zone)
     return str(value)
 
 

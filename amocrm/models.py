@@ -62,6 +62,26 @@ class OAuthToken(models.Model):
         return self.expires_within(datetime.timedelta(0), now=now)
 
 
+class AmoCRMAccount(models.Model):
+    """The connected amoCRM account as amoCRM describes it (GET /api/v4/account), read on connect and
+    daily: webhooks are recognised by its id (a subdomain can be renamed), and every `date` field is
+    written and read in its time zone."""
+
+    account_id = models.PositiveBigIntegerField(_("account id"), unique=True)
+    subdomain = models.CharField(_("subdomain"), max_length=64)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    currency = models.CharField(_("currency"), max_length=8, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
+    checked_at = models.DateTimeField(_("read from amoCRM at"))
+
+    class Meta:
+        verbose_name = _("amoCRM account")
+        verbose_name_plural = _("amoCRM account")
+
+    def __str__(self) -> str:
+        return f"{self.name or self.subdomain} ({self.account_id})"
+
+
 class CustomField(models.Model):
     """Where one of the values the site syncs lives in amoCRM: the id of a lead custom field.
 
@@ -138,6 +158,38 @@ class RateLimit(models.Model):
         return self.name
 
 
+class CircuitBreaker(models.Model):
+    """Whether amoCRM may be called at all, for every process of the deployment (one row).
+
+    Open after a 403/402 (the account is blocked or its plan lapsed: every call would fail and
+    prolong a block) or a run of 5xx/timeouts; `retry_at` is when one probe call may decide whether
+    it closes, and `probe_until` is the lease of the probe in flight. See amocrm.services.breaker.
+    """
+
+    class Reason(models.TextChoices):
+        BLOCKED = "blocked", _("amoCRM blocked the account or this server's IP (403)")
+        PAYMENT = "payment", _("the amoCRM account's paid plan has lapsed (402)")
+        UNAVAILABLE = "unavailable", _("amoCRM is not answering (5xx, timeouts)")
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    is_open = models.BooleanField(_("open"), default=False)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason, blank=True)
+    detail = models.CharField(_("last error"), max_length=500, blank=True)
+    opened_at = models.DateTimeField(_("open since"), null=True, blank=True)
+    retry_at = models.DateTimeField(_("next probe at"), null=True, blank=True)
+    probe_until = models.DateTimeField(_("probe in flight until"), null=True, blank=True)
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    calls_while_open = models.PositiveIntegerField(_("probe calls while open"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("amoCRM circuit breaker")
+        verbose_name_plural = _("amoCRM circuit breaker")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'open (' + self.reason + ')' if self.is_open else 'closed'}"
+
+
 class LeadSyncQuerySet(models.QuerySet):
     def oldest_pending_since(self) -> datetime.datetime | None:
         """When the longest-waiting profile change was made (None: nothing waits)."""
@@ -166,7 +218,14 @@ class LeadSync(models.Model):
         "accounts.Profile", on_delete=models.CASCADE, related_name="lead_sync", verbose_name=_("profile")
     )
     lead_id = models.PositiveBigIntegerField(_("amoCRM lead id"), null=True, blank=True, unique=True)
-    contact_id = models.PositiveBigIntegerField(_("amoCRM contact id"), null=True, blank=True)
+    contact_id = models.PositiveBigIntegerField(_("amoCRM contact id"), null=True, blank=True, db_index=True)
+    # The lead a manager deleted: it may come back from amoCRM's trash (restore_lead, same id), and
+    # the next sync asks for it before creating a new one.
+    deleted_lead_id = models.PositiveBigIntegerField(_("deleted amoCRM lead id"), null=True, blank=True)
+    # What the contact card holds, as last seen: a contact hook whose phone equals it is our own echo.
+    contact_phone = models.CharField(_("phone on the amoCRM contact"), max_length=32, blank=True)
+    # The contact's email when it differs from the customer's login (never applied: shown to staff).
+    contact_email = models.CharField(_("email on the amoCRM contact"), max_length=254, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.PENDING)
     # Bumped by every profile save: a sync that started before the last save leaves the row pending.
     revision = models.PositiveIntegerField(_("revision"), default=0)
@@ -248,6 +307,19 @@ class LeadSync(models.Model):
         self.last_error = error[:2000]
         self.claimed_until = None
 
+    def mark_linked(self, *, lead_id: int, contact_id: int | None, now: datetime.datetime) -> None:
+        """Linked to a lead whose contents are unknown (duplicate control merged ours into it): still
+        pending, with nothing recorded as sent, so the next sync sends every field."""
+        self.mark_synced(values={}, lead_id=lead_id, contact_id=contact_id, revision=self.revision, now=now)
+        self.mark_pending(now=now)
+
+    def mark_waiting(self, *, error: str, until: datetime.datetime) -> None:
+        """amoCRM may not be called (the breaker is open): wait untouched, not failed, no attempt counted."""
+        self.status = self.Status.PENDING
+        self.next_attempt_at = until
+        self.last_error = error[:2000]
+        self.claimed_until = None
+
     def mark_failed(self, *, error: str, status: str = Status.FAILED) -> None:
         """A permanent failure staff must look at (amoCRM's message kept); resync retries it."""
         self.status = status
@@ -256,23 +328,35 @@ class LeadSync(models.Model):
         self.claimed_until = None
 
     def mark_unlinked(self) -> None:
-        """The lead was deleted in amoCRM: forget it; the next change or a resync creates a new one."""
+        """The lead was deleted in amoCRM: unlink it, and remember it in case it is restored; the next
+        change or a resync looks for it, then creates a new one if it is still gone."""
         self.last_error = (
             f"The lead {self.lead_id} was deleted in amoCRM; the next change or a resync creates a new one."
         )
         self.status = self.Status.UNLINKED
+        self.deleted_lead_id = self.lead_id or self.deleted_lead_id
         self.lead_id = None
         self.create_started_at = None
         self.synced_values = {}
         self.next_attempt_at = None
 
+    def mark_relinked(self, *, now: datetime.datetime) -> None:
+        """The deleted lead is back (restored from amoCRM's trash): link it again and send every field
+        once, since the profile may have changed while it was gone."""
+        self.lead_id = self.deleted_lead_id
+        self.deleted_lead_id = None
+        self.synced_values = {}
+        self.last_error = ""
+        self.mark_pending(now=now)
+
 
 class WebhookEvent(models.Model):
-    """One lead event amoCRM posted to /amocrm/webhook/: stored as received, applied by a worker.
+    """One lead or contact event amoCRM posted to /amocrm/webhook/: stored as received, applied by a
+    worker.
 
-    A body may carry several leads and event kinds; each lead item is its own row, so duplicates
-    are dropped by `dedupe_key` (event, lead id, `last_modified`, a hash of the item) and the
-    worker orders a lead's events by `modified_at`.
+    A body may carry several entities and event kinds; each item is its own row, so duplicates
+    are dropped by `dedupe_key` (entity, event, id, `last_modified`, a hash of the item) and the
+    worker orders an entity's events by `modified_at`.
     """
 
     class Status(models.TextChoices):
@@ -282,9 +366,16 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", _("ignored")
 
     received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+
+    class Entity(models.TextChoices):
+        LEAD = "lead", _("lead")
+        CONTACT = "contact", _("contact")
+
     account = models.CharField(_("amoCRM account"), max_length=64, blank=True)
+    entity = models.CharField(_("entity"), max_length=8, choices=Entity, default=Entity.LEAD)
     action = models.CharField(_("event"), max_length=16, blank=True)
     lead_id = models.PositiveBigIntegerField(_("amoCRM lead id"), null=True, blank=True)
+    contact_id = models.PositiveBigIntegerField(_("amoCRM contact id"), null=True, blank=True)
     modified_at = models.DateTimeField(_("changed in amoCRM at"), null=True, blank=True)
     dedupe_key = models.CharField(_("dedupe key"), max_length=128, unique=True)
     payload = models.JSONField(_("payload"), default=dict, blank=True)
@@ -297,10 +388,14 @@ class WebhookEvent(models.Model):
         verbose_name = _("amoCRM webhook event")
         verbose_name_plural = _("amoCRM webhook events")
         ordering = ["-received_at", "-pk"]
-        indexes = [models.Index(fields=["lead_id", "status", "modified_at"], name="amocrm_webhook_lead_idx")]
+        indexes = [
+            models.Index(fields=["lead_id", "status", "modified_at"], name="amocrm_webhook_lead_idx"),
+            models.Index(fields=["contact_id", "status", "modified_at"], name="amocrm_webhook_contact_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.action or 'body'} lead {self.lead_id or '-'} ({self.status})"
+        entity_id = self.contact_id if self.entity == self.Entity.CONTACT else self.lead_id
+        return f"{self.action or 'body'} {self.entity} {entity_id or '-'} ({self.status})"
 
     def mark(self, status: str, *, error: str = "", changes: list[str] | None = None) -> None:
         """Record the outcome; the caller saves."""

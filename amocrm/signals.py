@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Profile, User
 from amocrm.services import enqueue
 from amocrm.services.connection import is_enabled
-from amocrm.services.lead_sync import lead_sync_mark_pending
+from amocrm.services.outbox import lead_sync_mark_pending
 
 
 @receiver(post_save, sender=Profile, dispatch_uid="amocrm.profile_saved")

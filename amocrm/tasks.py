@@ -55,4 +55,7 @@ def _enqueue(profile_ids: list[int], run_after=None) -> None:
 @task
 def webhook_apply(event_ids: list[int]) -> dict[str, int]:
     """Apply stored amoCRM webhook events: enqueued after the webhook view commits them."""
-    return webhook_events.webhook_events_apply(event_ids=event_ids)
+    report = webhook_events.webhook_events_apply(event_ids=event_ids)
+    if report.relinked and is_enabled():
+        _enqueue(report.relinked)  # a restored lead gets every field once
+    return report.outcome

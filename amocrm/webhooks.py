@@ -6,20 +6,24 @@ percent-encoded as PHP's `http_build_query` writes them (`leads%5Bupdate%5D%5B0%
 every dict whose keys are all digits into a list, so `leads[update][0][custom_fields][1][values][0]`
 reads `payload["leads"]["update"][0]["custom_fields"][1]["values"][0]`. Anything we cannot decode
 raises `ParseError`, and nothing else: callers record the event as failed instead of answering 500.
-`lead_items` then picks out the lead events the site handles, and `read_lead` reads one of them
-into a `LeadChange`: this module is the only one that knows the v2 shape of a lead item.
+`items` then picks out the lead and contact events the site handles, and `read_lead` /
+`read_contact` read one of them into plain values: this module is the only one that knows the v2
+shape of a webhook item.
 """
 
+import codecs
 import datetime
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 MAX_FIELDS = 20_000  # 50 leads a body with every field set stays far below this
 MAX_DEPTH = 12  # leads[update][0][custom_fields][0][values][0][value] is 7 deep
-LEAD_ACTIONS = ("add", "update", "status", "delete")  # what `amocrm_subscribe_webhook` asks for
+# The events `amocrm_subscribe_webhook` asks for: leads[<action>] and contacts[<action>].
+LEAD_ACTIONS = ("add", "update", "status", "delete", "restore")
+CONTACT_ACTIONS = ("update",)
 
 _KEY = re.compile(r"([^\[\]]*)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
@@ -45,15 +49,24 @@ def _split_key(key: str) -> list[str] | None:
     return [base, *_PART.findall(match.group(2))]
 
 
-def _assign(target: dict[str, Any], parts: list[str], value: str) -> None:
+def _assign(target: dict[str, Any], parts: list[str], value: str, appends: dict[int, list[Any]]) -> None:
     node = target
+    last = len(parts) - 1
     for index, part in enumerate(parts):
-        last = index == len(parts) - 1
         if part == "":
-            # "[]" appends, as in PHP: the next free integer key.
-            numbers = [int(k) for k in node if _is_digits(k) and len(k) < 10]
-            part = str(max(numbers) + 1 if numbers else 0)
-        if last:
+            # "[]" appends, as in PHP: the next free integer key. The first append to a node scans
+            # its keys once; after that `appends` (by id, holding the node so the id stays its own)
+            # keeps the next key, so many appends stay linear instead of rescanning every time.
+            slot = appends.get(id(node))
+            if slot is None:
+                numbers = [int(k) for k in node if _is_digits(k) and len(k) < 10]
+                slot = appends[id(node)] = [node, max(numbers) + 1 if numbers else 0]
+            part = str(slot[1])
+            slot[1] += 1
+        elif appends and id(node) in appends and _is_digits(part) and len(part) < 10:
+            slot = appends[id(node)]
+            slot[1] = max(slot[1], int(part) + 1)
+        if index == last:
             node[part] = value
             return
         child = node.get(part)
@@ -71,16 +84,44 @@ def _listify(value: Any) -> Any:
     return items
 
 
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """`parse_qsl(text, keep_blank_values=True)` with a MAX_FIELDS cap, decoding in C: a mass edit's
+    body is a megabyte of %XX (every key's brackets, every Cyrillic name), and urllib's pure-Python
+    unquote made that the slowest part of a webhook."""
+    if text.count("&") + 1 > MAX_FIELDS:
+        raise ValueError(f"more than {MAX_FIELDS} fields")
+    pairs = []
+    for piece in text.split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            pairs.append((_unquote_plus(name), _unquote_plus(value)))
+    return pairs
+
+
+def _unquote_plus(text: str) -> str:
+    """`urllib.parse.unquote_plus(text, errors="strict")`, in C for well-formed text: every "%XX"
+    becomes "\\xXX" for `codecs.escape_decode` (backslashes of the text doubled first, so no
+    other escape exists). A stray "%" makes it refuse; urllib then keeps it as it is."""
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    escaped = text.replace("\\", "\\\\").replace("%", "\\x").encode("utf-8")
+    try:
+        raw = codecs.escape_decode(escaped)[0]  # type: ignore[attr-defined]
+    except ValueError:
+        return unquote(text, errors="strict")
+    return raw.decode("utf-8")
+
+
 def parse_body(body: bytes | str) -> dict[str, Any]:
     """The nested structure of a PHP-style form body (see the module docstring)."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
-        pairs = parse_qsl(
-            text, keep_blank_values=True, max_num_fields=MAX_FIELDS, encoding="utf-8", errors="strict"
-        )
+        pairs = _form_pairs(text)
     except (UnicodeDecodeError, ValueError) as e:
         raise ParseError(f"not a form body: {type(e).__name__}") from e
     payload: dict[str, Any] = {}
+    appends: dict[int, list[Any]] = {}
     for raw_key, raw_value in pairs:
         # PostgreSQL's jsonb cannot hold NUL characters; amoCRM never sends them.
         key, value = raw_key.replace("\x00", ""), raw_value.replace("\x00", "")
@@ -89,7 +130,7 @@ def parse_body(body: bytes | str) -> dict[str, Any]:
             continue
         if len(parts) > MAX_DEPTH:
             raise ParseError(f"a key nests deeper than {MAX_DEPTH} levels")
-        _assign(payload, parts, value)
+        _assign(payload, parts, value, appends)
     if not payload:
         raise ParseError("an empty body")
     result = _listify(payload)
@@ -146,38 +187,76 @@ def parse_timestamp(value: Any) -> datetime.datetime | None:
 
 
 @dataclass(frozen=True)
-class LeadItem:
-    """One lead of one event kind in a body: `leads[<action>][<n>]`."""
+class Item:
+    """One entity of one event kind in a body: `leads[<action>][<n>]` or `contacts[<action>][<n>]`."""
 
+    entity: str  # "lead" or "contact"
     action: str
     data: dict[str, Any]
 
     @property
-    def lead_id(self) -> int | None:
+    def entity_id(self) -> int | None:
         return parse_int(self.data.get("id"))
 
     @property
+    def lead_id(self) -> int | None:
+        return self.entity_id if self.entity == "lead" else None
+
+    @property
+    def contact_id(self) -> int | None:
+        return self.entity_id if self.entity == "contact" else None
+
+    @property
     def modified_at(self) -> datetime.datetime | None:
-        """When amoCRM last changed the lead (`last_modified`, else `updated_at`)."""
+        """When amoCRM last changed the entity (`last_modified`, else `updated_at`)."""
         return parse_timestamp(self.data.get("last_modified")) or parse_timestamp(self.data.get("updated_at"))
 
 
-def lead_items(payload: dict[str, Any]) -> Iterator[LeadItem]:
-    """The lead events the site handles, in body order; an item that is not a mapping keeps its value."""
-    leads = payload.get("leads")
-    if not isinstance(leads, dict):
-        return
-    for action in LEAD_ACTIONS:
-        for item in as_list(leads.get(action)):
-            yield LeadItem(action=action, data=item if isinstance(item, dict) else {"value": item})
+def items(payload: dict[str, Any]) -> Iterator[Item]:
+    """The lead and contact events the site handles, in that order; an item that is not a mapping
+    keeps its value."""
+    for entity, key, actions in (("lead", "leads", LEAD_ACTIONS), ("contact", "contacts", CONTACT_ACTIONS)):
+        events = payload.get(key)
+        if not isinstance(events, dict):
+            continue
+        for action in actions:
+            for item in as_list(events.get(action)):
+                yield Item(
+                    entity=entity, action=action, data=item if isinstance(item, dict) else {"value": item}
+                )
+
+
+def lead_items(payload: dict[str, Any]) -> Iterator[Item]:
+    """The lead events the site handles, in body order."""
+    return (item for item in items(payload) if item.entity == "lead")
 
 
 @dataclass(frozen=True)
 class FieldChange:
-    """One custom field of a lead item: its id and its (value, enum id) pairs, as amoCRM sent them."""
+    """One custom field of an item: its id, code and (value, enum id) pairs, as amoCRM sent them."""
 
     field_id: int | None
     values: tuple[tuple[Any, Any], ...]
+    code: str = ""  # contacts' predefined fields carry one (PHONE, EMAIL); lead fields do not
+
+    @property
+    def first_value(self) -> str:
+        return next((str(value).strip() for value, _ in self.values if value not in (None, "")), "")
+
+
+def _fields(data: dict[str, Any]) -> tuple[FieldChange, ...]:
+    fields = []
+    for raw in as_list(data.get("custom_fields")):
+        if not isinstance(raw, dict):
+            continue
+        # Text and select values come as {value, enum}; dates come bare: `[values][0]=1763931600`.
+        values = tuple(
+            (value.get("value"), value.get("enum")) if isinstance(value, dict) else (value, None)
+            for value in as_list(raw.get("values"))
+        )
+        code = raw.get("code") if isinstance(raw.get("code"), str) else ""
+        fields.append(FieldChange(field_id=parse_int(raw.get("id")), values=values, code=code))
+    return tuple(fields)
 
 
 @dataclass(frozen=True)
@@ -189,31 +268,66 @@ class LeadChange:
     modified_at: datetime.datetime | None
     price: int | None  # the lead's budget, whole roubles
     status_id: int | None  # the pipeline stage
+    old_status_id: int | None  # the stage before, on items whose stage changed
     fields: tuple[FieldChange, ...]
+
+    @property
+    def stage_changed(self) -> bool:
+        """The item moves the lead to `status_id`: a `status` hook, or an `update` item carrying
+        `old_status_id` (amoCRM does not always send the separate status hook)."""
+        if self.status_id is None:
+            return False
+        return self.action == "status" or (
+            self.old_status_id is not None and self.old_status_id != self.status_id
+        )
 
     def has_field(self, field_id: int | None) -> bool:
         return field_id is not None and any(f.field_id == field_id for f in self.fields)
 
 
 def read_lead(*, action: str, data: dict[str, Any]) -> LeadChange:
-    """A lead item of `leads[<action>]` (`{id, price, status_id, custom_fields: [{id, values:
-    [{value, enum}]}], ...}`) as a LeadChange; anything malformed reads as missing."""
-    item = LeadItem(action=action, data=data)
-    fields = []
-    for raw in as_list(data.get("custom_fields")):
-        if not isinstance(raw, dict):
-            continue
-        # Text and select values come as {value, enum}; dates come bare: `[values][0]=1763931600`.
-        values = tuple(
-            (value.get("value"), value.get("enum")) if isinstance(value, dict) else (value, None)
-            for value in as_list(raw.get("values"))
-        )
-        fields.append(FieldChange(field_id=parse_int(raw.get("id")), values=values))
+    """A lead item of `leads[<action>]` (`{id, price, status_id, old_status_id?, custom_fields: [{id,
+    values: [{value, enum}] or [<bare value>]}], ...}`) as a LeadChange; anything malformed reads as
+    missing."""
+    item = Item(entity="lead", action=action, data=data)
     return LeadChange(
         action=action,
         lead_id=item.lead_id,
         modified_at=item.modified_at,
         price=parse_int(data.get("price")),
         status_id=parse_int(data.get("status_id")),
-        fields=tuple(fields),
+        old_status_id=parse_int(data.get("old_status_id")),
+        fields=_fields(data),
+    )
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """What a stored contact item says: its phone and email (None when the body has no such field)."""
+
+    contact_id: int | None
+    modified_at: datetime.datetime | None
+    phone: str | None
+    email: str | None
+    lead_ids: tuple[int, ...]
+
+
+def read_contact(*, action: str, data: dict[str, Any]) -> ContactChange:
+    """A contact item of `contacts[<action>]`: PHONE and EMAIL are select-like fields named by their
+    `code` (`[values][0][value]=+79135550102`, `[enum]=<id>`); its leads are `linked_leads_id[<lead
+    id>][ID]=<lead id>`."""
+    item = Item(entity="contact", action=action, data=data)
+    by_code = {field.code: field for field in _fields(data) if field.code}
+    linked = data.get("linked_leads_id")
+    lead_ids = []
+    for key, value in linked.items() if isinstance(linked, dict) else enumerate(as_list(linked)):
+        lead_id = parse_int(value.get("ID") if isinstance(value, dict) else value) or parse_int(str(key))
+        if lead_id is not None:
+            lead_ids.append(lead_id)
+    return ContactChange(
+        contact_id=item.contact_id,
+        modified_at=item.modified_at,
+        phone=by_code["PHONE"].first_value if "PHONE" in by_code else None,
+        email=by_code["EMAIL"].first_value.lower() if "EMAIL" in by_code else None,
+        lead_ids=tuple(lead_ids),
     )

@@ -9,6 +9,7 @@ notice but the business would. Every check is reported, so monitoring shows whic
 import datetime
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from amocrm.models import LeadSync
+from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import is_enabled as amocrm_is_enabled
 
 
@@ -47,13 +49,28 @@ def check_amocrm_backlog(*, now: datetime.datetime | None = None) -> tuple[bool,
         return True, "disabled"
     try:
         oldest = LeadSync.objects.oldest_pending_since()
+        breaker = breaker_state()
     except DatabaseError:
         return False, "unavailable"
     if oldest is None:
         return True, "ok"
     age = ((now or timezone.now()) - oldest).total_seconds()
     limit = settings.READYZ_SYNC_MAX_AGE
-    return age <= limit, f"oldest pending {int(age)} s (limit {limit} s)"
+    # While amoCRM refuses us (the breaker is open) the backlog is expected to grow: that is the
+    # breaker's warning, and this instance is still ready to serve customers.
+    return age <= limit or breaker.is_open, f"oldest pending {int(age)} s (limit {limit} s)"
+
+
+def warn_amocrm_breaker() -> str | None:
+    """Why amoCRM is not being called, and since when (None: it is)."""
+    try:
+        breaker = breaker_state()
+    except DatabaseError:
+        return None
+    if not breaker.is_open:
+        return None
+    since = breaker.opened_at.isoformat(timespec="seconds") if breaker.opened_at else "?"
+    return f"open since {since}: {breaker.reason} ({breaker.detail[:200]})"
 
 
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
@@ -72,14 +89,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# Reported, never failing readiness: the site serves customers whatever amoCRM does.
+WARNINGS: dict[str, Callable[[], str | None]] = {
+    "amocrm_breaker": warn_amocrm_breaker,
+}
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     results = {name: check() for name, check in CHECKS.items()}
     ready = all(ok for ok, _ in results.values())
-    return JsonResponse(
-        {
-            "status": "ok" if ready else "error",
-            "checks": {name: detail for name, (_, detail) in results.items()},
-        },
-        status=200 if ready else 503,
-    )
+    body: dict[str, Any] = {
+        "status": "ok" if ready else "error",
+        "checks": {name: detail for name, (_, detail) in results.items()},
+    }
+    if warnings := {name: text for name, warn in WARNINGS.items() if (text := warn())}:
+        body["warnings"] = warnings
+    return JsonResponse(body, status=200 if ready else 503)

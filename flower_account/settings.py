@@ -324,6 +324,11 @@ AMOCRM_ACCOUNT_ID = env.str("AMOCRM_ACCOUNT_ID", default="")
 # The account's subdomain webhooks must name (account[subdomain]); empty: the first label of the
 # AMOCRM_BASE_URL host (flowers for https://flowers.amocrm.ru). Set it when the base URL has none.
 AMOCRM_ACCOUNT_SUBDOMAIN = env.str("AMOCRM_ACCOUNT_SUBDOMAIN", default="")
+# The circuit breaker: a 403/402 (a blocked account, a lapsed plan) or AMOCRM_BREAKER_FAILURES 5xx or
+# timeouts in a row stop every process calling amoCRM; after AMOCRM_BREAKER_COOLDOWN seconds (twice
+# that for a block) one probe call decides whether it closes.
+AMOCRM_BREAKER_COOLDOWN = env.int("AMOCRM_BREAKER_COOLDOWN", default=300)
+AMOCRM_BREAKER_FAILURES = env.int("AMOCRM_BREAKER_FAILURES", default=5)
 # Pipeline stage id → account status for `leads[status]` webhooks, e.g. "142:active,143:closed";
 # stages not listed leave the status alone.
 AMOCRM_STATUS_MAP = {

@@ -1,5 +1,5 @@
 """The connection to amoCRM: is it on, OAuth (connect, single-flight refresh, key rotation), and the
-configured client with its token source and the deployment-wide rate limiter.
+configured client with its token source, the deployment-wide rate limiter and circuit breaker.
 
 amoCRM refresh tokens are single-use: two workers refreshing at once would leave one of them holding
 a revoked token and break the integration until staff reconnect. `token_refresh` therefore takes
@@ -8,7 +8,10 @@ the one the caller saw fail (or expire); everyone who waited on the lock uses th
 (SQLite has no row locks; production runs PostgreSQL.)
 """
 
+import base64
+import binascii
 import datetime
+import json
 import logging
 import secrets
 import time
@@ -17,15 +20,27 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from amocrm.client import AmoCRMClient, StaticTokenSource, TokenSource
-from amocrm.exceptions import AmoCRMError, AmoCRMNotConfigured, AmoCRMUnavailable
+from amocrm.exceptions import (
+    AmoCRMAuthError,
+    AmoCRMError,
+    AmoCRMForbidden,
+    AmoCRMNotConfigured,
+    AmoCRMPaymentRequired,
+    AmoCRMUnavailable,
+)
 from amocrm.models import OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter, NoRateLimiter
+from amocrm.services.account import account_current, account_refresh, account_renamed
+from amocrm.services.breaker import DatabaseBreaker, breaker_trip
 
 logger = logging.getLogger(__name__)
 
 # A token this close to its expiry is refreshed before use rather than after a 401.
+# Hosts an account's API (and its api_domain) may live on; nothing else is sent a refresh token.
+AMOCRM_HOSTS = (".amocrm.ru", ".amocrm.com", ".kommo.com")
 REFRESH_AHEAD = datetime.timedelta(minutes=5)
 DEFAULT_EXPIRES_IN = 86400  # amoCRM access tokens live 24 h
 
@@ -57,13 +72,56 @@ def _require_oauth() -> None:
         )
 
 
-def _base_url() -> str:
+def api_base_url() -> str:
+    """Where the account's API answers: the address its OAuth tokens belong to (it follows a subdomain
+    rename, so a changed AMOCRM_BASE_URL never orphans them), else AMOCRM_BASE_URL."""
+    if not settings.AMOCRM_LONG_LIVED_TOKEN:
+        stored = OAuthToken.objects.order_by("-updated_at").values_list("base_url", flat=True).first()
+        if stored:
+            return stored.rstrip("/")
     return settings.AMOCRM_BASE_URL.rstrip("/")
+
+
+def _token_row(*, lock: bool = False) -> OAuthToken | None:
+    """The connected account's token pair (the site connects one account)."""
+    rows = OAuthToken.objects.order_by("-updated_at")
+    return (rows.select_for_update() if lock else rows).first()
+
+
+def _jwt_claims(token: str) -> dict[str, Any]:
+    """The claims of an access token (a JWT), unverified: only read to find the account's api_domain."""
+    try:
+        part = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _account_moved(token: OAuthToken) -> str | None:
+    """The account's new base URL when its subdomain was renamed, else None. Asked as the official
+    client asks after a refresh answered 401/404: the `api_domain` host from the access token, with
+    the refresh token (docs/amocrm-api.md §3)."""
+    api_domain = str(_jwt_claims(token.access_token).get("api_domain") or "")
+    if not api_domain.endswith(AMOCRM_HOSTS):
+        return None  # an old token (no api_domain) or a host that is not amoCRM's: nothing to ask
+    try:
+        client = AmoCRMClient(base_url=f"https://{api_domain}", tokens=None, limiter=NoRateLimiter())
+        answer = client.account_subdomain(refresh_token=token.refresh_token)
+    except AmoCRMError as e:
+        logger.warning("amocrm.account_domain_unknown status=%s", e.status)
+        return None
+    domain = str(answer["domain"]).strip().lower()
+    moved = f"https://{domain}"
+    if not domain.endswith(AMOCRM_HOSTS) or moved == token.base_url.rstrip("/"):
+        return None
+    account_renamed(subdomain=str(answer.get("subdomain") or domain.split(".", 1)[0]))
+    return moved
 
 
 def oauth_client() -> AmoCRMClient:
     """A client for the token endpoint only (no bearer token, no rate-limit slot)."""
-    return AmoCRMClient(base_url=_base_url(), tokens=None, limiter=NoRateLimiter())
+    return AmoCRMClient(base_url=api_base_url(), tokens=None, limiter=NoRateLimiter())
 
 
 def oauth_authorize_url(*, state: str) -> str:
@@ -95,21 +153,38 @@ def _expires_in(payload: dict[str, Any]) -> int:
         return DEFAULT_EXPIRES_IN
 
 
+def _store_tokens(token: OAuthToken, payload: dict[str, Any]) -> None:
+    token.set_tokens(
+        access_token=payload["access_token"],
+        refresh_token=payload["refresh_token"],
+        expires_in=_expires_in(payload),
+    )
+    token.save()
+
+
 def oauth_connect(*, code: str, client: AmoCRMClient | None = None) -> OAuthToken:
     """Exchange an authorization code for tokens and store them (a reconnect replaces the old pair)."""
     _require_oauth()
     payload = _oauth_request(client, grant_type="authorization_code", code=code.strip())
     with transaction.atomic():
-        token = OAuthToken.objects.select_for_update().filter(base_url=_base_url()).first()
-        token = token or OAuthToken(base_url=_base_url())
-        token.set_tokens(
-            access_token=payload["access_token"],
-            refresh_token=payload["refresh_token"],
-            expires_in=_expires_in(payload),
-        )
-        token.save()
+        token = _token_row(lock=True) or OAuthToken()
+        token.base_url = settings.AMOCRM_BASE_URL.rstrip("/")
+        _store_tokens(token, payload)
     logger.info("amocrm.connected token_id=%s expires_at=%s", token.pk, token.expires_at.isoformat())
+    account_read()
     return token
+
+
+def account_read(*, max_age: datetime.timedelta | None = None) -> None:
+    """Read the account's own settings (id, subdomain, time zone), unless read within `max_age`; a
+    failure only logs: the next run reads them again, and what was read before stands meanwhile."""
+    known = account_current()
+    if max_age is not None and known is not None and known.checked_at > timezone.now() - max_age:
+        return
+    try:
+        account_refresh(client=client_get(max_retries=0))
+    except AmoCRMError as e:
+        logger.warning("amocrm.account_read_failed status=%s error=%s", e.status, type(e).__name__)
 
 
 def token_refresh(
@@ -127,7 +202,7 @@ def token_refresh(
     """
     _require_oauth()
     with transaction.atomic():
-        token = OAuthToken.objects.select_for_update().filter(base_url=_base_url()).first()
+        token = _token_row(lock=True)
         if token is None:
             raise AmoCRMNotConfigured(
                 "amoCRM is not connected: open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
@@ -139,16 +214,28 @@ def token_refresh(
         if not needed:
             return token, False
         try:
-            payload = _oauth_request(client, grant_type="refresh_token", refresh_token=token.refresh_token)
+            try:
+                payload = _oauth_request(
+                    client, grant_type="refresh_token", refresh_token=token.refresh_token
+                )
+            except AmoCRMAuthError:
+                # Refused: the account's subdomain may have been renamed. Ask where it is now and
+                # refresh there with the same refresh token, as the official client does.
+                moved = _account_moved(token)
+                if moved is None:
+                    raise
+                logger.warning("amocrm.account_moved token_id=%s", token.pk)
+                token.base_url = moved
+                at_new_host = AmoCRMClient(base_url=moved, tokens=None, limiter=NoRateLimiter())
+                payload = _oauth_request(
+                    at_new_host, grant_type="refresh_token", refresh_token=token.refresh_token
+                )
         except AmoCRMError as e:
             logger.warning("amocrm.token_refresh_failed token_id=%s status=%s", token.pk, e.status)
+            if isinstance(e, AmoCRMForbidden | AmoCRMPaymentRequired):
+                breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
             raise
-        token.set_tokens(
-            access_token=payload["access_token"],
-            refresh_token=payload["refresh_token"],
-            expires_in=_expires_in(payload),
-        )
-        token.save()
+        _store_tokens(token, payload)
     logger.info("amocrm.token_refreshed token_id=%s expires_at=%s", token.pk, token.expires_at.isoformat())
     return token, True
 
@@ -174,7 +261,7 @@ class DatabaseTokenSource:
         return "<DatabaseTokenSource>"
 
     def access_token(self) -> str:
-        token = OAuthToken.objects.filter(base_url=_base_url()).first()
+        token = _token_row()
         if token is None:
             raise AmoCRMNotConfigured(
                 "amoCRM is not connected: open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
@@ -213,4 +300,5 @@ def client_get(**kwargs: Any) -> AmoCRMClient:
     limiter = kwargs.pop("limiter", None) or DatabaseRateLimiter(
         rate=settings.AMOCRM_RATE_LIMIT, sleep=kwargs.get("sleep", time.sleep)
     )
-    return AmoCRMClient(base_url=_base_url(), tokens=tokens, limiter=limiter, **kwargs)
+    breaker = kwargs.pop("breaker", None) or DatabaseBreaker()
+    return AmoCRMClient(base_url=api_base_url(), tokens=tokens, limiter=limiter, breaker=breaker, **kwargs)

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from amocrm import tasks
 from amocrm.client import chunks
-from amocrm.services.lead_sync import SYNC_TASK_SIZE, lead_sync_mark_queued
+from amocrm.services.outbox import SYNC_TASK_SIZE, lead_sync_mark_queued
 
 logger = logging.getLogger(__name__)
 

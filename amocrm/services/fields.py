@@ -12,16 +12,18 @@ from amocrm import mapping
 from amocrm.client import AmoCRMClient
 from amocrm.exceptions import AmoCRMError, AmoCRMMappingError
 from amocrm.models import CustomField, CustomFieldEnum
+from amocrm.services.account import account_zone
 
 logger = logging.getLogger(__name__)
 
 
 def field_map_load() -> mapping.FieldMap:
-    """The field and enum ids stored by the last setup run, for mapping.profile_to_custom_fields."""
+    """The field and enum ids stored by the last setup run and the account's time zone, for mapping."""
     fields = list(CustomField.objects.prefetch_related("enums"))
     return mapping.FieldMap(
         field_ids={f.key: f.field_id for f in fields},
         enum_ids={f.key: {e.key: e.enum_id for e in f.enums.all()} for f in fields if f.enums.all()},
+        zone=account_zone(),
     )
 
 

@@ -1,22 +1,25 @@
-"""The lead sync (profile → lead) from the `LeadSync` outbox: mark pending, then claim → recover /
-update / create → record, and which rows are due.
+"""The lead sync run (profile → lead): claim → recover / update / create → record.
 
-A profile save marks its LeadSync row pending (lead_sync_mark_pending, same transaction) and
-amocrm.signals has it enqueued after commit (services.enqueue). lead_sync_profiles is the one
-engine behind every task, bulk or single:
+A profile save marks its LeadSync row pending (services.outbox, same transaction) and amocrm.signals
+has it enqueued after commit (services.enqueue). lead_sync_profiles is the one engine behind every
+task, bulk or single:
   1. claim: in a short transaction, take the rows (select_for_update) and set a lease, so two
      workers never sync one profile at once; no transaction is held open during HTTP;
   2. read the profiles as they are now (ten quick edits → the first run sends the latest values,
      the others find nothing changed and send nothing);
-  3. leads we know: PATCH only what differs from `synced_values`, 50 leads a request;
-     a create that was started and never recorded: look the lead up by referral code first;
+  3. recover: a create that was started and never recorded looks the lead up by referral code; a
+     lead deleted in amoCRM is asked for (it may be back from the trash) before a new one is made;
+     leads we know: PATCH only what differs from `synced_values`, 50 leads a request;
      new leads: find the contact by email, commit `create_started_at`, then one leads/complex
-     call per 50 leads (the existing contact by id, else a new one);
+     call per 50 leads (the existing contact by id, else a new one), answers matched by our
+     `request_id`; a lead merged by amoCRM's duplicate control into another customer's lead is
+     never linked to a second profile;
   4. record each outcome; a save that happened meanwhile leaves the row pending for a rerun.
-Errors whose class says `transient` (5xx, timeouts, 429, 402/403, auth, see amocrm.exceptions) back
-off exponentially up to an hour and retry without end; permanent ones (400, a lead deleted in
-amoCRM, fields not set up) mark the row failed with amoCRM's message, for staff (admin,
-amocrm_resync --failed).
+A 400 fails only the items it names (by request_id, index or lead id); one that names none is
+retried item by item. Errors whose class says `transient` (5xx, timeouts, 429, auth, see
+amocrm.exceptions) back off by outbox.retry_delay and retry without end; permanent ones mark the row
+failed with amoCRM's message, for staff (admin, amocrm_resync --failed). While the breaker is open
+(services.breaker) nothing is called and the rows wait untouched.
 """
 
 import datetime
@@ -28,14 +31,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Profile
 from amocrm import mapping
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
+    AmoCRMCircuitOpen,
     AmoCRMError,
+    AmoCRMLeadTaken,
     AmoCRMMappingError,
     AmoCRMNotFound,
     AmoCRMUnavailable,
@@ -44,40 +48,11 @@ from amocrm.exceptions import (
 from amocrm.models import LeadSync
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
+from amocrm.services.outbox import retry_delay
 
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
-RETRY_BASE = datetime.timedelta(seconds=30)
-RETRY_CAP = datetime.timedelta(hours=1)
-SYNC_TASK_SIZE = 250  # profiles per bulk task: 5 batches of 50, well inside the lease
-
-
-def retry_delay(attempts: int, *, jitter: Callable[[], float] = random.random) -> datetime.timedelta:
-    """Exponential backoff with jitter after the n-th failure: 15–30 s, 30–60 s, … at most an hour."""
-    ceiling = min(RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds() * 2 ** min(max(attempts, 1) - 1, 20))
-    return datetime.timedelta(seconds=ceiling / 2 + jitter() * ceiling / 2)
-
-
-@transaction.atomic
-def lead_sync_mark_pending(*, profile: Profile, now: datetime.datetime | None = None) -> LeadSync:
-    """Record that the profile needs syncing, inside the transaction that saved it."""
-    now = now or timezone.now()
-    sync, created = LeadSync.objects.select_for_update().get_or_create(
-        profile=profile,
-        defaults={
-            "status": LeadSync.Status.PENDING,
-            "pending_since": now,
-            "next_attempt_at": now,
-            "revision": 1,
-        },
-    )
-    if not created:
-        sync.mark_pending(now=now)
-        sync.save(
-            update_fields=["status", "pending_since", "attempts", "next_attempt_at", "revision", "updated_at"]
-        )
-    return sync
 
 
 @dataclass
@@ -108,6 +83,7 @@ class _Job:
     profile: Profile
     revision: int
     interrupted: bool  # a create was started earlier and its answer never recorded
+    deleted_lead_id: int | None = None  # deleted in amoCRM: it may be back from the trash
     lead_id: int | None = None
     contact_id: int | None = None
     state: dict[str, Any] | None = None
@@ -117,6 +93,12 @@ class _Job:
     unchanged: bool = False
     error: AmoCRMError | None = None
     recorded: bool = False
+    merged: bool = False  # amoCRM merged the new lead into an existing one: send everything next
+
+    @property
+    def request_id(self) -> str:
+        """Ours, sent with each item of a batch create: answers are matched by it, not by position."""
+        return str(self.profile.pk)
 
     @property
     def is_open(self) -> bool:
@@ -152,6 +134,7 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
             profile=profiles[row.profile_id],
             revision=row.revision,
             interrupted=row.lead_id is None and row.create_started_at is not None,
+            deleted_lead_id=row.deleted_lead_id if row.lead_id is None else None,
             lead_id=row.lead_id,
             contact_id=row.contact_id,
             baseline=dict(row.synced_values or {}),
@@ -176,10 +159,21 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                 continue  # the profile was deleted meanwhile
             pid = row.profile_id
             if job.lead_id and row.lead_id != job.lead_id:
-                # A lead found or created is remembered even when the rest failed.
-                row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
-                row.synced_values = job.baseline
-            if job.done:
+                owner = LeadSync.objects.filter(lead_id=job.lead_id).exclude(pk=row.pk).first()
+                if owner is not None:
+                    job.done, job.error = False, _lead_taken(job, owner)
+                    job.lead_id = None
+                    row.create_started_at = None
+                else:
+                    # A lead found or created is remembered even when the rest failed.
+                    row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
+                    row.deleted_lead_id = None
+                    row.synced_values = job.baseline
+            if job.done and job.merged:
+                # Merged into a lead that was nobody's: ours now, but what it holds is unknown.
+                row.mark_linked(lead_id=job.lead_id, contact_id=job.contact_id, now=now)
+                report.rerun.append(pid)
+            elif job.done:
                 if row.mark_synced(
                     values=job.state or {},
                     lead_id=job.lead_id,
@@ -191,6 +185,10 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     report.requests_saved += job.unchanged
                 else:
                     report.rerun.append(pid)
+            elif isinstance(job.error, AmoCRMCircuitOpen):
+                # Not called at all: wait for the breaker's probe, untouched (no attempt counted).
+                row.mark_waiting(error=str(job.error), until=job.error.retry_at)
+                report.retry[pid] = row.next_attempt_at
             elif job.error is not None and job.error.transient:
                 delay = retry_delay(row.attempts + 1, jitter=jitter)
                 retry_after = getattr(job.error, "retry_after", None)
@@ -225,18 +223,48 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
             row.save()
 
 
-def _fail_chunk(chunk: list[_Job], error: AmoCRMError) -> None:
-    """A batch failed: a 400 names its bad items by index; the others are retried later."""
-    named = set()
-    if isinstance(error, AmoCRMValidationError):
-        named = {int(e.request_id) for e in error.errors if e.request_id.isdigit()}
-    for index, job in enumerate(chunk):
-        if not named or index in named:
-            job.error = error
-        else:
-            job.error = AmoCRMUnavailable(
-                f"retried: another lead in its batch was rejected ({error.message})"
-            )
+def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:
+    return AmoCRMLeadTaken(
+        f"amoCRM merged this customer's new lead into lead {job.lead_id}, which belongs to profile "
+        f"{owner.profile_id}: not linked. Check both in amoCRM (its duplicate control merges by contact), "
+        "then resync this profile to give it its own lead."
+    )
+
+
+def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMError) -> set[int] | None:
+    """Positions in `chunk` a 400 names (by our request_id / index, or by lead id); None: it names none."""
+    if not isinstance(error, AmoCRMValidationError):
+        return None
+    request_ids, lead_ids = error.request_ids, error.entity_ids
+    named = {i for i, key in enumerate(keys) if key in request_ids}
+    if not named:  # amoCRM names items sent without a request_id by their index
+        named = {i for i in range(len(chunk)) if str(i) in request_ids}
+    named |= {i for i, job in enumerate(chunk) if job.lead_id in lead_ids}
+    return named or None
+
+
+def _send(
+    chunk: list[_Job],
+    keys: list[str],
+    call: Callable[[list[_Job]], None],
+) -> None:
+    """Send one batch through `call`. amoCRM refuses a whole batch for one bad item: a 400 fails only
+    the items it names and the rest are sent again at once; one that names none is retried item by
+    item, so one bad customer never fails the 49 others."""
+    try:
+        call(chunk)
+    except (AmoCRMValidationError, AmoCRMNotFound) as e:
+        named = _named_items(chunk, keys, e)
+        if named is None and len(chunk) > 1:
+            for index, job in enumerate(chunk):
+                _send([job], [keys[index]], call)
+            return
+        rest = [index for index in range(len(chunk)) if named is not None and index not in named]
+        for index, job in enumerate(chunk):
+            if index not in rest:
+                job.error = e
+        if rest:
+            _send([chunk[i] for i in rest], [keys[i] for i in rest], call)
 
 
 def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
@@ -252,77 +280,102 @@ def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
         logger.info("amocrm.lead_recovered lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
 
+def _recover_deleted(client: AmoCRMClient, jobs: list[_Job]) -> None:
+    """A lead deleted in amoCRM may be back from the trash (restored, same id): ask before creating
+    a second lead for the same customer. amoCRM answers 204 while it is gone."""
+    for job in jobs:
+        found = client.lead_get(job.deleted_lead_id)
+        if not found or not found.get("id"):
+            continue
+        job.lead_id = int(found["id"])
+        job.contact_id = mapping.lead_contact_id(found) or job.sync.contact_id
+        job.baseline = {}  # changed on the site while it was gone: send everything
+        logger.info("amocrm.lead_relinked lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
+
+
 def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
-    patches: list[tuple[_Job, dict[str, Any]]] = []
+    patches: dict[int, dict[str, Any]] = {}
     for job in jobs:
         keys = list(job.state) if full else mapping.lead_state_changes(job.state, job.baseline)
         if not keys:
             job.done = job.unchanged = True
             continue
-        patches.append((job, mapping.lead_update_payload(job.lead_id, job.state, keys)))
-    for chunk in chunks(patches):
-        chunk_jobs = [job for job, _ in chunk]
-        try:
-            updated = client.leads_update([payload for _, payload in chunk])
-        except (AmoCRMValidationError, AmoCRMNotFound) as e:
-            _fail_chunk(chunk_jobs, e)
-            continue
-        returned = {int(lead["id"]) for lead in updated if lead.get("id")}
-        for job, payload in chunk:
+        patches[id(job)] = mapping.lead_update_payload(job.lead_id, job.state, keys)
+
+    def patch(batch: list[_Job]) -> None:
+        returned = {
+            int(lead["id"]) for lead in client.leads_update([patches[id(j)] for j in batch]) if lead.get("id")
+        }
+        for job in batch:
             if job.lead_id in returned:
                 job.done = True
-                logger.info(
-                    "amocrm.lead_updated lead_id=%s profile_id=%s fields=%s",
-                    job.lead_id,
-                    job.profile.pk,
-                    len(payload.get("custom_fields_values", [])) + ("name" in payload) + ("price" in payload),
-                )
+                logger.info("amocrm.lead_updated lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
             else:
                 # amoCRM answers a PATCH of a deleted lead with 204 / without it.
                 job.error = AmoCRMNotFound(f"the lead {job.lead_id} no longer exists in amoCRM")
 
+    for chunk in chunks([job for job in jobs if id(job) in patches]):
+        _send(chunk, [str(i) for i in range(len(chunk))], patch)
+
 
 def _create(client: AmoCRMClient, jobs: list[_Job], report: SyncReport, jitter: Callable[[], float]) -> None:
-    for chunk in chunks(jobs):
-        for job in chunk:
-            contact = client.contact_find_by_email(job.profile.user.email)
-            job.contact = {"id": int(contact["id"])} if contact else mapping.contact_payload(job.profile)
+    def create(batch: list[_Job]) -> None:
         payloads = [
             mapping.lead_create_payload(
                 job.state,
                 contact=job.contact,
                 pipeline_id=settings.AMOCRM_PIPELINE_ID,
                 status_id=settings.AMOCRM_STATUS_ID,
+                request_id=job.request_id,
             )
-            for job in chunk
+            for job in batch
         ]
+        answers = _by_request_id(client.leads_create_complex(payloads), batch)
+        for job in batch:
+            answer = answers.get(job.request_id) or {}
+            if not answer.get("id"):
+                job.error = AmoCRMUnavailable("amoCRM did not return the created lead")
+                continue
+            job.lead_id = int(answer["id"])
+            job.contact_id = int(answer.get("contact_id") or job.contact.get("id") or 0) or None
+            job.merged = bool(answer.get("merged"))
+            job.done = True
+            logger.info(
+                "amocrm.lead_created lead_id=%s contact_id=%s profile_id=%s linked=%s merged=%s",
+                job.lead_id,
+                job.contact_id,
+                job.profile.pk,
+                "id" in job.contact,
+                job.merged,
+            )
+
+    for chunk in chunks(jobs):
+        for job in chunk:
+            contact = client.contact_find_by_email(job.profile.user.email)
+            job.contact = {"id": int(contact["id"])} if contact else mapping.contact_payload(job.profile)
         # Committed before the POST: if this worker dies before the answer is stored, the retry
         # looks the lead up instead of creating a second one.
         LeadSync.objects.filter(pk__in=[job.sync.pk for job in chunk]).update(
             create_started_at=timezone.now()
         )
-        try:
-            created = client.leads_create_complex(payloads)
-        except AmoCRMValidationError as e:
-            _fail_chunk(chunk, e)
-            LeadSync.objects.filter(pk__in=[job.sync.pk for job in chunk]).update(create_started_at=None)
-            continue
-        for index, job in enumerate(chunk):
-            lead = created[index] if index < len(created) else {}
-            if not lead.get("id"):
-                job.error = AmoCRMUnavailable("amoCRM did not return the created lead")
-                continue
-            job.lead_id = int(lead["id"])
-            job.contact_id = int(lead.get("contact_id") or job.contact.get("id") or 0) or None
-            job.done = True
-            logger.info(
-                "amocrm.lead_created lead_id=%s contact_id=%s profile_id=%s linked=%s",
-                job.lead_id,
-                job.contact_id,
-                job.profile.pk,
-                "id" in job.contact,
-            )
+        _send(chunk, [job.request_id for job in chunk], create)
+        refused = [job.sync.pk for job in chunk if isinstance(job.error, AmoCRMValidationError)]
+        LeadSync.objects.filter(pk__in=refused).update(create_started_at=None)  # nothing was created
         _record(chunk, report, jitter)  # store the new ids at once
+
+
+def _by_request_id(answers: list[dict[str, Any]], batch: list[_Job]) -> dict[str, dict[str, Any]]:
+    """Each answer of leads/complex by the request_id we sent (one answer may carry several); by
+    position only when amoCRM echoed none of ours (an index, as it does for items sent without one)."""
+    found: dict[str, dict[str, Any]] = {}
+    for answer in answers:
+        ids = answer.get("request_id")
+        for request_id in ids if isinstance(ids, list) else [ids]:
+            if request_id not in (None, ""):
+                found[str(request_id)] = answer
+    if not any(job.request_id in found for job in batch):
+        found = {job.request_id: answer for job, answer in zip(batch, answers, strict=False)}
+    return found
 
 
 def lead_sync_profiles(
@@ -351,6 +404,9 @@ def lead_sync_profiles(
                 job.error = e
         try:
             _recover(client, [j for j in jobs if j.is_open and j.lead_id is None and j.interrupted])
+            _recover_deleted(
+                client, [j for j in jobs if j.is_open and j.lead_id is None and j.deleted_lead_id]
+            )
             _update(client, [j for j in jobs if j.is_open and j.lead_id is not None], full=full)
             _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter)
         except AmoCRMError as e:
@@ -361,41 +417,3 @@ def lead_sync_profiles(
     finally:
         _record(jobs, report, jitter)
     return report
-
-
-def lead_sync_due(*, now: datetime.datetime | None = None) -> list[int]:
-    """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes)."""
-    now = now or timezone.now()
-    return list(
-        LeadSync.objects.filter(status=LeadSync.Status.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .order_by("next_attempt_at", "pk")
-        .values_list("profile_id", flat=True)
-    )
-
-
-def lead_sync_select(*, which: str) -> list[int]:
-    """Profile ids to resync: "failed" (failed, or lead deleted in amoCRM), "unsynced" (anything
-    not synced, or never recorded), or "all". A resync of an unlinked profile creates a new lead."""
-    if which == "all":
-        return list(Profile.objects.order_by("pk").values_list("pk", flat=True))
-    if which == "failed":
-        rows = LeadSync.objects.filter(status__in=[LeadSync.Status.FAILED, LeadSync.Status.UNLINKED])
-        return list(rows.order_by("profile_id").values_list("profile_id", flat=True))
-    if which == "unsynced":
-        return list(
-            Profile.objects.exclude(lead_sync__status=LeadSync.Status.SYNCED)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    raise ValueError(f"unknown selection: {which}")
-
-
-def lead_sync_mark_queued(*, profile_ids: Sequence[int]) -> None:
-    """Mark profiles pending before a bulk enqueue, so the admin shows what is queued; a failed or
-    unlinked row gets a fresh start."""
-    now = timezone.now()
-    LeadSync.objects.filter(profile_id__in=profile_ids).exclude(status=LeadSync.Status.PENDING).update(
-        status=LeadSync.Status.PENDING, attempts=0, pending_since=now, next_attempt_at=now
-    )

@@ -1,20 +1,10 @@
-"""Webhooks (amoCRM → site): receive a parsed body into WebhookEvent rows, apply them to profiles,
-subscribe our endpoint, and unlink a profile whose lead was deleted.
+"""Webhooks (amoCRM → site): store each item of a parsed body once as a WebhookEvent, apply them in
+order in the worker (the rules are crm_changes'), and subscribe our endpoint.
 
 The view checks the secret and the account, then webhook_receive stores one WebhookEvent per lead
-item (duplicates dropped by their dedupe key) and the worker runs webhook_events_apply after commit.
-Rules, for staff in the README too (ownership comes from `mapping.FIELDS`):
-  * a lead we do not know (no LeadSync with its id) is ignored;
-  * an event older than one already applied to the same lead changes nothing;
-  * a field counts as changed in amoCRM only when it differs from the value we last sent
-    (`synced_values`): our own updates echoed back change nothing;
-  * CRM-owned fields (the account sum and status) always follow amoCRM; the preferences (owned by
-    both) only when the amoCRM change is newer than the profile's `updated_at` (the last change
-    made on the site; applying a webhook leaves it alone);
-  * a bad value is recorded on the event for its field, the other fields still apply;
-  * `leads[status]` maps the pipeline stage through AMOCRM_STATUS_MAP (unmapped: no change);
-  * `leads[delete]` unlinks the profile (LeadSync UNLINKED, no lead id); its next change or a
-    resync creates a new lead.
+or contact item (duplicates dropped by their dedupe key) and the worker runs webhook_events_apply
+after commit: oldest change first, each in its own transaction; an event older than one already
+applied to the same lead (or contact) changes nothing.
 """
 
 import datetime
@@ -23,29 +13,35 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services as accounts_services
-from accounts.models import BouquetCategory, Profile
 from amocrm import mapping, webhooks
 from amocrm.client import AmoCRMClient
-from amocrm.exceptions import AmoCRMMappingError, AmoCRMNotConfigured
-from amocrm.models import LeadSync, WebhookEvent
+from amocrm.exceptions import AmoCRMNotConfigured
+from amocrm.models import WebhookEvent
+from amocrm.services import crm_changes
+from amocrm.services.account import account_current
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_EVENTS = ("add_lead", "update_lead", "status_lead", "delete_lead")
-Key = mapping.Key
+WEBHOOK_EVENTS = (
+    "add_lead",
+    "update_lead",
+    "status_lead",
+    "delete_lead",
+    "restore_lead",
+    "update_contact",
+)
 
 
 def webhook_url(*, secret: str | None = None) -> str:
@@ -54,14 +50,18 @@ def webhook_url(*, secret: str | None = None) -> str:
 
 
 def webhook_account_matches(*, subdomain: str, account_id: str) -> bool:
-    """The body names the connected account: its subdomain (and AMOCRM_ACCOUNT_ID when set)."""
+    """The body names the connected account: by its id, which a subdomain rename keeps
+    (AMOCRM_ACCOUNT_ID when set, else the id read from amoCRM); by its subdomain only until the
+    account has been read (AMOCRM_ACCOUNT_SUBDOMAIN, else the first label of AMOCRM_BASE_URL)."""
+    expected_id = str(settings.AMOCRM_ACCOUNT_ID or "")
+    if not expected_id and (account := account_current()) is not None:
+        expected_id = str(account.account_id)
+    if expected_id:
+        return bool(account_id) and secrets.compare_digest(account_id.encode(), expected_id.encode())
     host = (urlsplit(settings.AMOCRM_BASE_URL).hostname or "").lower()
     # https://flowers.amocrm.ru → "flowers"; a base URL without one (a stand-in on 127.0.0.1) names it.
     expected = settings.AMOCRM_ACCOUNT_SUBDOMAIN or host.split(".", 1)[0]
-    if not expected or not subdomain or not secrets.compare_digest(subdomain.encode(), expected.encode()):
-        return False
-    # The account id is checked only when configured.
-    return not settings.AMOCRM_ACCOUNT_ID or account_id == str(settings.AMOCRM_ACCOUNT_ID)
+    return bool(expected and subdomain) and secrets.compare_digest(subdomain.encode(), expected.encode())
 
 
 def _item_hash(data: Any) -> str:
@@ -86,30 +86,39 @@ def webhook_record_malformed(*, body: bytes, error: str) -> WebhookEvent:
 
 
 def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
-    """Store each lead item of a parsed body once; the ids of the new events, for the worker."""
+    """Store each lead and contact item of a parsed body once; the ids of the new events, for the worker."""
     subdomain, _ = webhooks.account_of(payload)
+    received_at = timezone.now()
     rows: dict[str, WebhookEvent] = {}
-    for item in webhooks.lead_items(payload):
-        lead_id, modified_at = item.lead_id, item.modified_at
-        stamp = int(modified_at.timestamp()) if modified_at else "-"
-        key = f"leads:{item.action}:{lead_id or '-'}:{stamp}:{_item_hash(item.data)}"
+    for item in webhooks.items(payload):
+        entity_id, modified_at = item.entity_id, item.modified_at
+        if item.action == "delete" and modified_at is None:
+            modified_at = received_at  # a delete carries no time: it sorts after what came before it
+        stamp = int(item.modified_at.timestamp()) if item.modified_at else "-"
+        key = f"{item.entity}s:{item.action}:{entity_id or '-'}:{stamp}:{_item_hash(item.data)}"
         event = WebhookEvent(
             account=subdomain[:64],
+            entity=item.entity,
             action=item.action,
-            lead_id=lead_id,
+            lead_id=item.lead_id,
+            contact_id=item.contact_id,
             modified_at=modified_at,
             dedupe_key=key,
             payload=item.data,
         )
-        if lead_id is None:
-            event.mark(WebhookEvent.Status.FAILED, error="the lead item has no numeric id")
-        elif modified_at is None and item.action != "delete":
-            event.mark(WebhookEvent.Status.FAILED, error="the lead item has no last_modified / updated_at")
+        if entity_id is None:
+            event.mark(WebhookEvent.Status.FAILED, error=f"the {item.entity} item has no numeric id")
+        elif modified_at is None:
+            event.mark(
+                WebhookEvent.Status.FAILED, error=f"the {item.entity} item has no last_modified / updated_at"
+            )
         rows.setdefault(key, event)
     if not rows:
         key = f"body:{_item_hash(payload)}"
         event = WebhookEvent(account=subdomain[:64], dedupe_key=key, payload=payload)
-        event.mark(WebhookEvent.Status.IGNORED, error="no lead add/update/status/delete events in the body")
+        event.mark(
+            WebhookEvent.Status.IGNORED, error="no lead or contact events the site handles in the body"
+        )
         rows[key] = event
     with transaction.atomic():
         known = set(
@@ -130,7 +139,9 @@ def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
 def webhook_events_reprocess(*, event_ids: Sequence[int]) -> list[int]:
     """Events back to received (admin action), to be applied by the worker as if new; their ids."""
     ids = list(
-        WebhookEvent.objects.filter(pk__in=event_ids, lead_id__isnull=False).values_list("pk", flat=True)
+        WebhookEvent.objects.filter(pk__in=event_ids)
+        .filter(Q(lead_id__isnull=False) | Q(contact_id__isnull=False))
+        .values_list("pk", flat=True)
     )
     WebhookEvent.objects.filter(pk__in=ids).update(
         status=WebhookEvent.Status.RECEIVED, error="", changes=[], processed_at=None
@@ -147,16 +158,27 @@ def webhook_events_prune(*, older_than: datetime.timedelta, dry_run: bool = Fals
     return count
 
 
-def webhook_events_apply(*, event_ids: Sequence[int]) -> dict[str, int]:
-    """Apply received events oldest change first, each in its own transaction; outcomes by status.
+@dataclass
+class ApplyReport:
+    """What one run applied: events by outcome, and the profiles whose lead came back (to sync)."""
+
+    outcome: dict[str, int] = field(default_factory=dict)
+    relinked: list[int] = field(default_factory=list)
+
+    def count(self, status: str) -> None:
+        self.outcome[status] = self.outcome.get(status, 0) + 1
+
+
+def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
+    """Apply received events oldest change first, each in its own transaction.
 
     An unexpected error fails only its event (kept with the error for staff to reprocess).
     """
+    report = ApplyReport()
     events = WebhookEvent.objects.filter(pk__in=event_ids, status=WebhookEvent.Status.RECEIVED)
     order = list(events.order_by(F("modified_at").asc(nulls_last=True), "pk").values_list("pk", flat=True))
-    outcome: dict[str, int] = {}
     if not order:
-        return outcome
+        return report
     fields = field_map_load()
     for event_id in order:
         try:
@@ -164,7 +186,8 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> dict[str, int]:
                 event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
                 if event is None or event.status != WebhookEvent.Status.RECEIVED:
                     continue
-                _webhook_apply_one(event, fields)
+                applied = _webhook_apply_one(event, fields)
+                event.mark(applied.status, changes=applied.changes, error=applied.error)
                 event.save()
         except Exception as e:  # noqa: BLE001 - a bad event must not stop the others
             logger.exception("amocrm.webhook_apply_failed event_id=%s", event_id)
@@ -173,145 +196,53 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> dict[str, int]:
                 error=f"{type(e).__name__}: {e}"[:4000],
                 processed_at=timezone.now(),
             )
-            outcome["failed"] = outcome.get("failed", 0) + 1
+            report.count(WebhookEvent.Status.FAILED)
             continue
-        outcome[event.status] = outcome.get(event.status, 0) + 1
+        report.count(event.status)
+        if applied.relinked_profile_id is not None:
+            report.relinked.append(applied.relinked_profile_id)
         logger.info(
-            "amocrm.webhook_applied event_id=%s lead_id=%s action=%s status=%s changed=%s errors=%s",
+            "amocrm.webhook_applied event_id=%s entity=%s id=%s action=%s status=%s changed=%s errors=%s",
             event.pk,
-            event.lead_id,
+            event.entity,
+            event.lead_id or event.contact_id,
             event.action,
             event.status,
             len(event.changes),
             bool(event.error),
         )
-    return outcome
+    return report
 
 
-def _webhook_apply_one(event: WebhookEvent, fields: mapping.FieldMap) -> None:
-    sync = LeadSync.objects.select_for_update().filter(lead_id=event.lead_id).first()
-    if sync is None:
-        event.mark(WebhookEvent.Status.IGNORED, error="no profile is linked to this lead")
-        return
-    if event.action == "delete":
-        lead_unlink(sync)
-        event.mark(WebhookEvent.Status.PROCESSED, changes=["lead_sync"])
-        return
-    newer = WebhookEvent.objects.filter(
-        lead_id=event.lead_id, status=WebhookEvent.Status.PROCESSED, modified_at__gt=event.modified_at
-    ).exclude(pk=event.pk)
-    if newer.exists():
-        event.mark(WebhookEvent.Status.IGNORED, error="older than a change already applied to this lead")
-        return
-    profile = (
-        Profile.objects.select_for_update().select_related("user", "bouquet_category").get(pk=sync.profile_id)
-    )
-    change = webhooks.read_lead(action=event.action, data=event.payload)
-    crm, errors = _crm_values(change, fields)
-    synced = dict(sync.synced_values or {})
-    current = mapping.profile_values(profile)
-    site_is_older = profile.updated_at < event.modified_at
-    # No sum field in the body: the sum came from the lead's budget (whole roubles).
-    sum_from_price = Key.ACCOUNT_SUM in crm and not change.has_field(fields.field_ids.get(Key.ACCOUNT_SUM))
-
-    def crm_changed(key: str) -> bool:
-        # Our own update echoed back equals what we last sent: it is not a change made in amoCRM.
-        if key == Key.ACCOUNT_SUM and sum_from_price:
-            return change.price != synced.get("price")
-        return mapping.field_value(mapping.FIELDS_BY_KEY[key], crm[key], fields) != synced.get(key)
-
-    data: dict[str, Any] = {}
-    next_delivery_date = None
-    for key, value in crm.items():
-        if value == current[key] or not crm_changed(key):
-            continue
-        if key in mapping.PREFERENCE_KEYS and not site_is_older:
-            continue  # the customer changed the profile after the manager did: the site wins
-        if key == Key.DELIVERY_DATE:
-            next_delivery_date = value
-        elif key == Key.BOUQUET_CATEGORY:
-            category = BouquetCategory.objects.filter(slug=value).first()
-            if category is None:
-                errors[key] = f"no bouquet category {value!r}"
-                continue
-            data["bouquet_category"] = category
-        else:
-            data[mapping.FIELDS_BY_KEY[key].profile_field] = value
-    if Key.DELIVERY_INTERVAL in data and Key.DELIVERY_DATE in crm:
-        # A new interval moves the next date; keep the one amoCRM shows.
-        next_delivery_date = next_delivery_date or crm[Key.DELIVERY_DATE]
-    if next_delivery_date is not None and next_delivery_date < timezone.localdate():
-        errors[Key.DELIVERY_DATE] = f"{next_delivery_date.isoformat()} is in the past"
-        next_delivery_date = None
-    changed, invalid = accounts_services.profile_apply_staff_changes(
-        profile=profile, data=data, next_delivery_date=next_delivery_date
-    )
-    errors.update(
-        {mapping.KEYS_BY_PROFILE_FIELD.get(name, name): message for name, message in invalid.items()}
-    )
-    # No echo: the profile save above marked the LeadSync row pending and queued a sync (amocrm.signals).
-    # amoCRM already holds the values just applied, so they go into `synced_values` here, in the same
-    # transaction; that sync then finds nothing changed and sends nothing back.
-    sync.refresh_from_db()
-    state = mapping.lead_state(profile, fields)
-    now_values = mapping.profile_values(profile)
-    for key, value in crm.items():
-        if value == now_values[key] and not (key == Key.ACCOUNT_SUM and sum_from_price):
-            synced[key] = state[key]
-    if change.price is not None and change.price == state["price"]:
-        synced["price"] = change.price
-    if synced != sync.synced_values:
-        sync.synced_values = synced
-        sync.save(update_fields=["synced_values", "updated_at"])
-    event.mark(
-        WebhookEvent.Status.PROCESSED,
-        changes=changed,
-        error="\n".join(f"{key}: {message}" for key, message in sorted(errors.items())),
+def _webhook_apply_one(event: WebhookEvent, fields: mapping.FieldMap) -> crm_changes.Applied:
+    if event.entity == WebhookEvent.Entity.CONTACT:
+        if _newer_processed(event, contact_id=event.contact_id):
+            return crm_changes.Applied("ignored", errors={"contact": OLDER})
+        return crm_changes.contact_change_apply(
+            change=webhooks.read_contact(action=event.action, data=event.payload)
+        )
+    # A delete carries no time of its own (stamped when received); a restore brings the lead back.
+    if event.action not in ("delete", "restore") and _newer_processed(event, lead_id=event.lead_id):
+        return crm_changes.Applied("ignored", errors={"lead": OLDER})
+    return crm_changes.lead_change_apply(
+        change=webhooks.read_lead(action=event.action, data=event.payload), fields=fields
     )
 
 
-def _crm_values(
-    change: webhooks.LeadChange, fields: mapping.FieldMap
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Field key → value amoCRM holds, for the keys amoCRM may change (CRM-owned and preferences);
-    errors by key."""
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    wanted = (*mapping.CRM_OWNED_KEYS, *mapping.PREFERENCE_KEYS)
-    keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
-    for item in change.fields:
-        key = keys_by_id.get(item.field_id)
-        if key not in wanted:
-            continue  # a field the site does not take from amoCRM
-        try:
-            value = mapping.decode_value(mapping.FIELDS_BY_KEY[key], item.values, fields)
-        except (AmoCRMMappingError, ValueError, TypeError, AttributeError) as e:
-            errors[key] = str(e)[:200]
-            continue
-        if value is None or value == "" and key != Key.WISHES:
-            errors[key] = "empty in amoCRM: kept the site's value"
-            continue
-        if key == Key.ACCOUNT_SUM and value < 0:
-            errors[key] = f"negative sum {value}"
-            continue
-        values[key] = value
-    if Key.ACCOUNT_SUM not in values and Key.ACCOUNT_SUM not in errors and change.price is not None:
-        # No exact sum field: the lead's budget, whole roubles.
-        values[Key.ACCOUNT_SUM] = Decimal(change.price).quantize(Decimal("0.01"))
-    if change.action == "status" and change.status_id is not None:
-        status = settings.AMOCRM_STATUS_MAP.get(change.status_id)
-        if status is not None and status not in Profile.AccountStatus.values:
-            errors[Key.ACCOUNT_STATUS] = f"AMOCRM_STATUS_MAP maps {change.status_id} to unknown {status!r}"
-        elif status is not None:
-            values[Key.ACCOUNT_STATUS] = status
-    return values, errors
+OLDER = "older than a change already applied"
 
 
-def lead_unlink(sync: LeadSync) -> None:
-    """The lead was deleted in amoCRM: forget it; the next profile change or a resync makes a new one."""
-    logger.info("amocrm.lead_unlinked lead_id=%s profile_id=%s", sync.lead_id, sync.profile_id)
-    sync.mark_unlinked()
-    sync.save()
+def _newer_processed(event: WebhookEvent, **entity: int | None) -> bool:
+    return (
+        WebhookEvent.objects.filter(
+            entity=event.entity,
+            status=WebhookEvent.Status.PROCESSED,
+            modified_at__gt=event.modified_at,
+            **entity,
+        )
+        .exclude(pk=event.pk)
+        .exists()
+    )
 
 
 def webhook_subscribe(*, client: AmoCRMClient | None = None, dry_run: bool = False) -> bool:

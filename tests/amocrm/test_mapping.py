@@ -1,5 +1,7 @@
 import datetime
+import zoneinfo
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import translation
@@ -147,8 +149,8 @@ def test_api_v4_values_become_profile_values():
 
 
 def test_webhook_v2_values_become_profile_values():
-    lead = load_fixture("webhook_lead_update.json")["leads"]["update"]["0"]
-    change = webhooks.read_lead(action="update", data=lead)
+    body = (Path(__file__).parent / "fixtures" / "real" / "lead_update_bare_date.txt").read_text()
+    change = webhooks.read_lead(action="update", data=webhooks.parse_body(body)["leads"]["update"][0])
 
     values = {
         key: mapping.decode_value(mapping.FIELDS_BY_KEY[key], item.values, FIELDS)
@@ -159,9 +161,30 @@ def test_webhook_v2_values_become_profile_values():
     assert values == {
         "account_sum": Decimal("2500.00"),
         "bouquet_category": "luxe",
-        "delivery_date": datetime.date(2025, 11, 8),
-        "wishes": "",
+        "delivery_address": "Москва, ул. Арбат, д. 1, кв. 5",
+        "delivery_date": datetime.date(2025, 12, 5),  # sent bare: [values][0]=1764882000
+        "delivery_interval": "weekly",
+        "wishes": "Без лилий, побольше зелени",
+        "email": "anna@example.ru",
+        "referral_url": "https://flowers.example.ru/r/anna",
+        "account_status": "active",
     }
+
+
+def test_dates_are_midnight_in_the_account_time_zone_both_ways():
+    kaliningrad = zoneinfo.ZoneInfo("Europe/Kaliningrad")
+    fields = mapping.FieldMap(field_ids=FIELDS.field_ids, enum_ids=FIELDS.enum_ids, zone=kaliningrad)
+    day = datetime.date(2026, 12, 5)
+
+    item = mapping.field_value(mapping.FIELDS_BY_KEY["delivery_date"], day, fields)
+    stamp = item["values"][0]["value"]
+
+    assert datetime.datetime.fromtimestamp(stamp, tz=kaliningrad) == datetime.datetime(
+        2026, 12, 5, tzinfo=kaliningrad
+    )
+    # Moscow's midnight is 23:00 the day before in Kaliningrad: the CRM would show 4 December.
+    assert mapping.date_to_timestamp(day) != stamp
+    assert mapping.decode_value(mapping.FIELDS_BY_KEY["delivery_date"], [(str(stamp), None)], fields) == day
 
 
 def test_cleared_fields_read_back_as_empty():

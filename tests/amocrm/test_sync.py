@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Profile
 from amocrm import mapping, tasks
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync
-from amocrm.services import lead_sync
+from amocrm.services import lead_sync, outbox
 from amocrm.services.fields import field_map_load
 from tests.amocrm.conftest import BASE, FIELD_IDS
 
@@ -241,7 +241,7 @@ def test_quick_edits_coalesce_into_one_request_with_the_latest_values(
 def test_a_save_during_a_sync_leaves_the_profile_pending_for_a_rerun(customer, crm):
     sync = LeadSync.objects.get(profile=customer)
     seen = sync.revision
-    lead_sync.lead_sync_mark_pending(profile=customer)  # saved again while the worker was sending
+    outbox.lead_sync_mark_pending(profile=customer)  # saved again while the worker was sending
     sync.refresh_from_db()
 
     assert not sync.mark_synced(values={}, lead_id=1, contact_id=2, revision=seen, now=timezone.now())
@@ -418,13 +418,13 @@ def test_outage_retries_with_a_growing_delay(customer, crm, amo):
 
 
 def test_backoff_grows_and_caps_at_one_hour():
-    top = [lead_sync.retry_delay(n, jitter=lambda: 1.0).total_seconds() for n in range(1, 12)]
-    low = [lead_sync.retry_delay(n, jitter=lambda: 0.0).total_seconds() for n in range(1, 12)]
+    top = [outbox.retry_delay(n, jitter=lambda: 1.0).total_seconds() for n in range(1, 12)]
+    low = [outbox.retry_delay(n, jitter=lambda: 0.0).total_seconds() for n in range(1, 12)]
 
     assert top[:4] == [30, 60, 120, 240]
     assert top == sorted(top) and max(top) == 3600 and top[-1] == 3600
     assert low[-1] == 1800  # jitter spreads retries over the second half of the window
-    assert lead_sync.retry_delay(1000, jitter=lambda: 1.0) == datetime.timedelta(hours=1)
+    assert outbox.retry_delay(1000, jitter=lambda: 1.0) == datetime.timedelta(hours=1)
 
 
 @responses.activate
@@ -575,7 +575,7 @@ def test_a_save_during_a_sync_that_fails_permanently_is_rerun_not_marked_failed(
     # The customer's next save lands while the worker is sending (its own task finds the row
     # claimed and is skipped): the rejected values are stale, so the row must not end up failed.
     def rejected(request):
-        lead_sync.lead_sync_mark_pending(profile=Profile.objects.get(pk=customer.pk))
+        outbox.lead_sync_mark_pending(profile=Profile.objects.get(pk=customer.pk))
         body = {
             "title": "Bad Request",
             "status": 400,
@@ -604,7 +604,7 @@ def test_resync_selections_include_profiles_whose_lead_was_deleted(profile_facto
     LeadSync.objects.filter(profile=unlinked).update(status=LeadSync.Status.UNLINKED, lead_id=None)
     LeadSync.objects.filter(profile=synced).update(status=LeadSync.Status.SYNCED, lead_id=30000001)
 
-    selected = lead_sync.lead_sync_select(which=which)
+    selected = outbox.lead_sync_select(which=which)
 
     assert unlinked.pk in selected
     assert synced.pk not in selected

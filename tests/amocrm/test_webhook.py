@@ -217,12 +217,27 @@ def test_body_without_lead_events_is_recorded_as_ignored(client):
 
 
 def test_huge_body_is_rejected_before_parsing(client, linked):
-    huge = body(update=[lead(cf(Key.WISHES, "ц" * 200_000))])
+    huge = body(update=[lead(cf(Key.WISHES, "ц" * 400_000))])  # 2.4 MB percent-encoded
 
     response = post(client, huge)
 
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_mass_edit_of_50_leads_with_40_fields_each_is_accepted(client, linked):
+    manager_fields = [
+        {"id": 700000 + n, "name": f"Поле менеджера номер {n}", "values": [{"value": "Значение поля"}]}
+        for n in range(39)
+    ]
+    leads = [lead(cf(Key.WISHES, "Без лилий"), *manager_fields, lead_id=LEAD + n) for n in range(50)]
+    data = body(update=leads)
+    assert len(data.encode()) > 512 * 1024
+
+    response = post(client, data)
+
+    assert response.status_code == HTTPStatus.OK
+    assert WebhookEvent.objects.count() == 50
 
 
 def test_duplicate_delivery_changes_nothing_the_second_time(client, linked, enqueued):
@@ -452,12 +467,58 @@ def test_deleted_lead_unlinks_the_profile_and_the_next_change_creates_a_new_lead
     linked.wishes = "Снова с нами"
     linked.save()
     with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/api/v4/leads/{LEAD}", status=204)  # still in the trash: amoCRM has nothing
         mock.get(f"{BASE}/api/v4/contacts", status=204)
         mock.post(f"{BASE}/api/v4/leads/complex", json=[{"id": 30000077, "contact_id": 40000001}])
         lead_sync.lead_sync_profiles(profile_ids=[linked.pk])
 
     sync.refresh_from_db()
-    assert (sync.status, sync.lead_id) == ("synced", 30000077)
+    assert (sync.status, sync.lead_id, sync.deleted_lead_id) == ("synced", 30000077, None)
+
+
+def test_a_restored_lead_is_linked_again_and_gets_every_field_once(client, linked, field_map, enqueued):
+    deliver(client, body(delete=[{"id": LEAD, "status_id": 60000003, "pipeline_id": 7000001}]))
+    linked.wishes = "Изменено, пока сделки не было"
+    linked.save()
+
+    deliver(client, body(restore=[lead(at=later(60))]))
+
+    sync = LeadSync.objects.get(profile=linked)
+    assert (sync.status, sync.lead_id, sync.deleted_lead_id, sync.synced_values) == (
+        "pending",
+        LEAD,
+        None,
+        {},
+    )
+    with responses.RequestsMock() as mock:
+        mock.patch(f"{BASE}/api/v4/leads", json={"_embedded": {"leads": [{"id": LEAD}]}})
+        lead_sync.lead_sync_profiles(profile_ids=[linked.pk])
+        calls = list(mock.calls)
+    assert len(calls) == 1  # no second lead: the restored one is updated
+    sent = json.loads(calls[0].request.body)
+    assert sent[0]["id"] == LEAD and len(sent[0]["custom_fields_values"]) == len(mapping.FIELDS)
+    sync.refresh_from_db()
+    assert (sync.status, sync.lead_id) == ("synced", LEAD)
+
+
+def test_a_change_after_a_restore_that_sent_no_hook_finds_the_lead_instead_of_making_a_second(
+    client, linked, field_map
+):
+    deliver(client, body(delete=[{"id": LEAD, "status_id": 60000003, "pipeline_id": 7000001}]))
+    linked.wishes = "Снова с нами"
+    linked.save()
+
+    with responses.RequestsMock() as mock:
+        mock.get(
+            f"{BASE}/api/v4/leads/{LEAD}", json={"id": LEAD, "_embedded": {"contacts": [{"id": 40000001}]}}
+        )
+        mock.patch(f"{BASE}/api/v4/leads", json={"_embedded": {"leads": [{"id": LEAD}]}})
+        lead_sync.lead_sync_profiles(profile_ids=[linked.pk])
+        methods = [call.request.method for call in mock.calls]
+
+    assert methods == ["GET", "PATCH"]  # asked, found, updated: no leads/complex
+    sync = LeadSync.objects.get(profile=linked)
+    assert (sync.status, sync.lead_id, sync.deleted_lead_id) == ("synced", LEAD, None)
 
 
 # -- the account page ------------------------------------------------------------------------------
@@ -506,7 +567,14 @@ def test_subscribe_command_subscribes_once(oauth_token, settings):
     assert len(posts) == 1
     assert json.loads(posts[0].request.body) == {
         "destination": destination,
-        "settings": ["add_lead", "update_lead", "status_lead", "delete_lead"],
+        "settings": [
+            "add_lead",
+            "update_lead",
+            "status_lead",
+            "delete_lead",
+            "restore_lead",
+            "update_contact",
+        ],
         "sort": 10,
     }
     assert "Subscribed" in out.getvalue() and "Already subscribed" in out.getvalue()

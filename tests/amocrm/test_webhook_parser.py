@@ -91,6 +91,7 @@ def test_lead_items_and_their_ids_and_times():
         ("update", 30000002),
         ("status", 30000003),
         ("delete", None),
+        ("restore", 9),
     ]
     assert items[0].modified_at.timestamp() == 1763870000
     assert items[3].data == {"value": "x"}
@@ -106,3 +107,44 @@ def test_any_body_parses_or_raises_parse_error_only(body):
     assert isinstance(payload, dict)
     list(webhooks.lead_items(payload))
     webhooks.account_of(payload)
+
+
+def test_appends_continue_after_the_largest_index_as_php_does():
+    assert parse_body("a[]=1&a[5]=2&a[]=3&a[b]=4") == {"a": {"0": "1", "5": "2", "6": "3", "b": "4"}}
+
+
+def test_many_appends_keep_their_order():
+    payload = parse_body("&".join(f"a%5B%5D={n}" for n in range(5000)))
+
+    assert payload["a"] == [str(n) for n in range(5000)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("%+\\xab5BDE0123456789&=[]ц"), max_size=60))
+def test_form_decoding_matches_urllib(text):
+    from urllib.parse import parse_qsl
+
+    try:
+        expected = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            webhooks._form_pairs(text)
+        return
+    assert webhooks._form_pairs(text) == expected
+
+
+def test_a_date_value_sent_bare_reads_like_a_wrapped_one():
+    payload = parse_body(
+        "leads[update][0][id]=30000001&leads[update][0][last_modified]=1763870000"
+        "&leads[update][0][custom_fields][0][id]=600004&leads[update][0][custom_fields][0][values][0]=1763931600"
+        "&leads[update][0][custom_fields][1][id]=600002"
+        "&leads[update][0][custom_fields][1][values][0][value]=Люкс"
+        "&leads[update][0][custom_fields][1][values][0][enum]=900003"
+    )
+
+    change = webhooks.read_lead(action="update", data=payload["leads"]["update"][0])
+
+    assert [(f.field_id, f.values) for f in change.fields] == [
+        (600004, (("1763931600", None),)),
+        (600002, (("Люкс", "900003"),)),
+    ]

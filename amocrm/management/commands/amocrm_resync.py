@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from amocrm.client import chunks
 from amocrm.exceptions import AmoCRMError
-from amocrm.services import connection, enqueue, lead_sync
+from amocrm.services import connection, enqueue, lead_sync, outbox
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, which: str | None, dry_run: bool, now: bool, **options) -> None:
         which = which or "unsynced"
-        profile_ids = lead_sync.lead_sync_select(which=which)
+        profile_ids = outbox.lead_sync_select(which=which)
         if dry_run:
             self.stdout.write(f"{len(profile_ids)} profile(s) would be resynced ({which}).")
             return
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         totals: dict[str, int] = {}
         try:
             client = connection.client_get()
-            for chunk in chunks(profile_ids, lead_sync.SYNC_TASK_SIZE):
+            for chunk in chunks(profile_ids, outbox.SYNC_TASK_SIZE):
                 report = lead_sync.lead_sync_profiles(profile_ids=chunk, full=True, client=client)
                 for key, value in report.as_dict().items():
                     totals[key] = totals.get(key, 0) + value

@@ -12,7 +12,7 @@ already synced by an earlier task sends nothing.
 
 from django.core.management.base import BaseCommand
 
-from amocrm.services import connection, enqueue, lead_sync
+from amocrm.services import connection, enqueue, outbox
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if not connection.is_enabled():
             self.stdout.write("The amoCRM integration is off: nothing to queue.")
             return
-        profile_ids = lead_sync.lead_sync_due()
+        profile_ids = outbox.lead_sync_due()
         if dry_run or not profile_ids:
             self.stdout.write(f"{len(profile_ids)} profile(s) due.")
             return

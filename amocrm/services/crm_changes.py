@@ -1,0 +1,216 @@
+"""Changes made in amoCRM, applied to the site: one lead or contact as amoCRM now holds it →
+the profile, by the ownership in `mapping.FIELDS`. Webhook events (and any other reader of what
+amoCRM holds) come through here, so the rules live in one place:
+
+  * a lead or contact we do not know (no LeadSync with its id) is ignored;
+  * a field counts as changed in amoCRM only when it differs from the value we last sent
+    (`synced_values`; the contact's phone: `contact_phone`): our own updates echoed back change nothing;
+  * CRM-owned fields (the account sum and status) always follow amoCRM; the preferences and the
+    contact's phone only when the amoCRM change is newer than the profile's `updated_at` (the last
+    change made on the site; applying a change from amoCRM leaves it alone);
+  * a bad value is recorded for its field, the other fields still apply;
+  * a stage change (a `leads[status]` hook, or an `update` item with `old_status_id`) maps the
+    pipeline stage through AMOCRM_STATUS_MAP (unmapped: no change);
+  * a deleted lead unlinks the profile (remembered in `deleted_lead_id`); a restored one links it
+    again and is sent every field once;
+  * the contact's email never changes the customer's login: a different one is kept on LeadSync
+    (`contact_email`) and shown to staff.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts import services as accounts_services
+from accounts.models import BouquetCategory, Profile
+from amocrm import mapping, webhooks
+from amocrm.exceptions import AmoCRMMappingError
+from amocrm.models import LeadSync
+
+logger = logging.getLogger(__name__)
+
+Key = mapping.Key
+
+
+@dataclass
+class Applied:
+    """The outcome of one change: "processed" or "ignored", what changed, the errors by field."""
+
+    status: str
+    changes: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    relinked_profile_id: int | None = None  # a restored lead: its profile must be synced again
+
+    @property
+    def error(self) -> str:
+        return "\n".join(f"{key}: {message}" for key, message in sorted(self.errors.items()))
+
+
+def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) -> Applied:
+    """Apply what amoCRM holds for one lead; call inside a transaction (rows are locked)."""
+    if change.action == "restore":
+        return _lead_restore(change.lead_id)
+    sync = LeadSync.objects.select_for_update().filter(lead_id=change.lead_id).first()
+    if sync is None:
+        return Applied("ignored", errors={"lead": "no profile is linked to this lead"})
+    if change.action == "delete":
+        lead_unlink(sync)
+        return Applied("processed", changes=["lead_sync"])
+    profile = (
+        Profile.objects.select_for_update().select_related("user", "bouquet_category").get(pk=sync.profile_id)
+    )
+    crm, errors = _crm_values(change, fields)
+    synced = dict(sync.synced_values or {})
+    current = mapping.profile_values(profile)
+    site_is_older = change.modified_at is not None and profile.updated_at < change.modified_at
+    # No sum field in the body: the sum came from the lead's budget (whole roubles).
+    sum_from_price = Key.ACCOUNT_SUM in crm and not change.has_field(fields.field_ids.get(Key.ACCOUNT_SUM))
+
+    def crm_changed(key: str) -> bool:
+        # Our own update echoed back equals what we last sent: it is not a change made in amoCRM.
+        if key == Key.ACCOUNT_SUM and sum_from_price:
+            return change.price != synced.get("price")
+        return mapping.field_value(mapping.FIELDS_BY_KEY[key], crm[key], fields) != synced.get(key)
+
+    data: dict[str, Any] = {}
+    next_delivery_date = None
+    for key, value in crm.items():
+        if value == current[key] or not crm_changed(key):
+            continue
+        if key in mapping.PREFERENCE_KEYS and not site_is_older:
+            continue  # the customer changed the profile after the manager did: the site wins
+        if key == Key.DELIVERY_DATE:
+            next_delivery_date = value
+        elif key == Key.BOUQUET_CATEGORY:
+            category = BouquetCategory.objects.filter(slug=value).first()
+            if category is None:
+                errors[key] = f"no bouquet category {value!r}"
+                continue
+            data["bouquet_category"] = category
+        else:
+            data[mapping.FIELDS_BY_KEY[key].profile_field] = value
+    if Key.DELIVERY_INTERVAL in data and Key.DELIVERY_DATE in crm:
+        # A new interval moves the next date; keep the one amoCRM shows.
+        next_delivery_date = next_delivery_date or crm[Key.DELIVERY_DATE]
+    if next_delivery_date is not None and next_delivery_date < timezone.localdate():
+        errors[Key.DELIVERY_DATE] = f"{next_delivery_date.isoformat()} is in the past"
+        next_delivery_date = None
+    changed, invalid = accounts_services.profile_apply_staff_changes(
+        profile=profile, data=data, next_delivery_date=next_delivery_date
+    )
+    errors.update(
+        {mapping.KEYS_BY_PROFILE_FIELD.get(name, name): message for name, message in invalid.items()}
+    )
+    # No echo: the profile save above marked the LeadSync row pending and queued a sync (amocrm.signals).
+    # amoCRM already holds the values just applied, so they go into `synced_values` here, in the same
+    # transaction; that sync then finds nothing changed and sends nothing back.
+    sync.refresh_from_db()
+    state = mapping.lead_state(profile, fields)
+    now_values = mapping.profile_values(profile)
+    for key, value in crm.items():
+        if value == now_values[key] and not (key == Key.ACCOUNT_SUM and sum_from_price):
+            synced[key] = state[key]
+    if change.price is not None and change.price == state["price"]:
+        synced["price"] = change.price
+    if synced != sync.synced_values:
+        sync.synced_values = synced
+        sync.save(update_fields=["synced_values", "updated_at"])
+    return Applied("processed", changes=changed, errors=errors)
+
+
+def _crm_values(
+    change: webhooks.LeadChange, fields: mapping.FieldMap
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Field key → value amoCRM holds, for the keys amoCRM may change (CRM-owned and preferences);
+    errors by key."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    wanted = (*mapping.CRM_OWNED_KEYS, *mapping.PREFERENCE_KEYS)
+    keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
+    for item in change.fields:
+        key = keys_by_id.get(item.field_id)
+        if key not in wanted:
+            continue  # a field the site does not take from amoCRM
+        try:
+            value = mapping.decode_value(mapping.FIELDS_BY_KEY[key], item.values, fields)
+        except (AmoCRMMappingError, ValueError, TypeError, AttributeError) as e:
+            errors[key] = str(e)[:200]
+            continue
+        if value is None or value == "" and key != Key.WISHES:
+            errors[key] = "empty in amoCRM: kept the site's value"
+            continue
+        if key == Key.ACCOUNT_SUM and value < 0:
+            errors[key] = f"negative sum {value}"
+            continue
+        values[key] = value
+    if Key.ACCOUNT_SUM not in values and Key.ACCOUNT_SUM not in errors and change.price is not None:
+        # No exact sum field: the lead's budget, whole roubles.
+        values[Key.ACCOUNT_SUM] = Decimal(change.price).quantize(Decimal("0.01"))
+    if change.stage_changed:
+        status = settings.AMOCRM_STATUS_MAP.get(change.status_id)
+        if status is not None and status not in Profile.AccountStatus.values:
+            errors[Key.ACCOUNT_STATUS] = f"AMOCRM_STATUS_MAP maps {change.status_id} to unknown {status!r}"
+        elif status is not None:
+            values[Key.ACCOUNT_STATUS] = status
+    return values, errors
+
+
+def lead_unlink(sync: LeadSync) -> None:
+    """The lead was deleted in amoCRM: forget it; the next profile change or a resync makes a new one."""
+    logger.info("amocrm.lead_unlinked lead_id=%s profile_id=%s", sync.lead_id, sync.profile_id)
+    sync.mark_unlinked()
+    sync.save()
+
+
+def _lead_restore(lead_id: int | None) -> Applied:
+    """A lead brought back from amoCRM's trash (same id): link its profile to it again."""
+    if LeadSync.objects.filter(lead_id=lead_id).exists():
+        return Applied("ignored", errors={"lead": "the lead is linked already"})
+    sync = LeadSync.objects.select_for_update().filter(deleted_lead_id=lead_id, lead_id__isnull=True).first()
+    if sync is None:
+        return Applied("ignored", errors={"lead": "no profile is linked to this lead"})
+    lead_relink(sync)
+    return Applied("processed", changes=["lead_sync"], relinked_profile_id=sync.profile_id)
+
+
+def lead_relink(sync: LeadSync) -> None:
+    """The deleted lead is back: link it again; the sync that follows sends every field once."""
+    logger.info("amocrm.lead_relinked lead_id=%s profile_id=%s", sync.deleted_lead_id, sync.profile_id)
+    sync.mark_relinked(now=timezone.now())
+    sync.save()
+
+
+def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
+    """Apply what amoCRM holds for one contact to the profiles linked to it (phone; email noted)."""
+    syncs = list(LeadSync.objects.select_for_update().filter(contact_id=change.contact_id).order_by("pk"))
+    if not syncs:
+        return Applied("ignored", errors={"contact": "no profile is linked to this contact"})
+    applied = Applied("processed")
+    for sync in syncs:
+        profile = Profile.objects.select_for_update().select_related("user").get(pk=sync.profile_id)
+        updates: list[str] = []
+        if change.email is not None:
+            mismatch = "" if change.email == profile.user.email.lower() else change.email[:254]
+            if mismatch != sync.contact_email:
+                sync.contact_email = mismatch
+                updates.append("contact_email")
+                applied.changes.append("contact_email")
+        # The phone changed in amoCRM (not our own value echoed back) after the site last changed it.
+        phone = change.phone
+        site_is_older = change.modified_at is not None and profile.updated_at < change.modified_at
+        if phone and phone != sync.contact_phone:
+            if phone != profile.phone and site_is_older:
+                changed, invalid = accounts_services.profile_apply_staff_changes(
+                    profile=profile, data={"phone": phone[:32]}
+                )
+                applied.changes.extend(changed)
+                applied.errors.update({f"phone ({profile.pk})": m for m in invalid.values()})
+            sync.contact_phone = phone[:32]
+            updates.append("contact_phone")
+        if updates:
+            sync.save(update_fields=[*updates, "updated_at"])
+    return applied

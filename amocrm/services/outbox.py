@@ -1,0 +1,84 @@
+"""The LeadSync outbox: marking profiles pending (in the transaction that changed them, or before a
+bulk enqueue), the retry rule after a transient failure, and which rows are due or selected for a
+resync. The sync run itself is lead_sync's.
+"""
+
+import datetime
+import random
+from collections.abc import Callable, Sequence
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Profile
+from amocrm.models import LeadSync
+
+RETRY_BASE = datetime.timedelta(seconds=30)
+RETRY_CAP = datetime.timedelta(hours=1)
+SYNC_TASK_SIZE = 250  # profiles per bulk task: 5 batches of 50, well inside the lease
+
+
+def retry_delay(attempts: int, *, jitter: Callable[[], float] = random.random) -> datetime.timedelta:
+    """Exponential backoff with jitter after the n-th failure: 15–30 s, 30–60 s, … at most an hour."""
+    ceiling = min(RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds() * 2 ** min(max(attempts, 1) - 1, 20))
+    return datetime.timedelta(seconds=ceiling / 2 + jitter() * ceiling / 2)
+
+
+@transaction.atomic
+def lead_sync_mark_pending(*, profile: Profile, now: datetime.datetime | None = None) -> LeadSync:
+    """Record that the profile needs syncing, inside the transaction that saved it."""
+    now = now or timezone.now()
+    sync, created = LeadSync.objects.select_for_update().get_or_create(
+        profile=profile,
+        defaults={
+            "status": LeadSync.Status.PENDING,
+            "pending_since": now,
+            "next_attempt_at": now,
+            "revision": 1,
+        },
+    )
+    if not created:
+        sync.mark_pending(now=now)
+        sync.save(
+            update_fields=["status", "pending_since", "attempts", "next_attempt_at", "revision", "updated_at"]
+        )
+    return sync
+
+
+def lead_sync_due(*, now: datetime.datetime | None = None) -> list[int]:
+    """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes)."""
+    now = now or timezone.now()
+    return list(
+        LeadSync.objects.filter(status=LeadSync.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .order_by("next_attempt_at", "pk")
+        .values_list("profile_id", flat=True)
+    )
+
+
+def lead_sync_select(*, which: str) -> list[int]:
+    """Profile ids to resync: "failed" (failed, or lead deleted in amoCRM), "unsynced" (anything
+    not synced, or never recorded), or "all". A resync of an unlinked profile creates a new lead."""
+    if which == "all":
+        return list(Profile.objects.order_by("pk").values_list("pk", flat=True))
+    if which == "failed":
+        rows = LeadSync.objects.filter(status__in=[LeadSync.Status.FAILED, LeadSync.Status.UNLINKED])
+        return list(rows.order_by("profile_id").values_list("profile_id", flat=True))
+    if which == "unsynced":
+        return list(
+            Profile.objects.exclude(lead_sync__status=LeadSync.Status.SYNCED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    raise ValueError(f"unknown selection: {which}")
+
+
+def lead_sync_mark_queued(*, profile_ids: Sequence[int]) -> None:
+    """Mark profiles pending before a bulk enqueue, so the admin shows what is queued; a failed or
+    unlinked row gets a fresh start."""
+    now = timezone.now()
+    LeadSync.objects.filter(profile_id__in=profile_ids).exclude(status=LeadSync.Status.PENDING).update(
+        status=LeadSync.Status.PENDING, attempts=0, pending_since=now, next_attempt_at=now
+    )
