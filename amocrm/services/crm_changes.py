@@ -17,6 +17,7 @@ amoCRM holds) come through here, so the rules live in one place:
     (`contact_email`) and shown to staff.
 """
 
+import datetime
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -66,7 +67,7 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     crm, errors = _crm_values(change, fields)
     synced = dict(sync.synced_values or {})
     current = mapping.profile_values(profile)
-    site_is_older = change.modified_at is not None and profile.updated_at < change.modified_at
+    site_is_older = _site_is_older(profile, change.modified_at)
     # No sum field in the body: the sum came from the lead's budget (whole roubles).
     sum_from_price = Key.ACCOUNT_SUM in crm and not change.has_field(fields.field_ids.get(Key.ACCOUNT_SUM))
 
@@ -120,6 +121,12 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
         sync.synced_values = synced
         sync.save(update_fields=["synced_values", "updated_at"])
     return Applied("processed", changes=changed, errors=errors)
+
+
+def _site_is_older(profile: Profile, modified_at: datetime.datetime | None) -> bool:
+    """The change in amoCRM came after the customer's last change on the site. amoCRM counts whole
+    seconds: within the same second amoCRM wins, and both sides still end up holding its value."""
+    return modified_at is not None and profile.updated_at.replace(microsecond=0) <= modified_at
 
 
 def _crm_values(
@@ -201,7 +208,7 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
                 applied.changes.append("contact_email")
         # The phone changed in amoCRM (not our own value echoed back) after the site last changed it.
         phone = change.phone
-        site_is_older = change.modified_at is not None and profile.updated_at < change.modified_at
+        site_is_older = _site_is_older(profile, change.modified_at)
         if phone and phone != sync.contact_phone:
             if phone != profile.phone and site_is_older:
                 changed, invalid = accounts_services.profile_apply_staff_changes(

@@ -94,8 +94,13 @@ def oauth_env(site_url: str, standin_url: str) -> dict[str, str]:
         "AMOCRM_REDIRECT_URI": f"{site_url}/amocrm/oauth/callback/",
         "AMOCRM_LONG_LIVED_TOKEN": "",
         "AMOCRM_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        # The stand-in's base URL (127.0.0.1) has no subdomain; its webhooks name the account so.
+        # The stand-in's base URL (127.0.0.1) has no subdomain; its webhooks name the account so
+        # until the site has read the account (and knows its id).
         "AMOCRM_ACCOUNT_SUBDOMAIN": SUBDOMAIN,
+        # "Успешно реализовано" → active, "Закрыто и не реализовано" → closed, as the README suggests.
+        "AMOCRM_STATUS_MAP": "142:active,143:closed",
+        # A short breaker cooldown: a blocked or failing stand-in is probed again within seconds.
+        "AMOCRM_BREAKER_COOLDOWN": "5",
     }
 
 

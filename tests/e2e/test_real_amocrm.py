@@ -1,0 +1,93 @@
+"""amoCRM as a real account behaves, in a real browser: bare dates in hooks, a stage change sent only
+as an update, a phone corrected on the contact card, a lead deleted and restored from the trash."""
+
+import datetime
+import re
+import zoneinfo
+
+import pytest
+
+from tools.harness.browser import field_id, sign_up, submit, wait_for, wait_for_lead
+from tools.harness.crm import values_by_code
+from tools.harness.site import signup_data, unique_email
+
+pytestmark = pytest.mark.e2e
+
+
+def signed_up(stack, new_page, name: str):
+    page = new_page()
+    data = signup_data(unique_email(name))
+    sign_up(page, data)
+    return page, data, wait_for_lead(stack, data["email"])
+
+
+def shows(page, selector: str) -> bool:
+    page.reload()
+    return page.locator(selector).count() > 0
+
+
+def test_a_manager_moving_the_delivery_date_moves_it_on_the_account_page(stack, new_page):
+    page, _, lead = signed_up(stack, new_page, "date")
+    today = datetime.datetime.now(tz=zoneinfo.ZoneInfo("Europe/Moscow")).date()
+    day = (today + datetime.timedelta(days=40)).isoformat()
+
+    # The stand-in sends the date bare in its hook: leads[update][0][custom_fields][n][values][0]=<ts>.
+    stack.control(
+        "POST",
+        f"/leads/{lead['id']}/manager",
+        {"custom_fields": [{"field_id": field_id(stack, "FA_DELIVERY_DATE"), "value": day}]},
+    )
+
+    wait_for(
+        lambda: shows(page, f"time[datetime='{day}']"), f"the delivery on {day} on /account/", stack=stack
+    )
+
+
+def test_a_stage_change_sent_only_as_an_update_closes_the_account(stack, new_page):
+    stack.control.settings(status_hooks=False)  # amoCRM does not always send the status hook
+    try:
+        page, _, lead = signed_up(stack, new_page, "stage")
+
+        stack.control("POST", f"/leads/{lead['id']}/manager", {"status_id": 143})
+
+        wait_for(lambda: shows(page, ".badge--closed"), "the closed status on /account/", stack=stack)
+    finally:
+        stack.control.settings(status_hooks=True)
+
+
+def test_a_phone_corrected_on_the_contact_card_reaches_the_preferences(stack, new_page):
+    page, _, lead = signed_up(stack, new_page, "phone")
+    contact_id = lead["_embedded"]["contacts"][0]["id"]
+
+    stack.control("POST", f"/contacts/{contact_id}/manager", {"phone": "+7 913 555-01-02"})
+
+    def preferences_show_the_phone() -> bool:
+        page.goto("/account/preferences/")
+        return page.input_value("[name=phone]") == "+7 913 555-01-02"
+
+    wait_for(preferences_show_the_phone, "the manager's phone on /account/preferences/", stack=stack)
+
+
+def test_a_lead_deleted_and_restored_is_updated_again_and_never_doubled(stack, new_page):
+    page, data, lead = signed_up(stack, new_page, "restore")
+    stack.control("POST", f"/leads/{lead['id']}/delete")
+    stack.control("POST", f"/leads/{lead['id']}/restore")
+
+    page.goto("/account/preferences/")
+    page.fill("[name=wishes]", "Снова с вами: только пионы.")
+    submit(page)
+    page.wait_for_url(re.compile(r"/account/$"))
+
+    wait_for_lead(
+        stack,
+        data["email"],
+        lambda found: values_by_code(found).get("FA_WISHES") == [{"value": "Снова с вами: только пионы."}],
+        "the new wishes on the restored lead",
+    )
+    ours = [found for found in stack.control.leads() if found["id"] == lead["id"]]
+    doubles = [
+        found
+        for found in stack.control.leads()
+        if values_by_code(found).get("FA_EMAIL") == [{"value": data["email"]}]
+    ]
+    assert len(ours) == 1 and [found["id"] for found in doubles] == [lead["id"]]
