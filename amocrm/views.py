@@ -26,9 +26,6 @@ logger = logging.getLogger(__name__)
 
 STATE_SESSION_KEY = "amocrm_oauth_state"
 # amoCRM sends at most 50 leads a body (a few KB each); anything larger is not from amoCRM.
-# A mass edit of 50 leads with 40 filled fields each is about 1 MB of form body (benchmarks/
-# webhook_parse.py); Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) is above this.
-WEBHOOK_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _result(
@@ -120,13 +117,13 @@ def webhook(request: HttpRequest, secret: str) -> HttpResponse:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > WEBHOOK_MAX_BYTES:
+    if declared > webhooks.MAX_BYTES:
         return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     try:
         body = request.body
     except RequestDataTooBig:
         return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    if len(body) > WEBHOOK_MAX_BYTES:
+    if len(body) > webhooks.MAX_BYTES:
         return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     try:
         payload = webhooks.parse_body(body)

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-MAX_FIELDS = 20_000  # 50 leads a body with every field set stays far below this
+# A mass edit of 50 leads with 40 filled fields each is about 1 MB of form body and 6,000 fields
+# (python -m benchmarks.webhook_parse); Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) is above this.
+MAX_BYTES = 2 * 1024 * 1024
+MAX_FIELDS = 20_000
 MAX_DEPTH = 12  # leads[update][0][custom_fields][0][values][0][value] is 7 deep
 # The events `amocrm_subscribe_webhook` asks for: leads[<action>] and contacts[<action>].
 LEAD_ACTIONS = ("add", "update", "status", "delete", "restore")

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 NAME = "amocrm"
 BLOCK_COOLDOWN_FACTOR = 2  # a block is lifted by amoCRM's support, not by time: probe less often
 PROBE_LEASE = datetime.timedelta(seconds=60)  # longer than one call with its timeout
+PROBE_WAIT = datetime.timedelta(seconds=5)  # how soon the others look again while a probe runs
 
 
 def breaker_state() -> CircuitBreaker:
@@ -75,7 +76,10 @@ class DatabaseBreaker:
                 self._probing = True
                 logger.info("amocrm.breaker_probe reason=%s", state.reason)
                 return
-        retry_at = max(filter(None, [state.retry_at, state.probe_until, now]))
+        retry_at = state.retry_at or now
+        if retry_at <= now:
+            # Another process is probing: look again shortly rather than at the end of its lease.
+            retry_at = min(state.probe_until or now, now + PROBE_WAIT)
         raise AmoCRMCircuitOpen(
             f"amoCRM is not called until {timezone.localtime(retry_at):%Y-%m-%d %H:%M:%S}: "
             f"{state.get_reason_display()}",

@@ -181,6 +181,8 @@ def processes(standin, crm, tmp_path) -> Iterator[Processes]:
         "AMOCRM_CLIENT_SECRET": "",
         "AMOCRM_RATE_LIMIT": "1000",
         "AMOCRM_TIMEOUT": "10",
+        # An outage opens the circuit breaker; it probes again 2 s (not 5 minutes) after.
+        "AMOCRM_BREAKER_COOLDOWN": "2",
     }
     running = Processes(env, tmp_path)
     try:

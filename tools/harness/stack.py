@@ -51,8 +51,10 @@ class Stack:
         port: int = 0,
         standin_port: int = 0,
         debug: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.extra_env = env or {}  # last word on the site's and worker's environment
         self.workdir = workdir
         self.debug = debug
         self.port = port or free_port()
@@ -79,7 +81,7 @@ class Stack:
             debug=self.debug,
             count_rate_limits=self.debug,
             **extra,
-            **oauth_env(self.site_url, self.standin.base_url),
+            **{**oauth_env(self.site_url, self.standin.base_url), **self.extra_env},
         )
         prepare(self.env, static=not self.debug)  # DEBUG off: WhiteNoise serves the collected files
         self._spawn("site", runserver_args(self.port) if self.debug else gunicorn_args(self.port))
