@@ -25,34 +25,15 @@ from tools.harness.crm import crm_env, crm_run, field_value
 from tools.harness.database import database_kind
 from tools.harness.processes import free_port, running, wait_until
 from tools.harness.site import (
-    REQUEST_TIMEOUT,
-    csrf_token,
     manage,
     prepare,
+    save_preferences,
     serving,
     signup,
-    signup_data,
     site_env,
     unique_email,
     worker_args,
 )
-
-
-def save_wishes(base_url: str, session, email: str, wishes: str) -> None:
-    signed_up = signup_data(email)
-    data = {
-        "csrfmiddlewaretoken": csrf_token(session, f"{base_url}/account/preferences/"),
-        "bouquet_category": signed_up["bouquet_category"],
-        "delivery_address": signed_up["delivery_address"],
-        "next_delivery_date": signed_up["first_delivery_date"],
-        "delivery_interval": signed_up["delivery_interval"],
-        "wishes": wishes,
-        "phone": "",
-    }
-    response = session.post(
-        f"{base_url}/account/preferences/", data=data, allow_redirects=False, timeout=REQUEST_TIMEOUT
-    )
-    assert response.status_code == 302, f"preferences answered {response.status_code}"
 
 
 def main() -> None:
@@ -90,7 +71,7 @@ def main() -> None:
             wanted = {}
             for number, (email, session) in enumerate(customers):
                 wanted[email] = f"Пионы во время блокировки {number} ({uuid.uuid4().hex[:6]})"
-                save_wishes(base_url, session, email, wanted[email])
+                save_preferences(base_url, session, email, wishes=wanted[email])
                 time.sleep(max(0.0, started + (number + 1) * args.block / args.customers - time.monotonic()))
             time.sleep(max(0.0, started + args.block - time.monotonic()))
             refused = control("GET", "state")["counts"]["blocked_calls"]

@@ -28,30 +28,15 @@ from tools.harness.database import database_kind
 from tools.harness.figures import ms
 from tools.harness.processes import free_port, running, wait_until
 from tools.harness.site import (
-    REQUEST_TIMEOUT,
-    csrf_token,
     manage,
     prepare,
+    save_preferences,
     serving,
     signup,
-    signup_data,
     site_env,
     unique_email,
     worker_args,
 )
-
-
-def preferences(email: str, wishes: str) -> dict[str, str]:
-    """The preferences form as signed up (signup_data), with new wishes: one field changes."""
-    signed_up = signup_data(email)
-    return {
-        "bouquet_category": signed_up["bouquet_category"],
-        "delivery_address": signed_up["delivery_address"],
-        "next_delivery_date": signed_up["first_delivery_date"],
-        "delivery_interval": signed_up["delivery_interval"],
-        "wishes": wishes,
-        "phone": "",
-    }
 
 
 def main() -> None:
@@ -77,17 +62,9 @@ def main() -> None:
             lead = wait_until("the customer's lead", lambda: control.lead_of(email), timeout=30)
             for number in range(args.saves):
                 time.sleep(random.random())
-                token = csrf_token(session, f"{base_url}/account/preferences/")
                 wishes = f"Пионы, раунд {number} ({uuid.uuid4().hex[:6]})"
-                started = time.perf_counter()
-                response = session.post(
-                    f"{base_url}/account/preferences/",
-                    data={"csrfmiddlewaretoken": token, **preferences(email, wishes)},
-                    allow_redirects=False,
-                    timeout=REQUEST_TIMEOUT,
-                )
-                post_times.append(time.perf_counter() - started)
-                assert response.status_code == 302, f"preferences answered {response.status_code}"
+                post_times.append(save_preferences(base_url, session, email, wishes=wishes))
+                started = time.perf_counter() - post_times[-1]  # when the POST left, as before
                 wait_until(
                     f"save {number} to reach the lead",
                     lambda w=wishes: field_value(control("GET", f"leads/{lead['id']}"), "FA_WISHES") == w,

@@ -3,13 +3,14 @@ as an update, a phone corrected on the contact card, a lead deleted and restored
 
 import datetime
 import re
+import time
 import zoneinfo
 
 import pytest
 
 from tools.harness.browser import field_id, sign_up, submit, wait_for, wait_for_lead
 from tools.harness.crm import values_by_code
-from tools.harness.site import signup_data, unique_email
+from tools.harness.site import save_preferences, signup, signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +92,39 @@ def test_a_lead_deleted_and_restored_is_updated_again_and_never_doubled(stack, n
         if values_by_code(found).get("FA_EMAIL") == [{"value": data["email"]}]
     ]
     assert len(ours) == 1 and [found["id"] for found in doubles] == [lead["id"]]
+
+
+def test_a_403_storm_during_20_changes_costs_one_probe_per_cooldown_and_loses_nothing(stack):
+    customers = []
+    for _ in range(5):
+        email = unique_email("storm")
+        customers.append((email, signup(stack.site_url, email)[1]))
+    leads = {email: wait_for_lead(stack, email)["id"] for email, _ in customers}
+    cooldown = 2 * 5  # the stack's AMOCRM_BREAKER_COOLDOWN, doubled for a block
+
+    stack.control.settings(blocked="403")
+    started = time.monotonic()
+    try:
+        wanted = {}
+        for round_number in range(4):  # 20 changes spread over the block
+            for email, session in customers:
+                wanted[email] = f"Во время блокировки, раунд {round_number}"
+                save_preferences(stack.site_url, session, email, wishes=wanted[email])
+            time.sleep(3)
+        blocked_for = time.monotonic() - started
+        refused = stack.control("GET", "state")["counts"]["blocked_calls"]
+    finally:
+        stack.control.settings(blocked=None)
+
+    assert refused <= blocked_for / cooldown + 2, (refused, blocked_for)
+
+    def every_change_landed() -> bool:
+        return all(
+            values_by_code(stack.control("GET", f"leads/{leads[email]}")).get("FA_WISHES")
+            == [{"value": wishes}]
+            for email, wishes in wanted.items()
+        )
+
+    wait_for(every_change_landed, "every change in the stand-in after the block", stack=stack)
+    emails = [values_by_code(lead).get("FA_EMAIL") for lead in stack.control.leads()]
+    assert all(emails.count([{"value": email}]) == 1 for email in leads)

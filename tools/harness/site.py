@@ -157,6 +157,33 @@ def signup(base_url: str, email: str, password: str = PASSWORD) -> tuple[float, 
     return elapsed, session
 
 
+def preferences_data(email: str, **changes: str) -> dict[str, str]:
+    """The preferences form as `email` signed up (signup_data), with `changes`."""
+    signed_up = signup_data(email)
+    return {
+        "bouquet_category": signed_up["bouquet_category"],
+        "delivery_address": signed_up["delivery_address"],
+        "next_delivery_date": signed_up["first_delivery_date"],
+        "delivery_interval": signed_up["delivery_interval"],
+        "wishes": signed_up["wishes"],
+        "phone": "",
+        **changes,
+    }
+
+
+def save_preferences(base_url: str, session: requests.Session, email: str, **changes: str) -> float:
+    """POST /account/preferences/ in the customer's session; the time of the POST alone."""
+    data = {"csrfmiddlewaretoken": csrf_token(session, f"{base_url}/account/preferences/")}
+    data.update(preferences_data(email, **changes))
+    started = time.perf_counter()
+    response = session.post(
+        f"{base_url}/account/preferences/", data=data, allow_redirects=False, timeout=REQUEST_TIMEOUT
+    )
+    elapsed = time.perf_counter() - started
+    _expect_account(response, f"the preferences of {email}")
+    return elapsed
+
+
 def log_in(base_url: str, email: str, password: str = PASSWORD) -> requests.Session:
     """A session logged in as `email` through /login/."""
     session = requests.Session()
