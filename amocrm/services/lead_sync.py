@@ -39,13 +39,16 @@ from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
     AmoCRMCircuitOpen,
     AmoCRMError,
+    AmoCRMForbidden,
     AmoCRMLeadTaken,
     AmoCRMMappingError,
     AmoCRMNotFound,
+    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
+from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
 from amocrm.services.outbox import retry_delay
@@ -150,6 +153,8 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
     if not jobs:
         return
     now = timezone.now()
+    breaker = breaker_state()
+    blocked_until = breaker.retry_at if breaker.is_open else None
     with transaction.atomic():
         rows = LeadSync.objects.select_for_update().in_bulk([job.sync.pk for job in jobs])
         for job in jobs:
@@ -185,9 +190,11 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     report.requests_saved += job.unchanged
                 else:
                     report.rerun.append(pid)
-            elif isinstance(job.error, AmoCRMCircuitOpen):
-                # Not called at all: wait for the breaker's probe, untouched (no attempt counted).
-                row.mark_waiting(error=str(job.error), until=job.error.retry_at)
+            elif isinstance(job.error, AmoCRMCircuitOpen) or (blocked_until and _opens_breaker(job.error)):
+                # Not called, or refused by the block that opened the breaker: wait for its probe,
+                # untouched (no attempt counted), and go as soon as it closes.
+                until = job.error.retry_at if isinstance(job.error, AmoCRMCircuitOpen) else blocked_until
+                row.mark_waiting(error=str(job.error), until=until)
                 report.retry[pid] = row.next_attempt_at
             elif job.error is not None and job.error.transient:
                 delay = retry_delay(row.attempts + 1, jitter=jitter)
@@ -221,6 +228,10 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
             else:
                 row.claimed_until = None  # interrupted before its turn: still pending
             row.save()
+
+
+def _opens_breaker(error: AmoCRMError | None) -> bool:
+    return isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired)
 
 
 def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:

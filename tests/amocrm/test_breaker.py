@@ -143,11 +143,11 @@ def test_queued_changes_wait_untouched_while_it_is_open(oauth_token, profile_fac
     report = lead_sync.lead_sync_profiles(profile_ids=[profile.pk], client=guarded_client())
 
     assert calls_after_block == 1 and len(responses.calls) == 1  # the second run called nothing
-    assert report.failed == [] and list(report.retry) == [profile.pk]
+    assert first.failed == report.failed == [] and list(report.retry) == [profile.pk]
     sync = LeadSync.objects.get(profile=profile)
-    assert (sync.status, sync.attempts, sync.claimed_until) == (LeadSync.Status.PENDING, 1, None)
+    # Neither the refused call nor the waiting counts as an attempt; it goes when the probe says so.
+    assert (sync.status, sync.attempts, sync.claimed_until) == (LeadSync.Status.PENDING, 0, None)
     assert sync.next_attempt_at == breaker_state().retry_at
-    assert first.retry  # the refused call itself was a transient failure
 
 
 def test_readyz_warns_of_an_open_breaker_without_failing(client, settings, oauth_token):
