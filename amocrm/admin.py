@@ -21,6 +21,7 @@ from amocrm.models import (
     CustomFieldEnum,
     LeadSync,
     OAuthToken,
+    ReconcileCursor,
     WebhookEvent,
 )
 from amocrm.services import enqueue, webhook_events
@@ -64,6 +65,18 @@ class AmoCRMAccountAdmin(ReadOnlyAdmin):
 class CircuitBreakerAdmin(ReadOnlyAdmin):
     list_display = ["name", "is_open", "reason", "opened_at", "retry_at", "calls_while_open", "detail"]
     fields = [*list_display, "probe_until", "failures", "updated_at"]
+
+
+@admin.register(ReconcileCursor)
+class ReconcileCursorAdmin(ReadOnlyAdmin):
+    """When reading back amoCRM's changes last ran, what it read, and the drifts it repaired."""
+
+    list_display = ["entity", "last_finished_at", "last_read", "last_drifts", "total_drifts", "read_up_to"]
+    fields = [*list_display, "last_started_at", "total_read", "page_from", "page", "running_until"]
+
+    @admin.display(description=_("read up to"))
+    def read_up_to(self, obj: ReconcileCursor) -> datetime.datetime | None:
+        return datetime.datetime.fromtimestamp(obj.watermark, tz=datetime.UTC) if obj.watermark else None
 
 
 class CustomFieldEnumInline(admin.TabularInline):

@@ -358,6 +358,17 @@ class AmoCRMClient:
             found.extend(_embedded("leads")(self.request("GET", "/api/v4/leads", params=params)))
         return found
 
+    def changed_since(self, entity: str, *, since: int, page: int, limit: int = 250) -> list[dict[str, Any]]:
+        """One page of leads or contacts changed at or after `since` (a Unix time), oldest change
+        first: `GET /api/v4/<entity>?filter[updated_at][from]=…&order[updated_at]=asc` (204: none)."""
+        params: dict[str, Any] = {
+            "filter[updated_at][from]": int(since),
+            "order[updated_at]": "asc",
+            "limit": limit,
+            "page": page,
+        }
+        return _embedded(entity)(self.request("GET", f"/api/v4/{entity}", params=params))
+
     def leads_search(self, query: str, *, with_contacts: bool = True) -> list[dict[str, Any]]:
         """GET /api/v4/leads?query=…: a full-text search over the leads' fields (empty on a 204)."""
         params: dict[str, Any] = {"query": query, "limit": 50}

@@ -24,6 +24,7 @@ from django.utils import translation
 from accounts.models import Profile
 from amocrm.exceptions import AmoCRMMappingError
 from amocrm.models import CustomField
+from amocrm.webhooks import ContactChange, FieldChange, LeadChange
 
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
 Key = CustomField.Key
@@ -370,3 +371,63 @@ def custom_fields_to_values(custom_fields_values: Any, fields: FieldMap) -> dict
         values = [(v.get("value"), v.get("enum_id")) for v in _as_list(item.get("values"))]
         decoded[key] = decode_value(FIELDS_BY_KEY[key], values, fields)
     return decoded
+
+
+# -- what amoCRM holds now, read back (API v4) ------------------------------------------------
+
+
+def lead_change_from_api(lead: Mapping[str, Any], *, last_status_id: int | None) -> LeadChange:
+    """A lead as `GET /api/v4/leads` returns it, as the same LeadChange a webhook makes: decided by
+    the same rules. The stage counts as changed when it differs from the one last seen."""
+    fields = tuple(
+        FieldChange(
+            field_id=_int(item.get("field_id")),
+            values=tuple((v.get("value"), v.get("enum_id")) for v in _as_list(item.get("values"))),
+            code=str(item.get("field_code") or ""),
+        )
+        for item in _as_list(lead.get("custom_fields_values"))
+        if isinstance(item, Mapping)
+    )
+    return LeadChange(
+        action="update",
+        lead_id=_int(lead.get("id")),
+        modified_at=_moment(lead.get("updated_at")),
+        price=_int(lead.get("price")),
+        status_id=_int(lead.get("status_id")),
+        old_status_id=last_status_id,
+        fields=fields,
+    )
+
+
+def contact_change_from_api(contact: Mapping[str, Any]) -> ContactChange:
+    """A contact as `GET /api/v4/contacts` returns it: its phone and email (first values)."""
+    by_code = {
+        str(item.get("field_code")): [
+            v.get("value") for v in _as_list(item.get("values")) if isinstance(v, Mapping)
+        ]
+        for item in _as_list(contact.get("custom_fields_values"))
+        if isinstance(item, Mapping)
+    }
+
+    def first(code: str) -> str | None:
+        if code not in by_code:
+            return None
+        return next((str(v).strip() for v in by_code[code] if v not in (None, "")), "")
+
+    email = first("EMAIL")
+    return ContactChange(
+        contact_id=_int(contact.get("id")),
+        modified_at=_moment(contact.get("updated_at")),
+        phone=first("PHONE"),
+        email=email.lower() if email is not None else None,
+        lead_ids=(),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _moment(value: Any) -> datetime.datetime | None:
+    stamp = _int(value)
+    return datetime.datetime.fromtimestamp(stamp, tz=datetime.UTC) if stamp is not None else None

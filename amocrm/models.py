@@ -226,6 +226,8 @@ class LeadSync(models.Model):
     contact_phone = models.CharField(_("phone on the amoCRM contact"), max_length=32, blank=True)
     # The contact's email when it differs from the customer's login (never applied: shown to staff).
     contact_email = models.CharField(_("email on the amoCRM contact"), max_length=254, blank=True)
+    # The pipeline stage last seen on the lead: reading the lead back tells a stage change from this.
+    crm_status_id = models.PositiveBigIntegerField(_("amoCRM stage last seen"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.PENDING)
     # Bumped by every profile save: a sync that started before the last save leaves the row pending.
     revision = models.PositiveIntegerField(_("revision"), default=0)
@@ -348,6 +350,38 @@ class LeadSync(models.Model):
         self.synced_values = {}
         self.last_error = ""
         self.mark_pending(now=now)
+
+
+class ReconcileCursor(models.Model):
+    """How far reading back amoCRM's changes has come, per kind of entity (amocrm_reconcile).
+
+    `watermark` is the `updated_at` up to which every change has been applied; a run in progress
+    saves its place page by page (`page_from`, `page`), so an interrupted run resumes there.
+    `running_until` is the lease that keeps two runs from reading at once.
+    """
+
+    class Entity(models.TextChoices):
+        LEADS = "leads", _("leads")
+        CONTACTS = "contacts", _("contacts")
+
+    entity = models.CharField(_("entity"), max_length=16, choices=Entity, primary_key=True)
+    watermark = models.PositiveBigIntegerField(_("read up to (Unix time)"), default=0)
+    page_from = models.PositiveBigIntegerField(_("run in progress: from (Unix time)"), null=True, blank=True)
+    page = models.PositiveIntegerField(_("run in progress: page"), default=1)
+    running_until = models.DateTimeField(_("run lease until"), null=True, blank=True)
+    last_started_at = models.DateTimeField(_("last run started at"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last run finished at"), null=True, blank=True)
+    last_read = models.PositiveIntegerField(_("read in the last run"), default=0)
+    last_drifts = models.PositiveIntegerField(_("drifts repaired in the last run"), default=0)
+    total_read = models.PositiveBigIntegerField(_("read in all"), default=0)
+    total_drifts = models.PositiveBigIntegerField(_("drifts repaired in all"), default=0)
+
+    class Meta:
+        verbose_name = _("amoCRM reconciliation")
+        verbose_name_plural = _("amoCRM reconciliation")
+
+    def __str__(self) -> str:
+        return f"{self.entity}: up to {self.watermark}"
 
 
 class WebhookEvent(models.Model):

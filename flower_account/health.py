@@ -18,7 +18,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from amocrm.models import LeadSync
+from amocrm.models import LeadSync, ReconcileCursor
 from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import is_enabled as amocrm_is_enabled
 
@@ -89,9 +89,31 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def warn_amocrm_reconcile(*, now: datetime.datetime | None = None) -> str | None:
+    """Reading back amoCRM's changes has not finished a run for three intervals (None: it has)."""
+    if not amocrm_is_enabled():
+        return None
+    try:
+        finished = (
+            ReconcileCursor.objects.filter(entity=ReconcileCursor.Entity.LEADS)
+            .values_list("last_finished_at", flat=True)
+            .first()
+        )
+    except DatabaseError:
+        return None
+    interval = settings.AMOCRM_RECONCILE_INTERVAL
+    if finished is None:
+        return f"amocrm_reconcile has never finished a run (expected every {interval} s)"
+    age = ((now or timezone.now()) - finished).total_seconds()
+    if age <= 3 * interval:
+        return None
+    return f"amocrm_reconcile last finished {int(age)} s ago (expected every {interval} s)"
+
+
 # Reported, never failing readiness: the site serves customers whatever amoCRM does.
 WARNINGS: dict[str, Callable[[], str | None]] = {
     "amocrm_breaker": warn_amocrm_breaker,
+    "amocrm_reconcile": warn_amocrm_reconcile,
 }
 
 

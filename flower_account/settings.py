@@ -329,6 +329,8 @@ AMOCRM_ACCOUNT_SUBDOMAIN = env.str("AMOCRM_ACCOUNT_SUBDOMAIN", default="")
 # that for a block) one probe call decides whether it closes.
 AMOCRM_BREAKER_COOLDOWN = env.int("AMOCRM_BREAKER_COOLDOWN", default=300)
 AMOCRM_BREAKER_FAILURES = env.int("AMOCRM_BREAKER_FAILURES", default=5)
+# How often amocrm_reconcile runs (its timer or `--every`); /readyz warns after three missed runs.
+AMOCRM_RECONCILE_INTERVAL = env.int("AMOCRM_RECONCILE_INTERVAL", default=300)
 # Pipeline stage id → account status for `leads[status]` webhooks, e.g. "142:active,143:closed";
 # stages not listed leave the status alone.
 AMOCRM_STATUS_MAP = {

@@ -117,9 +117,15 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
             synced[key] = state[key]
     if change.price is not None and change.price == state["price"]:
         synced["price"] = change.price
+    updates = []
     if synced != sync.synced_values:
         sync.synced_values = synced
-        sync.save(update_fields=["synced_values", "updated_at"])
+        updates.append("synced_values")
+    if change.status_id is not None and change.status_id != sync.crm_status_id:
+        sync.crm_status_id = change.status_id  # reading the lead back tells a stage change by it
+        updates.append("crm_status_id")
+    if updates:
+        sync.save(update_fields=[*updates, "updated_at"])
     return Applied("processed", changes=changed, errors=errors)
 
 

@@ -128,3 +128,23 @@ def test_a_403_storm_during_20_changes_costs_one_probe_per_cooldown_and_loses_no
     wait_for(every_change_landed, "every change in the stand-in after the block", stack=stack)
     emails = [values_by_code(lead).get("FA_EMAIL") for lead in stack.control.leads()]
     assert all(emails.count([{"value": email}]) == 1 for email in leads)
+
+
+def test_a_managers_change_whose_webhook_was_lost_arrives_with_the_next_reconciliation(stack, new_page):
+    page, _, lead = signed_up(stack, new_page, "lost")
+    stack.control.settings(deliver_webhooks=False)  # every hook lost from here on
+    try:
+        stack.control(
+            "POST",
+            f"/leads/{lead['id']}/manager",
+            {"custom_fields": [{"field_id": field_id(stack, "FA_ACCOUNT_SUM"), "value": "23456"}]},
+        )
+        page.reload()
+        assert re.sub(r"\D", "", page.inner_text(".balance")) == "500000"  # nothing came
+
+        stack.manage("amocrm_reconcile")
+    finally:
+        stack.control.settings(deliver_webhooks=True)
+
+    page.reload()
+    assert re.sub(r"\D", "", page.inner_text(".balance")) == "2345600"

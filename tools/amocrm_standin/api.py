@@ -81,6 +81,21 @@ def limit_page(request: Request) -> tuple[int, int]:
     return limit, page
 
 
+def updated_filter(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`filter[updated_at][from|to]` (inclusive Unix times) and `order[updated_at]=asc|desc`, as a
+    reader of recent changes asks (docs/amocrm-api.md §8)."""
+    try:
+        low = int(request.param("filter[updated_at][from]") or 0)
+        high = int(request.param("filter[updated_at][to]") or 2**62)
+    except ValueError:
+        raise Invalid.one("InvalidType", "filter.updated_at", "updated_at must be a Unix time") from None
+    items = [item for item in items if low <= int(item.get("updated_at") or 0) <= high]
+    order = request.param("order[updated_at]")
+    if order in ("asc", "desc"):
+        items.sort(key=lambda item: (int(item.get("updated_at") or 0), item["id"]), reverse=order == "desc")
+    return items
+
+
 def ids_filter(request: Request) -> set[int] | None:
     raw = request.query.get("filter[id][]", []) + request.query.get("filter[id]", [])
     if not raw:
@@ -292,9 +307,8 @@ class Api:
     def leads_list(self, request: Request) -> Response:
         ids, query = ids_filter(request), request.param("query")
         with_contacts = "contacts" in (request.param("with") or "")
-        return self._page(
-            request, "leads", self.account.leads_search(ids, query, with_contacts=with_contacts)
-        )
+        leads = self.account.leads_search(ids, query, with_contacts=with_contacts)
+        return self._page(request, "leads", updated_filter(request, leads))
 
     def lead_link(self, request: Request, lead_id: str) -> Response:
         links = self.account.lead_link(int(lead_id), batch_body(request, MAX_LEADS_BATCH))
@@ -306,7 +320,9 @@ class Api:
 
     def contacts_list(self, request: Request) -> Response:
         ids, query = ids_filter(request), request.param("query")
-        return self._page(request, "contacts", self.account.contacts_search(ids, query))
+        return self._page(
+            request, "contacts", updated_filter(request, self.account.contacts_search(ids, query))
+        )
 
     def contacts_create(self, request: Request) -> Response:
         body = batch_body(request, MAX_LEADS_BATCH)

@@ -50,6 +50,7 @@ ACCOUNT_SETTINGS = {
     "timezone": DEFAULT_TIMEZONE,  # `date` fields are midnights in this zone
     "duplicate_control": False,  # a complex lead whose new contact's EMAIL is known is merged
     "status_hooks": True,  # a stage change also fires status_lead (real accounts do not always)
+    "deliver_webhooks": True,  # false: every hook is lost (a failed delivery, a disabled endpoint)
 }
 
 
