@@ -5,7 +5,7 @@ webhook events amoCRM posted (read-only, with a "reprocess" action)."""
 import datetime
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -210,6 +210,23 @@ class LeadSyncAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resync selected with amoCRM"))
     def resync_selected(self, request: HttpRequest, queryset: QuerySet[LeadSync]) -> None:
         _resync(self, request, list(queryset.values_list("profile_id", flat=True)))
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # The progress of a resync (or of anything queued): how many wait, are done, have failed.
+        counts = dict(LeadSync.objects.values_list("status").annotate(n=Count("pk")))
+        pending = counts.get(LeadSync.Status.PENDING, 0)
+        if pending and request.method == "GET":
+            self.message_user(
+                request,
+                _("In progress: %(pending)d waiting for amoCRM, %(synced)d synced, %(failed)d failed.")
+                % {
+                    "pending": pending,
+                    "synced": counts.get(LeadSync.Status.SYNCED, 0),
+                    "failed": counts.get(LeadSync.Status.FAILED, 0),
+                },
+                level=messages.INFO,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(WebhookEvent)

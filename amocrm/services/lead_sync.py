@@ -56,6 +56,7 @@ from amocrm.services.outbox import retry_delay
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
+SEARCH_EACH_UP_TO = 30  # new leads whose contacts are searched one by one; more: list them once
 
 
 @dataclass
@@ -68,6 +69,9 @@ class SyncReport:
     retry: dict[int, datetime.datetime] = field(default_factory=dict)
     rerun: list[int] = field(default_factory=list)  # saved again while syncing: sync once more
     skipped: list[int] = field(default_factory=list)  # another worker holds them
+    total: int = 0  # profiles this run holds
+    recorded: int = 0  # of them, outcomes stored so far
+    progress: Callable[[int, int], None] | None = field(default=None, repr=False)  # (recorded, total)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -228,6 +232,9 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
             else:
                 row.claimed_until = None  # interrupted before its turn: still pending
             row.save()
+    report.recorded += len(jobs)
+    if report.progress is not None:
+        report.progress(report.recorded, report.total)
 
 
 def _opens_breaker(error: AmoCRMError | None) -> bool:
@@ -329,7 +336,34 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
         _send(chunk, [str(i) for i in range(len(chunk))], patch)
 
 
-def _create(client: AmoCRMClient, jobs: list[_Job], report: SyncReport, jitter: Callable[[], float]) -> None:
+class ContactFinder:
+    """Finds a new lead's existing contact by email. Many new leads at once (a first sync, an import):
+    the account's contacts are listed once, 250 a request, and matched here, for every batch of the
+    run (pass one finder to each); a few: one search each, as amoCRM suggests."""
+
+    def __init__(self, client: AmoCRMClient) -> None:
+        self.client = client
+        self.by_email: dict[str, int] | None = None
+        self.listed = False
+
+    def find(self, email: str, *, among: int) -> int | None:
+        """The contact id for `email`, one of `among` new leads (how many decides listing vs search)."""
+        if among > SEARCH_EACH_UP_TO and not self.listed:
+            self.listed = True  # once: a listing cut short (a huge account) falls back to searching
+            self.by_email = self.client.contacts_by_email(max_pages=among)
+            logger.info("amocrm.contacts_listed leads=%s contacts=%s", among, len(self.by_email or {}))
+        if self.by_email is not None:
+            return self.by_email.get(email.strip().casefold())
+        return (self.client.contact_find_by_email(email) or {}).get("id")
+
+
+def _create(
+    client: AmoCRMClient,
+    jobs: list[_Job],
+    report: SyncReport,
+    jitter: Callable[[], float],
+    contacts: ContactFinder | None = None,
+) -> None:
     def create(batch: list[_Job]) -> None:
         payloads = [
             mapping.lead_create_payload(
@@ -360,10 +394,11 @@ def _create(client: AmoCRMClient, jobs: list[_Job], report: SyncReport, jitter: 
                 job.merged,
             )
 
+    contacts = contacts or ContactFinder(client)
     for chunk in chunks(jobs):
         for job in chunk:
-            contact = client.contact_find_by_email(job.profile.user.email)
-            job.contact = {"id": int(contact["id"])} if contact else mapping.contact_payload(job.profile)
+            contact_id = contacts.find(job.profile.user.email, among=len(jobs))
+            job.contact = {"id": int(contact_id)} if contact_id else mapping.contact_payload(job.profile)
         # Committed before the POST: if this worker dies before the answer is stored, the retry
         # looks the lead up instead of creating a second one.
         LeadSync.objects.filter(pk__in=[job.sync.pk for job in chunk]).update(
@@ -395,17 +430,22 @@ def lead_sync_profiles(
     full: bool = False,
     client: AmoCRMClient | None = None,
     jitter: Callable[[], float] = random.random,
+    progress: Callable[[int, int], None] | None = None,
+    contacts: ContactFinder | None = None,
 ) -> SyncReport:
     """Bring the leads of these profiles up to date; see the section comment above.
 
     `full` sends every field even when it equals the last value sent (a resync repairs edits made
-    in amoCRM). Raises AmoCRMNotConfigured when the integration is off.
+    in amoCRM); `progress(recorded, total)` is told after every batch; one `contacts` finder shared
+    by the calls of one run lists the account's contacts once. Raises AmoCRMNotConfigured when the
+    integration is off.
     """
-    report = SyncReport()
+    report = SyncReport(progress=progress)
     if not profile_ids:
         return report
     client = client or client_get()
     jobs = _claim(profile_ids, report, timezone.now())
+    report.total = len(jobs)
     try:
         fields = field_map_load()
         for job in jobs:
@@ -419,7 +459,7 @@ def lead_sync_profiles(
                 client, [j for j in jobs if j.is_open and j.lead_id is None and j.deleted_lead_id]
             )
             _update(client, [j for j in jobs if j.is_open and j.lead_id is not None], full=full)
-            _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter)
+            _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter, contacts)
         except AmoCRMError as e:
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.
             for job in jobs:

@@ -5,10 +5,13 @@
     manage.py amocrm_resync --all        # every profile: all fields sent again, overwriting CRM edits
     manage.py amocrm_resync --all --now  # in this process instead of the worker (no worker running)
 
-Every selected lead gets all its fields again, in batches of 50 leads a request (new leads through
-leads/complex, the others through PATCH), within the deployment-wide rate limit. Queued by default:
-the worker (`manage.py db_worker`) sends them. Safe to run twice: a profile a worker holds is skipped
-and rows are claimed before anything is sent.
+With --all or --failed every lead gets all its fields again (a repair); by default a lead gets
+what differs from what was last sent (so a second run after a first sync sends nothing). Batches
+of 50 leads a request (new leads through leads/complex, the others through PATCH) within the
+deployment-wide rate limit; many new leads at once match their contacts against one listing of
+the account's contacts (one request per 250) instead of a search each. --now shows the progress
+batch by batch. Queued by default: the worker (`manage.py db_worker`) sends them. Safe to run
+twice: a profile a worker holds is skipped and rows are claimed before anything is sent.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -19,7 +22,7 @@ from amocrm.services import connection, enqueue, lead_sync, outbox
 
 
 class Command(BaseCommand):
-    help = "Queue (or with --now, send) a full resync of profiles to amoCRM in batches of 50."
+    help = "Queue (or with --now, send) a resync of profiles to amoCRM in batches of 50 leads a request."
 
     def add_arguments(self, parser) -> None:
         which = parser.add_mutually_exclusive_group()
@@ -40,6 +43,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, which: str | None, dry_run: bool, now: bool, **options) -> None:
         which = which or "unsynced"
+        # A repair sends every field; catching up on what is not synced yet sends what differs.
+        full = which in ("all", "failed")
         profile_ids = outbox.lead_sync_select(which=which)
         if dry_run:
             self.stdout.write(f"{len(profile_ids)} profile(s) would be resynced ({which}).")
@@ -50,16 +55,25 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to resync.")
             return
         if not now:
-            count = enqueue.lead_sync_enqueue(profile_ids=profile_ids, full=True)
+            count = enqueue.lead_sync_enqueue(profile_ids=profile_ids, full=full)
             self.stdout.write(
                 self.style.SUCCESS(f"Queued {len(profile_ids)} profile(s) in {count} task(s) for the worker.")
             )
             return
         totals: dict[str, int] = {}
+        done = 0
+
+        def progress(recorded: int, total: int) -> None:
+            self.stdout.write(f"  {done + recorded}/{len(profile_ids)} profiles")
+
         try:
             client = connection.client_get()
+            contacts = lead_sync.ContactFinder(client)  # one listing of the account for the whole run
             for chunk in chunks(profile_ids, outbox.SYNC_TASK_SIZE):
-                report = lead_sync.lead_sync_profiles(profile_ids=chunk, full=True, client=client)
+                report = lead_sync.lead_sync_profiles(
+                    profile_ids=chunk, full=full, client=client, progress=progress, contacts=contacts
+                )
+                done += len(chunk)
                 for key, value in report.as_dict().items():
                     totals[key] = totals.get(key, 0) + value
         except AmoCRMError as e:
