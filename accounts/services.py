@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
+from accounts.signals import Action, subscription_event
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,14 @@ def profile_create(
     profile.full_clean()
     ledger_post(profile=profile, amount=account_sum, reason=LedgerEntry.Reason.SIGNUP)  # saves the profile
     deliveries_reschedule(profile=profile)
+    _event(
+        profile,
+        Action.SIGNED_UP,
+        category=bouquet_category.name,
+        interval=str(profile.get_delivery_interval_display()),
+        first_date=first_delivery_date.isoformat(),
+        sum=str(account_sum),
+    )
     return profile
 
 
@@ -106,6 +115,7 @@ def profile_update_preferences(
     if unknown:
         raise ValueError(f"Customers cannot change: {', '.join(sorted(unknown))}")
     changed = [field for field, value in data.items() if getattr(profile, field) != value]
+    before = {field: _shown(profile, field) for field in [*changed, "first_delivery_date"]}
     for field in changed:
         setattr(profile, field, data[field])
     if _re_anchors(profile, next_delivery_date, interval_changed="delivery_interval" in changed):
@@ -117,7 +127,29 @@ def profile_update_preferences(
     profile.save(update_fields=[*changed, "updated_at"])
     if set(changed) & SCHEDULE_FIELDS:
         deliveries_reschedule(profile=profile)
+    _event(
+        profile,
+        Action.PREFERENCES_CHANGED,
+        changes={field: [before[field], _shown(profile, field)] for field in changed},
+    )
     return profile
+
+
+def _shown(profile: Profile, field: str) -> str:
+    """A field's value as the history shows it: a choice's label, a category's name, a date."""
+    value = getattr(profile, field)
+    if field == "bouquet_category":
+        return value.name
+    if field == "delivery_interval":
+        return str(profile.get_delivery_interval_display())
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _event(profile: Profile, action: Action, **details: Any) -> None:
+    """Tell whoever keeps the subscription's history (accounts.signals), in this transaction."""
+    subscription_event.send(sender=Profile, profile=profile, action=action, details=details)
 
 
 @transaction.atomic
@@ -295,14 +327,24 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
     )
     profile.save()
     if wanted != profile.account_sum:
+        amount = wanted - profile.account_sum
         ledger_post(
             profile=profile,
-            amount=wanted - profile.account_sum,
+            amount=amount,
             reason=LedgerEntry.Reason.STAFF,
             note=gettext("Admin: %(email)s") % {"email": staff_email},
         )
+        _event(profile, Action.BALANCE_CORRECTED, amount=str(amount), balance=str(profile.account_sum))
     deliveries_reschedule(profile=profile)
     return profile
+
+
+@transaction.atomic
+def password_reset_requested(*, email: str) -> None:
+    """A reset link was asked for this address: the history of its subscription (if any) says so.
+    Nothing is told to the asker either way."""
+    for profile in Profile.objects.filter(user__email__iexact=email.strip(), user__is_active=True):
+        _event(profile, Action.PASSWORD_RESET_REQUESTED)
 
 
 def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
@@ -349,6 +391,7 @@ def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | 
     delivery.status = Delivery.Status.SKIPPED
     delivery.save(update_fields=["status", "updated_at"])
     _lead_touch(profile)
+    _event(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
     return delivery
 
 
@@ -366,6 +409,7 @@ def profile_pause(
     profile.paused_until = resume_on
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     deliveries_reschedule(profile=profile, today=today)
+    _event(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
     return profile
 
 
@@ -378,6 +422,8 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
     profile.paused_until = None
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     deliveries_reschedule(profile=profile, today=today)
+    upcoming = profile.next_delivery_on(today=today)
+    _event(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
     return profile
 
 
@@ -405,6 +451,12 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
     delivery.delivered_at = now or timezone.now()
     delivery.save(update_fields=["status", "delivered_at", "updated_at"])
     referral_reward_grant(delivery=delivery)
+    _event(
+        delivery.profile,
+        Action.DELIVERY_COMPLETED,
+        date=delivery.delivery_on.isoformat(),
+        amount=str(delivery.price),
+    )
     return True
 
 

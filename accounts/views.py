@@ -168,7 +168,9 @@ class PasswordResetView(auth_views.PasswordResetView):
             form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
             return self.form_invalid(form)
         self.extra_email_context = {"site_url": settings.SITE_URL}
-        return super().form_valid(form)
+        response = super().form_valid(form)
+        services.password_reset_requested(email=form.cleaned_data["email"])
+        return response
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

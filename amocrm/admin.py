@@ -19,6 +19,7 @@ from amocrm.models import (
     CircuitBreaker,
     CustomField,
     CustomFieldEnum,
+    LeadNote,
     LeadSync,
     OAuthToken,
     ReconcileCursor,
@@ -65,6 +66,38 @@ class AmoCRMAccountAdmin(ReadOnlyAdmin):
 class CircuitBreakerAdmin(ReadOnlyAdmin):
     list_display = ["name", "is_open", "reason", "opened_at", "retry_at", "calls_while_open", "detail"]
     fields = [*list_display, "probe_until", "failures", "updated_at"]
+
+
+class NoteSentFilter(admin.SimpleListFilter):
+    title = _("sent to amoCRM")
+    parameter_name = "sent"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("sent")), ("waiting", _("waiting")), ("refused", _("refused by amoCRM"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(note_id__isnull=False)
+        if self.value() == "waiting":
+            return queryset.filter(note_id__isnull=True, error="")
+        if self.value() == "refused":
+            return queryset.exclude(error="")
+        return queryset
+
+
+@admin.register(LeadNote)
+class LeadNoteAdmin(ReadOnlyAdmin):
+    """The lead's history as the site sends it to amoCRM (what managers read in the lead's card)."""
+
+    list_display = ["created_at", "profile", "text", "lead", "sent_at"]
+    list_filter = [NoteSentFilter, "action"]
+    search_fields = ["profile__user__email", "=lead_id", "text"]
+    list_select_related = ["profile__user"]
+    fields = ["profile", "action", "text", "created_at", "lead_id", "note_id", "sent_at", "error"]
+
+    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
+    def lead(self, obj: LeadNote) -> str:
+        return lead_link(obj.lead_id)
 
 
 @admin.register(ReconcileCursor)

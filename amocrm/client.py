@@ -245,11 +245,7 @@ class AmoCRMClient:
                 if error.retry_after > MAX_RETRY_AFTER:
                     return None
                 return error.retry_after + self.jitter() * BACKOFF_BASE
-        elif (
-            not idempotent
-            and not (isinstance(error, AmoCRMUnavailable) and error.never_sent)
-            and error.status != 503
-        ):
+        elif not idempotent and error.may_have_acted:
             return None
         backoff = min(MAX_BACKOFF, BACKOFF_BASE * 2**retries)
         return backoff / 2 + self.jitter() * backoff / 2
@@ -385,6 +381,17 @@ class AmoCRMClient:
         if with_contacts:
             params["with"] = "contacts"
         return _embedded("leads")(self.request("GET", "/api/v4/leads", params=params))
+
+    # -- notes (the lead's history) --------------------------------------------------------
+
+    def notes_create(self, notes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /api/v4/leads/notes in chunks of 50: `{entity_id, note_type, params, request_id}`."""
+        return self._batch("POST", "/api/v4/leads/notes", notes, _embedded("notes"))
+
+    def lead_notes_since(self, lead_id: int, *, since: int) -> list[dict[str, Any]]:
+        """The lead's plain notes changed at or after `since` (a Unix time); empty on a 204."""
+        params = {"filter[updated_at][from]": int(since), "filter[note_type]": "common", "limit": 250}
+        return _embedded("notes")(self.request("GET", f"/api/v4/leads/{int(lead_id)}/notes", params=params))
 
     # -- contacts --------------------------------------------------------------------------
 

@@ -26,6 +26,11 @@ class AmoCRMError(Exception):
         # Results of the chunks of a batch call that had succeeded before this one failed.
         self.completed: list[dict[str, Any]] = []
 
+    @property
+    def may_have_acted(self) -> bool:
+        """amoCRM may have carried out the request (a POST sent again could act twice)."""
+        return False
+
     def __str__(self) -> str:
         where = " ".join(p for p in (f"status={self.status}" if self.status else "", self.path or "") if p)
         return f"{self.message} ({where})" if where else self.message
@@ -70,6 +75,11 @@ class AmoCRMUnavailable(AmoCRMError):
     def __init__(self, message: str, *, never_sent: bool = False, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.never_sent = never_sent
+
+    @property
+    def may_have_acted(self) -> bool:
+        # A timeout, a 500 or a 504 may come after amoCRM did the work; a 503 or no connection not.
+        return not self.never_sent and self.status != 503
 
 
 @dataclass(frozen=True)

@@ -384,6 +384,37 @@ class ReconcileCursor(models.Model):
         return f"{self.entity}: up to {self.watermark}"
 
 
+class LeadNote(models.Model):
+    """One line of a lead's history in amoCRM: an event of the customer's subscription (signup, a
+    skipped delivery, a pause…), kept here until amoCRM has it (the notes' outbox).
+
+    Recorded in the transaction of the change, so none is lost; `sending_started_at` is committed
+    before the POST, so a retry after a crash first looks for the note in amoCRM and never posts it
+    twice. `error` is set when amoCRM refused the note itself (it is then not tried again).
+    """
+
+    profile = models.ForeignKey(
+        "accounts.Profile", on_delete=models.CASCADE, related_name="lead_notes", verbose_name=_("profile")
+    )
+    action = models.CharField(_("event"), max_length=32)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sending_started_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
+    lead_id = models.PositiveBigIntegerField(_("amoCRM lead id"), null=True, blank=True)
+    note_id = models.PositiveBigIntegerField(_("amoCRM note id"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("amoCRM lead note")
+        verbose_name_plural = _("amoCRM lead notes")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["profile", "note_id"], name="amocrm_leadnote_unsent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} → lead {self.lead_id or '-'} ({'sent' if self.note_id else 'waiting'})"
+
+
 class WebhookEvent(models.Model):
     """One lead or contact event amoCRM posted to /amocrm/webhook/: stored as received, applied by a
     worker.

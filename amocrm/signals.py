@@ -1,16 +1,19 @@
-"""Profile saves → the lead sync, thin: record the change, enqueue after commit, never any HTTP.
+"""Profile saves and subscription events → the lead sync, thin: record the change (and the event for
+the lead's history) in the outbox, enqueue after commit, never any HTTP.
 
 With no CRM configured the pending state is still recorded (one cheap row in the same transaction),
 but nothing is enqueued: `make run` stays quiet, the admin shows the profiles as pending, and once
 amoCRM is connected `manage.py amocrm_resync` (or the amocrm_sync_due cron) catches them up.
 """
 
+from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import Profile, User
-from amocrm.services import enqueue
+from accounts.signals import subscription_event
+from amocrm.services import enqueue, notes
 from amocrm.services.connection import is_enabled
 from amocrm.services.outbox import lead_sync_mark_pending
 
@@ -22,6 +25,15 @@ def profile_saved(sender, instance: Profile, raw: bool = False, **kwargs) -> Non
     sync = lead_sync_mark_pending(profile=instance)
     if is_enabled() and not sync.is_waiting_for_retry(now=timezone.now()):
         enqueue.lead_sync_after_commit(profile_id=instance.pk)
+
+
+@receiver(subscription_event, dispatch_uid="amocrm.subscription_event")
+def subscription_changed(sender, profile: Profile, action: str, details: dict, **kwargs) -> None:
+    # The lead's history: the note waits in the outbox with a pending sync, both in this transaction.
+    if not settings.AMOCRM_LEAD_NOTES:
+        return
+    notes.note_record(profile=profile, action=action, details=details)
+    profile_saved(sender=Profile, instance=profile)
 
 
 @receiver(post_save, sender=User, dispatch_uid="amocrm.user_saved")

@@ -329,6 +329,9 @@ AMOCRM_ACCOUNT_SUBDOMAIN = env.str("AMOCRM_ACCOUNT_SUBDOMAIN", default="")
 # that for a block) one probe call decides whether it closes.
 AMOCRM_BREAKER_COOLDOWN = env.int("AMOCRM_BREAKER_COOLDOWN", default=300)
 AMOCRM_BREAKER_FAILURES = env.int("AMOCRM_BREAKER_FAILURES", default=5)
+# Post the site's events (signup, skips, pauses, preference changes, staff corrections) to the
+# lead's history in amoCRM as notes managers read in the lead's card.
+AMOCRM_LEAD_NOTES = env.bool("AMOCRM_LEAD_NOTES", default=True)
 # How often amocrm_reconcile runs (its timer or `--every`); /readyz warns after three missed runs.
 AMOCRM_RECONCILE_INTERVAL = env.int("AMOCRM_RECONCILE_INTERVAL", default=300)
 # Pipeline stage id → account status for `leads[status]` webhooks, e.g. "142:active,143:closed";

@@ -48,6 +48,7 @@ from amocrm.exceptions import (
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
+from amocrm.services import notes
 from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
@@ -237,6 +238,17 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
         report.progress(report.recorded, report.total)
 
 
+def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
+    """Post the waiting history notes of these jobs' leads; a job whose notes failed is retried
+    (its lead update, if any, is simply sent again: the same values)."""
+    if not settings.AMOCRM_LEAD_NOTES:
+        return
+    ready = {job.profile.pk: job for job in jobs if job.lead_id and job.error is None and not job.recorded}
+    failed = notes.notes_send(client, {pid: job.lead_id for pid, job in ready.items()})
+    for pid, error in failed.items():
+        ready[pid].done, ready[pid].error = False, error
+
+
 def _opens_breaker(error: AmoCRMError | None) -> bool:
     return isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired)
 
@@ -407,7 +419,10 @@ def _create(
         _send(chunk, [job.request_id for job in chunk], create)
         refused = [job.sync.pk for job in chunk if isinstance(job.error, AmoCRMValidationError)]
         LeadSync.objects.filter(pk__in=refused).update(create_started_at=None)  # nothing was created
-        _record(chunk, report, jitter)  # store the new ids at once
+        try:
+            _notes(client, chunk)  # the signup's note, now that the lead exists
+        finally:
+            _record(chunk, report, jitter)  # store the new ids at once
 
 
 def _by_request_id(answers: list[dict[str, Any]], batch: list[_Job]) -> dict[str, dict[str, Any]]:
@@ -459,6 +474,7 @@ def lead_sync_profiles(
                 client, [j for j in jobs if j.is_open and j.lead_id is None and j.deleted_lead_id]
             )
             _update(client, [j for j in jobs if j.is_open and j.lead_id is not None], full=full)
+            _notes(client, [j for j in jobs if j.lead_id is not None])
             _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter, contacts)
         except AmoCRMError as e:
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.

@@ -18,15 +18,15 @@ A control API under /_standin/ (JSON or form-encoded, no auth) sets the integrat
 auth codes and long-lived tokens, expires tokens, changes settings (the account's: subdomain,
 timezone, duplicate_control, status_hooks; the server's: latency, rate_limit, echo, webhook_timeout,
 blocked, errors_by_id), injects failures (whole answers, or one lead's validation), resets the state,
-shows what was received, and plays a manager who edits, deletes or restores a lead or edits a
-contact — which posts amoCRM's form-encoded, v2-shaped webhook to every subscribed destination.
-Changes made through the API fire the same webhooks (amoCRM's "echo"), unless `echo` is switched
-off. `/` is a small HTML page over the same.
+shows what was received and each lead's notes, and plays a manager who edits, deletes or restores a
+lead or edits a contact — which posts amoCRM's form-encoded, v2-shaped webhook to every subscribed
+destination. Changes made through the API fire the same webhooks (amoCRM's "echo"), unless `echo`
+is switched off. `/` is a small HTML page over the same.
 
 The account's state lives apart from HTTP, as moto keeps its models.py apart from responses.py:
-models (Account), tokens and runtime hold state; validation and shapes are pure; api, control and
-page are the routes over them; webhooks encodes and posts; server is the stdlib HTTP plumbing;
-standin.StandIn puts them together behind one server.
+models (Account, composing notes' Notes), tokens and runtime hold state; validation and shapes are
+pure; api, control and page are the routes over them; webhooks encodes and posts; server is the
+stdlib HTTP plumbing; standin.StandIn puts them together behind one server.
 """
 
 from tools.amocrm_standin.constants import (

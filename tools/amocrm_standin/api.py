@@ -1,7 +1,7 @@
-"""The routes amoCRM serves: API v4 (the account, custom fields, pipelines, leads, contacts, webhooks)
-and OAuth (the token endpoint, the account's current subdomain by refresh token) — moto's
-responses.py. Each parses the request, calls the account or the tokens, and shapes the answer: HAL on
-success, 204 for "nothing there", amoCRM's problem+json on errors.
+"""The routes amoCRM serves: API v4 (the account, custom fields, pipelines, leads and their notes,
+contacts, webhooks) and OAuth (the token endpoint, the account's current subdomain by refresh token)
+— moto's responses.py. Each parses the request, calls the account or the tokens, and shapes the
+answer: HAL on success, 204 for "nothing there", amoCRM's problem+json on errors.
 """
 
 import json
@@ -15,12 +15,13 @@ from tools.amocrm_standin.constants import (
     DEFAULT_PAGE_LIMIT,
     MAX_COMPLEX_BATCH,
     MAX_LEADS_BATCH,
+    MAX_NOTES_BATCH,
     MAX_PAGE_LIMIT,
 )
 from tools.amocrm_standin.models import Account
 from tools.amocrm_standin.runtime import Runtime
 from tools.amocrm_standin.server import Request, Response, empty, hal, plain_json, problem
-from tools.amocrm_standin.shapes import Event, pipelines_shape
+from tools.amocrm_standin.shapes import Event, note_href, pipelines_shape
 from tools.amocrm_standin.tokens import OAuthError, Tokens
 from tools.amocrm_standin.validation import Invalid, check_subscription, is_int
 
@@ -96,14 +97,20 @@ def updated_filter(request: Request, items: list[dict[str, Any]]) -> list[dict[s
     return items
 
 
-def ids_filter(request: Request) -> set[int] | None:
-    raw = request.query.get("filter[id][]", []) + request.query.get("filter[id]", [])
+def many(request: Request, name: str) -> list[str]:
+    """`filter[<name>][]=a&filter[<name>][]=b`, or one `filter[<name>]=a` (comma-separated)."""
+    raw = request.query.get(f"filter[{name}][]", []) + request.query.get(f"filter[{name}]", [])
+    return [v for value in raw for v in value.split(",") if v]
+
+
+def ids_filter(request: Request, name: str = "id") -> set[int] | None:
+    raw = many(request, name)
     if not raw:
         return None
     try:
-        return {int(v) for value in raw for v in value.split(",") if v}
+        return {int(v) for v in raw}
     except ValueError:
-        raise Invalid.one("InvalidType", "filter.id", "Ids must be integers") from None
+        raise Invalid.one("InvalidType", f"filter.{name}", "Ids must be integers") from None
 
 
 class Api:
@@ -127,6 +134,11 @@ class Api:
             ("GET", r"/api/v4/leads", self.leads_list),
             ("POST", r"/api/v4/leads", self.leads_create),
             ("PATCH", r"/api/v4/leads", self.leads_update),
+            ("GET", r"/api/v4/leads/notes", self.notes_list),
+            ("POST", r"/api/v4/leads/notes", self.notes_create),
+            ("GET", r"/api/v4/leads/(\d+)/notes", self.notes_list),
+            ("POST", r"/api/v4/leads/(\d+)/notes", self.notes_create),
+            ("GET", r"/api/v4/leads/(\d+)/notes/(\d+)", self.note_get),
             ("GET", r"/api/v4/leads/(\d+)", self.lead_get),
             ("PATCH", r"/api/v4/leads/(\d+)", self.lead_update),
             ("POST", r"/api/v4/leads/(\d+)/link", self.lead_link),
@@ -315,6 +327,38 @@ class Api:
         if links is None:
             return problem(404, "Not Found", "The lead does not exist")
         return hal(200, {"_total_items": len(links), "_embedded": {"links": links}})
+
+    # -- notes ---------------------------------------------------------------------------------
+
+    def notes_create(self, request: Request, lead_id: str | None = None) -> Response:
+        """Notes on any leads (each item names its `entity_id`), or on the lead in the path."""
+        body = batch_body(request, MAX_NOTES_BATCH)
+        notes = self.account.notes.create(body, entity_id=None if lead_id is None else int(lead_id))
+        items = [
+            {
+                "id": note["id"],
+                "entity_id": note["entity_id"],
+                "request_id": str(item.get("request_id", index)),
+                "_links": {"self": {"href": note_href(self.base_url, note)}},
+            }
+            for index, (note, item) in enumerate(zip(notes, body, strict=True))
+        ]
+        return hal(
+            200,
+            {"_links": {"self": {"href": f"{self.base_url}{request.path}"}}, "_embedded": {"notes": items}},
+        )
+
+    def notes_list(self, request: Request, lead_id: str | None = None) -> Response:
+        """One lead's notes, or all leads' (`filter[entity_id]`), by `filter[note_type]`, oldest first."""
+        entity_ids = {int(lead_id)} if lead_id is not None else ids_filter(request, "entity_id")
+        notes = self.account.notes.search(
+            entity_ids=entity_ids, ids=ids_filter(request), note_types=set(many(request, "note_type")) or None
+        )
+        return self._page(request, "notes", updated_filter(request, notes))
+
+    def note_get(self, request: Request, lead_id: str, note_id: str) -> Response:
+        note = self.account.notes.get(int(lead_id), int(note_id))
+        return empty() if note is None else hal(200, note)
 
     # -- contacts ------------------------------------------------------------------------------
 

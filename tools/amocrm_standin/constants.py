@@ -26,9 +26,14 @@ LONG_LIVED_LIFETIME = 5 * 365 * 86400
 RATE_LIMIT = 7  # requests per second, whole server
 MAX_LEADS_BATCH = 250
 MAX_COMPLEX_BATCH = 50
+MAX_NOTES_BATCH = 50
 MAX_PAGE_LIMIT = 250
 DEFAULT_PAGE_LIMIT = 50
 TEXT_MAX_LENGTH = 256
+NOTE_TEXT_MAX_LENGTH = 65535  # amoCRM documents no limit; a TEXT column's worth is plenty
+# The note types the stand-in makes, each with the params it takes (all non-empty strings).
+NOTE_PARAMS = {"common": ("text",), "service_message": ("service", "text")}
+NOTE_KEYS = {"entity_id", "note_type", "params", "request_id", "responsible_user_id"}
 FIELD_TYPES = {
     "text",
     "textarea",

@@ -1,9 +1,10 @@
 """The control API under /_standin/ (JSON or the page's forms, no auth, loopback only): set up the
 integration, hand out codes and tokens, expire them, change the account's and the server's settings,
 inject failures (whole answers, or one lead's validation) and latency, reset, show what was received
-and sent, and play a manager who edits, deletes or restores a lead or edits a contact (which delivers
-its webhooks now). `/manager/leads/<id>[/delete|/restore]` and `/manager/contacts/<id>` are the same
-as `/leads/<id>/manager|delete|restore` and `/contacts/<id>/manager`.
+and sent (and a lead's notes), and play a manager who edits, deletes or restores a lead or edits a
+contact (which delivers its webhooks now). `/manager/leads/<id>[/delete|/restore]` and
+`/manager/contacts/<id>` are the same as `/leads/<id>/manager|delete|restore` and
+`/contacts/<id>/manager`.
 """
 
 import json
@@ -98,7 +99,7 @@ class Control:
         alias = re.fullmatch(r"/manager/(leads|contacts)/(\d+)(/delete|/restore)?", path)
         if alias:
             path = f"/{alias.group(1)}/{alias.group(2)}{alias.group(3) or '/manager'}"
-        match = re.fullmatch(r"/leads/(\d+)(/manager|/delete|/restore|/reject)?", path)
+        match = re.fullmatch(r"/leads/(\d+)(/manager|/delete|/restore|/reject|/notes)?", path)
         if match:
             return self._lead_route(method, int(match.group(1)), match.group(2), data)
         match = re.fullmatch(r"/contacts/(\d+)(/manager)?", path)
@@ -124,6 +125,11 @@ class Control:
             if lead is None:
                 raise ControlError(f"no lead {lead_id}")
             return lead
+        if method == "GET" and action == "/notes":
+            with self.account.lock:
+                if lead_id not in self.account.leads and lead_id not in self.account.trash:
+                    raise ControlError(f"no lead {lead_id}")
+                return {"notes": self.account.notes.of_lead(lead_id)}  # a deleted lead's too
         if method == "POST" and action == "/manager":
             return self.manager_edit(lead_id, data)
         if method == "POST" and action == "/delete":
@@ -151,6 +157,7 @@ class Control:
                     "leads": len(account.leads),
                     "trash": len(account.trash),
                     "contacts": len(account.contacts),
+                    "notes": len(account.notes.notes),
                     "requests": len(runtime.requests),
                     "blocked_calls": runtime.blocked_calls,
                 },

@@ -1,6 +1,7 @@
-"""The account's state: custom fields, leads, contacts and webhook subscriptions, in memory (moto's
-models.py). Methods check like amoCRM first (raising `Invalid` before anything changes), then change
-the records and return copies or API shapes, plus the webhook events amoCRM would fire; no HTTP here.
+"""The account's state: custom fields, leads (their notes in notes.py), contacts and webhook
+subscriptions, in memory (moto's models.py). Methods check like amoCRM first (raising `Invalid` before
+anything changes), then change the records and return copies or API shapes, plus the webhook events
+amoCRM would fire; no HTTP here.
 
 Every method takes `lock`, an RLock the stand-in shares with its other state, so a caller may hold it
 around several calls. Shapes carry `_links` under `base_url`, read when the shape is made.
@@ -22,6 +23,7 @@ from tools.amocrm_standin.constants import (
     PIPELINE_ID,
     SUBDOMAIN,
 )
+from tools.amocrm_standin.notes import Notes
 from tools.amocrm_standin.shapes import (
     Event,
     account_domain,
@@ -73,6 +75,7 @@ class Account:
     def __init__(self, *, lock: threading.RLock, base_url: Callable[[], str]) -> None:
         self.lock = lock
         self._base_url = base_url
+        self.notes = Notes(lock=lock, base_url=base_url, leads=lambda: self.leads)
         self.reset()
 
     @property
@@ -87,6 +90,7 @@ class Account:
             self.leads: dict[int, dict[str, Any]] = {}
             self.trash: dict[int, dict[str, Any]] = {}  # deleted leads, as they were, for a restore
             self.contacts: dict[int, dict[str, Any]] = {}
+            self.notes.reset()
             self.ids = {"lead": 30000001, "contact": 20000001, "field": 600001, "enum": 900001, "hook": 1}
             self.fields: dict[str, dict[int, dict[str, Any]]] = {"leads": {}, "contacts": {}}
             for spec in CONTACT_FIELDS:

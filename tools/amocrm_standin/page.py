@@ -1,5 +1,5 @@
-"""The stand-in's HTML page at `/`: the account's settings, every lead with its fields, and forms that
-act as a manager (edit a lead, restore a deleted one). Dates show in the account's time zone."""
+"""The stand-in's HTML page at `/`: the account's settings, every lead with its fields and notes, and
+forms that act as a manager (edit a lead, restore a deleted one). Dates show in the account's time zone."""
 
 import datetime
 import html
@@ -16,6 +16,7 @@ def render_page(account: Account, settings: dict[str, Any]) -> str:
     e = html.escape
     with account.lock:
         leads = [account.render_lead(lead, with_contacts=True) for lead in account.leads.values()]
+        notes = {lead["id"]: account.notes.of_lead(lead["id"]) for lead in leads}
         trash = [(lead["id"], lead["name"]) for lead in account.trash.values()]
         fields = list(account.fields["leads"].values())
         hooks = [h["destination"] for h in account.webhooks.values()]
@@ -47,6 +48,7 @@ def render_page(account: Account, settings: dict[str, Any]) -> str:
             shown = ", ".join(_readable(item["field_type"], v, zone) for v in item["values"])
             parts.append(f"<dt>{e(item['field_name'])}</dt><dd>{e(shown)}</dd>")
         parts.append("</dl>")
+        parts += _notes(notes[lead["id"]], zone)
         action = f"/_standin/leads/{lead['id']}/manager"
         options = "".join(
             f"<option value='{s[0]}'{' selected' if s[0] == lead['status_id'] else ''}>{e(s[1])}</option>"
@@ -80,6 +82,19 @@ def render_page(account: Account, settings: dict[str, Any]) -> str:
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _notes(notes: list[dict[str, Any]], zone: zoneinfo.ZoneInfo) -> list[str]:
+    """A lead's notes as its card lists them, newest last; a service message names its service."""
+    if not notes:
+        return []
+    items = []
+    for note in notes:
+        params = note["params"]
+        text = f"{params['service']}: {params['text']}" if "service" in params else params["text"]
+        shown = html.escape(text).replace("\n", "<br>")
+        items.append(f"<li><time>{_when(note['created_at'], zone)}</time> {shown}</li>")
+    return ["<h3>Примечания</h3><ol>", *items, "</ol>"]
 
 
 def _when(timestamp: int | None, zone: zoneinfo.ZoneInfo) -> str:

@@ -1,5 +1,6 @@
-"""The JSON amoCRM shows for a stored record: API v4 for fields, leads, contacts and pipelines, and the
-older v2 shape that webhooks carry. Pure functions of the record, the entity's fields and the base URL.
+"""The JSON amoCRM shows for a stored record: API v4 for fields, leads, contacts, notes and pipelines,
+and the older v2 shape that webhooks carry. Pure functions of the record, the entity's fields and the
+base URL.
 """
 
 import datetime
@@ -108,6 +109,28 @@ def contact_shape(contact: dict[str, Any], fields: Fields, base_url: str) -> dic
         }
     )
     return body
+
+
+def note_href(base_url: str, note: dict[str, Any]) -> str:
+    return f"{base_url}/api/v4/leads/{note['entity_id']}/notes/{note['id']}"
+
+
+def note_shape(note: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A lead's note as GET /api/v4/leads/<id>/notes lists it."""
+    return {
+        "id": note["id"],
+        "entity_id": note["entity_id"],
+        "created_by": note["created_by"],
+        "updated_by": note["updated_by"],
+        "created_at": note["created_at"],
+        "updated_at": note["updated_at"],
+        "responsible_user_id": note["responsible_user_id"],
+        "group_id": 0,
+        "note_type": note["note_type"],
+        "params": dict(note["params"]),
+        "account_id": ACCOUNT_ID,
+        "_links": {"self": {"href": note_href(base_url, note)}},
+    }
 
 
 def pipelines_shape() -> list[dict[str, Any]]:

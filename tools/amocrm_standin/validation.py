@@ -21,6 +21,9 @@ from tools.amocrm_standin.constants import (
     INTEGER_KEYS,
     LEAD_KEYS,
     MANAGER_USER_ID,
+    NOTE_KEYS,
+    NOTE_PARAMS,
+    NOTE_TEXT_MAX_LENGTH,
     NUMBER_TYPES,
     NUMERIC_STRING,
     PIPELINE_ID,
@@ -314,7 +317,7 @@ def check_custom_fields(fields: Fields, items: Any, errors: Errors) -> list[tupl
     return checked
 
 
-# -- leads, contacts, links, subscriptions ------------------------------------------------------
+# -- leads, contacts, links, notes, subscriptions -----------------------------------------------
 
 
 def check_common(item: dict[str, Any], allowed: set[str], errors: Errors) -> None:
@@ -441,6 +444,59 @@ def check_link(item: Any, errors: Errors, *, contacts: Collection[int]) -> dict:
     elif not is_int(item.get("to_entity_id")) or item["to_entity_id"] not in contacts:
         errors.add("NotFound", "to_entity_id", "The contact does not exist.")
     return item
+
+
+def check_note(item: Any, errors: Errors, *, leads: Collection[int], entity_id: int | None = None) -> dict:
+    """The checked note: its lead (the path's on /leads/<id>/notes, which an item may only repeat),
+    its type, its params and its responsible user. `leads` are the live ones: never a deleted lead."""
+    if not isinstance(item, dict):
+        errors.add("InvalidType", "", "A note must be an object")
+        return {}
+    for key in item:
+        if key not in NOTE_KEYS:
+            errors.add("ExtraField", key, "This field was not expected.")
+    if "request_id" in item and not isinstance(item["request_id"], str | int):
+        errors.add("InvalidType", "request_id", "This value should be of type string.")
+    lead_id = item.get("entity_id", entity_id)
+    if entity_id is not None and lead_id != entity_id:
+        errors.add("NotEqual", "entity_id", "The entity_id differs from the lead in the path.")
+    elif not is_int(lead_id):
+        errors.add("NotBlank", "entity_id", "Every note needs the integer id of its lead.")
+    elif lead_id not in leads:
+        errors.add("NotFound", "entity_id", "The lead does not exist.")
+    responsible = item.get("responsible_user_id")
+    if responsible is not None and (
+        not is_int(responsible) or responsible not in (API_USER_ID, MANAGER_USER_ID)
+    ):
+        errors.add("NotSupportedChoice", "responsible_user_id", "No such user.")
+    note_type, params = item.get("note_type"), item.get("params")
+    if not isinstance(note_type, str) or note_type not in NOTE_PARAMS:
+        errors.add("NotSupportedChoice", "note_type", "The value you selected is not a valid choice.")
+        return {}
+    if not isinstance(params, dict):
+        errors.add("InvalidType", "params", "This value should be of type object.")
+        return {}
+    for key in params:
+        if key not in NOTE_PARAMS[note_type]:
+            errors.add("ExtraField", f"params.{key}", "This field was not expected.")
+    for key in NOTE_PARAMS[note_type]:
+        value = params.get(key)
+        if not isinstance(value, str):
+            errors.add("InvalidType", f"params.{key}", "This value should be of type string.")
+        elif not value.strip():
+            errors.add("NotBlank", f"params.{key}", "This value should not be blank.")
+        elif len(value) > NOTE_TEXT_MAX_LENGTH:
+            errors.add(
+                "InvalidLength",
+                f"params.{key}",
+                f"This value is too long: {NOTE_TEXT_MAX_LENGTH} characters at most.",
+            )
+    return {
+        "entity_id": lead_id,
+        "note_type": note_type,
+        "params": {key: params.get(key) for key in NOTE_PARAMS[note_type]},
+        "responsible_user_id": responsible,
+    }
 
 
 def check_subscription(data: Any) -> None:

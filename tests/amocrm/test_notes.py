@@ -1,0 +1,185 @@
+"""The lead's history: every customer (and staff) action adds one short Russian note to the lead,
+through the sync's outbox: never lost, never doubled, not before the lead exists."""
+
+import datetime
+import json
+from decimal import Decimal
+
+import pytest
+import responses
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services as accounts
+from accounts.models import Delivery, Profile
+from amocrm import mapping
+from amocrm.models import LeadNote, LeadSync
+from amocrm.services import lead_sync
+from tests.amocrm.conftest import BASE
+
+pytestmark = pytest.mark.django_db
+
+LEAD = 30000001
+NOTES_URL = f"{BASE}/api/v4/leads/notes"
+LEADS_URL = f"{BASE}/api/v4/leads"
+
+
+@pytest.fixture(autouse=True)
+def notes_on(settings):
+    settings.AMOCRM_LEAD_NOTES = True
+
+
+@pytest.fixture
+def linked(profile_factory, field_map, oauth_token) -> Profile:
+    profile = profile_factory()
+    LeadSync.objects.filter(profile=profile).update(
+        lead_id=LEAD, status=LeadSync.Status.SYNCED, synced_values=mapping.lead_state(profile, field_map)
+    )
+    return Profile.objects.get(pk=profile.pk)
+
+
+def answer_notes(request):
+    sent = json.loads(request.body)
+    answer_notes.count = getattr(answer_notes, "count", 0)
+    notes = []
+    for item in sent:
+        answer_notes.count += 1
+        notes.append(
+            {
+                "id": 70000000 + answer_notes.count,
+                "entity_id": item["entity_id"],
+                "request_id": item["request_id"],
+            }
+        )
+    return (200, {}, json.dumps({"_embedded": {"notes": notes}}))
+
+
+def sent_texts() -> list[str]:
+    return [item["params"]["text"] for call in responses.calls if call.request.url == NOTES_URL
+            for item in json.loads(call.request.body)]  # fmt: skip
+
+
+def patch_ok(request):
+    ids = [item["id"] for item in json.loads(request.body)]
+    return (200, {}, json.dumps({"_embedded": {"leads": [{"id": i} for i in ids]}}))
+
+
+@responses.activate
+def test_each_customer_action_adds_one_russian_note_to_its_lead(client, linked, amo):
+    LeadNote.objects.all().delete()  # the signup's note: its own test
+    today = timezone.localdate()
+    accounts.profile_update_preferences(profile=linked, data={"wishes": "Только пионы"})
+    skipped = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").last()
+    accounts.delivery_skip(profile=linked, delivery_id=skipped.pk)
+    accounts.profile_pause(profile=linked, resume_on=today + datetime.timedelta(days=30))
+    accounts.profile_resume(profile=linked)
+    client.post(reverse("account_reset_password"), {"email": linked.user.email})
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
+    responses.add_callback(responses.POST, NOTES_URL, callback=answer_notes)
+
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+
+    texts = sent_texts()
+    assert len(texts) == 5 and len([c for c in responses.calls if c.request.url == NOTES_URL]) == 1
+    assert (
+        texts[0].startswith("Клиент изменил настройки на сайте: пожелания:") and "«Только пионы»" in texts[0]
+    )
+    assert texts[1].startswith("Клиент пропустил доставку ")
+    assert texts[2].startswith("Клиент приостановил подписку до ")
+    assert texts[3].startswith("Клиент возобновил подписку")
+    assert texts[4] == "Клиент запросил ссылку для сброса пароля."
+    assert all(
+        json.loads(c.request.body)[0]["entity_id"] == LEAD
+        for c in responses.calls
+        if c.request.url == NOTES_URL
+    )
+    assert not LeadNote.objects.filter(note_id__isnull=True).exists()
+
+
+@responses.activate
+def test_the_signups_note_waits_for_the_lead_and_goes_right_after_it(
+    profile_factory, field_map, oauth_token, amo
+):
+    profile = profile_factory()
+    assert LeadNote.objects.get(profile=profile).text.startswith("Клиент зарегистрировался на сайте: ")
+    responses.get(f"{BASE}/api/v4/contacts", status=204)
+    responses.post(f"{BASE}/api/v4/leads/complex", json=[{"id": 30000077, "contact_id": 40000077}])
+    responses.add_callback(responses.POST, NOTES_URL, callback=answer_notes)
+
+    lead_sync.lead_sync_profiles(profile_ids=[profile.pk], client=amo)
+
+    note = LeadNote.objects.get(profile=profile)
+    assert (note.lead_id, note.note_id is not None) == (30000077, True)
+    assert [c.request.url for c in responses.calls][-1] == NOTES_URL
+
+
+@responses.activate
+def test_staff_actions_note_themselves(linked, amo):
+    LeadNote.objects.all().delete()
+    delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").first()
+    accounts.delivery_complete(delivery_id=delivery.pk)
+    profile = Profile.objects.get(pk=linked.pk)
+    profile.account_sum = profile.account_sum + Decimal("1000")
+    accounts.profile_save_by_staff(profile=profile, is_new=False, staff_email="staff@example.ru")
+
+    texts = list(LeadNote.objects.values_list("text", flat=True))
+
+    assert texts[0].startswith("Сотрудник отметил доставку ") and "списано" in texts[0]
+    assert texts[1].startswith("Сотрудник исправил баланс в админке сайта: +1\u00a0000,00\u00a0₽")
+
+
+@responses.activate
+def test_a_note_is_not_lost_while_amocrm_is_down(linked, amo):
+    LeadNote.objects.all().delete()
+    accounts.profile_pause(profile=linked)
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
+    responses.add(responses.POST, NOTES_URL, status=503)
+
+    report = lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+
+    assert list(report.retry) == [linked.pk]
+    assert LeadNote.objects.get().note_id is None
+    responses.reset()
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
+    responses.add_callback(responses.POST, NOTES_URL, callback=answer_notes)
+    LeadSync.objects.filter(profile=linked).update(next_attempt_at=None)
+
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+
+    assert LeadNote.objects.get().note_id is not None and len(sent_texts()) == 1
+
+
+@responses.activate
+def test_a_note_an_interrupted_attempt_already_made_is_found_not_posted_twice(linked, amo):
+    LeadNote.objects.all().delete()
+    accounts.profile_pause(profile=linked)
+    note = LeadNote.objects.get()
+    started = timezone.now() - datetime.timedelta(seconds=30)
+    LeadNote.objects.filter(pk=note.pk).update(sending_started_at=started)  # the worker died after the POST
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
+    lookup = responses.get(
+        f"{LEADS_URL}/{LEAD}/notes",
+        json={"_embedded": {"notes": [{"id": 71000001, "entity_id": LEAD, "params": {"text": note.text}}]}},
+    )
+
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+
+    assert [c.request.method for c in responses.calls] == ["PATCH", "GET"]  # found, not posted again
+    assert lookup.calls[0].request.params["filter[updated_at][from]"] == str(int(started.timestamp()) - 120)
+    assert LeadNote.objects.get().note_id == 71000001
+
+
+def test_with_notes_off_nothing_is_kept_for_the_history(profile_factory, settings):
+    settings.AMOCRM_LEAD_NOTES = False
+
+    profile_factory()
+
+    assert not LeadNote.objects.exists()
+
+
+def test_staff_see_the_history_notes_in_the_admin(admin_client, profile_factory):
+    profile_factory()
+
+    page = admin_client.get(reverse("admin:amocrm_leadnote_changelist")).content.decode()
+
+    assert "Клиент зарегистрировался на сайте" in page
