@@ -222,12 +222,19 @@ class LeadSync(models.Model):
     # The lead a manager deleted: it may come back from amoCRM's trash (restore_lead, same id), and
     # the next sync asks for it before creating a new one.
     deleted_lead_id = models.PositiveBigIntegerField(_("deleted amoCRM lead id"), null=True, blank=True)
-    # What the contact card holds, as last seen: a contact hook whose phone equals it is our own echo.
-    contact_phone = models.CharField(_("phone on the amoCRM contact"), max_length=32, blank=True)
+    # What the contact card holds, as last seen (set when we make the contact; None: unknown, for a
+    # contact that was linked): a contact hook whose phone equals it is our own echo.
+    contact_phone = models.CharField(  # noqa: DJ001 - None (unknown) differs from "" (none)
+        _("phone on the amoCRM contact"), max_length=32, null=True, blank=True
+    )
     # The contact's email when it differs from the customer's login (never applied: shown to staff).
     contact_email = models.CharField(_("email on the amoCRM contact"), max_length=254, blank=True)
     # The pipeline stage last seen on the lead: reading the lead back tells a stage change from this.
     crm_status_id = models.PositiveBigIntegerField(_("amoCRM stage last seen"), null=True, blank=True)
+    # When amoCRM last changed the lead / the contact, as applied here: anything older changes nothing
+    # (a webhook retried late, a webhook racing a reconciliation).
+    crm_modified_at = models.DateTimeField(_("lead changed in amoCRM at"), null=True, blank=True)
+    contact_modified_at = models.DateTimeField(_("contact changed in amoCRM at"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.PENDING)
     # Bumped by every profile save: a sync that started before the last save leaves the row pending.
     revision = models.PositiveIntegerField(_("revision"), default=0)

@@ -36,10 +36,15 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
 
 
-@transaction.atomic
 def account_refresh(*, client: AmoCRMClient) -> AmoCRMAccount:
-    """Read the account and store it (one connected account: any other row is replaced)."""
+    """Read the account and store it (one connected account: any other row is replaced). The call
+    is made outside any transaction: the rate limiter's and the breaker's rows must not wait on it."""
     body = client.account_get()
+    with transaction.atomic():
+        return _account_store(body)
+
+
+def _account_store(body: dict) -> AmoCRMAccount:
     try:
         account_id = int(body["id"])
     except (KeyError, TypeError, ValueError) as e:

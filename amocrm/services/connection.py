@@ -198,8 +198,25 @@ def token_refresh(
 
     With `stale_access_token`, refresh only if it is still the stored one (it failed or is expiring);
     otherwise refresh when the token expires within `margin`, or always with `force`.
-    Returns the current token and whether this call refreshed it.
+    Returns the current token and whether this call refreshed it. A block or a lapsed plan met here
+    opens the breaker, once the token's transaction is over (inside it, it would be rolled back).
     """
+    try:
+        return _token_refresh(
+            stale_access_token=stale_access_token, margin=margin, force=force, client=client
+        )
+    except (AmoCRMForbidden, AmoCRMPaymentRequired) as e:
+        breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
+        raise
+
+
+def _token_refresh(
+    *,
+    stale_access_token: str | None,
+    margin: datetime.timedelta,
+    force: bool,
+    client: AmoCRMClient | None,
+) -> tuple[OAuthToken, bool]:
     _require_oauth()
     with transaction.atomic():
         token = _token_row(lock=True)
@@ -232,8 +249,6 @@ def token_refresh(
                 )
         except AmoCRMError as e:
             logger.warning("amocrm.token_refresh_failed token_id=%s status=%s", token.pk, e.status)
-            if isinstance(e, AmoCRMForbidden | AmoCRMPaymentRequired):
-                breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
             raise
         _store_tokens(token, payload)
     logger.info("amocrm.token_refreshed token_id=%s expires_at=%s", token.pk, token.expires_at.isoformat())

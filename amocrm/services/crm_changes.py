@@ -17,6 +17,7 @@ amoCRM holds) come through here, so the rules live in one place:
     (`contact_email`) and shown to staff.
 """
 
+import dataclasses
 import datetime
 import logging
 from dataclasses import dataclass, field
@@ -55,16 +56,24 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     """Apply what amoCRM holds for one lead; call inside a transaction (rows are locked)."""
     if change.action == "restore":
         return _lead_restore(change.lead_id)
-    sync = LeadSync.objects.select_for_update().filter(lead_id=change.lead_id).first()
-    if sync is None:
+    found = LeadSync.objects.filter(lead_id=change.lead_id).values_list("profile_id", flat=True).first()
+    if found is None:
         return Applied("ignored", errors={"lead": "no profile is linked to this lead"})
+    # The profile's row first, then its sync row: the order a customer's save takes them in.
+    profile = Profile.objects.select_for_update().select_related("user", "bouquet_category").get(pk=found)
+    sync = LeadSync.objects.select_for_update().get(profile_id=found)
+    if sync.lead_id != change.lead_id:
+        return Applied("ignored", errors={"lead": "no profile is linked to this lead"})  # unlinked meanwhile
     if change.action == "delete":
         lead_unlink(sync)
         return Applied("processed", changes=["lead_sync"])
-    profile = (
-        Profile.objects.select_for_update().select_related("user", "bouquet_category").get(pk=sync.profile_id)
-    )
-    crm, errors = _crm_values(change, fields)
+    if change.modified_at and sync.crm_modified_at and change.modified_at < sync.crm_modified_at:
+        return Applied("ignored", errors={"lead": "older than a change already applied to this lead"})
+    if change.old_status_id is None and sync.crm_status_id is not None:
+        # An item without old_status_id still moves the stage when it differs from the one last seen.
+        change = dataclasses.replace(change, old_status_id=sync.crm_status_id)
+    stage_overrides: dict[str, Any] = {}
+    crm, errors = _crm_values(change, fields, stage_overrides)
     synced = dict(sync.synced_values or {})
     current = mapping.profile_values(profile)
     site_is_older = _site_is_older(profile, change.modified_at)
@@ -113,7 +122,13 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     state = mapping.lead_state(profile, fields)
     now_values = mapping.profile_values(profile)
     for key, value in crm.items():
-        if value == now_values[key] and not (key == Key.ACCOUNT_SUM and sum_from_price):
+        if key in stage_overrides:
+            # The status came from the stage; the lead's status field still holds its own value:
+            # that is what amoCRM holds, so a later hook repeating it is not a change, and the sync
+            # sends the stage's status to the field.
+            if stage_overrides[key] is not None:
+                synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], stage_overrides[key], fields)
+        elif value == now_values[key] and not (key == Key.ACCOUNT_SUM and sum_from_price):
             synced[key] = state[key]
     if change.price is not None and change.price == state["price"]:
         synced["price"] = change.price
@@ -124,6 +139,9 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     if change.status_id is not None and change.status_id != sync.crm_status_id:
         sync.crm_status_id = change.status_id  # reading the lead back tells a stage change by it
         updates.append("crm_status_id")
+    if change.modified_at and (sync.crm_modified_at is None or change.modified_at > sync.crm_modified_at):
+        sync.crm_modified_at = change.modified_at
+        updates.append("crm_modified_at")
     if updates:
         sync.save(update_fields=[*updates, "updated_at"])
     return Applied("processed", changes=changed, errors=errors)
@@ -136,10 +154,11 @@ def _site_is_older(profile: Profile, modified_at: datetime.datetime | None) -> b
 
 
 def _crm_values(
-    change: webhooks.LeadChange, fields: mapping.FieldMap
+    change: webhooks.LeadChange, fields: mapping.FieldMap, stage_overrides: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Field key → value amoCRM holds, for the keys amoCRM may change (CRM-owned and preferences);
-    errors by key."""
+    errors by key. A stage change overrides the status field: `stage_overrides` gets the field's own
+    value (None when the item has none)."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     wanted = (*mapping.CRM_OWNED_KEYS, *mapping.PREFERENCE_KEYS)
@@ -168,6 +187,7 @@ def _crm_values(
         if status is not None and status not in Profile.AccountStatus.values:
             errors[Key.ACCOUNT_STATUS] = f"AMOCRM_STATUS_MAP maps {change.status_id} to unknown {status!r}"
         elif status is not None:
+            stage_overrides[Key.ACCOUNT_STATUS] = values.get(Key.ACCOUNT_STATUS)
             values[Key.ACCOUNT_STATUS] = status
     return values, errors
 
@@ -199,13 +219,27 @@ def lead_relink(sync: LeadSync) -> None:
 
 def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
     """Apply what amoCRM holds for one contact to the profiles linked to it (phone; email noted)."""
-    syncs = list(LeadSync.objects.select_for_update().filter(contact_id=change.contact_id).order_by("pk"))
-    if not syncs:
+    profile_ids = list(
+        LeadSync.objects.filter(contact_id=change.contact_id)
+        .order_by("profile_id")
+        .values_list("profile_id", flat=True)
+    )
+    if not profile_ids:
         return Applied("ignored", errors={"contact": "no profile is linked to this contact"})
     applied = Applied("processed")
-    for sync in syncs:
-        profile = Profile.objects.select_for_update().select_related("user").get(pk=sync.profile_id)
+    for profile_id in profile_ids:
+        # The profile's row first, then its sync row: the order a customer's save takes them in.
+        profile = Profile.objects.select_for_update().select_related("user").get(pk=profile_id)
+        sync = LeadSync.objects.select_for_update().get(profile_id=profile_id)
+        stamp = change.modified_at
+        if sync.contact_id != change.contact_id or (
+            stamp and sync.contact_modified_at and stamp < sync.contact_modified_at
+        ):
+            continue  # relinked meanwhile, or older than what was applied
         updates: list[str] = []
+        if stamp and stamp != sync.contact_modified_at:
+            sync.contact_modified_at = stamp
+            updates.append("contact_modified_at")
         if change.email is not None:
             mismatch = "" if change.email == profile.user.email.lower() else change.email[:254]
             if mismatch != sync.contact_email:
@@ -216,7 +250,9 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
         phone = change.phone
         site_is_older = _site_is_older(profile, change.modified_at)
         if phone and phone != sync.contact_phone:
-            if phone != profile.phone and site_is_older:
+            # An unknown baseline (None: a contact that was linked, not made by us) is only recorded:
+            # its phone may be older than the customer's.
+            if sync.contact_phone is not None and phone != profile.phone and site_is_older:
                 changed, invalid = accounts_services.profile_apply_staff_changes(
                     profile=profile, data={"phone": phone[:32]}
                 )

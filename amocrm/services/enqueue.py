@@ -24,7 +24,7 @@ def lead_sync_after_commit(*, profile_id: int) -> None:
 
 
 def lead_sync_enqueue(*, profile_ids: Sequence[int], full: bool = False) -> int:
-    """Mark the profiles pending and queue bulk sync tasks (250 profiles each); the number of tasks.
+    """Mark the profiles pending and queue bulk sync tasks (SYNC_TASK_SIZE each); the number of tasks.
 
     Every profile is marked pending right away, so the admin shows what is queued.
     """

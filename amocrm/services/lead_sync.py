@@ -51,13 +51,13 @@ from amocrm.models import LeadSync
 from amocrm.services import notes
 from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import client_get
+from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
 from amocrm.services.outbox import retry_delay
 
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
-SEARCH_EACH_UP_TO = 30  # new leads whose contacts are searched one by one; more: list them once
 
 
 @dataclass
@@ -168,6 +168,11 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
             if row is None:
                 continue  # the profile was deleted meanwhile
             pid = row.profile_id
+            if job.sync.lead_id is not None and row.lead_id != job.sync.lead_id:
+                # Unlinked (or relinked) by amoCRM's change while this run sent: that change stands.
+                row.claimed_until = None
+                row.save(update_fields=["claimed_until", "updated_at"])
+                continue
             if job.lead_id and row.lead_id != job.lead_id:
                 owner = LeadSync.objects.filter(lead_id=job.lead_id).exclude(pk=row.pk).first()
                 if owner is not None:
@@ -179,6 +184,9 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
                     row.deleted_lead_id = None
                     row.synced_values = job.baseline
+                    # A contact we made holds the profile's phone; a linked one's is unknown.
+                    made_contact = job.contact is not None and "id" not in job.contact and not job.merged
+                    row.contact_phone = job.profile.phone if made_contact else None
             if job.done and job.merged:
                 # Merged into a lead that was nobody's: ours now, but what it holds is unknown.
                 row.mark_linked(lead_id=job.lead_id, contact_id=job.contact_id, now=now)
@@ -238,6 +246,13 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
         report.progress(report.recorded, report.total)
 
 
+def _renew(jobs: list[_Job]) -> None:
+    """Extend the lease of rows a long run still holds (a big batch can outlast one lease)."""
+    LeadSync.objects.filter(pk__in=[job.sync.pk for job in jobs], claimed_until__isnull=False).update(
+        claimed_until=timezone.now() + SYNC_LEASE
+    )
+
+
 def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
     """Post the waiting history notes of these jobs' leads; a job whose notes failed is retried
     (its lead update, if any, is simply sent again: the same values)."""
@@ -274,27 +289,26 @@ def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMError) -> set[
 
 
 def _send(
-    chunk: list[_Job],
-    keys: list[str],
-    call: Callable[[list[_Job]], None],
+    chunk: list[_Job], keys: Callable[[list[_Job]], list[str]], call: Callable[[list[_Job]], None]
 ) -> None:
     """Send one batch through `call`. amoCRM refuses a whole batch for one bad item: a 400 fails only
     the items it names and the rest are sent again at once; one that names none is retried item by
-    item, so one bad customer never fails the 49 others."""
+    item, so one bad customer never fails the 49 others. `keys(batch)` are the names amoCRM gives
+    the items of that very batch (our request_ids, or their positions in it)."""
     try:
         call(chunk)
     except (AmoCRMValidationError, AmoCRMNotFound) as e:
-        named = _named_items(chunk, keys, e)
+        named = _named_items(chunk, keys(chunk), e)
         if named is None and len(chunk) > 1:
-            for index, job in enumerate(chunk):
-                _send([job], [keys[index]], call)
+            for job in chunk:
+                _send([job], keys, call)
             return
-        rest = [index for index in range(len(chunk)) if named is not None and index not in named]
-        for index, job in enumerate(chunk):
-            if index not in rest:
+        rest = [job for index, job in enumerate(chunk) if named is not None and index not in named]
+        for job in chunk:
+            if job not in rest:
                 job.error = e
         if rest:
-            _send([chunk[i] for i in rest], [keys[i] for i in rest], call)
+            _send(rest, keys, call)
 
 
 def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
@@ -341,32 +355,14 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
                 job.done = True
                 logger.info("amocrm.lead_updated lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
             else:
-                # amoCRM answers a PATCH of a deleted lead with 204 / without it.
-                job.error = AmoCRMNotFound(f"the lead {job.lead_id} no longer exists in amoCRM")
+                # amoCRM answers a PATCH of a deleted lead with 204 / without it: its delete hook was
+                # lost. Remember it (it may be restored) and make the customer a new lead below.
+                logger.info("amocrm.lead_gone lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
+                job.deleted_lead_id, job.lead_id, job.baseline = job.lead_id, None, {}
 
     for chunk in chunks([job for job in jobs if id(job) in patches]):
-        _send(chunk, [str(i) for i in range(len(chunk))], patch)
-
-
-class ContactFinder:
-    """Finds a new lead's existing contact by email. Many new leads at once (a first sync, an import):
-    the account's contacts are listed once, 250 a request, and matched here, for every batch of the
-    run (pass one finder to each); a few: one search each, as amoCRM suggests."""
-
-    def __init__(self, client: AmoCRMClient) -> None:
-        self.client = client
-        self.by_email: dict[str, int] | None = None
-        self.listed = False
-
-    def find(self, email: str, *, among: int) -> int | None:
-        """The contact id for `email`, one of `among` new leads (how many decides listing vs search)."""
-        if among > SEARCH_EACH_UP_TO and not self.listed:
-            self.listed = True  # once: a listing cut short (a huge account) falls back to searching
-            self.by_email = self.client.contacts_by_email(max_pages=among)
-            logger.info("amocrm.contacts_listed leads=%s contacts=%s", among, len(self.by_email or {}))
-        if self.by_email is not None:
-            return self.by_email.get(email.strip().casefold())
-        return (self.client.contact_find_by_email(email) or {}).get("id")
+        _renew(chunk)
+        _send(chunk, lambda batch: [str(i) for i in range(len(batch))], patch)
 
 
 def _create(
@@ -408,6 +404,7 @@ def _create(
 
     contacts = contacts or ContactFinder(client)
     for chunk in chunks(jobs):
+        _renew(chunk)
         for job in chunk:
             contact_id = contacts.find(job.profile.user.email, among=len(jobs))
             job.contact = {"id": int(contact_id)} if contact_id else mapping.contact_payload(job.profile)
@@ -416,7 +413,7 @@ def _create(
         LeadSync.objects.filter(pk__in=[job.sync.pk for job in chunk]).update(
             create_started_at=timezone.now()
         )
-        _send(chunk, [job.request_id for job in chunk], create)
+        _send(chunk, lambda batch: [job.request_id for job in batch], create)
         refused = [job.sync.pk for job in chunk if isinstance(job.error, AmoCRMValidationError)]
         LeadSync.objects.filter(pk__in=refused).update(create_started_at=None)  # nothing was created
         try:

@@ -89,14 +89,20 @@ def _post(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int],
     try:
         answers = client.notes_create(payload)
     except AmoCRMValidationError as e:
-        # amoCRM refused our own text (the lead is gone, say): keep the note for staff, do not retry it.
-        bad = {str(item.request_id) for item in e.errors} or {str(note.pk) for note in chunk}
-        for note in chunk:
-            if str(note.pk) in bad or str(chunk.index(note)) in bad:
-                LeadNote.objects.filter(pk=note.pk).update(error=str(e)[:2000], sending_started_at=None)
-                logger.warning("amocrm.note_refused note=%s profile_id=%s", note.pk, note.profile_id)
-            else:
-                LeadNote.objects.filter(pk=note.pk).update(sending_started_at=None)
+        # amoCRM refused the batch for some of our notes (a lead deleted meanwhile, say). Those are
+        # kept for staff and not tried again; the others go again at once, one by one when the 400
+        # names none.
+        named = [n for n in chunk if str(n.pk) in e.request_ids or leads[n.profile_id] in e.entity_ids]
+        if not named and len(chunk) > 1:
+            for note in chunk:
+                _post(client, [note], leads, failed)
+            return
+        for note in named or chunk:
+            LeadNote.objects.filter(pk=note.pk).update(error=str(e)[:2000], sending_started_at=None)
+            logger.warning("amocrm.note_refused note=%s profile_id=%s", note.pk, note.profile_id)
+        rest = [note for note in chunk if named and note not in named]
+        if rest:
+            _post(client, rest, leads, failed)
         return
     except AmoCRMError as e:
         for note in chunk:

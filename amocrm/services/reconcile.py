@@ -96,9 +96,9 @@ def _lease_take() -> bool:
 
 
 def _first_watermark() -> int:
-    """Where the first run starts: when the site's first lead sync row appeared (nothing of ours
-    changed before), so connecting to an old account does not read its whole history."""
-    first = LeadSync.objects.aggregate(first=Min("created_at"))["first"] or timezone.now()
+    """Where the first run starts: the site's first successful sync (nothing of ours was in amoCRM
+    before it), so connecting to an old account does not read its whole history."""
+    first = LeadSync.objects.aggregate(first=Min("synced_at"))["first"] or timezone.now()
     return int(first.timestamp())
 
 
@@ -170,7 +170,3 @@ def _apply(entity: str, item: dict[str, Any], fields: mapping.FieldMap, *, dry_r
         if dry_run:
             transaction.set_rollback(True)
     return len([name for name in applied.changes if name not in NOT_DRIFTS])
-
-
-def reconcile_state() -> list[ReconcileCursor]:
-    return list(ReconcileCursor.objects.order_by("entity"))

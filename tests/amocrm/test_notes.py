@@ -183,3 +183,37 @@ def test_staff_see_the_history_notes_in_the_admin(admin_client, profile_factory)
     page = admin_client.get(reverse("admin:amocrm_leadnote_changelist")).content.decode()
 
     assert "Клиент зарегистрировался на сайте" in page
+
+
+@responses.activate
+def test_a_note_amocrm_refuses_is_kept_for_staff_and_the_others_still_go(
+    profile_factory, field_map, amo, oauth_token
+):
+    good, bad = profile_factory(), profile_factory()
+    for number, profile in enumerate((good, bad)):
+        LeadSync.objects.filter(profile=profile).update(
+            lead_id=LEAD + number,
+            status=LeadSync.Status.SYNCED,
+            synced_values=mapping.lead_state(profile, field_map),
+        )
+
+    def refuse_the_bad_lead(request):
+        items = json.loads(request.body)
+        if any(item["entity_id"] == LEAD + 1 for item in items):
+            body = {
+                "title": "Bad Request",
+                "status": 400,
+                "detail": "Invalid request body",
+                "errors": {str(LEAD + 1): "no"},
+            }
+            return (400, {}, json.dumps(body))
+        return answer_notes(request)
+
+    responses.add_callback(responses.POST, NOTES_URL, callback=refuse_the_bad_lead)
+
+    report = lead_sync.lead_sync_profiles(profile_ids=[good.pk, bad.pk], client=amo)
+
+    assert sorted(report.synced) == sorted([good.pk, bad.pk])
+    assert LeadNote.objects.get(profile=good).note_id is not None
+    refused = LeadNote.objects.get(profile=bad)
+    assert refused.note_id is None and "Invalid request body" in refused.error

@@ -18,6 +18,7 @@ from accounts.models import Profile
 from amocrm import mapping
 from amocrm.models import AmoCRMAccount, CustomField, LeadSync, OAuthToken, WebhookEvent
 from amocrm.services import connection, lead_sync, webhook_events
+from amocrm.services.breaker import breaker_state
 from amocrm.services.fields import field_map_load
 from tests.amocrm.conftest import BASE, REFRESH, TOKEN_URL, token_answer
 
@@ -44,6 +45,7 @@ def linked(profile_factory, field_map, oauth_token) -> Profile:
     LeadSync.objects.filter(profile=profile).update(
         lead_id=LEAD,
         contact_id=CONTACT,
+        contact_phone="",  # a contact we made, without a phone
         status=LeadSync.Status.SYNCED,
         synced_values=mapping.lead_state(profile, field_map),
         pending_since=None,
@@ -267,6 +269,7 @@ def test_a_blocked_refresh_says_the_account_is_blocked_not_reconnect(oauth_token
 
     assert "blocked" in str(failed.value) and "Reconnect" not in str(failed.value)
     assert OAuthToken.objects.get().refresh_token == REFRESH  # nothing half-written
+    assert breaker_state().is_open  # no process calls amoCRM until a probe says otherwise
 
 
 # -- batch answers ---------------------------------------------------------------------------------
@@ -407,3 +410,52 @@ def test_the_hourly_refresh_reads_the_account_once_a_day(oauth_token):
 
     assert len(account.calls) == 1
     assert AmoCRMAccount.objects.get().timezone == "Europe/Kaliningrad"
+
+
+# -- the order of changes, stages and phones ------------------------------------------------------
+
+
+def test_a_status_set_by_the_stage_is_not_undone_by_the_leads_old_status_field(client, linked, field_map):
+    deliver(client, real_body("lead_status", field_map, v1763877200=stamp(60)))  # stage 143, field «активен»
+    linked.refresh_from_db()
+    assert linked.account_status == "closed"
+    later = real_body("lead_update_bare_date", field_map, v1763870000=stamp(120), v60000003=143)
+
+    deliver(client, later)  # its status field still says «активен»: the sync has not sent «closed» yet
+
+    linked.refresh_from_db()
+    assert linked.account_status == "closed"
+
+
+def test_a_stage_that_differs_from_the_last_one_seen_counts_even_without_old_status_id(
+    client, linked, field_map
+):
+    LeadSync.objects.filter(profile=linked).update(crm_status_id=60000003)
+
+    deliver(client, real_body("lead_update_bare_date", field_map, v1763870000=stamp(60), v60000003=143))
+
+    linked.refresh_from_db()
+    assert linked.account_status == "closed"
+
+
+def test_an_older_change_arriving_late_changes_nothing(client, linked, field_map):
+    LeadSync.objects.filter(profile=linked).update(
+        crm_modified_at=timezone.now() + datetime.timedelta(hours=1)
+    )
+
+    deliver(client, real_body("lead_update_bare_date", field_map, v1763870000=stamp(60)))
+
+    event = WebhookEvent.objects.get()
+    assert event.status == WebhookEvent.Status.IGNORED and "older" in event.error
+
+
+def test_a_linked_contacts_phone_is_only_recorded_the_first_time(client, linked, field_map):
+    LeadSync.objects.filter(profile=linked).update(contact_phone=None)  # a contact we found, not made
+    linked.phone = "+79990000000"
+    linked.save()
+
+    deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(3600)))
+
+    linked.refresh_from_db()
+    assert linked.phone == "+79990000000"
+    assert LeadSync.objects.get(profile=linked).contact_phone == "+79135550102"

@@ -32,6 +32,7 @@ def linked(profile_factory, field_map, oauth_token) -> Profile:
     LeadSync.objects.filter(profile=profile).update(
         lead_id=LEAD,
         contact_id=CONTACT,
+        contact_phone="",  # a contact we made, without a phone
         status=LeadSync.Status.SYNCED,
         synced_values=mapping.lead_state(profile, field_map),
         crm_status_id=60000003,

@@ -378,17 +378,21 @@ def test_validation_error_marks_the_sync_failed_with_amocrms_message(customer, c
 
 
 @responses.activate
-def test_patch_of_a_lead_deleted_in_amocrm_marks_the_sync_failed(customer, crm, amo):
+def test_a_patch_that_finds_the_lead_deleted_gives_the_customer_a_new_lead(customer, crm, amo):
+    # The delete hook was lost: the PATCH answers 204. Failing the row would be for ever (a resync
+    # sends the same PATCH); the lead is gone, so the customer gets a new one at once.
     synced(customer)
     customer.wishes = "Другие"
     customer.save(update_fields=["wishes", "updated_at"])
     responses.patch(LEADS_URL, status=204)
+    responses.get(CONTACTS_URL, status=204)
+    responses.post(COMPLEX_URL, json=complex_answer(lead_id=30000099, contact_id=40000099))
 
     lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     sync = LeadSync.objects.get(profile=customer)
-    assert sync.status == LeadSync.Status.FAILED
-    assert "30000001 no longer exists" in sync.last_error
+    assert (sync.status, sync.lead_id) == (LeadSync.Status.SYNCED, 30000099)
+    assert [c.request.method for c in responses.calls] == ["PATCH", "GET", "POST"]
 
 
 @responses.activate

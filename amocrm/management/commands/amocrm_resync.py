@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from amocrm.client import chunks
 from amocrm.exceptions import AmoCRMError
 from amocrm.services import connection, enqueue, lead_sync, outbox
+from amocrm.services.contacts import ContactFinder
 
 
 class Command(BaseCommand):
@@ -68,7 +69,7 @@ class Command(BaseCommand):
 
         try:
             client = connection.client_get()
-            contacts = lead_sync.ContactFinder(client)  # one listing of the account for the whole run
+            contacts = ContactFinder(client)  # one listing of the account for the whole run
             for chunk in chunks(profile_ids, outbox.SYNC_TASK_SIZE):
                 report = lead_sync.lead_sync_profiles(
                     profile_ids=chunk, full=full, client=client, progress=progress, contacts=contacts
