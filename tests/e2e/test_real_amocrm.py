@@ -93,6 +93,18 @@ def test_a_lead_deleted_and_restored_is_updated_again_and_never_doubled(stack, n
     ]
     assert len(ours) == 1 and [found["id"] for found in doubles] == [lead["id"]]
 
+    # The hooks themselves worked: the relinked lead is sent every field once (had the delete and
+    # restore hooks been lost, only the changed wishes would have been sent).
+    def a_full_update_of_the_lead() -> bool:
+        return any(
+            item.get("id") == lead["id"] and len(item.get("custom_fields_values") or []) == 9
+            for request in stack.control.requests()
+            if request["method"] == "PATCH" and request["path"] == "/api/v4/leads"
+            for item in request["body"] or []
+        )
+
+    wait_for(a_full_update_of_the_lead, "every field sent to the restored lead", stack=stack)
+
 
 def test_a_403_storm_during_20_changes_costs_one_probe_per_cooldown_and_loses_nothing(stack):
     customers = []
