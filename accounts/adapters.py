@@ -12,5 +12,6 @@ class AccountAdapter(DefaultAccountAdapter):
 
         allauth prefixes the site's domain, which without django.contrib.sites is the Host header
         with its port; ALLOWED_HOSTS ignores ports, so each port was a fresh 5-per-5-minutes bucket.
+        The admin logs in through the same form, so one lock covers both pages.
         """
         return credentials.get("email", credentials.get("username", "")).lower()
