@@ -1,13 +1,19 @@
+import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest
+from django.template import loader
 from django.utils.cache import patch_cache_control
+from django.utils.log import log_response
 
 from flower_account.logging import request_id_var
 
 # Accept a proxy's id only if it looks like one, so a client cannot inject text into the logs.
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+logger = logging.getLogger(__name__)
 
 
 class RequestIdMiddleware:
@@ -59,3 +65,38 @@ class PermissionsPolicyMiddleware:
         if self.header:
             response.headers.setdefault("Permissions-Policy", self.header)
         return response
+
+
+class FormCharsetMiddleware:
+    """Answers a form POST that declares a charset other than UTF-8 with the 400 page, logged once.
+
+    Django refuses such a body (BadRequest) whenever request.POST is read, but its error views
+    (requires_csrf_token) read request.POST again and raise again: a 500 and a chain of tracebacks
+    per request. Refusing here, before CSRF or a view reads the body, keeps it a plain 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # The same test as HttpRequest._load_post_and_files, the one that raises.
+        if (
+            request.method == "POST"
+            and request.content_type == "application/x-www-form-urlencoded"
+            and request.encoding is not None
+            and request.encoding.lower() != "utf-8"
+        ):
+            # Rendered without the request, as Django's own error views do.
+            response = HttpResponseBadRequest(loader.render_to_string("400.html"))
+            # Django's logging of 4xx answers: it escapes the arguments and marks the response as
+            # logged, so the handler adds no second line.
+            log_response(
+                "security.form_charset_refused charset=%s path=%s",
+                request.encoding,
+                request.path,
+                response=response,
+                request=request,
+                logger=logger,
+            )
+            return response
+        return self.get_response(request)
