@@ -87,6 +87,7 @@ def test_admin_login_attempts_over_the_per_address_limit_answer_429(client, staf
     response = _admin_login(client, staff.email, password)
 
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert "Слишком много попыток" in page_text(response)
     assert "_auth_user_id" not in client.session
 
 
