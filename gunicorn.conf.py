@@ -19,4 +19,6 @@ max_requests = 2000  # recycle workers now and then so slow leaks never matter
 max_requests_jitter = 200
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() == "true" else None
 errorlog = "-"
+# The same redaction as the site's own log lines (webhook secret, OAuth codes, reset tokens).
+logger_class = "flower_account.access_log.RedactingLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -25,10 +25,13 @@ SECRET_PATTERNS = [
         r"(?i)((?:access_token|refresh_token|client_secret|password\d?|passwd|secret|token|api_key|auth_code)"
         r"['\"]?\s*[:=]\s*['\"]?)[^\s'\"&,}]+"
     ),
-    # OAuth authorization codes in query strings (?code=... or &code=...).
-    re.compile(r"([?&]code=)[^&\s'\"]+"),
+    # OAuth authorization codes and their state in query strings (?code=...&state=...).
+    re.compile(r"([?&](?:code|state)=)[^&\s'\"]+"),
     # The webhook secret travels in the path: /amocrm/webhook/<secret>/
     re.compile(r"(/amocrm/webhook/)[^/\s'\"?]+"),
+    # So does a password reset token: /reset-password/<uidb64>/<token>/ (Django then redirects to
+    # /reset-password/<uidb64>/set-password/, which holds no secret).
+    re.compile(r"(/reset-password/[^/\s'\"?]+/)(?!set-password/)[^/\s'\"?]+"),
 ]
 
 
@@ -42,6 +45,8 @@ def redact(text: str) -> str:
 
 def configured_secrets() -> list[str]:
     """Secret values from settings that must never be printed, whatever the context."""
+    if not settings.configured:  # gunicorn's master logs before any worker loads the site
+        return []
     names = ["SECRET_KEY", "AMOCRM_CLIENT_SECRET", "AMOCRM_LONG_LIVED_TOKEN", "AMOCRM_WEBHOOK_SECRET"]
     values = [getattr(settings, name, "") or "" for name in names]
     return [value for value in values if len(value) >= 8]

@@ -1,10 +1,19 @@
+import logging
 import re
 import uuid
+
+from django.conf import settings
+from django.http import HttpResponseBadRequest
+from django.template import loader
+from django.utils.cache import patch_cache_control
+from django.utils.log import log_response
 
 from flower_account.logging import request_id_var
 
 # Accept a proxy's id only if it looks like one, so a client cannot inject text into the logs.
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+logger = logging.getLogger(__name__)
 
 
 class RequestIdMiddleware:
@@ -23,3 +32,71 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request.id
         return response
+
+
+class PrivatePagesMiddleware:
+    """Pages for a logged-in customer (email, address, balance) are never stored by a cache.
+
+    Browsers' back-forward and disk caches and shared proxies would otherwise keep them; a view
+    that set its own Cache-Control (the admin's never_cache) knows better and is left alone.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """Sends settings.PERMISSIONS_POLICY: browser features the site never uses stay off, for it
+    and for anything it embeds (GTM)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.header = ", ".join(f"{feature}=()" for feature in settings.PERMISSIONS_POLICY)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
+        return response
+
+
+class FormCharsetMiddleware:
+    """Answers a form POST that declares a charset other than UTF-8 with the 400 page, logged once.
+
+    Django refuses such a body (BadRequest) whenever request.POST is read, but its error views
+    (requires_csrf_token) read request.POST again and raise again: a 500 and a chain of tracebacks
+    per request. Refusing here, before CSRF or a view reads the body, keeps it a plain 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # The same test as HttpRequest._load_post_and_files, the one that raises.
+        if (
+            request.method == "POST"
+            and request.content_type == "application/x-www-form-urlencoded"
+            and request.encoding is not None
+            and request.encoding.lower() != "utf-8"
+        ):
+            # Rendered without the request, as Django's own error views do.
+            response = HttpResponseBadRequest(loader.render_to_string("400.html"))
+            # Django's logging of 4xx answers: it escapes the arguments and marks the response as
+            # logged, so the handler adds no second line.
+            log_response(
+                "security.form_charset_refused charset=%s path=%s",
+                request.encoding,
+                request.path,
+                response=response,
+                request=request,
+                logger=logger,
+            )
+            return response
+        return self.get_response(request)

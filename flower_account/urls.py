@@ -6,6 +6,7 @@ login, one signup and one password-reset flow (Django's) and no unused allauth p
 """
 
 from allauth.account import views as allauth_views
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -18,6 +19,9 @@ from flower_account import health
 admin.site.site_header = _("Flower Account administration")
 admin.site.site_title = _("Flower Account")
 admin.site.index_title = _("Customers, subscriptions and amoCRM")
+# Staff log in through the site's login (allauth's documented way), so its rate limits and the
+# per-account lock guard the admin too; the admin's own form would call authenticate() unguarded.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),

@@ -25,6 +25,8 @@ def formatted(message: str, *args, formatter: logging.Formatter | None = None) -
         ("POST /signup/ password1=Tulips-42&password2=Tulips-42", "Tulips-42"),
         ("GET /amocrm/oauth/callback/?code=def50200abc&state=xyz", "def50200abc"),
         ("Not Found: /amocrm/webhook/s3cr3t-hook-path/", "s3cr3t-hook-path"),
+        ("GET /amocrm/oauth/callback/?code=abc&state=st4te-value-42", "st4te-value-42"),
+        ("Not Found: /reset-password/MTI/cz7k4j-0a1b2c3d4e5f6a7b/", "cz7k4j-0a1b2c3d4e5f6a7b"),
     ],
 )
 def test_redaction_filter_removes_secrets_from_log_lines(message, secret):
@@ -43,6 +45,10 @@ def test_redaction_removes_configured_secret_values_anywhere(settings):
     settings.AMOCRM_WEBHOOK_SECRET = "configured-webhook-secret-42"
     line = formatted("weird place: %s", "xx configured-webhook-secret-42 yy")
     assert "configured-webhook-secret-42" not in line
+
+
+def test_redaction_keeps_the_reset_form_path_readable():
+    assert formatted("GET /reset-password/MTI/set-password/") == "GET /reset-password/MTI/set-password/"
 
 
 def test_redaction_keeps_ordinary_lines_intact():

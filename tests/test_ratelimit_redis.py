@@ -39,8 +39,8 @@ from tools.harness.site import (
 pytestmark = pytest.mark.redis
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
-# What a load balancer passes on to every web machine. allauth's per-account key for failed logins
-# includes the host (the site's domain), so the servers must see the same one, as in production.
+# What a load balancer passes on to every web machine. The per-account key for failed logins is the
+# email alone (accounts/adapters.py), so the host no longer matters to it; the servers still see one.
 SITE_HOST = "flowers.example.ru"
 INVALID_LOGIN = "Указанные вами адрес электронной почты и/или пароль неверны."
 TOO_MANY_FAILED = "Слишком много неудачных попыток входа в систему. Повторите попытку позже."

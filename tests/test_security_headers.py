@@ -1,6 +1,7 @@
 from http import HTTPStatus
 
-from django.urls import reverse
+import pytest
+from django.urls import reverse, reverse_lazy
 
 
 def test_pages_send_a_strict_content_security_policy(client, db):
@@ -39,3 +40,50 @@ def test_https_site_turns_on_secure_cookies_redirect_and_hsts(client, db, settin
     assert response["Location"].startswith("https://")
     secure_response = client.get("/healthz", secure=True)
     assert secure_response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse_lazy("accounts:dashboard"),
+        reverse_lazy("accounts:preferences"),
+        reverse_lazy("account_change_password"),
+        reverse_lazy("home"),
+        reverse_lazy("account_login"),  # a logged-in visitor gets a redirect: not cached either
+    ],
+)
+def test_pages_for_a_logged_in_customer_are_never_stored(customer_client, url):
+    response = customer_client.get(url)
+
+    directives = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= directives
+
+
+def test_admin_pages_for_staff_are_never_stored(superuser_client):
+    response = superuser_client.get(reverse("admin:accounts_profile_changelist"))
+
+    assert response.status_code == HTTPStatus.OK
+    directives = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= directives
+
+
+def test_a_view_that_sets_its_own_cache_control_keeps_it(customer_client):
+    # /healthz is never_cache'd by its view: the middleware adds nothing to its choice.
+    response = customer_client.get("/healthz")
+
+    assert response["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
+def test_anonymous_pages_are_left_to_the_views(client, db):
+    response = client.get(reverse("home"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Cache-Control" not in response
+
+
+def test_pages_deny_browser_features_the_site_does_not_use(client, db):
+    response = client.get(reverse("account_login"))
+
+    policy = dict(part.strip().split("=", 1) for part in response["Permissions-Policy"].split(","))
+    for feature in ["camera", "microphone", "geolocation", "payment", "usb", "browsing-topics"]:
+        assert policy[feature] == "()"

@@ -156,3 +156,25 @@ def test_logout_needs_the_csrf_token(customer):
 
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert "_auth_user_id" in client.session
+
+
+def test_login_lock_holds_whatever_port_the_host_header_names(customer, password):
+    # allauth keys the lock by the site's domain; without django.contrib.sites that is
+    # request.get_host(), port included, and ALLOWED_HOSTS ignores ports: each port was a new bucket.
+    for port in range(1000, 1000 + _failed_logins_allowed_per_account()):
+        _log_in(Client(HTTP_HOST=f"127.0.0.1:{port}"), customer.user.email, "wrong-password")
+
+    client = Client(HTTP_HOST="127.0.0.1:2000")
+    response = _log_in(client, customer.user.email, password)
+
+    assert TOO_MANY_FAILED in page_text(response)
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_lock_holds_across_host_names(customer, password):
+    for host in ["127.0.0.1", "localhost", "127.0.0.1", "localhost", "127.0.0.1"]:
+        _log_in(Client(HTTP_HOST=host), customer.user.email, "wrong-password")
+
+    response = _log_in(Client(HTTP_HOST="localhost:8000"), customer.user.email, password)
+
+    assert TOO_MANY_FAILED in page_text(response)

@@ -12,7 +12,7 @@ TEMPLATES = sorted(TEMPLATES_DIR.rglob("*.html"))
 
 
 def test_argon2_is_the_first_password_hasher():
-    assert settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert settings.PASSWORD_HASHERS[0] == "accounts.hashers.OwaspArgon2PasswordHasher"
 
 
 def test_a_new_users_password_is_hashed_with_argon2(user_factory):
