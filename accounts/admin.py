@@ -3,7 +3,9 @@ import datetime
 
 from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -265,3 +267,9 @@ class BouquetCategoryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
 # waiting or failed, webhook events) has its own lists and figures on the index.
 admin.site.unregister(EmailAddress)
 admin.site.unregister(DBTaskResult)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AccusativeTitlesMixin, DjangoGroupAdmin):
+    accusative_name = pgettext_lazy("accusative", "group")

@@ -80,6 +80,8 @@ def test_new_customers_today_and_in_the_last_seven_days(superuser_client, profil
         ("admin:accounts_user_add", "Добавить пользователя"),
         ("admin:accounts_bouquetcategory_changelist", "Выберите категорию букета для изменения"),
         ("admin:accounts_bouquetcategory_add", "Добавить категорию букета"),
+        ("admin:auth_group_changelist", "Выберите группу для изменения"),
+        ("admin:auth_group_add", "Добавить группу"),
         ("admin:amocrm_leadsync_changelist", "Выберите синхронизацию сделки amoCRM для просмотра"),
         ("admin:amocrm_reconcilecursor_changelist", "Выберите сверку с amoCRM для просмотра"),
     ],

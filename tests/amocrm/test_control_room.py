@@ -71,7 +71,7 @@ def test_without_credentials_the_index_says_the_integration_is_off_and_offers_no
 
     shown = figures(superuser_client)
 
-    assert shown["connection"].startswith("Интеграция выключена")
+    assert shown["connection"].startswith("Интеграция выключена Чтобы включить её, задайте AMOCRM_BASE_URL")
     assert "token" not in shown and "breaker" not in shown  # nothing to say about a connection
     assert links(superuser_client)["connection"] == []
     assert shown["pending"] == "0"
