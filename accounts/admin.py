@@ -1,18 +1,23 @@
 import csv
 import datetime
 
+from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.models import DBTaskResult
 
 from accounts import services
+from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
@@ -26,7 +31,8 @@ class ProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AccusativeTitlesMixin, DjangoUserAdmin):
+    accusative_name = pgettext_lazy("accusative", "user")
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
@@ -138,7 +144,8 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
+    accusative_name = pgettext_lazy("accusative", "delivery")
     list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
     list_filter = [DeliveryDayFilter, "status", "bouquet_category"]
     search_fields = ["profile__user__email", "delivery_address", "profile__phone"]
@@ -246,9 +253,23 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(BouquetCategory)
-class BouquetCategoryAdmin(admin.ModelAdmin):
+class BouquetCategoryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
+    accusative_name = pgettext_lazy("accusative", "bouquet category")
     list_display = ["name", "slug", "price", "is_active", "ordering"]
     list_editable = ["price", "is_active", "ordering"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+# Models staff never use: e-mail addresses are the user's login, edited on the user (allauth's list
+# would let the two disagree), and the worker's task rows are plumbing: what staff act on (changes
+# waiting or failed, webhook events) has its own lists and figures on the index.
+admin.site.unregister(EmailAddress)
+admin.site.unregister(DBTaskResult)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AccusativeTitlesMixin, DjangoGroupAdmin):
+    accusative_name = pgettext_lazy("accusative", "group")

@@ -4,15 +4,18 @@ webhook events amoCRM posted (read-only, with a "reprocess" action)."""
 
 import datetime
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts import admin as accounts_admin
+from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.models import Profile
 from amocrm.models import (
     AmoCRMAccount,
@@ -26,21 +29,27 @@ from amocrm.models import (
     WebhookEvent,
 )
 from amocrm.services import enqueue, webhook_events
-from amocrm.services.connection import api_base_url, is_enabled
+from amocrm.services.connection import api_base_url, is_enabled, is_oauth_configured
 
 
 @admin.register(OAuthToken)
 class OAuthTokenAdmin(admin.ModelAdmin):
+    change_list_template = "amocrm/oauthtoken_change_list.html"  # the connect button
     list_display = ["base_url", "expires_at", "last_refreshed_at", "updated_at"]
     # Only these are shown; the encrypted columns are never rendered, not even as ciphertext.
     fields = ["base_url", "expires_at", "last_refreshed_at", "created_at", "updated_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
-        return False  # connect at /amocrm/oauth/start/ or with manage.py amocrm_connect
+        return False  # connect with the button above the list (/amocrm/oauth/start/) or amocrm_connect
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # The same button as on the index; with a long-lived token there is nothing to connect.
+        context = {"amocrm_can_connect": is_oauth_configured() and not settings.AMOCRM_LONG_LIVED_TOKEN}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -101,8 +110,10 @@ class LeadNoteAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReconcileCursor)
-class ReconcileCursorAdmin(ReadOnlyAdmin):
+class ReconcileCursorAdmin(AccusativeTitlesMixin, ReadOnlyAdmin):
     """When reading back amoCRM's changes last ran, what it read, and the drifts it repaired."""
+
+    accusative_name = pgettext_lazy("accusative", "amoCRM reconciliation")
 
     list_display = ["entity", "last_finished_at", "last_read", "last_drifts", "total_drifts", "read_up_to"]
     fields = [*list_display, "last_started_at", "total_read", "page_from", "page", "running_until"]
@@ -180,7 +191,8 @@ class ContactEmailFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadSync)
-class LeadSyncAdmin(admin.ModelAdmin):
+class LeadSyncAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
+    accusative_name = pgettext_lazy("accusative", "amoCRM lead sync")
     list_display = [
         "profile_email",
         "status",
@@ -344,8 +356,9 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
     list_select_related = [*accounts_admin.ProfileAdmin.list_select_related, "lead_sync"]
     readonly_fields = [
         *accounts_admin.ProfileAdmin.readonly_fields,
-        "amocrm_status",
+        "amocrm_sync",
         "amocrm_lead",
+        "amocrm_synced_at",
         "amocrm_next_attempt_at",
         "amocrm_last_error",
     ]
@@ -353,7 +366,15 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
         *accounts_admin.ProfileAdmin.fieldsets,
         (
             _("amoCRM"),
-            {"fields": ["amocrm_status", "amocrm_lead", "amocrm_next_attempt_at", "amocrm_last_error"]},
+            {
+                "fields": [
+                    "amocrm_sync",
+                    "amocrm_lead",
+                    "amocrm_synced_at",
+                    "amocrm_next_attempt_at",
+                    "amocrm_last_error",
+                ]
+            },
         ),
     ]
     actions = [*(accounts_admin.ProfileAdmin.actions or []), "resync_to_amocrm"]
@@ -369,6 +390,20 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
     def amocrm_status(self, obj: Profile) -> str:
         sync = self._sync(obj)
         return sync.get_status_display() if sync else "—"
+
+    @admin.display(description=_("amoCRM sync"))
+    def amocrm_sync(self, obj: Profile) -> str:
+        # On the profile's page the state links to its sync record (attempts, values sent, history).
+        sync = self._sync(obj)
+        if not sync:
+            return "—"
+        url = reverse("admin:amocrm_leadsync_change", args=[sync.pk])
+        return format_html('<a href="{}">{}</a>', url, sync.get_status_display())
+
+    @admin.display(description=_("synced at"))
+    def amocrm_synced_at(self, obj: Profile) -> datetime.datetime | None:
+        sync = self._sync(obj)
+        return sync.synced_at if sync else None
 
     @admin.display(description=_("amoCRM lead"))
     def amocrm_lead(self, obj: Profile) -> str:

@@ -1,5 +1,6 @@
-"""Refresh docs/screenshots/: the main pages at phone (390 px) and desktop (1280 px) width, and the
-amoCRM stand-in page, taken by the browser test tests/e2e/test_screenshots.py.
+"""Refresh docs/screenshots/: the main pages at phone (390 px) and desktop (1280 px) width, the
+amoCRM stand-in page and the admin index (connected, blocked, not connected), taken by the browser
+tests tests/e2e/test_screenshots.py and tests/e2e/test_admin_screenshots.py.
 
     .venv/bin/python tools/screenshots.py
 
@@ -22,8 +23,8 @@ def main() -> None:
         "E2E_SCREENSHOTS_DIR": str(FOLDER),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-only-insecure-key",
     }
-    test = "tests/e2e/test_screenshots.py"
-    command = [sys.executable, "-m", "pytest", "-m", "e2e", "-q", test]
+    tests = ["tests/e2e/test_screenshots.py", "tests/e2e/test_admin_screenshots.py"]
+    command = [sys.executable, "-m", "pytest", "-m", "e2e", "-q", *tests]
     result = subprocess.run(command, cwd=BASE_DIR, env=env, check=False)  # noqa: S603 - fixed command
     pngquant = shutil.which("pngquant")
     if result.returncode == 0 and pngquant:  # a 256-colour palette: about a third of the bytes

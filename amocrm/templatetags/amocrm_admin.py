@@ -1,12 +1,41 @@
-"""The admin index's amoCRM banner: staff see at once when amoCRM is not being called, and why."""
+"""The admin index's amoCRM panel (the control room's first half) and the breaker banner: staff see
+at once whether amoCRM is connected and called, and how many customers' changes wait or failed."""
+
+from urllib.parse import urlencode
 
 from django import template
+from django.urls import reverse
+from django.utils import timezone
 
-from amocrm.services.breaker import breaker_state
+from amocrm.models import LeadSync, WebhookEvent
+from amocrm.services.control_room import WEBHOOK_FAILURES_WINDOW, control_room
 
 register = template.Library()
 
 
-@register.inclusion_tag("amocrm/breaker_banner.html")
-def amocrm_breaker_banner() -> dict:
-    return {"breaker": breaker_state()}
+def _changelist(model: str, **filters: str) -> str:
+    url = reverse(f"admin:amocrm_{model}_changelist")
+    return f"{url}?{urlencode(filters)}" if filters else url
+
+
+@register.inclusion_tag("amocrm/control_room.html")
+def amocrm_control_room() -> dict:
+    now = timezone.now()
+    since = (now - WEBHOOK_FAILURES_WINDOW).isoformat(timespec="seconds")
+    return {
+        "room": control_room(now=now),
+        "now": now,
+        "urls": {
+            "connect": reverse("amocrm:oauth_start"),
+            "account": _changelist("amocrmaccount"),
+            "token": _changelist("oauthtoken"),
+            "breaker": _changelist("circuitbreaker"),
+            "reconcile": _changelist("reconcilecursor"),
+            "webhooks": _changelist("webhookevent"),
+            "webhooks_failed": _changelist(
+                "webhookevent", status__exact=WebhookEvent.Status.FAILED, received_at__gte=since
+            ),
+            "pending": _changelist("leadsync", status__exact=LeadSync.Status.PENDING),
+            "failed": _changelist("leadsync", status__exact=LeadSync.Status.FAILED),
+        },
+    }

@@ -1,0 +1,35 @@
+"""The admin index's customers panel: what goes out today and tomorrow, and who signed up lately,
+each figure a link to the list where staff act on it."""
+
+from urllib.parse import urlencode
+
+from django import template
+from django.urls import reverse
+
+from accounts.models import Delivery
+from accounts.selectors import staff_overview
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/accounts/control_room.html")
+def customers_control_room() -> dict:
+    overview = staff_overview()
+    deliveries = reverse("admin:accounts_delivery_changelist")
+    profiles = reverse("admin:accounts_profile_changelist")
+    scheduled = f"status__exact={Delivery.Status.SCHEDULED}"
+    return {
+        "overview": overview,
+        "urls": {
+            "today": f"{deliveries}?day=today&{scheduled}",
+            "tomorrow": f"{deliveries}?day=tomorrow&{scheduled}",
+            "csv": reverse("admin:accounts_delivery_export_tomorrow"),
+            "customers_today": _created(profiles, overview.midnight, overview.next_midnight),
+            "customers_week": _created(profiles, overview.week_start, overview.next_midnight),
+        },
+    }
+
+
+def _created(url: str, since, until) -> str:
+    # The admin date filter's own parameters (str() of local midnights), so its choice is highlighted.
+    return f"{url}?{urlencode({'created_at__gte': str(since), 'created_at__lt': str(until)})}"

@@ -1,0 +1,125 @@
+"""The admin index's customers panel (deliveries today and tomorrow, new customers), and the admin
+in Russian: titles in the right case, no English leftovers, no models staff never use."""
+
+import datetime
+import re
+from http import HTTPStatus
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from accounts.models import Delivery, Profile
+from tests.admin_pages import figures, links
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _russian():
+    with translation.override("ru"):
+        yield
+
+
+def _title(page: str) -> str:
+    return re.search(r"<h1>(.*?)</h1>", page, flags=re.DOTALL).group(1).strip()
+
+
+def test_deliveries_count_what_goes_out_today_and_tomorrow(superuser_client, profile_factory):
+    today = timezone.localdate()
+    for _ in range(2):
+        profile_factory(first_delivery_date=today)
+    for _ in range(3):
+        profile_factory(first_delivery_date=today + datetime.timedelta(days=1))
+    skipped = profile_factory(first_delivery_date=today).deliveries.get(delivery_on=today)
+    skipped.status = Delivery.Status.SKIPPED  # not going out: not counted
+    skipped.save()
+
+    shown = figures(superuser_client)
+
+    assert shown["deliveries_today"] == "2"
+    assert shown["deliveries_tomorrow"] == "3 CSV для курьеров"
+
+
+def test_each_delivery_figure_links_to_the_list_that_counts_the_same(superuser_client, profile_factory):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile_factory(first_delivery_date=tomorrow)
+    profile_factory(first_delivery_date=tomorrow + datetime.timedelta(days=1))  # not tomorrow
+
+    tomorrow_list, csv = links(superuser_client)["deliveries_tomorrow"]
+
+    page = superuser_client.get(tomorrow_list).content.decode()
+    assert page.count('class="action-select"') == 1
+    assert csv == reverse("admin:accounts_delivery_export_tomorrow")
+    assert superuser_client.get(csv).status_code == HTTPStatus.OK
+
+
+def test_new_customers_today_and_in_the_last_seven_days(superuser_client, profile_factory):
+    now = timezone.now()
+    profile_factory()
+    for days in (3, 6):
+        Profile.objects.filter(pk=profile_factory().pk).update(created_at=now - datetime.timedelta(days=days))
+    Profile.objects.filter(pk=profile_factory().pk).update(created_at=now - datetime.timedelta(days=30))
+
+    shown = figures(superuser_client)
+
+    assert shown["customers_today"] == "1"
+    assert shown["customers_week"] == "3"
+    week_list = links(superuser_client)["customers_week"][0]
+    page = superuser_client.get(week_list).content.decode()
+    assert page.count('class="action-select"') == 3
+    assert 'class="selected"' in page and "Последние 7 дней" in page  # the admin's own filter is on
+
+
+@pytest.mark.parametrize(
+    ("url", "title"),
+    [
+        ("admin:accounts_delivery_changelist", "Выберите доставку для изменения"),
+        ("admin:accounts_user_changelist", "Выберите пользователя для изменения"),
+        ("admin:accounts_user_add", "Добавить пользователя"),
+        ("admin:accounts_bouquetcategory_changelist", "Выберите категорию букета для изменения"),
+        ("admin:accounts_bouquetcategory_add", "Добавить категорию букета"),
+        ("admin:auth_group_changelist", "Выберите группу для изменения"),
+        ("admin:auth_group_add", "Добавить группу"),
+        ("admin:amocrm_leadsync_changelist", "Выберите синхронизацию сделки amoCRM для просмотра"),
+        ("admin:amocrm_reconcilecursor_changelist", "Выберите сверку с amoCRM для просмотра"),
+    ],
+)
+def test_admin_titles_are_in_the_right_case(superuser_client, url, title):
+    assert _title(superuser_client.get(reverse(url)).content.decode()) == title
+
+
+def test_the_change_page_title_is_in_the_right_case(superuser_client, profile_factory):
+    delivery = profile_factory(first_delivery_date=timezone.localdate()).deliveries.first()
+
+    page = superuser_client.get(
+        reverse("admin:accounts_delivery_change", args=[delivery.pk])
+    ).content.decode()
+
+    assert _title(page) == "Изменить доставку"
+
+
+def test_the_add_button_names_the_model_in_the_accusative(superuser_client):
+    page = superuser_client.get(reverse("admin:accounts_bouquetcategory_changelist")).content.decode()
+
+    assert re.search(r'class="addlink">\s*Добавить категорию букета\s*</a>', page)
+
+
+def test_the_date_filter_label_is_russian(superuser_client, profile_factory):
+    profile_factory()
+
+    page = superuser_client.get(reverse("admin:accounts_profile_changelist")).content.decode()
+
+    assert "Фильтр по полю «дата создания»" in page
+    assert "Filter by" not in page
+
+
+def test_models_staff_never_use_are_not_in_the_admin(superuser_client):
+    page = superuser_client.get(reverse("admin:index")).content.decode()
+
+    registered = {model._meta.label for model in admin.site._registry}
+    assert "account.EmailAddress" not in registered
+    assert "django_tasks_database.DBTaskResult" not in registered
+    assert "Tasks Database Backend" not in page and "Task Results" not in page
+    assert "Email Addresses" not in page and "Адреса электронной почты" not in page

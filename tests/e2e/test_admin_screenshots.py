@@ -1,0 +1,89 @@
+"""Screenshots of the admin index (the staff's control room) at desktop width: connected, with the
+account blocked, and not connected. Written where test_screenshots.py writes its own
+(`tools/screenshots.py` refreshes docs/screenshots/); the stack is left connected and unblocked.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tools.harness.browser import DESKTOP, sign_up, wait_for
+from tools.harness.site import manage, signup_data, unique_email
+from tools.harness.stack import connect
+
+pytestmark = pytest.mark.e2e
+
+STAFF = ("control-room@example.com", "Control-room-2031")
+# Customers whose bouquets go out today and tomorrow (the form only offers later dates).
+SCHEDULED = """
+import datetime
+from decimal import Decimal
+from django.utils import timezone
+from accounts import services
+from accounts.models import BouquetCategory, User
+today = timezone.localdate()
+for n, days in enumerate([0, 1, 1, 1]):
+    services.profile_create(
+        user=User.objects.create_user(email=f"scheduled{n}@example.com"),
+        bouquet_category=BouquetCategory.objects.order_by("pk").first(),
+        delivery_address="Москва, ул. Цветочная, д. 1",
+        first_delivery_date=today + datetime.timedelta(days=days),
+        delivery_interval="weekly",
+        wishes="",
+        account_sum=Decimal("5000"),
+    )
+"""
+BLOCK = (
+    "from amocrm.exceptions import AmoCRMForbidden; from amocrm.services.breaker import DatabaseBreaker; "
+    "DatabaseBreaker().failed(AmoCRMForbidden('amoCRM answered 403 (blocked)', status=403))"
+)
+UNBLOCK = "from amocrm.models import CircuitBreaker; CircuitBreaker.objects.all().delete()"
+DISCONNECT = "from amocrm.models import OAuthToken; OAuthToken.objects.all().delete()"
+
+
+def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
+    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    manage(
+        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": STAFF[1]},
+        "createsuperuser",
+        "--noinput",
+        "--email",
+        STAFF[0],
+    )
+    customer = new_page(DESKTOP)
+    for n in range(3):
+        sign_up(customer, signup_data(unique_email(f"admin-shot-{n}")))
+        customer.context.clear_cookies()
+    stack.manage("shell", "-c", SCHEDULED)
+
+    page = new_page(DESKTOP)
+    page.goto("/admin/login/")
+    page.fill("#id_username", STAFF[0])
+    page.fill("#id_password", STAFF[1])
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**/admin/")
+
+    def figure(name: str) -> str:
+        page.goto("/admin/")
+        return page.locator(f"[data-figure={name}]").inner_text().strip()
+
+    def shot(name: str, figure_name: str, expected: str) -> None:
+        wait_for(lambda: expected in figure(figure_name), f"{expected!r} on the index", stack=stack)
+        page.screenshot(path=folder / f"admin-index-{name}.png", full_page=True)
+
+    # The new customers' sync settles first, so the backlog shows what staff normally see.
+    wait_for(lambda: figure("pending") == "0", "the sync to settle", stack=stack)
+    shot("connected", "connection", "Переподключить")
+    try:
+        stack.manage("shell", "-c", BLOCK)
+        shot("blocked", "breaker", "остановлены с")
+    finally:
+        stack.manage("shell", "-c", UNBLOCK)
+    try:
+        stack.manage("shell", "-c", DISCONNECT)
+        shot("not-connected", "connection", "не подключено")
+    finally:
+        connect(stack.env, stack.control)
+    assert "Переподключить" in figure("connection")
