@@ -14,7 +14,7 @@ What it does, all on loopback and bounded by --timeout (300 s by default):
    tomorrow hold a seventh of the customers each), a lead sync row each (a tenth pending, a
    hundredth failed), 10,000 webhook events over the last ten days, a reconcile cursor and an open
    breaker, and one staff user. No signals run (bulk_create sends none): no work is queued.
-3. Starts gunicorn, logs the staff user in through /admin/login/, warms up, then times
+3. Starts gunicorn, logs the staff user in through /login/, warms up, then times
    --requests GETs of /admin/ and of /healthz (one SELECT 1 through the middleware), and prints
    their medians, p95 and the ratio of the medians: the ratio is the figure to compare between
    machines, the milliseconds only describe this one.
@@ -164,15 +164,14 @@ def index_queries() -> list[tuple[float, str]]:
 # ------------------------------------------------------------------------------
 def staff_session(base_url: str) -> requests.Session:
     session = requests.Session()
+    # Staff log in where customers do (the admin's own login redirects there).
     data = {
-        "csrfmiddlewaretoken": csrf_token(session, f"{base_url}/admin/login/"),
-        "username": STAFF_EMAIL,
+        "csrfmiddlewaretoken": csrf_token(session, f"{base_url}/login/"),
+        "login": STAFF_EMAIL,
         "password": PASSWORD,
         "next": "/admin/",
     }
-    response = session.post(
-        f"{base_url}/admin/login/", data=data, allow_redirects=False, timeout=REQUEST_TIMEOUT
-    )
+    response = session.post(f"{base_url}/login/", data=data, allow_redirects=False, timeout=REQUEST_TIMEOUT)
     if response.status_code != 302:
         raise HarnessError(f"the staff login answered {response.status_code}")
     return session
