@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
+from accounts import services, spreadsheet
 from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
@@ -228,7 +228,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="deliveries-{day.isoformat()}.csv"'
         response.write("\ufeff")  # a BOM, so spreadsheet programs read the Cyrillic as UTF-8
-        writer = csv.writer(response)
+        # Every cell quoted (OWASP's advice too): a separator or quote in an address stays in its cell.
+        writer = csv.writer(response, quoting=csv.QUOTE_ALL)
         writer.writerow(
             [gettext("Date"), gettext("Address"), gettext("Category"), gettext("Wishes"), gettext("Phone")]
         )
@@ -236,10 +237,15 @@ class DeliveryAdmin(admin.ModelAdmin):
             writer.writerow(
                 [
                     delivery.delivery_on.isoformat(),
-                    delivery.delivery_address,
-                    delivery.bouquet_category.name,
-                    delivery.profile.wishes,
-                    delivery.profile.phone,
+                    *map(
+                        spreadsheet.cell,
+                        [
+                            delivery.delivery_address,
+                            delivery.bouquet_category.name,
+                            delivery.profile.wishes,
+                            delivery.profile.phone,
+                        ],
+                    ),
                 ]
             )
         return response

@@ -89,6 +89,7 @@ class PreferenceFieldsMixin(forms.Form):
         label=_("Wishes for the bouquets"),
         required=False,
         max_length=1000,
+        strip=False,  # clean_wishes decides what whitespace goes
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("For example: more greenery, no roses. Up to 1000 characters."),
     )
@@ -97,7 +98,10 @@ class PreferenceFieldsMixin(forms.Form):
         return " ".join(self.cleaned_data["delivery_address"].split())
 
     def clean_wishes(self) -> str:
-        return self.cleaned_data["wishes"].strip()
+        # Trailing whitespace and leading blank lines are slips of the keyboard. Leading spaces and
+        # tabs stay as typed: stripping them would turn "\t=cmd" into a bare "=cmd" for every export
+        # we do not control (amoCRM's own); ours quotes both (accounts/spreadsheet.py).
+        return self.cleaned_data["wishes"].rstrip().lstrip("\r\n")
 
 
 class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
