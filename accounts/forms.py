@@ -2,9 +2,12 @@ import datetime
 import re
 from decimal import Decimal
 
+from allauth.account.adapter import get_adapter
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext
@@ -157,6 +160,19 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                 ),
             )
         return cleaned_data
+
+    def try_save(self, request):
+        """allauth's try_save, except that losing a race for the address (a double-clicked submit:
+        another request created it after this form checked) answers with the form's usual "taken"
+        error instead of a 500."""
+        try:
+            return super().try_save(request)
+        except IntegrityError:
+            email = self.cleaned_data["email"]
+            if not get_user_model().objects.filter(email__iexact=email).exists():
+                raise  # some other constraint: not ours to explain
+        self.add_error("email", get_adapter().validation_error("email_taken"))
+        return None, TemplateResponse(request, "account/signup.html", {"form": self})
 
     def save(self, request):
         # One transaction: a failure while creating the profile leaves no user behind.
