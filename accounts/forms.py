@@ -103,7 +103,7 @@ class PreferenceFieldsMixin(forms.Form):
     def clean_wishes(self) -> str:
         # Trailing whitespace and leading blank lines are slips of the keyboard. Leading spaces and
         # tabs stay as typed: stripping them would turn "\t=cmd" into a bare "=cmd" for every export
-        # we do not control (amoCRM's own); ours quotes both (accounts/spreadsheet.py).
+        # we do not control (the CRM's own); ours quotes both (accounts/spreadsheet.py).
         return self.cleaned_data["wishes"].rstrip().lstrip("\r\n")
 
 
