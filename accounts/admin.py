@@ -12,11 +12,21 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services, spreadsheet
+from accounts import phones, services, spreadsheet
+from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
-class ProfileInline(admin.StackedInline):
+class PhoneFieldMixin:
+    """The phone typed any usual way, stored E.164, shown formatted (accounts.forms.PhoneField)."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "phone":
+            return PhoneField(label=db_field.verbose_name.capitalize(), required=not db_field.blank)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class ProfileInline(PhoneFieldMixin, admin.StackedInline):
     model = Profile
     fk_name = "user"
     can_delete = False
@@ -51,7 +61,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(PhoneFieldMixin, admin.ModelAdmin):
     list_display = [
         "user",
         "bouquet_category",
@@ -243,7 +253,9 @@ class DeliveryAdmin(admin.ModelAdmin):
                             delivery.delivery_address,
                             delivery.bouquet_category.name,
                             delivery.profile.wishes,
-                            delivery.profile.phone,
+                            # 8 (900) 123-45-67: dialled as it is, no quote needed; foreign
+                            # numbers stay international and get the quote.
+                            phones.dialled_locally(delivery.profile.phone),
                         ],
                     ),
                 ]

@@ -1,5 +1,4 @@
 import datetime
-import re
 from decimal import Decimal
 
 from allauth.account.adapter import get_adapter
@@ -13,12 +12,10 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, services
+from accounts import analytics, phones, services
 from accounts.models import BouquetCategory, Profile
 
 MAX_DAYS_AHEAD = 365
-# Digits, spaces, brackets, dashes and a leading plus: how people write phone numbers.
-PHONE_RE = re.compile(r"^\+?[\d\s()\-]+$")
 
 
 class CategoryChoiceField(forms.ModelChoiceField):
@@ -57,16 +54,27 @@ def validate_delivery_date(value: datetime.date) -> datetime.date:
     return value
 
 
-def validate_phone(value: str) -> str:
-    value = " ".join(value.split())
-    if not value:
-        return value
-    digits = re.sub(r"\D", "", value)
-    if not PHONE_RE.match(value) or not 10 <= len(digits) <= 15:
-        raise forms.ValidationError(
-            _("Enter a phone number with 10 to 15 digits, for example +7 900 123-45-67."), code="phone"
-        )
-    return value
+class PhoneField(forms.CharField):
+    """A phone typed any usual way, cleaned to E.164 (+79001234567) and shown as +7 900 123-45-67."""
+
+    widget = forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        # A bound form re-renders what was typed; the stored E.164 value is shown formatted.
+        return phones.formatted(value) if isinstance(value, str) and phones.is_e164(value) else value
+
+    def clean(self, value) -> str:
+        value = super().clean(value)
+        if not value:
+            return ""
+        try:
+            return phones.to_e164(value)
+        except phones.InvalidPhone:
+            raise forms.ValidationError(phones.INVALID_MESSAGE, code="phone") from None
 
 
 class PreferenceFieldsMixin(forms.Form):
@@ -199,11 +207,9 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
     """What a customer may change on the preferences page; never the account sum or status."""
 
     next_delivery_date = delivery_date_field(_("Next delivery date"))
-    phone = forms.CharField(
+    phone = PhoneField(
         label=_("Phone"),
         required=False,
-        max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
         help_text=_("Optional: the courier calls it if nobody answers the door."),
     )
 
@@ -236,9 +242,6 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
 
     def clean_next_delivery_date(self) -> datetime.date:
         return validate_delivery_date(self.cleaned_data["next_delivery_date"])
-
-    def clean_phone(self) -> str:
-        return validate_phone(self.cleaned_data["phone"])
 
     def save(self) -> Profile:
         data = {field: self.cleaned_data[field] for field in services.CUSTOMER_EDITABLE_FIELDS}

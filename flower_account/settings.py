@@ -293,6 +293,8 @@ DELIVERY_SKIP_CUTOFF_DAYS = env.int("DELIVERY_SKIP_CUTOFF_DAYS", default=2)
 REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
 # How many ledger entries and past deliveries the account page lists.
 ACCOUNT_HISTORY_SHOWN = 10
+# The country a phone number typed without "+<code>" belongs to (8 900 …: Russia); ISO 3166 code.
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="RU")
 
 # AMOCRM
 # ------------------------------------------------------------------------------

@@ -372,7 +372,7 @@ def test_the_csv_of_tomorrows_deliveries_lists_address_category_wishes_and_phone
             "Москва, ул. Ленина, 25, кв. 10",
             "Романтический",
             "Без лилий, с запиской",
-            "'+7 900 123-45-67",
+            "8 (900) 123-45-67",
         ],
     ]
 
@@ -398,6 +398,19 @@ def test_the_csv_quotes_cells_a_spreadsheet_would_run_and_keeps_them_otherwise(
     [_, row] = export_rows(superuser_client)
 
     assert row[1] == row[3] == f"'{typed}"
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [("+79001234567", "8 (900) 123-45-67"), ("+12025550143", "'+1 202-555-0143"), ("", "")],
+)
+def test_the_csv_writes_phones_as_couriers_dial_them(superuser_client, profile_factory, stored, written):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile_factory(first_delivery_date=tomorrow, phone=stored)
+
+    [_, row] = export_rows(superuser_client)
+
+    assert row[4] == written
 
 
 def test_the_csv_leaves_ordinary_text_alone(superuser_client, profile_factory):
