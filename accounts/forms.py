@@ -2,6 +2,7 @@ import datetime
 from decimal import Decimal
 
 from allauth.account.adapter import get_adapter
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.contrib.auth import get_user_model
@@ -12,7 +13,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, phones, services
+from accounts import analytics, emails, phones, services
 from accounts.models import BouquetCategory, Profile
 
 MAX_DAYS_AHEAD = 365
@@ -201,6 +202,13 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         request.session.pop(services.REFERRAL_SESSION_KEY, None)
         analytics.event_push(request, "sign_up", interval=self.cleaned_data["delivery_interval"])
         return user
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's login, looking the address up as it is stored (accounts.emails.normalize)."""
+
+    def clean_login(self) -> str:
+        return emails.normalize(super().clean_login())
 
 
 class PreferencesForm(PreferenceFieldsMixin, forms.Form):

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import phones, schedule
+from accounts import emails, phones, schedule
 from accounts.managers import ProfileQuerySet, UserManager
 
 
@@ -41,6 +41,10 @@ class User(AbstractUser):
     def clean(self) -> None:
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
+        try:
+            emails.validate_one_script(self.email)
+        except ValidationError as e:
+            raise ValidationError({"email": e.messages}, code="email_script") from None
 
 
 class BouquetCategory(models.Model):

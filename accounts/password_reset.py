@@ -7,13 +7,16 @@ in the worker; the token is made at send time, so its one-day validity starts wh
 """
 
 import logging
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import translation
 
-from accounts import services
+from accounts import emails, services
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,15 @@ EMAIL_TEMPLATE = "registration/password_reset_email.txt"
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's reset form: the view validates the address with it, the task sends with it."""
+
+    def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
+        """The one active account whose normalised address is exactly this one's, if any: never
+        Django's `email__iexact`, which on PostgreSQL also matches `ſam@…` for `sam@…`."""
+        users = list(
+            get_user_model()._default_manager.filter(email=emails.normalize(email), is_active=True)[:2]
+        )
+        if len(users) == 1 and users[0].has_usable_password():
+            yield users[0]
 
 
 def password_reset_send(*, email: str) -> None:

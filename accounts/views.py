@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, services, tasks
+from accounts import analytics, emails, services, tasks
 from accounts.forms import PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
@@ -165,7 +165,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: PasswordResetForm):
         # allauth's limiter, same cache and settings as login: per IP and per address.
         if not ratelimit.consume(
-            self.request, action="reset_password", key=form.cleaned_data["email"].lower()
+            self.request, action="reset_password", key=emails.normalize(form.cleaned_data["email"])
         ):
             form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
             return self.form_invalid(form)

@@ -128,7 +128,9 @@ LOGOUT_REDIRECT_URL = "account_login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link lives one day
 
 # allauth: email is the login, no username; signup logs the customer straight in.
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "login": "accounts.forms.LoginForm"}
+# Normalises addresses and refuses look-alikes (accounts.emails) wherever allauth cleans one.
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
