@@ -26,6 +26,20 @@ class PhoneFieldMixin:
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+class PhoneSearchMixin:
+    """Staff search a phone as they read it (8 900 123-45-67); profiles store it E.164."""
+
+    phone_lookup = "phone"
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            e164 = phones.to_e164(search_term)
+        except phones.InvalidPhone:
+            return found, may_have_duplicates
+        return found | queryset.filter(**{self.phone_lookup: e164}), may_have_duplicates
+
+
 class ProfileInline(PhoneFieldMixin, admin.StackedInline):
     model = Profile
     fk_name = "user"
@@ -61,7 +75,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(PhoneFieldMixin, admin.ModelAdmin):
+class ProfileAdmin(PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
     list_display = [
         "user",
         "bouquet_category",
@@ -148,7 +162,8 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(PhoneSearchMixin, admin.ModelAdmin):
+    phone_lookup = "profile__phone"
     list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
     list_filter = [DeliveryDayFilter, "status", "bouquet_category"]
     search_fields = ["profile__user__email", "delivery_address", "profile__phone"]

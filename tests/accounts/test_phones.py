@@ -78,3 +78,14 @@ def test_the_migration_rewrites_what_parses_and_keeps_what_does_not(profile_fact
     assert {made[pk]: phone for pk, phone in after.items()} == rows
     assert "accounts.phones_kept_unparsed count=1" in caplog.text
     assert "Анне" not in caplog.text
+
+
+@pytest.mark.parametrize("model", ["profile", "delivery"])
+def test_staff_find_a_customer_by_the_phone_as_they_read_it(superuser_client, profile_factory, model):
+    wanted = profile_factory(phone="+79001234567")
+    profile_factory(phone="+79007654321")
+
+    response = superuser_client.get(f"/admin/accounts/{model}/", {"q": "8 900 123-45-67"})
+
+    shown = list(response.context["cl"].queryset)
+    assert shown and {getattr(row, "profile", row) for row in shown} == {wanted}
