@@ -194,6 +194,18 @@ def test_an_older_contact_change_loses_to_a_newer_phone_on_the_site(client, link
     assert linked.phone == "+79990000000"
 
 
+def test_our_own_phone_echoed_in_amocrms_formatting_changes_nothing(client, linked, field_map):
+    LeadSync.objects.filter(profile=linked).update(contact_phone="+79135550102")
+    linked.phone = "+79990000000"
+    linked.save()
+    body = real_body("contact_update_phone", field_map, v1763884400=stamp(3600))
+
+    deliver(client, body.replace("=%2B79135550102", "=%2B7+913+555-01-02"))
+
+    linked.refresh_from_db()
+    assert linked.phone == "+79990000000"
+
+
 def test_our_own_phone_echoed_by_the_contact_changes_nothing(client, linked, field_map):
     LeadSync.objects.filter(profile=linked).update(contact_phone="+79135550102")
     linked.phone = "+79990000000"
@@ -484,4 +496,17 @@ def test_a_linked_contacts_phone_is_only_recorded_the_first_time(client, linked,
 
     linked.refresh_from_db()
     assert linked.phone == "+79990000000"
+    assert LeadSync.objects.get(profile=linked).contact_phone == "+79135550102"
+
+
+def test_the_migration_makes_contact_phone_baselines_e164(linked):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("amocrm.migrations.0008_leadsync_contact_phone_e164")
+    LeadSync.objects.filter(profile=linked).update(contact_phone="+7 913 555-01-02")
+
+    migration.baselines_to_e164(apps, None)
+
     assert LeadSync.objects.get(profile=linked).contact_phone == "+79135550102"
