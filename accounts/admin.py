@@ -16,12 +16,36 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
-from accounts import services
+from accounts import phones, services, spreadsheet
 from accounts.admin_titles import AccusativeTitlesMixin
+from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
-class ProfileInline(admin.StackedInline):
+class PhoneFieldMixin:
+    """The phone typed any usual way, stored E.164, shown formatted (accounts.forms.PhoneField)."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "phone":
+            return PhoneField(label=db_field.verbose_name.capitalize(), required=not db_field.blank)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class PhoneSearchMixin:
+    """Staff search a phone as they read it (8 900 123-45-67); profiles store it E.164."""
+
+    phone_lookup = "phone"
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            e164 = phones.to_e164(search_term)
+        except phones.InvalidPhone:
+            return found, may_have_duplicates
+        return found | queryset.filter(**{self.phone_lookup: e164}), may_have_duplicates
+
+
+class ProfileInline(PhoneFieldMixin, admin.StackedInline):
     model = Profile
     fk_name = "user"
     can_delete = False
@@ -57,7 +81,7 @@ class UserAdmin(AccusativeTitlesMixin, DjangoUserAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
     list_display = [
         "user",
         "bouquet_category",
@@ -144,8 +168,9 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
+class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
     accusative_name = pgettext_lazy("accusative", "delivery")
+    phone_lookup = "profile__phone"
     list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
     list_filter = [DeliveryDayFilter, "status", "bouquet_category"]
     search_fields = ["profile__user__email", "delivery_address", "profile__phone"]
@@ -235,7 +260,8 @@ class DeliveryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="deliveries-{day.isoformat()}.csv"'
         response.write("\ufeff")  # a BOM, so spreadsheet programs read the Cyrillic as UTF-8
-        writer = csv.writer(response)
+        # Every cell quoted (OWASP's advice too): a separator or quote in an address stays in its cell.
+        writer = csv.writer(response, quoting=csv.QUOTE_ALL)
         writer.writerow(
             [gettext("Date"), gettext("Address"), gettext("Category"), gettext("Wishes"), gettext("Phone")]
         )
@@ -243,10 +269,17 @@ class DeliveryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
             writer.writerow(
                 [
                     delivery.delivery_on.isoformat(),
-                    delivery.delivery_address,
-                    delivery.bouquet_category.name,
-                    delivery.profile.wishes,
-                    delivery.profile.phone,
+                    *map(
+                        spreadsheet.cell,
+                        [
+                            delivery.delivery_address,
+                            delivery.bouquet_category.name,
+                            delivery.profile.wishes,
+                            # 8 (900) 123-45-67: dialled as it is, no quote needed; foreign
+                            # numbers stay international and get the quote.
+                            phones.dialled_locally(delivery.profile.phone),
+                        ],
+                    ),
                 ]
             )
         return response

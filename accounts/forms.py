@@ -1,21 +1,22 @@
 import datetime
-import re
 from decimal import Decimal
 
+from allauth.account.adapter import get_adapter
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, services
+from accounts import analytics, emails, phones, services
 from accounts.models import BouquetCategory, Profile
 
 MAX_DAYS_AHEAD = 365
-# Digits, spaces, brackets, dashes and a leading plus: how people write phone numbers.
-PHONE_RE = re.compile(r"^\+?[\d\s()\-]+$")
 
 
 class CategoryChoiceField(forms.ModelChoiceField):
@@ -54,16 +55,27 @@ def validate_delivery_date(value: datetime.date) -> datetime.date:
     return value
 
 
-def validate_phone(value: str) -> str:
-    value = " ".join(value.split())
-    if not value:
-        return value
-    digits = re.sub(r"\D", "", value)
-    if not PHONE_RE.match(value) or not 10 <= len(digits) <= 15:
-        raise forms.ValidationError(
-            _("Enter a phone number with 10 to 15 digits, for example +7 900 123-45-67."), code="phone"
-        )
-    return value
+class PhoneField(forms.CharField):
+    """A phone typed any usual way, cleaned to E.164 (+79001234567) and shown as +7 900 123-45-67."""
+
+    widget = forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        # A bound form re-renders what was typed; the stored E.164 value is shown formatted.
+        return phones.formatted(value) if isinstance(value, str) and phones.is_e164(value) else value
+
+    def clean(self, value) -> str:
+        value = super().clean(value)
+        if not value:
+            return ""
+        try:
+            return phones.to_e164(value)
+        except phones.InvalidPhone:
+            raise forms.ValidationError(phones.INVALID_MESSAGE, code="phone") from None
 
 
 class PreferenceFieldsMixin(forms.Form):
@@ -89,6 +101,7 @@ class PreferenceFieldsMixin(forms.Form):
         label=_("Wishes for the bouquets"),
         required=False,
         max_length=1000,
+        strip=False,  # clean_wishes decides what whitespace goes
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("For example: more greenery, no roses. Up to 1000 characters."),
     )
@@ -97,7 +110,10 @@ class PreferenceFieldsMixin(forms.Form):
         return " ".join(self.cleaned_data["delivery_address"].split())
 
     def clean_wishes(self) -> str:
-        return self.cleaned_data["wishes"].strip()
+        # Trailing whitespace and leading blank lines are slips of the keyboard. Leading spaces and
+        # tabs stay as typed: stripping them would turn "\t=cmd" into a bare "=cmd" for every export
+        # we do not control (the CRM's own); ours quotes both (accounts/spreadsheet.py).
+        return self.cleaned_data["wishes"].rstrip().lstrip("\r\n")
 
 
 class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
@@ -154,6 +170,19 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
             )
         return cleaned_data
 
+    def try_save(self, request):
+        """allauth's try_save, except that losing a race for the address (a double-clicked submit:
+        another request created it after this form checked) answers with the form's usual "taken"
+        error instead of a 500."""
+        try:
+            return super().try_save(request)
+        except IntegrityError:
+            email = self.cleaned_data["email"]
+            if not get_user_model().objects.filter(email__iexact=email).exists():
+                raise  # some other constraint: not ours to explain
+        self.add_error("email", get_adapter().validation_error("email_taken"))
+        return None, TemplateResponse(request, "account/signup.html", {"form": self})
+
     def save(self, request):
         # One transaction: a failure while creating the profile leaves no user behind.
         with transaction.atomic():
@@ -175,15 +204,20 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         return user
 
 
+class LoginForm(AllauthLoginForm):
+    """allauth's login, looking the address up as it is stored (accounts.emails.normalize)."""
+
+    def clean_login(self) -> str:
+        return emails.normalize(super().clean_login())
+
+
 class PreferencesForm(PreferenceFieldsMixin, forms.Form):
     """What a customer may change on the preferences page; never the account sum or status."""
 
     next_delivery_date = delivery_date_field(_("Next delivery date"))
-    phone = forms.CharField(
+    phone = PhoneField(
         label=_("Phone"),
         required=False,
-        max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
         help_text=_("Optional: the courier calls it if nobody answers the door."),
     )
 
@@ -216,9 +250,6 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
 
     def clean_next_delivery_date(self) -> datetime.date:
         return validate_delivery_date(self.cleaned_data["next_delivery_date"])
-
-    def clean_phone(self) -> str:
-        return validate_phone(self.cleaned_data["phone"])
 
     def save(self) -> Profile:
         data = {field: self.cleaned_data[field] for field in services.CUSTOMER_EDITABLE_FIELDS}

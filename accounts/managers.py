@@ -2,18 +2,23 @@ from django.contrib.auth.models import BaseUserManager
 from django.db import models
 from django.db.models import Count, Q
 
+from accounts import emails
+
 
 class UserManager(BaseUserManager):
-    """Users log in by email; the address is stored lower-cased so `Anna@X.ru` is `anna@x.ru`."""
+    """Users log in by email; the address is stored normalised (accounts.emails: NFKC, case-folded),
+    so `Anna@X.ru` is `anna@x.ru` and `ſam@x.ru` is `sam@x.ru`."""
 
     use_in_migrations = True
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
-        return (email or "").strip().lower()
+        return emails.normalize(email)
 
     def get_by_natural_key(self, username: str):
-        return self.get(email__iexact=username)
+        # An exact match on the normalised address: one account at most, whatever the database's
+        # case rules (PostgreSQL's UPPER() makes `ſam` equal `SAM`).
+        return self.get(email=self.normalize_email(username))
 
     def _create_user(self, email: str, password: str | None, **extra_fields):
         if not email:

@@ -4,13 +4,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import schedule
+from accounts import emails, phones, schedule
 from accounts.managers import ProfileQuerySet, UserManager
 
 
@@ -40,6 +41,10 @@ class User(AbstractUser):
     def clean(self) -> None:
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
+        try:
+            emails.validate_one_script(self.email)
+        except ValidationError as e:
+            raise ValidationError({"email": e.messages}, code="email_script") from None
 
 
 class BouquetCategory(models.Model):
@@ -113,6 +118,7 @@ class Profile(models.Model):
         related_name="referrals",
         verbose_name=_("referred by"),
     )
+    # E.164 (+79001234567), or empty; clean() parses whatever was given (accounts.phones).
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     paused_until = models.DateField(
         _("paused until"), null=True, blank=True, help_text=_("Empty while paused: paused indefinitely.")
@@ -132,6 +138,19 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.phone:
+            try:
+                self.phone = phones.to_e164(self.phone)
+            except phones.InvalidPhone:
+                raise ValidationError({"phone": phones.INVALID_MESSAGE}, code="phone") from None
+
+    @property
+    def phone_display(self) -> str:
+        """The phone as people write it: +7 900 123-45-67."""
+        return phones.formatted(self.phone)
 
     @property
     def referral_url(self) -> str:

@@ -341,9 +341,11 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
 
 @transaction.atomic
 def password_reset_requested(*, email: str) -> None:
-    """A reset link was asked for this address: the history of its subscription (if any) says so.
-    Nothing is told to the asker either way."""
-    for profile in Profile.objects.filter(user__email__iexact=email.strip(), user__is_active=True):
+    """A reset link was asked for this address (matched exactly as stored, so never a second account):
+    the history of its subscription (if any) says so. Nothing is told to the asker either way."""
+    for profile in Profile.objects.filter(
+        user__email=User.objects.normalize_email(email), user__is_active=True
+    ):
         _event(profile, Action.PASSWORD_RESET_REQUESTED)
 
 

@@ -1,3 +1,4 @@
+from functools import partial
 from uuid import UUID
 
 from allauth.account.adapter import get_adapter
@@ -7,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
@@ -15,9 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, services
+from accounts import analytics, emails, services, tasks
 from accounts.forms import PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
+from accounts.password_reset import PasswordResetForm
 
 
 class HomeView(TemplateView):
@@ -152,25 +155,23 @@ def referral_landing(request: HttpRequest, referral_code: UUID) -> HttpResponse:
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset flow with our templates; known and unknown emails get the same answer."""
+    """Django's reset page; the mail goes from the worker (accounts.password_reset), so known and
+    unknown emails get the same answer in the same time."""
 
-    form_class = auth_forms.PasswordResetForm
+    form_class = PasswordResetForm
     template_name = "registration/password_reset_form.html"
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
 
-    def form_valid(self, form: auth_forms.PasswordResetForm):
+    def form_valid(self, form: PasswordResetForm):
         # allauth's limiter, same cache and settings as login: per IP and per address.
         if not ratelimit.consume(
-            self.request, action="reset_password", key=form.cleaned_data["email"].lower()
+            self.request, action="reset_password", key=emails.normalize(form.cleaned_data["email"])
         ):
             form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
             return self.form_invalid(form)
-        self.extra_email_context = {"site_url": settings.SITE_URL}
-        response = super().form_valid(form)
-        services.password_reset_requested(email=form.cleaned_data["email"])
-        return response
+        # Enqueued for every valid address, known or not: the lookup happens in the task.
+        transaction.on_commit(partial(tasks.password_reset_send.enqueue, email=form.cleaned_data["email"]))
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -127,6 +127,8 @@ def webhook(request: HttpRequest, secret: str) -> HttpResponse:
         return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     try:
         payload = webhooks.parse_body(body)
+    except webhooks.TooManyKeys:
+        return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)  # as over MAX_BYTES: nothing is stored
     except webhooks.ParseError as e:
         webhook_events.webhook_record_malformed(body=body, error=str(e))
         return _plain(HTTPStatus.BAD_REQUEST)

@@ -10,7 +10,8 @@ filled fields, each with its id and its Russian name; a third of them are dates,
 (`[values][0]=<timestamp>`), the others text or selects (`[values][0][value]`, `[enum]`). It is
 percent-encoded as PHP's http_build_query writes it. Each round parses it with amocrm.webhooks
 (`parse_body`, then `read_lead` for every item), in this process; the figures are the median and
-the worst round. A body of 20,000 `[]` appends (the case that was quadratic) is timed too.
+the worst round. A body of 19,999 `[]` appends (the case that was quadratic) is timed too, and the
+keys of the largest body are compared with the MAX_KEYS cap.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def main() -> None:
     largest = args.leads
     while len(mass_edit_body(largest + 1, args.fields)) <= webhooks.MAX_BYTES:
         largest += 1
-    appends = "&".join(f"a%5B%5D={n}" for n in range(20_000)).encode()
+    appends = "&".join("a%5B%5D=" for _ in range(19_999)).encode()
     append_times = timed(appends, 3)
 
     print(f"\nWebhook body of {args.leads} leads × {args.fields} fields: {len(body) / 1024:.0f} KB")
@@ -83,8 +84,10 @@ def main() -> None:
         f"largest body accepted: {webhooks.MAX_BYTES / 1024 / 1024:.0f} MB "
         f"(about {largest} such leads; 413 above it)"
     )
+    keys = mass_edit_body(largest, args.fields).count(b"&") + 1
+    print(f"keys in that largest body: {keys:,}; cap {webhooks.MAX_KEYS:,} keys (413 above it)")
     print(
-        f"20,000 `[]` appends ({len(appends) / 1024:.0f} KB): "
+        f"19,999 `[]` appends ({len(appends) / 1024:.0f} KB): "
         f"median {statistics.median(append_times) * 1000:.0f} ms"
     )
 

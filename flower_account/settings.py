@@ -133,8 +133,9 @@ LOGOUT_REDIRECT_URL = "account_login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link lives one day
 
 # allauth: email is the login, no username; signup logs the customer straight in.
+# Normalises addresses, refuses look-alikes (accounts.emails) and keys the login lock by the email.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "login": "accounts.forms.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -322,6 +323,8 @@ DELIVERY_SKIP_CUTOFF_DAYS = env.int("DELIVERY_SKIP_CUTOFF_DAYS", default=2)
 REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
 # How many ledger entries and past deliveries the account page lists.
 ACCOUNT_HISTORY_SHOWN = 10
+# The country a phone number typed without "+<code>" belongs to (8 900 …: Russia); ISO 3166 code.
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="RU")
 
 # AMOCRM
 # ------------------------------------------------------------------------------

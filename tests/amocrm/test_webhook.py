@@ -225,6 +225,18 @@ def test_huge_body_is_rejected_before_parsing(client, linked):
     assert not WebhookEvent.objects.exists()
 
 
+def test_body_with_more_keys_than_the_cap_is_rejected_like_a_huge_one(client, linked):
+    from amocrm import webhooks
+
+    many = "&".join(f"a%5B%5D={n}" for n in range(webhooks.MAX_KEYS + 1))
+    assert len(many.encode()) < webhooks.MAX_BYTES
+
+    response = post(client, many)
+
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert not WebhookEvent.objects.exists()
+
+
 def test_a_mass_edit_of_50_leads_with_40_fields_each_is_accepted(client, linked):
     manager_fields = [
         {"id": 700000 + n, "name": f"Поле менеджера номер {n}", "values": [{"value": "Значение поля"}]}

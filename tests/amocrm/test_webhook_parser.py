@@ -119,6 +119,35 @@ def test_many_appends_keep_their_order():
     assert payload["a"] == [str(n) for n in range(5000)]
 
 
+def test_appends_cost_a_constant_number_of_key_checks_each(monkeypatch):
+    # 19,999 appends (175 KB, under both caps): a parser that rescans the node's keys on every
+    # append makes ~200 million checks; the linear one checks the keys once.
+    calls = 0
+    real = webhooks._is_digits
+
+    def counting(text: str) -> bool:
+        nonlocal calls
+        calls += 1
+        return real(text)
+
+    monkeypatch.setattr(webhooks, "_is_digits", counting)
+    text = "a%5B5%5D=x&" + "&".join("a%5B%5D=" for _ in range(19_999))
+    assert len(text) < webhooks.MAX_BYTES
+
+    payload = parse_body(text)
+
+    assert len(payload["a"]) == 20_000
+    assert calls <= 2 * 20_000
+
+
+def test_more_keys_than_the_cap_is_refused_before_decoding():
+    text = "&".join("a=1" for _ in range(webhooks.MAX_KEYS + 1))
+
+    with pytest.raises(webhooks.TooManyKeys):
+        parse_body(text)
+    assert parse_body("&".join("a%5B%5D=1" for _ in range(webhooks.MAX_KEYS)))["a"][-1] == "1"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from("%+\\xab5BDE0123456789&=[]ц"), max_size=60))
 def test_form_decoding_matches_urllib(text):
