@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
+from accounts import delivery_actions, services
 from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
@@ -169,7 +169,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         done = already = 0
         for delivery in queryset.select_related("profile__user"):
             try:
-                completed = services.delivery_complete(delivery_id=delivery.pk)
+                completed = delivery_actions.delivery_complete(delivery_id=delivery.pk)
             except services.InsufficientBalance as e:
                 self.message_user(
                     request,
@@ -181,7 +181,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                     messages.WARNING,
                 )
                 continue
-            except services.DeliveryError as e:
+            except delivery_actions.DeliveryError as e:
                 self.message_user(request, f"{delivery}: {e}", messages.WARNING)
                 continue
             done += completed

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, services
+from accounts import analytics, delivery_actions, services
 from accounts.forms import PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 
@@ -75,8 +75,8 @@ class DeliverySkipView(ProfileMixin, View):
         profile = self.get_profile()
         delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
         try:
-            services.delivery_skip(profile=profile, delivery_id=delivery.pk)
-        except services.DeliveryError as e:
+            delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
+        except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
         else:
             analytics.event_push(request, "delivery_skip", delivery_on=delivery.delivery_on.isoformat())
@@ -98,8 +98,8 @@ class PauseView(ProfileMixin, View):
             return redirect("accounts:dashboard")
         resume_on = form.cleaned_data["resume_on"]
         try:
-            services.profile_pause(profile=profile, resume_on=resume_on)
-        except services.DeliveryError as e:
+            delivery_actions.profile_pause(profile=profile, resume_on=resume_on)
+        except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
             return redirect("accounts:dashboard")
         analytics.event_push(
@@ -120,8 +120,8 @@ class ResumeView(ProfileMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            services.profile_resume(profile=self.get_profile())
-        except services.DeliveryError as e:
+            delivery_actions.profile_resume(profile=self.get_profile())
+        except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
         else:
             analytics.event_push(request, "subscription_resume")
