@@ -1,11 +1,13 @@
-"""What customers (and staff) do to deliveries and to the subscription's course: skip, pause, resume,
-mark delivered, and the daily roll. The rules live here; views, the admin and commands call them."""
+"""What customers (and staff) do to deliveries and to the subscription's course: skip, un-skip,
+move, pause, resume, mark delivered, and the daily roll. The rules live here; views, the admin and
+commands call them."""
 
 import datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from accounts import services
@@ -58,6 +60,85 @@ def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | 
     delivery.save(update_fields=["status", "updated_at"])
     _lead_touch(profile)
     services._event(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
+    return delivery
+
+
+def _too_late(action: str) -> DeliveryError:
+    days = settings.DELIVERY_SKIP_CUTOFF_DAYS
+    messages = {
+        "unskip": ngettext(
+            "It is too late to bring this delivery back: changes close %(days)s day before it.",
+            "It is too late to bring this delivery back: changes close %(days)s days before it.",
+            days,
+        ),
+        "move": ngettext(
+            "It is too late to move this delivery: changes close %(days)s day before it.",
+            "It is too late to move this delivery: changes close %(days)s days before it.",
+            days,
+        ),
+    }
+    return DeliveryError(messages[action] % {"days": days})
+
+
+@transaction.atomic
+def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
+    """The customer takes back a skip, until the cut-off; the bouquet is planned as the profile now is."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SKIPPED:
+        raise DeliveryError(gettext("This delivery is not skipped."))
+    if not delivery.can_unskip(today=today):
+        raise _too_late("unskip")
+    delivery.status = Delivery.Status.SCHEDULED
+    # While skipped, the row kept the category and address it had; a scheduled one follows the profile.
+    delivery.bouquet_category = profile.bouquet_category
+    delivery.price = profile.bouquet_category.price
+    delivery.delivery_address = profile.delivery_address
+    delivery.save(update_fields=["status", "bouquet_category", "price", "delivery_address", "updated_at"])
+    _lead_touch(profile)
+    services._event(profile, Action.DELIVERY_UNSKIPPED, date=delivery.delivery_on.isoformat())
+    return delivery
+
+
+def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
+    today = today or timezone.localdate()
+    first = today + datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
+    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
+
+
+@transaction.atomic
+def delivery_move(
+    *, profile: Profile, delivery_id: int, new_date: datetime.date, today: datetime.date | None = None
+) -> Delivery:
+    """Move one scheduled delivery to another free day, both before their cut-offs and within the
+    planned weeks. The row remembers the schedule's date it came from (`moved_from`), so the daily
+    reschedule neither plans that date again nor cancels the moved bouquet."""
+    today = today or timezone.localdate()
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("Only a scheduled delivery can be moved."))
+    if not delivery.can_skip(today=today):
+        raise _too_late("move")
+    first, last = move_window(today=today)
+    if new_date == delivery.delivery_on:
+        raise DeliveryError(gettext("The delivery is already on that day."))
+    if not first <= new_date <= last:
+        raise DeliveryError(
+            gettext("Choose a day from %(first)s to %(last)s.")
+            % {"first": date_format(first, "j E"), "last": date_format(last, "j E Y")}
+        )
+    there = profile.deliveries.select_for_update().filter(delivery_on=new_date).first()
+    if there is not None and there.status != Delivery.Status.CANCELLED:
+        raise DeliveryError(gettext("There is already a delivery on that day; choose another one."))
+    if there is not None:
+        there.delete()  # a cancelled date holds no money (only delivered rows have ledger entries)
+    old_date = delivery.delivery_on
+    slot = delivery.moved_from or old_date
+    delivery.delivery_on = new_date
+    delivery.moved_from = None if new_date == slot else slot  # moved back home: an ordinary row again
+    delivery.save(update_fields=["delivery_on", "moved_from", "updated_at"])
+    _lead_touch(profile)
+    services._event(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
     return delivery
 
 

@@ -245,3 +245,11 @@ class PauseForm(forms.Form):
         if value <= timezone.localdate():
             raise forms.ValidationError(_("The resume date must be in the future."), code="past")
         return validate_delivery_date(value)
+
+
+class DeliveryMoveForm(forms.Form):
+    """The new day for one delivery; the rules about which days are allowed are the service's."""
+
+    delivery_on = forms.DateField(
+        label=_("New date"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], widget=DateInput()
+    )

@@ -201,6 +201,12 @@ class Delivery(models.Model):
     delivery_address = models.CharField(_("delivery address"), max_length=255)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.SCHEDULED)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    moved_from = models.DateField(
+        _("moved from"),
+        null=True,
+        blank=True,
+        help_text=_("The schedule's date the customer moved this delivery from; that date stays taken."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -226,6 +232,13 @@ class Delivery(models.Model):
         return (
             self.status == self.Status.SCHEDULED and (today or timezone.localdate()) <= self.skip_deadline()
         )
+
+    def can_unskip(self, *, today: datetime.date | None = None) -> bool:
+        return self.status == self.Status.SKIPPED and (today or timezone.localdate()) <= self.skip_deadline()
+
+    @property
+    def is_moved(self) -> bool:
+        return self.moved_from is not None
 
 
 class LedgerEntry(models.Model):

@@ -270,6 +270,10 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     one that leaves it is cancelled; a cancelled date that comes back is scheduled again (one row per
     day). Scheduled rows take the current category, its price and the address. A pause with a resume
     date plans nothing before that date; an indefinite pause (or a closed account) plans nothing.
+
+    A delivery the customer moved (`moved_from`) follows the date it was moved from: that date stays
+    taken (no new row there) and the moved row lives as long as that date is on the schedule, wherever
+    it now lies; when the date leaves the schedule, the moved row is cancelled like any other.
     """
     today = today or timezone.localdate()
     start = today
@@ -293,14 +297,18 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     existing = {
         d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
     }
+    # A moved delivery may now lie before today while the date it was moved from is still ahead.
+    taken = set(profile.deliveries.filter(moved_from__gte=today).values_list("moved_from", flat=True))
     for day, delivery in existing.items():
         fields: list[str] = []
         if delivery.status == Delivery.Status.DELIVERED:
             continue
-        if day not in wanted and delivery.status != Delivery.Status.CANCELLED:
+        slot = delivery.moved_from or day
+        on_schedule = slot in wanted or slot < today
+        if not on_schedule and delivery.status != Delivery.Status.CANCELLED:
             delivery.status = Delivery.Status.CANCELLED
             fields.append("status")
-        elif day in wanted and delivery.status == Delivery.Status.CANCELLED:
+        elif on_schedule and delivery.status == Delivery.Status.CANCELLED:
             delivery.status = Delivery.Status.SCHEDULED
             fields.append("status")
         if delivery.status == Delivery.Status.SCHEDULED:
@@ -311,7 +319,10 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
         if fields:
             delivery.save(update_fields=[*fields, "updated_at"])
     Delivery.objects.bulk_create(
-        [Delivery(profile=profile, delivery_on=day, **snapshot) for day in sorted(wanted - set(existing))]
+        [
+            Delivery(profile=profile, delivery_on=day, **snapshot)
+            for day in sorted(wanted - set(existing) - taken)
+        ]
     )
 
 

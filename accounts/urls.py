@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("preferences/", views.PreferencesView.as_view(), name="preferences"),
     path("deliveries/<int:pk>/skip/", views.DeliverySkipView.as_view(), name="delivery_skip"),
+    path("deliveries/<int:pk>/unskip/", views.DeliveryUnskipView.as_view(), name="delivery_unskip"),
+    path("deliveries/<int:pk>/move/", views.DeliveryMoveView.as_view(), name="delivery_move"),
     path("pause/", views.PauseView.as_view(), name="pause"),
     path("resume/", views.ResumeView.as_view(), name="resume"),
 ]

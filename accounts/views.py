@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from accounts import analytics, delivery_actions, services
-from accounts.forms import PauseForm, PreferencesForm
+from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 
 
@@ -61,6 +61,7 @@ class DashboardView(ProfileMixin, TemplateView):
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
             pause_form=PauseForm(),
+            move_window=delivery_actions.move_window(),
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
             **kwargs,
         )
@@ -83,6 +84,52 @@ class DeliverySkipView(ProfileMixin, View):
             messages.success(
                 request,
                 _("The delivery on %(day)s is skipped.") % {"day": date_format(delivery.delivery_on, "j E")},
+            )
+        return redirect("accounts:dashboard")
+
+
+class DeliveryUnskipView(ProfileMixin, View):
+    """POST: take back the skip of one of the customer's own deliveries (another customer's is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        try:
+            delivery_actions.delivery_unskip(profile=profile, delivery_id=delivery.pk)
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            messages.success(
+                request,
+                _("The delivery on %(day)s is back on.") % {"day": date_format(delivery.delivery_on, "j E")},
+            )
+        return redirect("accounts:dashboard")
+
+
+class DeliveryMoveView(ProfileMixin, View):
+    """POST: move one of the customer's own deliveries to another day (another customer's is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        form = DeliveryMoveForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors["delivery_on"]))
+            return redirect("accounts:dashboard")
+        new_date = form.cleaned_data["delivery_on"]
+        try:
+            delivery_actions.delivery_move(profile=profile, delivery_id=delivery.pk, new_date=new_date)
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            messages.success(
+                request,
+                _("The delivery on %(day)s is moved to %(new_day)s.")
+                % {"day": date_format(delivery.delivery_on, "j E"), "new_day": date_format(new_date, "j E")},
             )
         return redirect("accounts:dashboard")
 
