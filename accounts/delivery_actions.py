@@ -136,7 +136,8 @@ def delivery_move(
     slot = delivery.moved_from or old_date
     delivery.delivery_on = new_date
     delivery.moved_from = None if new_date == slot else slot  # moved back home: an ordinary row again
-    delivery.save(update_fields=["delivery_on", "moved_from", "updated_at"])
+    delivery.reminded_at = None  # a new date, a new reminder
+    delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
     _lead_touch(profile)
     services._event(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
     return delivery

@@ -117,6 +117,13 @@ class Profile(models.Model):
     paused_until = models.DateField(
         _("paused until"), null=True, blank=True, help_text=_("Empty while paused: paused indefinitely.")
     )
+    wants_reminders = models.BooleanField(_("email reminders before deliveries"), default=True)
+    low_balance_emailed_at = models.DateTimeField(
+        _("low balance email sent at"),
+        null=True,
+        blank=True,
+        help_text=_("Cleared once the balance covers the next delivery again: one email per shortfall."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -201,6 +208,7 @@ class Delivery(models.Model):
     delivery_address = models.CharField(_("delivery address"), max_length=255)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.SCHEDULED)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
     moved_from = models.DateField(
         _("moved from"),
         null=True,

@@ -1,3 +1,4 @@
+from http import HTTPStatus
 from uuid import UUID
 
 from allauth.account.adapter import get_adapter
@@ -8,14 +9,14 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, delivery_actions, services
+from accounts import analytics, delivery_actions, services, skip_links
 from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 
@@ -132,6 +133,42 @@ class DeliveryMoveView(ProfileMixin, View):
                 % {"day": date_format(delivery.delivery_on, "j E"), "new_day": date_format(new_date, "j E")},
             )
         return redirect("accounts:dashboard")
+
+
+class DeliverySkipLinkView(View):
+    """The reminder email's "skip this one" link: GET asks, POST skips; no login, the link is the key.
+
+    A bad, expired or used link gets a page that says so, never an error page."""
+
+    http_method_names = ["get", "post"]
+    template_name = "accounts/skip_link.html"
+    status_by_problem = {
+        skip_links.Problem.INVALID: HTTPStatus.BAD_REQUEST,
+        skip_links.Problem.EXPIRED: HTTPStatus.GONE,
+        skip_links.Problem.GONE: HTTPStatus.GONE,
+        skip_links.Problem.USED: HTTPStatus.OK,
+    }
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            delivery = skip_links.delivery_for(token)
+        except skip_links.LinkError as e:
+            return self._problem(e)
+        return render(request, self.template_name, {"delivery": delivery})
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            delivery = skip_links.delivery_for(token)
+            delivery_actions.delivery_skip(profile=delivery.profile, delivery_id=delivery.pk)
+        except skip_links.LinkError as e:
+            return self._problem(e)
+        except delivery_actions.DeliveryError as e:  # changed between the check and the lock
+            return render(request, self.template_name, {"error": str(e)}, status=HTTPStatus.CONFLICT)
+        return redirect(request.path)  # now a used link: the page says the delivery is skipped
+
+    def _problem(self, error: skip_links.LinkError) -> HttpResponse:
+        context = {"problem": str(error.problem), "delivery": error.delivery}
+        return render(self.request, self.template_name, context, status=self.status_by_problem[error.problem])
 
 
 class PauseView(ProfileMixin, View):

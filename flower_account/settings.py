@@ -289,6 +289,10 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 DELIVERY_HORIZON_WEEKS = env.int("DELIVERY_HORIZON_WEEKS", default=8)
 # A customer may skip a delivery until this many days before it (2: a Friday delivery until Wednesday).
 DELIVERY_SKIP_CUTOFF_DAYS = env.int("DELIVERY_SKIP_CUTOFF_DAYS", default=2)
+# The reminder email goes this many days before each delivery (3: a day before the skip cut-off,
+# so the customer can still skip), from this hour, Moscow time (`deliveries_remind`, hourly).
+DELIVERY_REMINDER_DAYS = env.int("DELIVERY_REMINDER_DAYS", default=3)
+DELIVERY_REMINDER_HOUR = env.int("DELIVERY_REMINDER_HOUR", default=10)
 # What the referrer is credited, once, when a friend's first bouquet is delivered (roubles).
 REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
 # How many ledger entries and past deliveries the account page lists.
