@@ -128,7 +128,18 @@ LOGOUT_REDIRECT_URL = "account_login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link lives one day
 
 # allauth: email is the login, no username; signup logs the customer straight in.
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "accounts.forms.SignupForm",
+    # Sign-in by code answers to the password's failed-login lockout too (accounts/login_code.py).
+    "request_login_code": "accounts.login_code.RequestLoginCodeForm",
+    "confirm_login_code": "accounts.login_code.ConfirmLoginCodeForm",
+}
+# Beside the password on /login/: the customer gets a code by email and types it. A code lives
+# five minutes and takes three guesses; a wrong one counts as a failed login.
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""  # allauth's emails (the code) carry the site's name in the subject
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -148,6 +159,7 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
+    "request_login_code": "20/m/ip,5/m/key",  # as reset_password: each sends an email
     "change_password": "5/m/user",
 }
 
