@@ -154,6 +154,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         "delivery_address",
         "status",
         "delivered_at",
+        "moved_from",
+        "reminded_at",
         "created_at",
         "updated_at",
     ]
