@@ -139,7 +139,8 @@ ACCOUNT_FORMS = {
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
-ACCOUNT_EMAIL_SUBJECT_PREFIX = ""  # allauth's emails (the code) carry the site's name in the subject
+# allauth's emails (the code; "no such account" for an unknown address) name the site, not its host.
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Flower Account: "
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
