@@ -16,7 +16,7 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
-from accounts import phones, services, spreadsheet
+from accounts import delivery_actions, phones, services, spreadsheet
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Profile, User
@@ -186,6 +186,8 @@ class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
         "delivery_address",
         "status",
         "delivered_at",
+        "moved_from",
+        "reminded_at",
         "created_at",
         "updated_at",
     ]
@@ -201,7 +203,7 @@ class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
         done = already = 0
         for delivery in queryset.select_related("profile__user"):
             try:
-                completed = services.delivery_complete(delivery_id=delivery.pk)
+                completed = delivery_actions.delivery_complete(delivery_id=delivery.pk)
             except services.InsufficientBalance as e:
                 self.message_user(
                     request,
@@ -213,7 +215,7 @@ class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
                     messages.WARNING,
                 )
                 continue
-            except services.DeliveryError as e:
+            except delivery_actions.DeliveryError as e:
                 self.message_user(request, f"{delivery}: {e}", messages.WARNING)
                 continue
             done += completed

@@ -13,7 +13,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, emails, phones, services
+from accounts import analytics, emails, phones, reminders, services
 from accounts.models import BouquetCategory, Profile
 
 MAX_DAYS_AHEAD = 365
@@ -220,6 +220,11 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         required=False,
         help_text=_("Optional: the courier calls it if nobody answers the door."),
     )
+    wants_reminders = forms.BooleanField(
+        label=_("Email me before each bouquet and when the balance runs low"),
+        required=False,
+        help_text=_("A reminder a few days before each delivery, with a link to skip it."),
+    )
 
     field_order = [
         "bouquet_category",
@@ -228,6 +233,7 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         "delivery_interval",
         "wishes",
         "phone",
+        "wants_reminders",
     ]
 
     def __init__(self, *args, profile: Profile, **kwargs):
@@ -240,6 +246,7 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
             "delivery_interval": profile.delivery_interval,
             "wishes": profile.wishes,
             "phone": profile.phone,
+            "wants_reminders": profile.wants_reminders,
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
@@ -253,9 +260,10 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
 
     def save(self) -> Profile:
         data = {field: self.cleaned_data[field] for field in services.CUSTOMER_EDITABLE_FIELDS}
-        return services.profile_update_preferences(
+        profile = services.profile_update_preferences(
             profile=self.profile, data=data, next_delivery_date=self.cleaned_data["next_delivery_date"]
         )
+        return reminders.profile_reminders_set(profile=profile, wants=self.cleaned_data["wants_reminders"])
 
 
 class PauseForm(forms.Form):
@@ -276,3 +284,11 @@ class PauseForm(forms.Form):
         if value <= timezone.localdate():
             raise forms.ValidationError(_("The resume date must be in the future."), code="past")
         return validate_delivery_date(value)
+
+
+class DeliveryMoveForm(forms.Form):
+    """The new day for one delivery; the rules about which days are allowed are the service's."""
+
+    delivery_on = forms.DateField(
+        label=_("New date"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], widget=DateInput()
+    )

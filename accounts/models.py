@@ -123,6 +123,13 @@ class Profile(models.Model):
     paused_until = models.DateField(
         _("paused until"), null=True, blank=True, help_text=_("Empty while paused: paused indefinitely.")
     )
+    wants_reminders = models.BooleanField(_("email reminders before deliveries"), default=True)
+    low_balance_emailed_at = models.DateTimeField(
+        _("low balance email sent at"),
+        null=True,
+        blank=True,
+        help_text=_("Cleared once the balance covers the next delivery again: one email per shortfall."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -220,6 +227,13 @@ class Delivery(models.Model):
     delivery_address = models.CharField(_("delivery address"), max_length=255)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.SCHEDULED)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
+    moved_from = models.DateField(
+        _("moved from"),
+        null=True,
+        blank=True,
+        help_text=_("The schedule's date the customer moved this delivery from; that date stays taken."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -245,6 +259,13 @@ class Delivery(models.Model):
         return (
             self.status == self.Status.SCHEDULED and (today or timezone.localdate()) <= self.skip_deadline()
         )
+
+    def can_unskip(self, *, today: datetime.date | None = None) -> bool:
+        return self.status == self.Status.SKIPPED and (today or timezone.localdate()) <= self.skip_deadline()
+
+    @property
+    def is_moved(self) -> bool:
+        return self.moved_from is not None
 
 
 class LedgerEntry(models.Model):

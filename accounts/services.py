@@ -13,7 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
 from accounts.signals import Action, subscription_event
@@ -270,6 +270,10 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     one that leaves it is cancelled; a cancelled date that comes back is scheduled again (one row per
     day). Scheduled rows take the current category, its price and the address. A pause with a resume
     date plans nothing before that date; an indefinite pause (or a closed account) plans nothing.
+
+    A delivery the customer moved (`moved_from`) follows the date it was moved from: that date stays
+    taken (no new row there) and the moved row lives as long as that date is on the schedule, wherever
+    it now lies; when the date leaves the schedule, the moved row is cancelled like any other.
     """
     today = today or timezone.localdate()
     start = today
@@ -293,14 +297,18 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     existing = {
         d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
     }
+    # A moved delivery may now lie before today while the date it was moved from is still ahead.
+    taken = set(profile.deliveries.filter(moved_from__gte=today).values_list("moved_from", flat=True))
     for day, delivery in existing.items():
         fields: list[str] = []
         if delivery.status == Delivery.Status.DELIVERED:
             continue
-        if day not in wanted and delivery.status != Delivery.Status.CANCELLED:
+        slot = delivery.moved_from or day
+        on_schedule = slot in wanted or slot < today
+        if not on_schedule and delivery.status != Delivery.Status.CANCELLED:
             delivery.status = Delivery.Status.CANCELLED
             fields.append("status")
-        elif day in wanted and delivery.status == Delivery.Status.CANCELLED:
+        elif on_schedule and delivery.status == Delivery.Status.CANCELLED:
             delivery.status = Delivery.Status.SCHEDULED
             fields.append("status")
         if delivery.status == Delivery.Status.SCHEDULED:
@@ -311,7 +319,10 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
         if fields:
             delivery.save(update_fields=[*fields, "updated_at"])
     Delivery.objects.bulk_create(
-        [Delivery(profile=profile, delivery_on=day, **snapshot) for day in sorted(wanted - set(existing))]
+        [
+            Delivery(profile=profile, delivery_on=day, **snapshot)
+            for day in sorted(wanted - set(existing) - taken)
+        ]
     )
 
 
@@ -347,119 +358,6 @@ def password_reset_requested(*, email: str) -> None:
         user__email=User.objects.normalize_email(email), user__is_active=True
     ):
         _event(profile, Action.PASSWORD_RESET_REQUESTED)
-
-
-def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
-    """Daily: end pauses whose resume date has come and move every profile's window one day on."""
-    today = today or timezone.localdate()
-    resuming = Profile.objects.filter(account_status=Profile.AccountStatus.PAUSED, paused_until__lte=today)
-    profiles = Profile.objects.exclude(account_status=Profile.AccountStatus.CLOSED).select_related(
-        "bouquet_category"
-    )
-    counts = {"resumed": resuming.count(), "profiles": profiles.count()}
-    if dry_run:
-        return counts
-    for profile in resuming.select_related("bouquet_category"):
-        profile_resume(profile=profile, today=today)
-    for profile in profiles.iterator(chunk_size=200):
-        deliveries_reschedule(profile=profile, today=today)
-    return counts
-
-
-class DeliveryError(Exception):
-    """A customer or staff action the delivery's state does not allow; the message is for people."""
-
-
-def _lead_touch(profile: Profile) -> None:
-    # A save is what marks the lead for the CRM sync (next delivery date, status).
-    profile.save(update_fields=["updated_at"])
-
-
-@transaction.atomic
-def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
-    """The customer skips one of their own deliveries, until the cut-off; another customer's is not found."""
-    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
-    if delivery.status != Delivery.Status.SCHEDULED:
-        raise DeliveryError(gettext("This delivery is not scheduled any more."))
-    if not delivery.can_skip(today=today):
-        raise DeliveryError(
-            ngettext(
-                "It is too late to skip this delivery: skipping closes %(days)s day before it.",
-                "It is too late to skip this delivery: skipping closes %(days)s days before it.",
-                settings.DELIVERY_SKIP_CUTOFF_DAYS,
-            )
-            % {"days": settings.DELIVERY_SKIP_CUTOFF_DAYS}
-        )
-    delivery.status = Delivery.Status.SKIPPED
-    delivery.save(update_fields=["status", "updated_at"])
-    _lead_touch(profile)
-    _event(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
-    return delivery
-
-
-@transaction.atomic
-def profile_pause(
-    *, profile: Profile, resume_on: datetime.date | None = None, today: datetime.date | None = None
-) -> Profile:
-    """Pause the subscription until `resume_on` (deliveries from that date go on) or indefinitely."""
-    today = today or timezone.localdate()
-    if profile.account_status == Profile.AccountStatus.CLOSED:
-        raise DeliveryError(gettext("A closed subscription cannot be paused."))
-    if resume_on is not None and resume_on <= today:
-        raise DeliveryError(gettext("The resume date must be in the future."))
-    profile.account_status = Profile.AccountStatus.PAUSED
-    profile.paused_until = resume_on
-    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
-    deliveries_reschedule(profile=profile, today=today)
-    _event(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
-    return profile
-
-
-@transaction.atomic
-def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> Profile:
-    """End a pause: the schedule goes on from today by the same first date and interval."""
-    if not profile.is_paused:
-        raise DeliveryError(gettext("The subscription is not paused."))
-    profile.account_status = Profile.AccountStatus.ACTIVE
-    profile.paused_until = None
-    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
-    deliveries_reschedule(profile=profile, today=today)
-    upcoming = profile.next_delivery_on(today=today)
-    _event(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
-    return profile
-
-
-@transaction.atomic
-def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None) -> bool:
-    """Staff mark a delivery delivered: debit its price once, then reward the referrer of a first one.
-
-    True when completed now, False when it already was (a second click changes nothing). A price
-    the balance cannot cover raises `InsufficientBalance` and nothing changes: staff top the balance
-    up first (or correct it), then mark the delivery again.
-    """
-    delivery = Delivery.objects.select_for_update().select_related("profile").get(pk=delivery_id)
-    if delivery.status == Delivery.Status.DELIVERED:
-        return False
-    if delivery.status != Delivery.Status.SCHEDULED:
-        raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
-    ledger_post(
-        profile=delivery.profile,
-        amount=-delivery.price,
-        reason=LedgerEntry.Reason.DELIVERY,
-        delivery=delivery,
-        note=delivery.delivery_on.isoformat(),
-    )
-    delivery.status = Delivery.Status.DELIVERED
-    delivery.delivered_at = now or timezone.now()
-    delivery.save(update_fields=["status", "delivered_at", "updated_at"])
-    referral_reward_grant(delivery=delivery)
-    _event(
-        delivery.profile,
-        Action.DELIVERY_COMPLETED,
-        date=delivery.delivery_on.isoformat(),
-        amount=str(delivery.price),
-    )
-    return True
 
 
 # -- referral rewards ------------------------------------------------------------------------------

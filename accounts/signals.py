@@ -18,6 +18,8 @@ class Action(enum.StrEnum):
     SIGNED_UP = "signed_up"  # category, interval, first_date, sum
     PREFERENCES_CHANGED = "preferences_changed"  # changes: {field label: [old, new]}
     DELIVERY_SKIPPED = "delivery_skipped"  # date
+    DELIVERY_UNSKIPPED = "delivery_unskipped"  # date
+    DELIVERY_MOVED = "delivery_moved"  # date (from), to
     PAUSED = "paused"  # until (None: until resumed)
     RESUMED = "resumed"  # next (None: nothing planned)
     PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an action, not a password

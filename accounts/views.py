@@ -1,4 +1,5 @@
 from functools import partial
+from http import HTTPStatus
 from uuid import UUID
 
 from allauth.account.adapter import get_adapter
@@ -10,15 +11,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, emails, services, tasks
-from accounts.forms import PauseForm, PreferencesForm
+from accounts import analytics, delivery_actions, emails, services, skip_links, tasks
+from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -64,6 +65,7 @@ class DashboardView(ProfileMixin, TemplateView):
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
             pause_form=PauseForm(),
+            move_window=delivery_actions.move_window(),
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
             **kwargs,
         )
@@ -78,8 +80,8 @@ class DeliverySkipView(ProfileMixin, View):
         profile = self.get_profile()
         delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
         try:
-            services.delivery_skip(profile=profile, delivery_id=delivery.pk)
-        except services.DeliveryError as e:
+            delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
+        except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
         else:
             analytics.event_push(request, "delivery_skip", delivery_on=delivery.delivery_on.isoformat())
@@ -88,6 +90,88 @@ class DeliverySkipView(ProfileMixin, View):
                 _("The delivery on %(day)s is skipped.") % {"day": date_format(delivery.delivery_on, "j E")},
             )
         return redirect("accounts:dashboard")
+
+
+class DeliveryUnskipView(ProfileMixin, View):
+    """POST: take back the skip of one of the customer's own deliveries (another customer's is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        try:
+            delivery_actions.delivery_unskip(profile=profile, delivery_id=delivery.pk)
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            messages.success(
+                request,
+                _("The delivery on %(day)s is back on.") % {"day": date_format(delivery.delivery_on, "j E")},
+            )
+        return redirect("accounts:dashboard")
+
+
+class DeliveryMoveView(ProfileMixin, View):
+    """POST: move one of the customer's own deliveries to another day (another customer's is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        form = DeliveryMoveForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors["delivery_on"]))
+            return redirect("accounts:dashboard")
+        new_date = form.cleaned_data["delivery_on"]
+        try:
+            delivery_actions.delivery_move(profile=profile, delivery_id=delivery.pk, new_date=new_date)
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            messages.success(
+                request,
+                _("The delivery on %(day)s is moved to %(new_day)s.")
+                % {"day": date_format(delivery.delivery_on, "j E"), "new_day": date_format(new_date, "j E")},
+            )
+        return redirect("accounts:dashboard")
+
+
+class DeliverySkipLinkView(View):
+    """The reminder email's "skip this one" link: GET asks, POST skips; no login, the link is the key.
+
+    A bad, expired or used link gets a page that says so, never an error page."""
+
+    http_method_names = ["get", "post"]
+    template_name = "accounts/skip_link.html"
+    status_by_problem = {
+        skip_links.Problem.INVALID: HTTPStatus.BAD_REQUEST,
+        skip_links.Problem.EXPIRED: HTTPStatus.GONE,
+        skip_links.Problem.GONE: HTTPStatus.GONE,
+        skip_links.Problem.USED: HTTPStatus.OK,
+    }
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            delivery = skip_links.delivery_for(token)
+        except skip_links.LinkError as e:
+            return self._problem(e)
+        return render(request, self.template_name, {"delivery": delivery})
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            delivery = skip_links.delivery_for(token)
+            delivery_actions.delivery_skip(profile=delivery.profile, delivery_id=delivery.pk)
+        except skip_links.LinkError as e:
+            return self._problem(e)
+        except delivery_actions.DeliveryError as e:  # changed between the check and the lock
+            return render(request, self.template_name, {"error": str(e)}, status=HTTPStatus.CONFLICT)
+        return redirect(request.path)  # now a used link: the page says the delivery is skipped
+
+    def _problem(self, error: skip_links.LinkError) -> HttpResponse:
+        context = {"problem": str(error.problem), "delivery": error.delivery}
+        return render(self.request, self.template_name, context, status=self.status_by_problem[error.problem])
 
 
 class PauseView(ProfileMixin, View):
@@ -101,8 +185,8 @@ class PauseView(ProfileMixin, View):
             return redirect("accounts:dashboard")
         resume_on = form.cleaned_data["resume_on"]
         try:
-            services.profile_pause(profile=profile, resume_on=resume_on)
-        except services.DeliveryError as e:
+            delivery_actions.profile_pause(profile=profile, resume_on=resume_on)
+        except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
             return redirect("accounts:dashboard")
         analytics.event_push(
@@ -123,8 +207,8 @@ class ResumeView(ProfileMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            services.profile_resume(profile=self.get_profile())
-        except services.DeliveryError as e:
+            delivery_actions.profile_resume(profile=self.get_profile())
+        except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
         else:
             analytics.event_push(request, "subscription_resume")

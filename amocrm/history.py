@@ -43,6 +43,10 @@ def note_text(action: str, details: dict[str, Any]) -> str:
         return f"Клиент изменил настройки на сайте: {changes}."
     if action == Action.DELIVERY_SKIPPED:
         return f"Клиент пропустил доставку {_day(details.get('date'))}."
+    if action == Action.DELIVERY_UNSKIPPED:
+        return f"Клиент вернул пропущенную доставку {_day(details.get('date'))}."
+    if action == Action.DELIVERY_MOVED:
+        return f"Клиент перенёс доставку с {_day(details.get('date'))} на {_day(details.get('to'))}."
     if action == Action.PAUSED:
         until = details.get("until")
         return (

@@ -135,7 +135,20 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link lives one day
 # allauth: email is the login, no username; signup logs the customer straight in.
 # Normalises addresses, refuses look-alikes (accounts.emails) and keys the login lock by the email.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "login": "accounts.forms.LoginForm"}
+ACCOUNT_FORMS = {
+    "signup": "accounts.forms.SignupForm",
+    "login": "accounts.forms.LoginForm",
+    # Sign-in by code answers to the password's failed-login lockout too (accounts/login_code.py).
+    "request_login_code": "accounts.login_code.RequestLoginCodeForm",
+    "confirm_login_code": "accounts.login_code.ConfirmLoginCodeForm",
+}
+# Beside the password on /login/: the customer gets a code by email and types it. A code lives
+# five minutes and takes three guesses; a wrong one counts as a failed login.
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+# allauth's emails (the code; "no such account" for an unknown address) name the site, not its host.
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Flower Account: "
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -155,6 +168,7 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
+    "request_login_code": "20/m/ip,5/m/key",  # as reset_password: each sends an email
     "change_password": "5/m/user",
 }
 
@@ -319,6 +333,10 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 DELIVERY_HORIZON_WEEKS = env.int("DELIVERY_HORIZON_WEEKS", default=8)
 # A customer may skip a delivery until this many days before it (2: a Friday delivery until Wednesday).
 DELIVERY_SKIP_CUTOFF_DAYS = env.int("DELIVERY_SKIP_CUTOFF_DAYS", default=2)
+# The reminder email goes this many days before each delivery (3: a day before the skip cut-off,
+# so the customer can still skip), from this hour, Moscow time (`deliveries_remind`, hourly).
+DELIVERY_REMINDER_DAYS = env.int("DELIVERY_REMINDER_DAYS", default=3)
+DELIVERY_REMINDER_HOUR = env.int("DELIVERY_REMINDER_HOUR", default=10)
 # What the referrer is credited, once, when a friend's first bouquet is delivered (roubles).
 REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
 # How many ledger entries and past deliveries the account page lists.

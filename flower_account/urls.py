@@ -1,5 +1,6 @@
-"""Paths are a contract (tests and emails use them): /signup/, /login/, /logout/, /forgot-password/,
-/reset-password/<uidb64>/<token>/, /account/, /account/preferences/, /<referral uuid>/, /healthz.
+"""Paths are a contract (tests and emails use them): /signup/, /login/, /login/code/, /logout/,
+/forgot-password/, /reset-password/<uidb64>/<token>/, /account/, /account/preferences/,
+/account/deliveries/skip/<token>/, /<referral uuid>/, /healthz.
 
 Only the allauth views the site uses are mounted, under allauth's own URL names, so there is one
 login, one signup and one password-reset flow (Django's) and no unused allauth pages.
@@ -27,6 +28,8 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("signup/", allauth_views.signup, name="account_signup"),
     path("login/", allauth_views.login, name="account_login"),
+    path("login/code/", allauth_views.request_login_code, name="account_request_login_code"),
+    path("login/code/confirm/", allauth_views.confirm_login_code, name="account_confirm_login_code"),
     path("logout/", allauth_views.logout, name="account_logout"),
     path("inactive/", allauth_views.account_inactive, name="account_inactive"),
     path("account/password/", allauth_views.password_change, name="account_change_password"),

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
+from accounts import delivery_actions, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from tests.accounts.helpers import page_text
 
@@ -81,7 +81,7 @@ def test_changing_the_interval_reshapes_only_future_scheduled_deliveries(profile
     profile = profile_factory(first_delivery_date=d("2027-01-04"), delivery_interval="weekly")
     services.deliveries_reschedule(profile=profile, today=d("2027-01-04"))
     delivered = profile.deliveries.get(delivery_on=d("2027-01-04"))
-    services.delivery_complete(delivery_id=delivered.pk)
+    delivery_actions.delivery_complete(delivery_id=delivered.pk)
     services.deliveries_reschedule(profile=profile, today=d("2027-02-01"))  # the window a month on
     skipped_kept = profile.deliveries.get(delivery_on=d("2027-03-15"))  # stays on the biweekly schedule
     skipped_gone = profile.deliveries.get(delivery_on=d("2027-03-08"))  # leaves it
@@ -252,11 +252,11 @@ def test_pause_until_a_date_plans_deliveries_from_that_date_on(customer_client, 
 @pytest.mark.parametrize("interval", ["weekly", "biweekly", "monthly"])
 def test_schedule_after_a_pause_ends_continues_on_the_same_days(profile_factory, interval):
     profile = profile_factory(first_delivery_date=d("2027-01-31"), delivery_interval=interval)
-    services.profile_pause(profile=profile, resume_on=d("2027-03-10"), today=d("2027-02-01"))
+    delivery_actions.profile_pause(profile=profile, resume_on=d("2027-03-10"), today=d("2027-02-01"))
     assert scheduled(profile, since=d("2027-02-01"))[0] >= d("2027-03-10")
 
     call_command("deliveries_roll", stdout=io.StringIO())  # real today: the resume date is long gone
-    services.deliveries_roll(today=d("2027-03-10"))
+    delivery_actions.deliveries_roll(today=d("2027-03-10"))
 
     profile.refresh_from_db()
     assert profile.account_status == "active"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts import services
+from accounts import delivery_actions, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from tests.accounts.helpers import page_text
 
@@ -146,16 +146,16 @@ def test_the_account_sum_always_equals_the_ledger_total(profile_factory, opening
             elif operation == "staff":
                 services.ledger_post(profile=profile, amount=amount, reason="staff")
             elif operation == "deliver" and delivery:
-                services.delivery_complete(delivery_id=delivery.pk)
+                delivery_actions.delivery_complete(delivery_id=delivery.pk)
             elif operation == "deliver_again":
                 done = profile.deliveries.filter(status=Delivery.Status.DELIVERED).first()
                 if done:
-                    assert services.delivery_complete(delivery_id=done.pk) is False
+                    assert delivery_actions.delivery_complete(delivery_id=done.pk) is False
             elif operation == "refer" and delivery:
                 services.referral_reward_grant(delivery=delivery)
             elif operation == "skip" and delivery:
-                services.delivery_skip(profile=profile, delivery_id=delivery.pk)
-        except (services.InsufficientBalance, services.DeliveryError):
+                delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
+        except (services.InsufficientBalance, delivery_actions.DeliveryError):
             pass
 
         for someone in (profile, referrer):

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from accounts import services
+from accounts import delivery_actions, services
 from accounts.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def friend(profile_factory, referrer):
 
 def deliver(profile, n: int = 0) -> bool:
     delivery = profile.deliveries.filter(status="scheduled").order_by("delivery_on")[n]
-    return services.delivery_complete(delivery_id=delivery.pk)
+    return delivery_actions.delivery_complete(delivery_id=delivery.pk)
 
 
 def test_the_friends_first_delivery_credits_the_referrer_once_with_an_email(
@@ -63,8 +63,8 @@ def test_clicking_mark_delivered_twice_rewards_once(referrer, friend, django_cap
     delivery = friend.deliveries.filter(status="scheduled").first()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.delivery_complete(delivery_id=delivery.pk) is True
-        assert services.delivery_complete(delivery_id=delivery.pk) is False
+        assert delivery_actions.delivery_complete(delivery_id=delivery.pk) is True
+        assert delivery_actions.delivery_complete(delivery_id=delivery.pk) is False
         assert services.referral_reward_grant(delivery=delivery) is None  # a retry of the reward itself
 
     assert LedgerEntry.objects.filter(profile=referrer, reason="referral").count() == 1

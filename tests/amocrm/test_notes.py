@@ -10,6 +10,7 @@ import responses
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import delivery_actions
 from accounts import services as accounts
 from accounts.models import Delivery, Profile
 from amocrm import mapping
@@ -72,9 +73,9 @@ def test_each_customer_action_adds_one_russian_note_to_its_lead(
     today = timezone.localdate()
     accounts.profile_update_preferences(profile=linked, data={"wishes": "Только пионы"})
     skipped = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").last()
-    accounts.delivery_skip(profile=linked, delivery_id=skipped.pk)
-    accounts.profile_pause(profile=linked, resume_on=today + datetime.timedelta(days=30))
-    accounts.profile_resume(profile=linked)
+    delivery_actions.delivery_skip(profile=linked, delivery_id=skipped.pk)
+    delivery_actions.profile_pause(profile=linked, resume_on=today + datetime.timedelta(days=30))
+    delivery_actions.profile_resume(profile=linked)
     with django_capture_on_commit_callbacks(execute=True):  # the reset mail's task notes it
         client.post(reverse("account_reset_password"), {"email": linked.user.email})
     responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
@@ -120,7 +121,7 @@ def test_the_signups_note_waits_for_the_lead_and_goes_right_after_it(
 def test_staff_actions_note_themselves(linked, amo):
     LeadNote.objects.all().delete()
     delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").first()
-    accounts.delivery_complete(delivery_id=delivery.pk)
+    delivery_actions.delivery_complete(delivery_id=delivery.pk)
     profile = Profile.objects.get(pk=linked.pk)
     profile.account_sum = profile.account_sum + Decimal("1000")
     accounts.profile_save_by_staff(profile=profile, is_new=False, staff_email="staff@example.ru")
@@ -134,7 +135,7 @@ def test_staff_actions_note_themselves(linked, amo):
 @responses.activate
 def test_a_note_is_not_lost_while_amocrm_is_down(linked, amo):
     LeadNote.objects.all().delete()
-    accounts.profile_pause(profile=linked)
+    delivery_actions.profile_pause(profile=linked)
     responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
     responses.add(responses.POST, NOTES_URL, status=503)
 
@@ -155,7 +156,7 @@ def test_a_note_is_not_lost_while_amocrm_is_down(linked, amo):
 @responses.activate
 def test_a_note_an_interrupted_attempt_already_made_is_found_not_posted_twice(linked, amo):
     LeadNote.objects.all().delete()
-    accounts.profile_pause(profile=linked)
+    delivery_actions.profile_pause(profile=linked)
     note = LeadNote.objects.get()
     started = timezone.now() - datetime.timedelta(seconds=30)
     LeadNote.objects.filter(pk=note.pk).update(sending_started_at=started)  # the worker died after the POST

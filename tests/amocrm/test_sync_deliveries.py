@@ -9,7 +9,7 @@ import responses
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services as accounts_services
+from accounts import delivery_actions
 from amocrm import mapping, tasks
 from amocrm.models import CustomField
 from tests.amocrm.conftest import FIELD_IDS
@@ -50,7 +50,7 @@ def test_each_customer_action_enqueues_a_lead_update(
     client.force_login(customer.user)
     delivery = first_delivery(customer)
     if action == "resume":
-        accounts_services.profile_pause(profile=customer)
+        delivery_actions.profile_pause(profile=customer)
     enqueued.clear()
     requests = {
         "skip": (reverse("accounts:delivery_skip", args=[delivery.pk]), {}),
@@ -99,7 +99,7 @@ def test_a_skip_sends_the_next_scheduled_delivery_as_the_delivery_date(customer,
     first, second = customer.deliveries.filter(status="scheduled").order_by("delivery_on")[:2]
     responses.patch(LEADS_URL, json=patch_answer(30000001))
 
-    accounts_services.delivery_skip(profile=customer, delivery_id=first.pk)
+    delivery_actions.delivery_skip(profile=customer, delivery_id=first.pk)
     tasks.sync_profile.call(profile_id=customer.pk)
 
     [[patch]] = bodies("PATCH", LEADS_URL)
@@ -113,7 +113,7 @@ def test_a_pause_sends_the_paused_status_and_clears_the_delivery_date(customer, 
     synced(customer)
     responses.patch(LEADS_URL, json=patch_answer(30000001))
 
-    accounts_services.profile_pause(profile=customer)
+    delivery_actions.profile_pause(profile=customer)
     tasks.sync_profile.call(profile_id=customer.pk)
 
     [[patch]] = bodies("PATCH", LEADS_URL)
@@ -129,7 +129,7 @@ def test_a_completed_delivery_sends_the_new_sum_and_the_next_date(customer, crm)
     first, second = customer.deliveries.filter(status="scheduled").order_by("delivery_on")[:2]
     responses.patch(LEADS_URL, json=patch_answer(30000001))
 
-    accounts_services.delivery_complete(delivery_id=first.pk)
+    delivery_actions.delivery_complete(delivery_id=first.pk)
     tasks.sync_profile.call(profile_id=customer.pk)
 
     [[patch]] = bodies("PATCH", LEADS_URL)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts import services
+from accounts import delivery_actions
 
 
 class Command(BaseCommand):
@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count what would change; write nothing.")
 
     def handle(self, *args, dry_run: bool = False, **options):
-        counts = services.deliveries_roll(dry_run=dry_run)
+        counts = delivery_actions.deliveries_roll(dry_run=dry_run)
         verb = "Would roll" if dry_run else "Rolled"
         self.stdout.write(
             self.style.SUCCESS(

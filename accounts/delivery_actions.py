@@ -1,0 +1,208 @@
+"""What customers (and staff) do to deliveries and to the subscription's course: skip, un-skip,
+move, pause, resume, mark delivered, and the daily roll. The rules live here; views, the admin and
+commands call them."""
+
+import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
+
+from accounts import services
+from accounts.models import Delivery, LedgerEntry, Profile
+from accounts.signals import Action
+
+
+def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Daily: end pauses whose resume date has come and move every profile's window one day on."""
+    today = today or timezone.localdate()
+    resuming = Profile.objects.filter(account_status=Profile.AccountStatus.PAUSED, paused_until__lte=today)
+    profiles = Profile.objects.exclude(account_status=Profile.AccountStatus.CLOSED).select_related(
+        "bouquet_category"
+    )
+    counts = {"resumed": resuming.count(), "profiles": profiles.count()}
+    if dry_run:
+        return counts
+    for profile in resuming.select_related("bouquet_category"):
+        profile_resume(profile=profile, today=today)
+    for profile in profiles.iterator(chunk_size=200):
+        services.deliveries_reschedule(profile=profile, today=today)
+    return counts
+
+
+class DeliveryError(Exception):
+    """A customer or staff action the delivery's state does not allow; the message is for people."""
+
+
+def _lead_touch(profile: Profile) -> None:
+    # A save is what marks the lead for the CRM sync (next delivery date, status).
+    profile.save(update_fields=["updated_at"])
+
+
+@transaction.atomic
+def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
+    """The customer skips one of their own deliveries, until the cut-off; another customer's is not found."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("This delivery is not scheduled any more."))
+    if not delivery.can_skip(today=today):
+        raise DeliveryError(
+            ngettext(
+                "It is too late to skip this delivery: skipping closes %(days)s day before it.",
+                "It is too late to skip this delivery: skipping closes %(days)s days before it.",
+                settings.DELIVERY_SKIP_CUTOFF_DAYS,
+            )
+            % {"days": settings.DELIVERY_SKIP_CUTOFF_DAYS}
+        )
+    delivery.status = Delivery.Status.SKIPPED
+    delivery.save(update_fields=["status", "updated_at"])
+    _lead_touch(profile)
+    services._event(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
+    return delivery
+
+
+def _too_late(action: str) -> DeliveryError:
+    days = settings.DELIVERY_SKIP_CUTOFF_DAYS
+    messages = {
+        "unskip": ngettext(
+            "It is too late to bring this delivery back: changes close %(days)s day before it.",
+            "It is too late to bring this delivery back: changes close %(days)s days before it.",
+            days,
+        ),
+        "move": ngettext(
+            "It is too late to move this delivery: changes close %(days)s day before it.",
+            "It is too late to move this delivery: changes close %(days)s days before it.",
+            days,
+        ),
+    }
+    return DeliveryError(messages[action] % {"days": days})
+
+
+@transaction.atomic
+def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
+    """The customer takes back a skip, until the cut-off; the bouquet is planned as the profile now is."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SKIPPED:
+        raise DeliveryError(gettext("This delivery is not skipped."))
+    if not delivery.can_unskip(today=today):
+        raise _too_late("unskip")
+    delivery.status = Delivery.Status.SCHEDULED
+    # While skipped, the row kept the category and address it had; a scheduled one follows the profile.
+    delivery.bouquet_category = profile.bouquet_category
+    delivery.price = profile.bouquet_category.price
+    delivery.delivery_address = profile.delivery_address
+    delivery.save(update_fields=["status", "bouquet_category", "price", "delivery_address", "updated_at"])
+    _lead_touch(profile)
+    services._event(profile, Action.DELIVERY_UNSKIPPED, date=delivery.delivery_on.isoformat())
+    return delivery
+
+
+def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
+    today = today or timezone.localdate()
+    first = today + datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
+    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
+
+
+@transaction.atomic
+def delivery_move(
+    *, profile: Profile, delivery_id: int, new_date: datetime.date, today: datetime.date | None = None
+) -> Delivery:
+    """Move one scheduled delivery to another free day, both before their cut-offs and within the
+    planned weeks. The row remembers the schedule's date it came from (`moved_from`), so the daily
+    reschedule neither plans that date again nor cancels the moved bouquet."""
+    today = today or timezone.localdate()
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("Only a scheduled delivery can be moved."))
+    if not delivery.can_skip(today=today):
+        raise _too_late("move")
+    first, last = move_window(today=today)
+    if new_date == delivery.delivery_on:
+        raise DeliveryError(gettext("The delivery is already on that day."))
+    if not first <= new_date <= last:
+        raise DeliveryError(
+            gettext("Choose a day from %(first)s to %(last)s.")
+            % {"first": date_format(first, "j E"), "last": date_format(last, "j E Y")}
+        )
+    there = profile.deliveries.select_for_update().filter(delivery_on=new_date).first()
+    if there is not None and there.status != Delivery.Status.CANCELLED:
+        raise DeliveryError(gettext("There is already a delivery on that day; choose another one."))
+    if there is not None:
+        there.delete()  # a cancelled date holds no money (only delivered rows have ledger entries)
+    old_date = delivery.delivery_on
+    slot = delivery.moved_from or old_date
+    delivery.delivery_on = new_date
+    delivery.moved_from = None if new_date == slot else slot  # moved back home: an ordinary row again
+    delivery.reminded_at = None  # a new date, a new reminder
+    delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
+    _lead_touch(profile)
+    services._event(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
+    return delivery
+
+
+@transaction.atomic
+def profile_pause(
+    *, profile: Profile, resume_on: datetime.date | None = None, today: datetime.date | None = None
+) -> Profile:
+    """Pause the subscription until `resume_on` (deliveries from that date go on) or indefinitely."""
+    today = today or timezone.localdate()
+    if profile.account_status == Profile.AccountStatus.CLOSED:
+        raise DeliveryError(gettext("A closed subscription cannot be paused."))
+    if resume_on is not None and resume_on <= today:
+        raise DeliveryError(gettext("The resume date must be in the future."))
+    profile.account_status = Profile.AccountStatus.PAUSED
+    profile.paused_until = resume_on
+    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
+    services.deliveries_reschedule(profile=profile, today=today)
+    services._event(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
+    return profile
+
+
+@transaction.atomic
+def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> Profile:
+    """End a pause: the schedule goes on from today by the same first date and interval."""
+    if not profile.is_paused:
+        raise DeliveryError(gettext("The subscription is not paused."))
+    profile.account_status = Profile.AccountStatus.ACTIVE
+    profile.paused_until = None
+    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
+    services.deliveries_reschedule(profile=profile, today=today)
+    upcoming = profile.next_delivery_on(today=today)
+    services._event(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
+    return profile
+
+
+@transaction.atomic
+def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None) -> bool:
+    """Staff mark a delivery delivered: debit its price once, then reward the referrer of a first one.
+
+    True when completed now, False when it already was (a second click changes nothing). A price
+    the balance cannot cover raises `InsufficientBalance` and nothing changes: staff top the balance
+    up first (or correct it), then mark the delivery again.
+    """
+    delivery = Delivery.objects.select_for_update().select_related("profile").get(pk=delivery_id)
+    if delivery.status == Delivery.Status.DELIVERED:
+        return False
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
+    services.ledger_post(
+        profile=delivery.profile,
+        amount=-delivery.price,
+        reason=LedgerEntry.Reason.DELIVERY,
+        delivery=delivery,
+        note=delivery.delivery_on.isoformat(),
+    )
+    delivery.status = Delivery.Status.DELIVERED
+    delivery.delivered_at = now or timezone.now()
+    delivery.save(update_fields=["status", "delivered_at", "updated_at"])
+    services.referral_reward_grant(delivery=delivery)
+    services._event(
+        delivery.profile,
+        Action.DELIVERY_COMPLETED,
+        date=delivery.delivery_on.isoformat(),
+        amount=str(delivery.price),
+    )
+    return True

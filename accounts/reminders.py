@@ -1,0 +1,175 @@
+"""Reminder emails: one before each delivery, and one per low-balance shortfall.
+
+`manage.py deliveries_remind` (hourly) sends whatever is due at that moment. A delivery is due from
+DELIVERY_REMINDER_HOUR (Moscow time) DELIVERY_REMINDER_DAYS days before it, so a delivery booked
+later than that moment is due at once; deliveries of today or earlier are never reminded.
+
+Each reminder is claimed before it is sent: a conditional UPDATE sets `reminded_at` on a row that
+has none (one statement, so two overlapping runs cannot both claim it), it commits, then the email
+goes. A failure the mail backend reports gives the claim back (the next run retries); a process
+killed between the claim and the send loses that one reminder. That is at-most-once on purpose: a
+reminder the customer does not get costs little (the account page shows the date too), the same
+reminder twice looks broken, and "claim in a transaction, send inside it" would hold a row lock
+across an SMTP conversation without making the send any more certain.
+
+The low-balance email follows the same claim-then-send on `Profile.low_balance_emailed_at`, which
+a later run clears once the balance covers the next delivery again: one email per shortfall. Both
+kinds are updated with `QuerySet.update`, which sends no `post_save`: a reminder is nothing the CRM
+needs to hear about. The preferences checkbox (`Profile.wants_reminders`) turns both off.
+"""
+
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from accounts import skip_links
+from accounts.models import Delivery, Profile
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    due: int = 0
+    sent: int = 0
+    failed: int = 0
+    low_balance_due: int = 0
+    low_balance_sent: int = 0
+    low_balance_cleared: int = 0
+
+
+def profile_reminders_set(*, profile: Profile, wants: bool) -> Profile:
+    """The customer's reminders checkbox; not a preference the CRM or the lead's history track."""
+    if profile.wants_reminders != wants:
+        Profile.objects.filter(pk=profile.pk).update(wants_reminders=wants)
+        profile.wants_reminders = wants
+    return profile
+
+
+def deliveries_due(*, now: datetime.datetime) -> QuerySet[Delivery]:
+    """Scheduled deliveries whose reminder moment has come and that have had none."""
+    local = timezone.localtime(now)
+    days = settings.DELIVERY_REMINDER_DAYS - (0 if local.hour >= settings.DELIVERY_REMINDER_HOUR else 1)
+    return Delivery.objects.filter(
+        status=Delivery.Status.SCHEDULED,
+        reminded_at__isnull=True,
+        delivery_on__gt=local.date(),
+        delivery_on__lte=local.date() + datetime.timedelta(days=days),
+        profile__wants_reminders=True,
+        profile__user__is_active=True,
+    ).order_by("delivery_on", "pk")
+
+
+def _short_of_next_delivery(*, today: datetime.date) -> QuerySet[Profile]:
+    next_price = (
+        Delivery.objects.filter(
+            profile=OuterRef("pk"), status=Delivery.Status.SCHEDULED, delivery_on__gte=today
+        )
+        .order_by("delivery_on")
+        .values("price")[:1]
+    )
+    return Profile.objects.annotate(next_price=Subquery(next_price)).filter(next_price__gt=F("account_sum"))
+
+
+def low_balance_due(*, now: datetime.datetime) -> QuerySet[Profile]:
+    """Profiles whose balance does not cover the next delivery and who have not been told yet."""
+    if timezone.localtime(now).hour < settings.DELIVERY_REMINDER_HOUR:
+        return Profile.objects.none()  # not at night: the same hour as the reminders
+    return _short_of_next_delivery(today=timezone.localdate(now)).filter(
+        low_balance_emailed_at__isnull=True, wants_reminders=True, user__is_active=True
+    )
+
+
+def reminders_send(
+    *,
+    now: datetime.datetime | None = None,
+    dry_run: bool = False,
+    progress: Callable[[Report], None] | None = None,
+) -> Report:
+    """Send every reminder and low-balance email due at `now`; safe to run twice, or side by side."""
+    now = now or timezone.now()
+    report = Report()
+    due = list(deliveries_due(now=now).values_list("pk", flat=True))
+    short = list(low_balance_due(now=now).values_list("pk", flat=True))
+    report.due, report.low_balance_due = len(due), len(short)
+    if dry_run:
+        return report
+    report.low_balance_cleared = (
+        Profile.objects.filter(low_balance_emailed_at__isnull=False)
+        .exclude(pk__in=_short_of_next_delivery(today=timezone.localdate(now)).values("pk"))
+        .update(low_balance_emailed_at=None)
+    )
+    for delivery_id in due:
+        if not Delivery.objects.filter(pk=delivery_id, reminded_at__isnull=True).update(reminded_at=now):
+            continue  # another run took it
+        delivery = Delivery.objects.select_related("profile__user", "bouquet_category").get(pk=delivery_id)
+        if _send(_reminder_email, delivery, now=now):
+            report.sent += 1
+        else:
+            Delivery.objects.filter(pk=delivery_id, reminded_at=now).update(reminded_at=None)
+            report.failed += 1
+        if progress is not None:
+            progress(report)
+    for profile_id in short:
+        if not Profile.objects.filter(pk=profile_id, low_balance_emailed_at__isnull=True).update(
+            low_balance_emailed_at=now
+        ):
+            continue
+        if _send(_low_balance_email, Profile.objects.select_related("user").get(pk=profile_id), now=now):
+            report.low_balance_sent += 1
+        else:
+            Profile.objects.filter(pk=profile_id, low_balance_emailed_at=now).update(
+                low_balance_emailed_at=None
+            )
+            report.failed += 1
+    return report
+
+
+def _send(build: Callable[..., EmailMultiAlternatives], obj, **kwargs) -> bool:
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            build(obj, **kwargs).send()
+    except Exception:  # one customer's bad address or a hiccup of the mail server must not stop the rest
+        logger.exception("accounts.reminder_failed kind=%s id=%s", build.__name__, obj.pk)
+        return False
+    logger.info("accounts.reminder_sent kind=%s id=%s", build.__name__, obj.pk)
+    return True
+
+
+def _email(name: str, context: dict, to: str) -> EmailMultiAlternatives:
+    context = {**context, "site_url": settings.SITE_URL}
+    subject = " ".join(render_to_string(f"accounts/email/{name}_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject, render_to_string(f"accounts/email/{name}_message.txt", context), None, [to]
+    )
+    message.attach_alternative(render_to_string(f"accounts/email/{name}_message.html", context), "text/html")
+    return message
+
+
+def _reminder_email(delivery: Delivery, *, now: datetime.datetime) -> EmailMultiAlternatives:
+    profile = delivery.profile
+    context = {
+        "delivery": delivery,
+        "profile": profile,
+        "skip_url": skip_links.skip_url(delivery) if delivery.can_skip(today=timezone.localdate(now)) else "",
+        "skip_deadline": delivery.skip_deadline(),
+    }
+    return _email("delivery_reminder", context, profile.user.email)
+
+
+def _low_balance_email(profile: Profile, *, now: datetime.datetime) -> EmailMultiAlternatives:
+    upcoming = profile.upcoming_deliveries(today=timezone.localdate(now), limit=1)
+    delivery = upcoming[0] if upcoming else None
+    context = {
+        "profile": profile,
+        "delivery": delivery,
+        "missing": (delivery.price - profile.account_sum) if delivery else None,
+    }
+    return _email("low_balance", context, profile.user.email)

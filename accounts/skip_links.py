@@ -1,0 +1,70 @@
+"""The "skip this one" link in a reminder email: signed for one delivery on one date, good until that
+delivery's skip cut-off, usable without logging in.
+
+The token is Django's `signing.dumps` of {delivery id, date} with a salt of its own, so it can do
+nothing but this (no other signed value of the site passes for it) and a moved delivery's old link
+no longer matches. Its end is computed from the signed date: the end of the last day the delivery
+may be skipped, the same cut-off the account page follows (`Delivery.can_skip`), so editing the
+link cannot extend it and a later change of DELIVERY_SKIP_CUTOFF_DAYS applies to links already sent.
+"""
+
+import datetime
+import enum
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Delivery
+
+SALT = "accounts.skip_links.delivery_skip"
+
+
+class Problem(enum.StrEnum):
+    INVALID = "invalid"  # tampered, truncated, or not one of ours
+    EXPIRED = "expired"  # past the cut-off, or the delivery has moved since
+    USED = "used"  # already skipped (by this link or on the account page)
+    GONE = "gone"  # not scheduled any more (cancelled, delivered, deleted)
+
+
+class LinkError(Exception):
+    def __init__(self, problem: Problem, delivery: Delivery | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.delivery = problem, delivery
+
+
+def expires_at(delivery_on: datetime.date) -> datetime.datetime:
+    """The end of the last day the delivery may be skipped, in the site's time zone."""
+    deadline = delivery_on - datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
+    return timezone.make_aware(
+        datetime.datetime.combine(deadline + datetime.timedelta(days=1), datetime.time())
+    )
+
+
+def skip_url(delivery: Delivery) -> str:
+    """The absolute link for an email."""
+    token = signing.dumps({"d": delivery.pk, "on": delivery.delivery_on.isoformat()}, salt=SALT)
+    return settings.SITE_URL + reverse("accounts:delivery_skip_link", args=[token])
+
+
+def delivery_for(token: str, *, now: datetime.datetime | None = None) -> Delivery:
+    """The delivery a link is for, while it may still be skipped through it; else `LinkError` says why."""
+    now = now or timezone.now()
+    try:
+        data = signing.loads(token, salt=SALT)
+        delivery_id, on = int(data["d"]), datetime.date.fromisoformat(data["on"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise LinkError(Problem.INVALID) from None
+    delivery = (
+        Delivery.objects.select_related("profile__user", "bouquet_category").filter(pk=delivery_id).first()
+    )
+    if delivery is None:
+        raise LinkError(Problem.GONE)
+    if delivery.status == Delivery.Status.SKIPPED and delivery.delivery_on == on:
+        raise LinkError(Problem.USED, delivery)
+    if now >= expires_at(on) or delivery.delivery_on != on:
+        raise LinkError(Problem.EXPIRED, delivery)
+    if not delivery.can_skip(today=timezone.localdate(now)):
+        raise LinkError(Problem.GONE, delivery)
+    return delivery

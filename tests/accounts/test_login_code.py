@@ -1,0 +1,147 @@
+"""Sign-in by a code sent by email, beside the password: the whole flow, the same answer for unknown
+addresses, and the same rate limits and failed-login lockout as passwords."""
+
+import re
+from http import HTTPStatus
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from tests.accounts.helpers import page_text
+
+pytestmark = pytest.mark.django_db
+
+TOO_MANY_FAILED = "Слишком много неудачных попыток входа в систему. Повторите попытку позже."
+
+
+def failed_logins_allowed_per_account() -> int:
+    rates = settings.ACCOUNT_RATE_LIMITS["login_failed"].split(",")
+    return next(int(rate.split("/")[0]) for rate in rates if rate.endswith("/key"))
+
+
+def ask_code(client: Client, email: str):
+    return client.post(reverse("account_request_login_code"), {"email": email})
+
+
+def code_from_mail(email: str) -> str:
+    [message] = [m for m in mail.outbox if m.to == [email] and "код для входа" in m.subject]
+    return re.search(r"^\s*([A-Z0-9-]{4,})\s*$", message.body, re.M).group(1)
+
+
+def test_the_login_page_offers_a_code_beside_the_password(client):
+    text = page_text(client.get(reverse("account_login")))
+
+    assert reverse("account_request_login_code") in text and "Войти по коду из письма" in text
+    assert 'name="password"' in text
+
+
+def test_a_customer_logs_in_with_the_code_from_a_russian_email(client, customer):
+    email = customer.user.email
+
+    asked = ask_code(client, email)
+
+    assert asked.status_code == HTTPStatus.FOUND and asked.url == reverse("account_confirm_login_code")
+    [message] = mail.outbox
+    assert message.subject == "Flower Account: код для входа"
+    assert "Ваш код для входа в Flower Account:" in message.body and "пять минут" in message.body
+    page = page_text(client.get(asked.url))
+    assert "Введите код" in page and 'autocomplete="one-time-code"' in page
+
+    done = client.post(asked.url, {"code": code_from_mail(email)})
+
+    assert done.status_code == HTTPStatus.FOUND and done.url == "/account/"
+    assert client.session["_auth_user_id"] == str(customer.user.pk)
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_code(client, customer):
+    known = ask_code(Client(), customer.user.email)
+    unknown_client = Client()
+
+    unknown = ask_code(unknown_client, "nobody@example.ru")
+
+    assert (unknown.status_code, unknown.url) == (known.status_code, known.url)
+    page = page_text(unknown_client.get(unknown.url))
+    assert "Введите код" in page and "nobody@example.ru" in page
+    assert not [m for m in mail.outbox if m.to == ["nobody@example.ru"] and "код для входа" in m.subject]
+    assert "_auth_user_id" not in unknown_client.session
+
+
+def test_three_wrong_codes_kill_the_code(client, customer):
+    email = customer.user.email
+    ask_code(client, email)
+    code = code_from_mail(email)
+    url = reverse("account_confirm_login_code")
+
+    first = client.post(url, {"code": "WRONG-1"})
+    assert first.status_code == HTTPStatus.OK and "Неверный код" in page_text(first)
+    client.post(url, {"code": "WRONG-2"})
+    last = client.post(url, {"code": "WRONG-3"})
+    late = client.post(url, {"code": code}, follow=True)
+
+    assert last.status_code == HTTPStatus.FOUND
+    assert "_auth_user_id" not in client.session
+    assert late.redirect_chain[-1][0] == reverse("account_request_login_code")
+
+
+def test_an_address_locked_by_wrong_passwords_gets_no_code_known_or_not(client, customer):
+    for email in (customer.user.email, "nobody@example.ru"):
+        for _ in range(failed_logins_allowed_per_account()):
+            client.post(reverse("account_login"), {"login": email, "password": "wrong-password"})
+
+        response = ask_code(client, email)
+
+        assert response.status_code == HTTPStatus.OK
+        assert TOO_MANY_FAILED in page_text(response)
+    assert mail.outbox == []
+
+
+def test_wrong_codes_count_as_failed_logins_for_the_password_too(customer, password):
+    email = customer.user.email
+    allowed = failed_logins_allowed_per_account()
+    for _ in range(-(-allowed // 3)):  # a code takes three guesses; ask again until the lockout
+        client = Client()
+        ask_code(client, email)
+        for attempt in range(3):
+            client.post(reverse("account_confirm_login_code"), {"code": f"WRONG-{attempt}"})
+
+    response = Client().post(reverse("account_login"), {"login": email, "password": password})
+
+    assert response.status_code == HTTPStatus.OK
+    assert TOO_MANY_FAILED in page_text(response)
+
+
+def test_the_right_code_is_refused_while_the_address_is_locked(client, customer):
+    email = customer.user.email
+    ask_code(client, email)
+    code = code_from_mail(email)
+    for _ in range(failed_logins_allowed_per_account()):
+        Client().post(reverse("account_login"), {"login": email, "password": "wrong-password"})
+
+    client.post(reverse("account_confirm_login_code"), {"code": code})
+
+    assert "_auth_user_id" not in client.session
+
+
+def test_code_requests_are_rate_limited_per_address(client, customer):
+    rates = settings.ACCOUNT_RATE_LIMITS["request_login_code"].split(",")
+    per_key = next(int(rate.split("/")[0]) for rate in rates if rate.endswith("/key"))
+    for _ in range(per_key):
+        assert ask_code(Client(), customer.user.email).status_code == HTTPStatus.FOUND
+
+    response = ask_code(Client(), customer.user.email)
+
+    assert response.status_code == HTTPStatus.OK
+    assert len(mail.outbox) == per_key
+
+
+def test_code_pages_are_russian_and_only_the_needed_allauth_urls_are_mounted(client):
+    text = page_text(client.get(reverse("account_request_login_code")))
+
+    assert "Вход по коду" in text and "Прислать код" in text
+    assert (
+        client.get(reverse("account_confirm_login_code")).status_code == HTTPStatus.FOUND
+    )  # nothing asked yet
+    assert client.get("/accounts/login/code/").status_code == HTTPStatus.NOT_FOUND

@@ -1,0 +1,159 @@
+"""The reminder's "skip this one" link: signed for one delivery, works logged out, asks before it
+skips, and answers a bad, expired or used link with a clear Russian page (never a 500)."""
+
+import datetime
+import re
+from http import HTTPStatus
+
+import pytest
+from django.core import signing
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import delivery_actions, skip_links
+from accounts.models import Delivery, Profile
+from tests.accounts.helpers import page_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _cutoff(settings):
+    settings.DELIVERY_SKIP_CUTOFF_DAYS = 2
+    settings.SITE_URL = "https://flowers.example"
+
+
+def next_skippable(profile: Profile) -> Delivery:
+    return profile.deliveries.filter(status="scheduled").order_by("delivery_on")[1]  # past the cut-off
+
+
+def link_path(delivery: Delivery) -> str:
+    return skip_links.skip_url(delivery).removeprefix("https://flowers.example")
+
+
+def test_the_link_asks_first_and_a_get_changes_nothing(client, customer):
+    delivery = next_skippable(customer)
+
+    response = client.get(link_path(delivery))
+
+    assert response.status_code == HTTPStatus.OK
+    text = page_text(response)
+    assert "Пропустить эту доставку?" in text
+    assert delivery.delivery_on.strftime("%Y-%m-%d") in text and "Романтический" in text
+    assert '<form method="post">' in text
+    delivery.refresh_from_db()
+    assert delivery.status == "scheduled"
+
+
+def test_confirming_skips_that_delivery_only_without_logging_in(customer):
+    client = Client(enforce_csrf_checks=True)
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    page = client.get(path).content.decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    response = client.post(path, {"csrfmiddlewaretoken": csrf})
+
+    assert response.status_code == HTTPStatus.FOUND and response.url == path
+    assert list(customer.deliveries.filter(status="skipped")) == [delivery]
+    done = client.get(path)
+    assert done.status_code == HTTPStatus.OK and "Доставка пропущена" in page_text(done)
+    assert "_auth_user_id" not in client.session  # the link skips; it does not log anyone in
+
+
+def test_a_used_link_says_the_delivery_is_skipped_and_skips_nothing_more(client, customer):
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    client.post(path)
+
+    again = client.post(path)
+
+    assert again.status_code == HTTPStatus.OK and "Доставка пропущена" in page_text(again)
+    assert customer.deliveries.filter(status="skipped").count() == 1
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda token: token[:-3] + ("abc" if not token.endswith("abc") else "xyz"),
+        lambda token: token.split(":")[0],
+        lambda token: "garbage",
+        lambda token: signing.dumps({"d": 1, "on": "2027-02-04"}, salt="another.purpose"),
+        lambda token: signing.dumps({"d": "x"}, salt=skip_links.SALT),
+    ],
+    ids=["tampered", "truncated", "garbage", "other-salt", "bad-payload"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_bad_link_gets_a_russian_page_and_changes_nothing(client, customer, mangle, method):
+    delivery = next_skippable(customer)
+    token = link_path(delivery).rstrip("/").rsplit("/", 1)[1]
+
+    response = getattr(client, method)(reverse("accounts:delivery_skip_link", args=[mangle(token)]))
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "Ссылка не работает" in page_text(response)
+    assert not customer.deliveries.filter(status="skipped").exists()
+
+
+def test_a_link_after_the_cut_off_has_expired(client, customer, monkeypatch):
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    after = skip_links.expires_at(delivery.delivery_on)
+    monkeypatch.setattr(timezone, "now", lambda: after)
+
+    response = client.post(path)
+
+    assert response.status_code == HTTPStatus.GONE
+    assert "Срок действия ссылки истёк" in page_text(response)
+    delivery.refresh_from_db()
+    assert delivery.status == "scheduled"
+
+
+def test_the_link_works_until_the_last_minute_of_the_cut_off_day(client, customer, monkeypatch):
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    monkeypatch.setattr(
+        timezone, "now", lambda: skip_links.expires_at(delivery.delivery_on) - datetime.timedelta(minutes=1)
+    )
+
+    assert client.post(path).status_code == HTTPStatus.FOUND
+
+    delivery.refresh_from_db()
+    assert delivery.status == "skipped"
+
+
+def test_a_moved_deliverys_old_link_has_expired(client, customer):
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    delivery_actions.delivery_move(
+        profile=customer, delivery_id=delivery.pk, new_date=delivery.delivery_on + datetime.timedelta(days=1)
+    )
+
+    response = client.post(path)
+
+    assert response.status_code == HTTPStatus.GONE
+    delivery.refresh_from_db()
+    assert delivery.status == "scheduled"
+
+
+def test_a_cancelled_deliverys_link_says_it_cannot_be_skipped(client, customer):
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    delivery_actions.profile_pause(profile=customer)
+
+    response = client.get(path)
+
+    assert response.status_code == HTTPStatus.GONE
+    assert "Эту доставку нельзя пропустить" in page_text(response)
+
+
+def test_one_customers_link_never_reaches_another_customers_delivery(client, profile_factory):
+    anna, boris = profile_factory(), profile_factory()
+    annas = next_skippable(anna)
+
+    client.force_login(boris.user)
+    client.post(link_path(annas))
+
+    assert list(anna.deliveries.filter(status="skipped")) == [annas]
+    assert not boris.deliveries.filter(status="skipped").exists()
