@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, services
+from accounts import analytics, history, payments, progress, services
 from accounts.forms import PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 
@@ -45,6 +46,9 @@ class DashboardView(ProfileMixin, TemplateView):
         try:
             return (
                 Profile.objects.with_referral_stats()
+                .annotate(
+                    awaiting_sum=payments.awaiting_sum_expression(), history_size=history.size_expression()
+                )
                 .select_related("user", "bouquet_category")
                 .get(user=self.request.user)
             )
@@ -53,11 +57,15 @@ class DashboardView(ProfileMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         profile = self.get_profile()
+        history_page = Paginator(
+            history.History(profile, size=profile.history_size), settings.ACCOUNT_HISTORY_SHOWN
+        ).get_page(self.request.GET.get("page"))
         return super().get_context_data(
             profile=profile,
             upcoming_deliveries=profile.upcoming_deliveries(include_skipped=True),
-            past_deliveries=profile.past_deliveries(limit=settings.ACCOUNT_HISTORY_SHOWN),
-            ledger_entries=profile.ledger_entries.all()[: settings.ACCOUNT_HISTORY_SHOWN],
+            payment_instructions=settings.PAYMENT_INSTRUCTIONS,
+            progress=progress.steps(profile=profile, awaiting_sum=profile.awaiting_sum),
+            history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
             pause_form=PauseForm(),

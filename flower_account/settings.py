@@ -291,7 +291,13 @@ DELIVERY_HORIZON_WEEKS = env.int("DELIVERY_HORIZON_WEEKS", default=8)
 DELIVERY_SKIP_CUTOFF_DAYS = env.int("DELIVERY_SKIP_CUTOFF_DAYS", default=2)
 # What the referrer is credited, once, when a friend's first bouquet is delivered (roubles).
 REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
-# How many ledger entries and past deliveries the account page lists.
+# The most a customer may ask to be invoiced at signup (roubles): a typo must not become a huge bill.
+SIGNUP_SUM_MAX = Decimal(env.str("SIGNUP_SUM_MAX", default="100000"))
+# How an invoice awaiting payment gets paid, as the account page tells the customer (plain text).
+PAYMENT_INSTRUCTIONS = env.str(
+    "PAYMENT_INSTRUCTIONS", default="Менеджер позвонит и пришлёт ссылку на оплату."
+)
+# How many entries one page of the account page's history lists (`?page=` turns the pages).
 ACCOUNT_HISTORY_SHOWN = 10
 
 # AMOCRM
