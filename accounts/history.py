@@ -3,9 +3,9 @@
 Derived, never copied: balance changes (deliveries debited, payments, rewards, corrections) come
 from the ledger, invoices from their table, and only what the customer did themselves (skips,
 pauses, new preferences) is recorded here, as `AccountEvent` rows written by accounts.services.
-One page is one UNION query, newest first; its size is counted in the profile's own query
-(`size_expression`), so turning pages costs no extra query. Managers' notes never
-appear: they live in another app, and ledger notes (which may name staff) are not shown.
+One page is one UNION query, newest first, with one row more than it shows (is there an older
+page?) instead of a count. Managers' notes never appear: they live in another app, and ledger
+notes (which may name staff) are not shown.
 """
 
 import datetime
@@ -15,18 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import (
-    CharField,
-    Count,
-    DateField,
-    DecimalField,
-    F,
-    OuterRef,
-    Subquery,
-    TextField,
-    Value,
-)
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import CharField, DateField, DecimalField, F, TextField, Value
+from django.db.models.functions import Cast
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
@@ -62,38 +52,43 @@ class Item:
         return self.kind == "ledger" and self.amount is not None and self.amount < 0
 
 
-class History:
-    """A profile's history as a sequence Django's Paginator can page: its length is known up front,
-    and a slice runs one query."""
+@dataclass(frozen=True)
+class Page:
+    """One page of the history, newest first; pages are numbered from 1."""
 
-    def __init__(self, profile: Profile, *, size: int) -> None:
-        self.profile, self.size = profile, size
+    items: list[Item]
+    number: int
+    has_next: bool
 
-    def __len__(self) -> int:
-        return self.size
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
 
-    def __getitem__(self, index: slice) -> list[Item]:
-        if not isinstance(index, slice):
-            raise TypeError("History is read a page (a slice) at a time")
-        return [_item(row) for row in _rows(self.profile)[index]]
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
 
 
-def _per_profile(queryset, value):
-    rows = queryset.filter(profile=OuterRef("pk")).order_by().values("profile")
-    return Coalesce(Subquery(rows.annotate(value=value).values("value")), 0)
+def page_get(*, profile: Profile, number: str | None, per_page: int) -> Page:
+    """The page asked for by `?page=`: one query (one row more tells whether an older page exists;
+    no count). A page number that is not a number, or past the end, gives the first page."""
+    try:
+        wanted = min(max(int(number or 1), 1), 100_000)
+    except ValueError:
+        wanted = 1
+    start = (wanted - 1) * per_page
+    rows = list(_rows(profile)[start : start + per_page + 1])
+    if not rows and wanted > 1:
+        return page_get(profile=profile, number=None, per_page=per_page)
+    return Page([_item(row) for row in rows[:per_page]], wanted, has_next=len(rows) > per_page)
 
 
 def _shown_invoices():
     return Invoice.objects.exclude(source__in=HIDDEN_INVOICE_SOURCES)
-
-
-def size_expression():
-    """How many lines a profile's history has, for `Profile.objects.annotate(history_size=...)`."""
-    return (
-        _per_profile(AccountEvent.objects, Count("pk"))
-        + _per_profile(LedgerEntry.objects, Count("pk"))
-        + _per_profile(_shown_invoices(), Count("pk"))
-    )
 
 
 def _rows(profile: Profile):

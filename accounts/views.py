@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
@@ -46,9 +45,7 @@ class DashboardView(ProfileMixin, TemplateView):
         try:
             return (
                 Profile.objects.with_referral_stats()
-                .annotate(
-                    awaiting_sum=payments.awaiting_sum_expression(), history_size=history.size_expression()
-                )
+                .annotate(awaiting_sum=payments.awaiting_sum_expression())
                 .select_related("user", "bouquet_category")
                 .get(user=self.request.user)
             )
@@ -57,9 +54,9 @@ class DashboardView(ProfileMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         profile = self.get_profile()
-        history_page = Paginator(
-            history.History(profile, size=profile.history_size), settings.ACCOUNT_HISTORY_SHOWN
-        ).get_page(self.request.GET.get("page"))
+        history_page = history.page_get(
+            profile=profile, number=self.request.GET.get("page"), per_page=settings.ACCOUNT_HISTORY_SHOWN
+        )
         return super().get_context_data(
             profile=profile,
             upcoming_deliveries=profile.upcoming_deliveries(include_skipped=True),

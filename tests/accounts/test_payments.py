@@ -230,4 +230,5 @@ def test_the_migration_assumes_signup_sums_were_paid_and_keeps_every_balance(cus
 def page_text_of_history(profile: Profile) -> str:
     from accounts import history
 
-    return " ".join(item.text for item in history.History(profile, size=100)[:100])
+    page = history.page_get(profile=profile, number="1", per_page=100)
+    return " ".join(item.text for item in page.items)
