@@ -74,6 +74,17 @@ def test_a_stage_mapped_to_active_confirms_the_invoice_once(client, unpaid):
     assert (invoice.status, invoice.source, invoice.confirmed_by) == ("paid", "crm", f"lead {LEAD}")
 
 
+def test_a_stage_hook_repeated_later_does_not_pay_a_newer_invoice(client, unpaid):
+    deliver(client, body(status=[lead(status_id=142, old_status_id=60000003)]))
+    newer = payments.invoice_issue(profile=unpaid, amount=Decimal("3000"))
+
+    deliver(client, body(status=[lead(status_id=142, at=later(120))]))  # the lead stays where it was
+
+    newer.refresh_from_db()
+    assert newer.status == "awaiting"
+    assert len(payment_entries(unpaid)) == 1
+
+
 def test_a_stage_not_mapped_to_active_confirms_nothing(client, unpaid):
     deliver(client, body(status=[lead(status_id=143, old_status_id=60000003)]))  # closed
 
