@@ -69,7 +69,14 @@ class ProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "delivery_address", "phone"]
     list_select_related = ["user", "bouquet_category"]
     autocomplete_fields = ["user", "referred_by"]
-    readonly_fields = ["referral_code", "referral_url", "ledger_history", "created_at", "updated_at"]
+    readonly_fields = [
+        "referral_code",
+        "referral_url",
+        "ledger_history",
+        "invoices_awaiting",
+        "created_at",
+        "updated_at",
+    ]
     date_hierarchy = "created_at"
     fieldsets = [
         (None, {"fields": ["user", "account_status", "paused_until", "account_sum"]}),
@@ -87,13 +94,33 @@ class ProfileAdmin(admin.ModelAdmin):
             },
         ),
         (_("Referrals"), {"fields": ["referral_code", "referral_url", "referred_by"]}),
-        (_("Account history"), {"fields": ["ledger_history"]}),
+        (_("Account history"), {"fields": ["invoices_awaiting", "ledger_history"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
     ]
 
     @admin.display(description=_("referral link"))
     def referral_url(self, obj: Profile) -> str:
         return obj.referral_url
+
+    @admin.display(description=_("invoices awaiting payment"))
+    def invoices_awaiting(self, obj: Profile) -> str:
+        # Where staff look for the customer: each awaiting invoice links to its "Payment received" page.
+        invoices = obj.invoices.filter(status=Invoice.Status.AWAITING) if obj.pk else []
+        return (
+            format_html_join(
+                "",
+                '<div>{} ₽ · <a href="{}">{}</a></div>',
+                (
+                    (
+                        i.amount,
+                        reverse("admin:accounts_invoice_pay", args=[i.pk]),
+                        gettext("Payment received"),
+                    )
+                    for i in invoices
+                ),
+            )
+            or "—"
+        )
 
     @admin.display(description=_("last ledger entries"))
     def ledger_history(self, obj: Profile) -> str:

@@ -156,6 +156,14 @@ def test_staff_confirm_a_payment_with_the_amount_in_the_admin(superuser_client, 
     assert unpaid.account_sum == Decimal("5000.00")
 
 
+def test_the_profile_page_links_staff_to_the_invoice_awaiting_payment(superuser_client, unpaid):
+    response = superuser_client.get(reverse("admin:accounts_profile_change", args=[unpaid.pk]))
+
+    text = page_text(response)
+    assert "Счета, ожидающие оплаты" in text
+    assert reverse("admin:accounts_invoice_pay", args=[unpaid.invoices.get().pk]) in text
+
+
 def test_a_second_staff_click_adds_nothing(superuser_client, unpaid):
     url = reverse("admin:accounts_invoice_pay", args=[unpaid.invoices.get().pk])
     superuser_client.post(url, {"amount": "5000"})
