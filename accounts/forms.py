@@ -5,6 +5,7 @@ from allauth.account.adapter import get_adapter
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.template.response import TemplateResponse
@@ -127,7 +128,10 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         min_value=Decimal("0"),
         localize=True,
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-        help_text=_("How much you top up now; at least the price of one bouquet."),
+        help_text=_(
+            "The sum of your first invoice: at least the price of one bouquet. "
+            "You pay it after signing up; the balance grows once the payment is confirmed."
+        ),
     )
 
     field_order = [
@@ -168,6 +172,17 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                     },
                 ),
             )
+        if account_sum is not None and account_sum > settings.SIGNUP_SUM_MAX:
+            self.add_error(
+                "account_sum",
+                forms.ValidationError(
+                    _("The sum can be at most %(max)s ₽: for a larger one, write to us."),
+                    code="above_max",
+                    params={
+                        "max": number_format(settings.SIGNUP_SUM_MAX, decimal_pos=0, force_grouping=True)
+                    },
+                ),
+            )
         return cleaned_data
 
     def try_save(self, request):
@@ -194,7 +209,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                 first_delivery_date=self.cleaned_data["first_delivery_date"],
                 delivery_interval=self.cleaned_data["delivery_interval"],
                 wishes=self.cleaned_data["wishes"],
-                account_sum=self.cleaned_data["account_sum"],
+                invoice_amount=self.cleaned_data["account_sum"],
                 referred_by=services.referrer_find(
                     referral_code=request.session.get(services.REFERRAL_SESSION_KEY)
                 ),

@@ -167,6 +167,14 @@ class Profile(models.Model):
     def is_paused(self) -> bool:
         return self.account_status == self.AccountStatus.PAUSED
 
+    def invoiced_sum(self, *, today: datetime.date | None = None) -> Decimal:
+        """The balance plus the invoices awaiting payment: the sum the customer chose, paid or not
+        (what a sales pipeline shows; `today` is accepted for readers that pass it to every method)."""
+        if self.pk is None:
+            return self.account_sum
+        awaiting = self.invoices.filter(status=Invoice.Status.AWAITING).aggregate(total=models.Sum("amount"))
+        return self.account_sum + (awaiting["total"] or Decimal("0.00"))
+
     def planned_dates(
         self, *, start: datetime.date, until: datetime.date, at_least: int = 0
     ) -> list[datetime.date]:
@@ -277,6 +285,7 @@ class LedgerEntry(models.Model):
         DELIVERY = "delivery", _("delivery")
         REFERRAL = "referral", _("referral reward")
         STAFF = "staff", _("correction by staff")
+        PAYMENT = "payment", _("payment received")
 
     profile = models.ForeignKey(
         Profile, on_delete=models.CASCADE, related_name="ledger_entries", verbose_name=_("profile")
@@ -291,6 +300,16 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="ledger_entries",
         verbose_name=_("delivery"),
+    )
+    # One-to-one: the database itself refuses a second entry for the same paid invoice.
+    # RESTRICT, not PROTECT: an invoice never goes alone, but a customer deleted goes with both.
+    invoice = models.OneToOneField(
+        "Invoice",
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="ledger_entry",
+        verbose_name=_("invoice"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -309,3 +328,65 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile}: {self.amount} ({self.get_reason_display()})"
+
+
+class Invoice(models.Model):
+    """A sum the customer is asked to pay. The balance grows only when a payment for it is confirmed:
+    then its one ledger entry (`ledger_entry`) is posted, by `accounts.payments.invoice_pay`."""
+
+    class Status(models.TextChoices):
+        AWAITING = "awaiting", _("awaiting payment")
+        PAID = "paid", _("paid")
+        CANCELLED = "cancelled", _("cancelled")
+
+    class Source(models.TextChoices):
+        STAFF = "staff", _("staff in the admin")
+        CRM = "crm", _("the manager in the CRM")
+        MIGRATION = "migration", _("paid before invoices existed")
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="invoices", verbose_name=_("profile")
+    )
+    amount = models.DecimalField(_("amount, ₽"), max_digits=10, decimal_places=2)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.AWAITING)
+    source = models.CharField(_("payment confirmed by"), max_length=16, choices=Source, blank=True)
+    confirmed_by = models.CharField(_("confirmed by"), max_length=255, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="accounts_invoice_amount_gt_0"),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | models.Q(paid_at__isnull=False),
+                name="accounts_invoice_paid_has_paid_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile}: {self.amount} ({self.get_status_display()})"
+
+
+class AccountEvent(models.Model):
+    """Something the customer did on the site (a skip, a pause, new preferences), for their own
+    history on the account page. Deliveries, payments and invoices are not copied here: the page
+    reads them from their own tables."""
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="events", verbose_name=_("profile")
+    )
+    action = models.CharField(_("action"), max_length=32)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("account event")
+        verbose_name_plural = _("account events")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["profile", "created_at"], name="accounts_event_profile_time")]
+
+    def __str__(self) -> str:
+        return f"{self.profile}: {self.action}"

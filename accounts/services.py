@@ -15,8 +15,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts import history, payments
+from accounts.ledger import InsufficientBalance, ledger_post
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
 from accounts.signals import Action, subscription_event
+
+__all__ = ["InsufficientBalance", "ledger_post"]  # their home is accounts.ledger; callers use both names
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +64,12 @@ def profile_create(
     first_delivery_date: datetime.date,
     delivery_interval: str,
     wishes: str,
-    account_sum: Decimal,
+    invoice_amount: Decimal,
     phone: str = "",
     referred_by: Profile | None = None,
 ) -> Profile:
-    """A new subscription: the profile, its opening ledger entry and its first weeks of deliveries."""
+    """A new subscription: the profile, its first invoice (the balance stays 0 until it is paid) and
+    its first weeks of deliveries."""
     profile = Profile(
         user=user,
         bouquet_category=bouquet_category,
@@ -77,7 +82,7 @@ def profile_create(
         referred_by=referred_by,
     )
     profile.full_clean()
-    ledger_post(profile=profile, amount=account_sum, reason=LedgerEntry.Reason.SIGNUP)  # saves the profile
+    profile.save()
     deliveries_reschedule(profile=profile)
     _event(
         profile,
@@ -85,8 +90,10 @@ def profile_create(
         category=bouquet_category.name,
         interval=str(profile.get_delivery_interval_display()),
         first_date=first_delivery_date.isoformat(),
-        sum=str(account_sum),
+        sum=str(invoice_amount),
     )
+    if invoice_amount > 0:  # a free category's customer has nothing to pay
+        payments.invoice_issue(profile=profile, amount=invoice_amount)
     return profile
 
 
@@ -150,6 +157,7 @@ def _shown(profile: Profile, field: str) -> str:
 def _event(profile: Profile, action: Action, **details: Any) -> None:
     """Tell whoever keeps the subscription's history (accounts.signals), in this transaction."""
     subscription_event.send(sender=Profile, profile=profile, action=action, details=details)
+    history.event_record(profile=profile, action=action, details=details)
 
 
 @transaction.atomic
@@ -200,62 +208,6 @@ def profile_apply_staff_changes(
     if set(changed) & SCHEDULE_FIELDS:
         deliveries_reschedule(profile=profile)
     return changed, errors
-
-
-# -- ledger ----------------------------------------------------------------------------------------
-
-
-class InsufficientBalance(Exception):
-    """A debit larger than the account sum: the sum never goes below zero."""
-
-    def __init__(self, *, profile: Profile, balance: Decimal, amount: Decimal) -> None:
-        super().__init__(f"profile {profile.pk}: balance {balance}, debit {-amount}")
-        self.profile, self.balance, self.amount = profile, balance, amount
-
-
-@transaction.atomic
-def ledger_post(
-    *,
-    profile: Profile,
-    amount: Decimal,
-    reason: str,
-    note: str = "",
-    delivery: Delivery | None = None,
-    touch_updated_at: bool = True,
-    also_save: list[str] | tuple[str, ...] = (),
-) -> LedgerEntry:
-    """The one way the account sum changes: an entry plus the new sum, under a row lock, in one transaction.
-
-    A profile not saved yet is saved with `amount` as its opening sum. A debit the sum cannot cover
-    raises `InsufficientBalance` and changes nothing. The profile save marks the lead for the CRM sync;
-    `touch_updated_at=False` keeps `updated_at` the time of the last change made on the site (a change
-    that came from the CRM); `also_save` names other fields changed on `profile` to save in the same
-    save (one save, one sync).
-    """
-    amount = Decimal(amount).quantize(Decimal("0.01"))
-    if profile._state.adding:
-        balance = Decimal("0.00")
-    else:
-        balance = Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=profile.pk)
-    if balance + amount < 0:
-        raise InsufficientBalance(profile=profile, balance=balance, amount=amount)
-    profile.account_sum = balance + amount
-    if profile._state.adding:
-        profile.save()
-    else:
-        fields = ["account_sum", *also_save, *(["updated_at"] if touch_updated_at else [])]
-        profile.save(update_fields=fields)
-    entry = LedgerEntry.objects.create(
-        profile=profile, amount=amount, reason=reason, note=note[:255], delivery=delivery
-    )
-    logger.info(
-        "accounts.ledger_posted profile_id=%s entry_id=%s reason=%s amount=%s",
-        profile.pk,
-        entry.pk,
-        reason,
-        amount,
-    )
-    return entry
 
 
 # -- deliveries ------------------------------------------------------------------------------------

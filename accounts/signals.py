@@ -25,3 +25,4 @@ class Action(enum.StrEnum):
     PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an action, not a password
     DELIVERY_COMPLETED = "delivery_completed"  # by staff: date, amount
     BALANCE_CORRECTED = "balance_corrected"  # by staff: amount, balance
+    PAYMENT_RECEIVED = "payment_received"  # confirmed by staff: amount, balance

@@ -18,7 +18,17 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import analytics, delivery_actions, emails, services, skip_links, tasks
+from accounts import (
+    analytics,
+    delivery_actions,
+    emails,
+    history,
+    payments,
+    progress,
+    services,
+    skip_links,
+    tasks,
+)
 from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
@@ -49,6 +59,7 @@ class DashboardView(ProfileMixin, TemplateView):
         try:
             return (
                 Profile.objects.with_referral_stats()
+                .annotate(awaiting_sum=payments.awaiting_sum_expression())
                 .select_related("user", "bouquet_category")
                 .get(user=self.request.user)
             )
@@ -57,11 +68,15 @@ class DashboardView(ProfileMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         profile = self.get_profile()
+        history_page = history.page_get(
+            profile=profile, number=self.request.GET.get("page"), per_page=settings.ACCOUNT_HISTORY_SHOWN
+        )
         return super().get_context_data(
             profile=profile,
             upcoming_deliveries=profile.upcoming_deliveries(include_skipped=True),
-            past_deliveries=profile.past_deliveries(limit=settings.ACCOUNT_HISTORY_SHOWN),
-            ledger_entries=profile.ledger_entries.all()[: settings.ACCOUNT_HISTORY_SHOWN],
+            payment_instructions=settings.PAYMENT_INSTRUCTIONS,
+            progress=progress.steps(profile=profile, awaiting_sum=profile.awaiting_sum),
+            history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
             pause_form=PauseForm(),

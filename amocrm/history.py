@@ -33,7 +33,7 @@ def note_text(action: str, details: dict[str, Any]) -> str:
         return (
             f"Клиент зарегистрировался на сайте: {details.get('category', '')}, "
             f"{details.get('interval', '')}, первая доставка {_day(details.get('first_date'))}, "
-            f"сумма {_money(details.get('sum'))}."
+            f"счёт на {_money(details.get('sum'))} ожидает оплаты."
         )
     if action == Action.PREFERENCES_CHANGED:
         changes = "; ".join(
@@ -66,6 +66,11 @@ def note_text(action: str, details: dict[str, Any]) -> str:
         return (
             f"Сотрудник исправил баланс в админке сайта: {_money(details.get('amount'), signed=True)}, "
             f"теперь {_money(details.get('balance'))}."
+        )
+    if action == Action.PAYMENT_RECEIVED:
+        return (
+            f"Сотрудник подтвердил оплату в админке сайта: {_money(details.get('amount'))}, "
+            f"баланс теперь {_money(details.get('balance'))}."
         )
     return f"Событие на сайте: {action}."
 

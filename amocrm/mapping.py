@@ -63,9 +63,10 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
+    # The balance plus invoices awaiting payment: the lead shows the sum invoiced from signup on.
     FieldSpec(
         Key.ACCOUNT_SUM, "Сумма счёта", "numeric", "FA_ACCOUNT_SUM", 500,
-        profile_attr="account_sum", owner=Owner.CRM, profile_field="account_sum",
+        profile_attr="invoiced_sum", owner=Owner.CRM, profile_field="account_sum",
     ),
     FieldSpec(
         Key.BOUQUET_CATEGORY, "Выбор букета (категория)", "select", "FA_BOUQUET_CATEGORY", 510,
@@ -183,8 +184,9 @@ def numeric_to_decimal(value: Any) -> Decimal:
 
 
 def lead_price(profile: Profile) -> int:
-    """The lead's budget: amoCRM takes whole numbers only, so the sum rounded to roubles."""
-    return int(profile.account_sum.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    """The lead's budget: amoCRM takes whole numbers only, so the sum (balance plus invoices awaiting
+    payment, as the sum field) rounded to roubles."""
+    return int(profile.invoiced_sum().quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 def profile_values(profile: Profile, *, today: datetime.date | None = None) -> dict[str, Any]:

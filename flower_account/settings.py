@@ -339,7 +339,13 @@ DELIVERY_REMINDER_DAYS = env.int("DELIVERY_REMINDER_DAYS", default=3)
 DELIVERY_REMINDER_HOUR = env.int("DELIVERY_REMINDER_HOUR", default=10)
 # What the referrer is credited, once, when a friend's first bouquet is delivered (roubles).
 REFERRAL_REWARD_AMOUNT = Decimal(env.str("REFERRAL_REWARD_AMOUNT", default="500"))
-# How many ledger entries and past deliveries the account page lists.
+# The most a customer may ask to be invoiced at signup (roubles): a typo must not become a huge bill.
+SIGNUP_SUM_MAX = Decimal(env.str("SIGNUP_SUM_MAX", default="100000"))
+# How an invoice awaiting payment gets paid, as the account page tells the customer (plain text).
+PAYMENT_INSTRUCTIONS = env.str(
+    "PAYMENT_INSTRUCTIONS", default="Менеджер позвонит и пришлёт ссылку на оплату."
+)
+# How many entries one page of the account page's history lists (`?page=` turns the pages).
 ACCOUNT_HISTORY_SHOWN = 10
 # The country a phone number typed without "+<code>" belongs to (8 900 …: Russia); ISO 3166 code.
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="RU")

@@ -5,7 +5,7 @@ from itertools import count
 import pytest
 from django.utils import timezone
 
-from accounts import services
+from accounts import payments, services
 from accounts.models import BouquetCategory, User
 
 PASSWORD = "Tulips-and-peonies-42"
@@ -64,7 +64,13 @@ def profile_factory(db, user_factory):
             "account_sum": Decimal("5000.00"),
         }
         data.update(overrides)
-        return services.profile_create(user=user or user_factory(), **data)
+        # A customer who has paid: the first invoice is the sum, confirmed (quietly: no note for managers).
+        paid = data.pop("account_sum")
+        profile = services.profile_create(user=user or user_factory(), invoice_amount=paid, **data)
+        if paid:
+            payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="conftest")
+            profile.refresh_from_db()
+        return profile
 
     return make
 

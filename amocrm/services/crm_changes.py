@@ -9,6 +9,8 @@ amoCRM holds) come through here, so the rules live in one place:
     contact's phone only when the amoCRM change is newer than the profile's `updated_at` (the last
     change made on the site; applying a change from amoCRM leaves it alone);
   * a bad value is recorded for its field, the other fields still apply;
+  * while an invoice awaits payment, a new sum or a move to a stage mapped to `active` confirms its
+    payment (`accounts.payments.invoice_pay`: one ledger entry, however often it is confirmed);
   * a stage change (a `leads[status]` hook, or an `update` item with `old_status_id`) maps the
     pipeline stage through AMOCRM_STATUS_MAP (unmapped: no change);
   * a deleted lead unlinks the profile (remembered in `deleted_lead_id`); a restored one links it
@@ -27,9 +29,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import phones
+from accounts import payments, phones
 from accounts import services as accounts_services
-from accounts.models import BouquetCategory, Profile
+from accounts.models import BouquetCategory, Invoice, Profile
 from amocrm import mapping, webhooks
 from amocrm.exceptions import AmoCRMMappingError
 from amocrm.models import LeadSync
@@ -110,9 +112,11 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     if next_delivery_date is not None and next_delivery_date < timezone.localdate():
         errors[Key.DELIVERY_DATE] = f"{next_delivery_date.isoformat()} is in the past"
         next_delivery_date = None
+    paid = _payment_confirm(profile, sync, change, crm, data, errors, stage_moved=bool(stage_overrides))
     changed, invalid = accounts_services.profile_apply_staff_changes(
         profile=profile, data=data, next_delivery_date=next_delivery_date
     )
+    changed = [*paid, *changed]
     errors.update(
         {mapping.KEYS_BY_PROFILE_FIELD.get(name, name): message for name, message in invalid.items()}
     )
@@ -146,6 +150,44 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     if updates:
         sync.save(update_fields=[*updates, "updated_at"])
     return Applied("processed", changes=changed, errors=errors)
+
+
+def _payment_confirm(
+    profile: Profile,
+    sync: LeadSync,
+    change: webhooks.LeadChange,
+    crm: dict[str, Any],
+    data: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    stage_moved: bool,
+) -> list[str]:
+    """The manager confirms the payment of the invoice awaiting it: by setting the sum (the customer
+    paid the difference between it and the balance; `data` then loses the sum, the payment is the
+    change) or by moving the lead to a stage AMOCRM_STATUS_MAP maps to active. Our own values echoed
+    back never get here: `data` holds only real changes, and the stage must differ from the last seen."""
+    invoice = payments.awaiting_invoice(profile=profile)
+    if invoice is None:
+        return []
+    if "account_sum" in data:
+        new_sum = data.pop("account_sum")
+        received = new_sum - profile.account_sum
+        if received <= 0:
+            errors[Key.ACCOUNT_SUM] = f"an invoice awaits payment: {new_sum} is not above the balance"
+            return []
+    elif (
+        stage_moved
+        and crm.get(Key.ACCOUNT_STATUS) == Profile.AccountStatus.ACTIVE
+        and change.status_id != sync.crm_status_id
+    ):
+        received = None  # the invoice's own amount
+    else:
+        return []
+    paid, _ = payments.invoice_pay(
+        invoice=invoice, amount=received, source=Invoice.Source.CRM, confirmed_by=f"lead {change.lead_id}"
+    )
+    profile.account_sum = paid.profile.account_sum  # posted on another copy of the locked row
+    return ["invoice"]
 
 
 def _site_is_older(profile: Profile, modified_at: datetime.datetime | None) -> bool:

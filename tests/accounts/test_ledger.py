@@ -23,10 +23,18 @@ def ledger_total(profile: Profile) -> Decimal:
     return Decimal(total).quantize(Decimal("0.01"))
 
 
-def test_signup_opens_the_ledger_with_the_first_top_up(profile_factory):
-    profile = profile_factory(account_sum=Decimal("3000.50"))
+def test_signup_posts_nothing_to_the_ledger_until_the_invoice_is_paid(client, signup_data):
+    client.post("/signup/", signup_data(account_sum="3000,50"))
 
-    assert [(e.amount, e.reason) for e in profile.ledger_entries.all()] == [(Decimal("3000.50"), "signup")]
+    profile = Profile.objects.get()
+    assert list(profile.ledger_entries.all()) == []
+    assert profile.account_sum == Decimal("0.00")
+
+
+def test_a_paid_signup_invoice_is_the_ledger_s_first_entry(profile_factory):
+    profile = profile_factory(account_sum=Decimal("3000.50"))  # the factory's customer has paid
+
+    assert [(e.amount, e.reason) for e in profile.ledger_entries.all()] == [(Decimal("3000.50"), "payment")]
     assert profile.account_sum == Decimal("3000.50")
 
 
@@ -82,13 +90,13 @@ def test_staff_editing_the_sum_in_the_admin_posts_a_staff_entry(superuser_client
     )
 
 
-def test_the_account_page_shows_a_short_ledger_history(customer_client, customer):
+def test_the_account_page_history_shows_the_ledger_entries(customer_client, customer):
     services.ledger_post(profile=customer, amount=Decimal("-1250.00"), reason="delivery")
 
     text = page_text(customer_client.get("/account/"))
 
-    assert "История счёта" in text
-    assert "Пополнение при регистрации" in text
+    assert "Что происходило" in text
+    assert "Оплата получена" in text
     assert "+5 000,00 ₽" in text
     assert "-1 250,00 ₽" in text
 

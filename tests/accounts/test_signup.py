@@ -35,7 +35,8 @@ def test_signup_creates_user_and_profile_with_every_field(client, signup_data, p
     assert profile.first_delivery_date == timezone.localdate() + datetime.timedelta(days=10)
     assert profile.delivery_interval == "biweekly"
     assert profile.wishes == "Побольше пионов, без лилий"
-    assert profile.account_sum == Decimal("3000.50")
+    assert profile.account_sum == Decimal("0.00")  # nothing is paid yet
+    assert [(i.amount, i.status) for i in profile.invoices.all()] == [(Decimal("3000.50"), "awaiting")]
     assert profile.account_status == Profile.AccountStatus.NEW
     assert profile.referral_code is not None
     assert profile.referred_by is None
@@ -64,11 +65,11 @@ def test_signup_accepts_a_date_typed_the_russian_way(client, signup_data):
 @pytest.mark.parametrize(
     ("typed", "stored"), [("3000,50", "3000.50"), ("3000.50", "3000.50"), ("2500", "2500.00")]
 )
-def test_signup_accepts_the_sum_with_a_comma_or_a_dot(client, signup_data, typed, stored):
+def test_signup_accepts_the_invoice_sum_with_a_comma_or_a_dot(client, signup_data, typed, stored):
     response = client.post(reverse("account_signup"), signup_data(account_sum=typed))
 
     assert response.status_code == HTTPStatus.FOUND
-    assert Profile.objects.get().account_sum == Decimal(stored)
+    assert Profile.objects.get().invoices.get().amount == Decimal(stored)
 
 
 def test_signup_accepts_every_interval(client, signup_data):

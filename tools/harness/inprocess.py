@@ -38,7 +38,7 @@ def create_customer(email: str, password: str = PASSWORD) -> Any:
         first_delivery_date=timezone.localdate() + datetime.timedelta(days=7),
         delivery_interval="biweekly",
         wishes="Больше зелени.",
-        account_sum=Decimal("5000"),
+        invoice_amount=Decimal("5000"),
     )
 
 

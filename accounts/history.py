@@ -1,0 +1,198 @@
+"""What happened to a subscription, as its customer reads it on the account page.
+
+Derived, never copied: balance changes (deliveries debited, payments, rewards, corrections) come
+from the ledger, invoices from their table, and only what the customer did themselves (skips,
+pauses, new preferences) is recorded here, as `AccountEvent` rows written by accounts.services.
+One page is one UNION query, newest first, with one row more than it shows (is there an older
+page?) instead of a count. Managers' notes never appear: they live in another app, and ledger
+notes (which may name staff) are not shown.
+"""
+
+import datetime
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import CharField, DateField, DecimalField, F, TextField, Value
+from django.db.models.functions import Cast
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext
+
+from accounts.models import AccountEvent, Invoice, LedgerEntry, Profile
+from accounts.signals import Action
+
+# What the customer did themselves; other actions (staff's, a reset link asked for) are not theirs to read.
+CUSTOMER_ACTIONS = frozenset(
+    {
+        Action.SIGNED_UP,
+        Action.PREFERENCES_CHANGED,
+        Action.DELIVERY_SKIPPED,
+        Action.DELIVERY_UNSKIPPED,
+        Action.DELIVERY_MOVED,
+        Action.PAUSED,
+        Action.RESUMED,
+    }
+)
+# Invoices made by the migration stand for sums posted before invoices existed: the ledger shows them.
+HIDDEN_INVOICE_SOURCES = (Invoice.Source.MIGRATION,)
+
+
+def event_record(*, profile: Profile, action: str, details: dict[str, Any]) -> AccountEvent | None:
+    """Keep a customer's own action for their history (in the caller's transaction)."""
+    if action not in CUSTOMER_ACTIONS:
+        return None
+    return AccountEvent.objects.create(profile=profile, action=action, details=details)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of the history: when, what (a sentence for the customer) and the money, if any."""
+
+    at: datetime.datetime
+    kind: str  # "event", "ledger" or "invoice": the template styles by it
+    text: str
+    amount: Decimal | None = None
+
+    @property
+    def is_debit(self) -> bool:
+        return self.kind == "ledger" and self.amount is not None and self.amount < 0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the history, newest first; pages are numbered from 1."""
+
+    items: list[Item]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def page_get(*, profile: Profile, number: str | None, per_page: int) -> Page:
+    """The page asked for by `?page=`: one query (one row more tells whether an older page exists;
+    no count). A page number that is not a number, or past the end, gives the first page."""
+    try:
+        wanted = min(max(int(number or 1), 1), 100_000)
+    except ValueError:
+        wanted = 1
+    start = (wanted - 1) * per_page
+    rows = list(_rows(profile)[start : start + per_page + 1])
+    if not rows and wanted > 1:
+        return page_get(profile=profile, number=None, per_page=per_page)
+    return Page([_item(row) for row in rows[:per_page]], wanted, has_next=len(rows) > per_page)
+
+
+def _shown_invoices():
+    return Invoice.objects.exclude(source__in=HIDDEN_INVOICE_SOURCES)
+
+
+def _rows(profile: Profile):
+    def columns(queryset, **values):
+        # The same names in the same order in every part: a union matches its columns by position.
+        columns = ("at", "kind", "code", "money", "day", "text", "pk")
+        return queryset.order_by().annotate(**values).values_list(*columns)
+
+    nothing = {
+        "money": Value(None, output_field=DecimalField(max_digits=10, decimal_places=2)),
+        "day": Value(None, output_field=DateField()),
+        "text": Value(None, output_field=TextField()),
+    }
+    events = columns(
+        AccountEvent.objects.filter(profile=profile),
+        at=F("created_at"),
+        kind=Value("event", output_field=CharField()),
+        code=F("action"),
+        **{**nothing, "text": Cast("details", TextField())},
+    )
+    ledger = columns(
+        LedgerEntry.objects.filter(profile=profile),
+        at=F("created_at"),
+        kind=Value("ledger", output_field=CharField()),
+        code=F("reason"),
+        **{**nothing, "money": F("amount"), "day": F("delivery__delivery_on")},
+    )
+    invoices = columns(
+        _shown_invoices().filter(profile=profile),
+        at=F("created_at"),
+        kind=Value("invoice", output_field=CharField()),
+        code=F("status"),
+        **{**nothing, "money": F("amount")},
+    )
+    return events.union(ledger, invoices, all=True).order_by("-at", "-pk")
+
+
+def _item(row: tuple) -> Item:
+    at, kind, code, amount, day, details, _pk = row
+    if kind == "event":
+        return Item(at, kind, _event_text(code, json.loads(details) if isinstance(details, str) else details))
+    if kind == "invoice":
+        return Item(at, kind, _invoice_text(code, amount), amount)
+    if code == LedgerEntry.Reason.DELIVERY and day:
+        return Item(at, kind, gettext("Bouquet delivered on %(day)s") % {"day": _day(day)}, amount)
+    return Item(at, kind, str(LedgerEntry.Reason(code).label).capitalize(), amount)
+
+
+def _invoice_text(status: str, amount: Decimal) -> str:
+    money = {"amount": _money(amount)}
+    if status == Invoice.Status.PAID:
+        return gettext("Invoice for %(amount)s ₽ paid") % money
+    if status == Invoice.Status.CANCELLED:
+        return gettext("Invoice for %(amount)s ₽ cancelled") % money
+    return gettext("Invoice for %(amount)s ₽ issued, awaiting payment") % money
+
+
+def _event_text(action: str, details: dict[str, Any]) -> str:
+    if action == Action.SIGNED_UP:
+        return gettext("You signed up for the subscription")
+    if action == Action.PREFERENCES_CHANGED:
+        names = [_field_name(field) for field in details.get("changes") or {}]
+        return gettext("You changed your preferences: %(fields)s") % {"fields": ", ".join(names)}
+    if action == Action.DELIVERY_SKIPPED:
+        return gettext("You skipped the delivery on %(day)s") % {"day": _day(details.get("date"))}
+    if action == Action.DELIVERY_UNSKIPPED:
+        day = _day(details.get("date"))
+        return gettext("You took back the skip of the delivery on %(day)s") % {"day": day}
+    if action == Action.DELIVERY_MOVED:
+        return gettext("You moved the delivery from %(day)s to %(to)s") % {
+            "day": _day(details.get("date")),
+            "to": _day(details.get("to")),
+        }
+    if action == Action.PAUSED:
+        if details.get("until"):
+            return gettext("You paused the subscription until %(day)s") % {"day": _day(details["until"])}
+        return gettext("You paused the subscription until you resume it")
+    if action == Action.RESUMED:
+        return gettext("You resumed the subscription")
+    return gettext("Your subscription changed")
+
+
+def _field_name(field: str) -> str:
+    try:
+        return str(Profile._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:  # a field renamed since the event was recorded
+        return field
+
+
+def _day(value: Any) -> str:
+    try:
+        day = value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
+    except ValueError:
+        return "—"
+    return date_format(day, "j E Y")
+
+
+def _money(amount: Decimal) -> str:
+    return number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
