@@ -224,8 +224,11 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     date plans nothing before that date; an indefinite pause (or a closed account) plans nothing.
 
     A delivery the customer moved (`moved_from`) follows the date it was moved from: that date stays
-    taken (no new row there) and the moved row lives as long as that date is on the schedule, wherever
-    it now lies; when the date leaves the schedule, the moved row is cancelled like any other.
+    taken (no new row there) and the moved row lives as long as that date is on the schedule (or has
+    passed, the move standing) and deliveries are planned on its day at all; when the date leaves the
+    schedule, or a pause or closing covers the moved row's day, it is cancelled like any other. When
+    the schedule itself comes to want the moved row's day, the row becomes that day's ordinary one.
+    A date that comes back after being cancelled is reminded again.
     """
     today = today or timezone.localdate()
     start = today
@@ -249,27 +252,39 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
     existing = {
         d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
     }
-    # A moved delivery may now lie before today while the date it was moved from is still ahead.
-    taken = set(profile.deliveries.filter(moved_from__gte=today).values_list("moved_from", flat=True))
     for day, delivery in existing.items():
         fields: list[str] = []
         if delivery.status == Delivery.Status.DELIVERED:
             continue
+        if delivery.moved_from is not None and day in wanted:
+            delivery.moved_from = None  # the schedule wants this very day now: an ordinary row
+            fields.append("moved_from")
         slot = delivery.moved_from or day
-        on_schedule = slot in wanted or slot < today
+        # A move whose original date has passed stands, while deliveries are planned on its day.
+        move_stands = slot < today and bool(wanted) and day >= start
+        on_schedule = slot in wanted or move_stands
         if not on_schedule and delivery.status != Delivery.Status.CANCELLED:
             delivery.status = Delivery.Status.CANCELLED
             fields.append("status")
         elif on_schedule and delivery.status == Delivery.Status.CANCELLED:
             delivery.status = Delivery.Status.SCHEDULED
-            fields.append("status")
+            delivery.reminded_at = None
+            fields += ["status", "reminded_at"]
         if delivery.status == Delivery.Status.SCHEDULED:
-            fields += [name for name, value in snapshot.items() if getattr(delivery, name) != value]
-            for name in fields:
-                if name != "status":
-                    setattr(delivery, name, snapshot[name])
+            changed = [name for name, value in snapshot.items() if getattr(delivery, name) != value]
+            for name in changed:
+                setattr(delivery, name, snapshot[name])
+            fields += changed
         if fields:
             delivery.save(update_fields=[*fields, "updated_at"])
+    # Dates a live moved delivery still stands for, including one moved before today.
+    taken = {
+        d.moved_from for d in existing.values() if d.moved_from and d.status != Delivery.Status.CANCELLED
+    } | set(
+        profile.deliveries.filter(delivery_on__lt=today, moved_from__gte=today).values_list(
+            "moved_from", flat=True
+        )
+    )
     Delivery.objects.bulk_create(
         [
             Delivery(profile=profile, delivery_on=day, **snapshot)

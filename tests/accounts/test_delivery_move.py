@@ -157,6 +157,55 @@ def test_a_new_interval_that_drops_the_old_day_cancels_the_moved_delivery(weekly
     assert scheduled_days(weekly)[:2] == ["2027-02-04", "2027-02-18"]
 
 
+def test_a_schedule_that_comes_to_want_the_moved_day_keeps_a_bouquet_on_it(weekly):
+    move(weekly, "2027-02-11", "2027-02-12")
+
+    weekly.first_delivery_date = d("2027-02-05")  # Fridays now: 5, 12, 19 February ...
+    weekly.save(update_fields=["first_delivery_date"])
+    services.deliveries_reschedule(profile=weekly, today=TODAY)
+
+    assert scheduled_days(weekly)[:3] == ["2027-02-05", "2027-02-12", "2027-02-19"]
+    assert row(weekly, "2027-02-12").moved_from is None  # an ordinary Friday now
+
+
+@pytest.mark.parametrize("status", ["paused", "closed"])
+def test_a_moved_delivery_whose_old_day_has_passed_stops_with_the_subscription(weekly, status):
+    move(weekly, "2027-02-04", "2027-02-06", today=d("2027-02-01"))
+    later = d("2027-02-05")  # the 4th has passed; the bouquet waits for the 6th
+
+    weekly.account_status = status
+    weekly.paused_until = None
+    weekly.save(update_fields=["account_status", "paused_until"])
+    services.deliveries_reschedule(profile=weekly, today=later)
+
+    assert row(weekly, "2027-02-06").status == "cancelled"
+
+
+def test_a_moved_delivery_whose_old_day_has_passed_stands_while_the_subscription_runs(weekly):
+    move(weekly, "2027-02-04", "2027-02-06", today=d("2027-02-01"))
+
+    services.deliveries_reschedule(profile=weekly, today=d("2027-02-05"))
+
+    assert row(weekly, "2027-02-06").status == "scheduled"
+
+
+def test_a_date_that_comes_back_is_reminded_again(weekly):
+    reminded = row(weekly, "2027-02-11")
+    reminded.reminded_at = timezone.now()
+    reminded.save(update_fields=["reminded_at"])
+    weekly.delivery_interval = "biweekly"
+    weekly.save(update_fields=["delivery_interval"])
+    services.deliveries_reschedule(profile=weekly, today=TODAY)
+    assert row(weekly, "2027-02-11").status == "cancelled"
+
+    weekly.delivery_interval = "weekly"
+    weekly.save(update_fields=["delivery_interval"])
+    services.deliveries_reschedule(profile=weekly, today=TODAY)
+
+    back = row(weekly, "2027-02-11")
+    assert (back.status, back.reminded_at) == ("scheduled", None)
+
+
 # -- un-skip ---------------------------------------------------------------------------------------
 
 

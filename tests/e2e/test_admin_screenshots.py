@@ -31,7 +31,7 @@ for n, days in enumerate([0, 1, 1, 1]):
         first_delivery_date=today + datetime.timedelta(days=days),
         delivery_interval="weekly",
         wishes="",
-        account_sum=Decimal("5000"),
+        invoice_amount=Decimal("5000"),
     )
 """
 BLOCK = (
