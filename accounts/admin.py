@@ -84,8 +84,28 @@ class UserAdmin(AccusativeTitlesMixin, DjangoUserAdmin):
         return self.inlines if obj else []
 
 
+class ProfileAdminForm(forms.ModelForm):
+    def clean_account_sum(self):
+        wanted = self.cleaned_data["account_sum"]
+        profile = self.instance
+        if profile.pk and wanted is not None and wanted > Profile.objects.get(pk=profile.pk).account_sum:
+            invoice = payments.awaiting_invoice(profile=profile)
+            if invoice is not None:
+                # Raising the sum by hand and then confirming the invoice would count one payment twice.
+                raise forms.ValidationError(
+                    gettext(
+                        "An invoice for %(amount)s ₽ awaits payment: record the payment with "
+                        "“Payment received” on the invoice (below), so it is counted once."
+                    )
+                    % {"amount": invoice.amount},
+                    code="invoice_awaiting",
+                )
+        return wanted
+
+
 @admin.register(Profile)
 class ProfileAdmin(PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
+    form = ProfileAdminForm
     list_display = [
         "user",
         "bouquet_category",

@@ -206,6 +206,28 @@ def test_a_bad_amount_in_the_admin_is_a_form_error_not_a_500(superuser_client, u
     assert unpaid.invoices.get().status == "awaiting"
 
 
+def test_staff_cannot_raise_the_sum_by_hand_while_an_invoice_awaits_payment(superuser_client, unpaid):
+    data = {
+        "user": unpaid.user.pk,
+        "account_status": unpaid.account_status,
+        "account_sum": "5000.00",  # the paid amount typed into the balance instead of the invoice
+        "bouquet_category": unpaid.bouquet_category.pk,
+        "delivery_address": unpaid.delivery_address,
+        "first_delivery_date": unpaid.first_delivery_date.strftime("%d.%m.%Y"),
+        "delivery_interval": unpaid.delivery_interval,
+        "wishes": unpaid.wishes,
+        "phone": "",
+        "referred_by": "",
+    }
+
+    response = superuser_client.post(reverse("admin:accounts_profile_change", args=[unpaid.pk]), data)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "ожидает оплаты" in str(response.context["adminform"].form.errors["account_sum"])
+    unpaid.refresh_from_db()
+    assert unpaid.account_sum == Decimal("0.00") and not unpaid.ledger_entries.exists()
+
+
 # -- the data migration ------------------------------------------------------------------------------
 
 

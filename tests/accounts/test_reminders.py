@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import delivery_actions, reminders, services
+from accounts import delivery_actions, payments, reminders, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from amocrm.models import LeadSync
 
@@ -249,6 +249,26 @@ def test_no_low_balance_email_at_night_or_when_the_balance_covers_the_bouquet(
     assert low_balance_to("anna@example.ru") == []
     send(at("2027-02-01", 10))
     assert len(low_balance_to("anna@example.ru")) == 1 and low_balance_to("rich@example.ru") == []
+
+
+def test_an_invoice_awaiting_payment_is_not_a_low_balance_until_it_is_paid_and_spent(
+    profile_factory, user_factory
+):
+    new = profile_factory(
+        user=user_factory(email="new@example.ru"),
+        first_delivery_date=d("2027-02-04"),
+        account_sum=Decimal("0"),
+    )
+    services.deliveries_reschedule(profile=new, today=d("2027-02-01"))
+    invoice = payments.invoice_issue(profile=new, amount=Decimal("5000"))
+
+    send(at("2027-02-01", 10))
+    assert low_balance_to("new@example.ru") == []  # the invoice already asks for the money
+
+    payments.invoice_pay(invoice=invoice, amount=Decimal("5000"), source="staff")
+    services.ledger_post(profile=new, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF)
+    send(at("2027-02-01", 11))
+    assert len(low_balance_to("new@example.ru")) == 1
 
 
 # -- the command -------------------------------------------------------------------------------
