@@ -18,13 +18,17 @@ from django.http import HttpRequest
 
 def _lockout(request: HttpRequest, email: str, *, dry_run: bool) -> bool:
     """True while `email` may still try (and, unless `dry_run`, count one failed try)."""
-    # The key allauth's own password check counts failed logins under (site and address).
+    # The key allauth's own password check counts failed logins under (the address: accounts.adapters).
     key = get_adapter(request)._get_login_attempts_cache_key(request, email=email)
     return ratelimit.consume(request, action="login_failed", key=key, dry_run=dry_run)
 
 
 class RequestLoginCodeForm(allauth_forms.RequestLoginCodeForm):
     def clean_email(self) -> str:
+        # allauth's form skips the adapter's clean_email: normalise and refuse look-alikes here, as
+        # signup and the password login do, before the address is looked up, counted or mailed.
+        if self.cleaned_data.get("email"):
+            self.cleaned_data["email"] = get_adapter().clean_email(self.cleaned_data["email"])
         email = super().clean_email()
         if email and not _lockout(context.request, email, dry_run=True):
             raise get_adapter().validation_error("too_many_login_attempts")

@@ -147,6 +147,11 @@ ACCOUNT_FORMS = {
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+# No "send again" on the code page: a new code is asked for on /login/code/, where the lockout is checked.
+ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = False
+# A code asked for an unknown address sends nothing (the page answers the same): the form cannot be
+# used to mail strangers.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 # allauth's emails (the code; "no such account" for an unknown address) name the site, not its host.
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Flower Account: "
 ACCOUNT_LOGIN_METHODS = {"email"}
