@@ -146,9 +146,11 @@ class Profile(models.Model):
     def __str__(self) -> str:
         return str(self.user)
 
-    def clean(self) -> None:
-        super().clean()
-        if self.phone:
+    def clean_fields(self, exclude=None) -> None:
+        super().clean_fields(exclude=exclude)
+        # Only when the phone itself is being cleaned: a number stored before phones were parsed
+        # (kept by migration 0005) must not block changes to the other fields.
+        if self.phone and "phone" not in (exclude or ()):
             try:
                 self.phone = phones.to_e164(self.phone)
             except phones.InvalidPhone:

@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from accounts import phones
+from accounts import phones, services
 from accounts.models import Profile
 from tests.accounts.helpers import input_value, page_text
 
@@ -31,6 +31,18 @@ def test_a_profile_refuses_a_phone_that_is_no_number(profile_factory):
         profile_factory(phone="+7 (900) 123-45-67 ((((")
 
     assert "Введите правильный номер телефона" in e.value.message_dict["phone"][0]
+
+
+def test_an_old_unparseable_phone_does_not_block_changes_to_other_fields(profile_factory):
+    profile = profile_factory()
+    Profile.objects.filter(pk=profile.pk).update(phone="12-34")  # kept by the migration as it was
+    profile.refresh_from_db()
+
+    changed, errors = services.profile_apply_staff_changes(
+        profile=profile, data={"wishes": "Больше зелени", "delivery_address": "Москва, Тверская, 1"}
+    )
+
+    assert (sorted(changed), errors) == (["delivery_address", "wishes"], {})
 
 
 def test_the_account_page_shows_the_phone_formatted(client, profile_factory):
