@@ -32,6 +32,8 @@ SECRET_PATTERNS = [
     # So does a password reset token: /reset-password/<uidb64>/<token>/ (Django then redirects to
     # /reset-password/<uidb64>/set-password/, which holds no secret).
     re.compile(r"(/reset-password/[^/\s'\"?]+/)(?!set-password/)[^/\s'\"?]+"),
+    # And the reminder email's skip link, which works without a login: /account/deliveries/skip/<token>/
+    re.compile(r"(/account/deliveries/skip/)[^/\s'\"?]+"),
 ]
 
 

@@ -22,6 +22,10 @@ SECRET_URLS = [
         "/reset-password/MTI/cz7k4j-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d/",
         "cz7k4j-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d",
     ),
+    (
+        "/account/deliveries/skip/eyJkIjo0MiwibyI6IjIwMjctMDItMDQifQ:1vBcDe:Xy7_skipLinkSignature0/",
+        "eyJkIjo0MiwibyI6IjIwMjctMDItMDQifQ:1vBcDe:Xy7_skipLinkSignature0",
+    ),
 ]
 
 
