@@ -193,7 +193,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
             return super().try_save(request)
         except IntegrityError:
             email = self.cleaned_data["email"]
-            if not get_user_model().objects.filter(email__iexact=email).exists():
+            if not get_user_model().objects.filter(email=email).exists():  # stored normalised
                 raise  # some other constraint: not ours to explain
         self.add_error("email", get_adapter().validation_error("email_taken"))
         return None, TemplateResponse(request, "account/signup.html", {"form": self})

@@ -11,7 +11,7 @@ are only logged: the owner may be real. Reversing keeps the normalised addresses
 import logging
 import unicodedata
 
-from django.db import migrations
+from django.db import IntegrityError, migrations, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,12 @@ def normalize_emails(apps, schema_editor):
         if other:
             logger.warning("accounts.email_collision_kept user_id=%s other_user_id=%s", user.pk, other[0])
             continue
-        User.objects.filter(pk=user.pk).update(email=email)
+        try:
+            with transaction.atomic():  # a savepoint: a collision the lookup above missed is logged too
+                User.objects.filter(pk=user.pk).update(email=email)
+        except IntegrityError:
+            logger.warning("accounts.email_collision_kept user_id=%s", user.pk)
+            continue
         for address in EmailAddress.objects.filter(user_id=user.pk).exclude(email=email):
             if _normalize(address.email) == email and not EmailAddress.objects.filter(email=email).exists():
                 EmailAddress.objects.filter(pk=address.pk).update(email=email)

@@ -79,7 +79,7 @@ def test_failed_admin_logins_lock_the_site_login_of_that_account(client, staff, 
     assert "_auth_user_id" not in client.session
 
 
-def test_admin_login_attempts_over_the_per_address_limit_answer_429(client, staff, password):
+def test_admin_login_attempts_over_the_per_ip_limit_answer_429(client, staff, password):
     per_minute = int(settings.ACCOUNT_RATE_LIMITS["login"].split("/")[0])
     for number in range(per_minute):
         _admin_login(client, f"guess{number}@example.ru", "wrong-password")
