@@ -398,8 +398,8 @@ def _create(
             job.contact_id = int(answer.get("contact_id") or job.contact.get("id") or 0) or None
             job.merged = bool(answer.get("merged"))
             # leads/complex answers no stage (docs/amocrm-api.md): a new lead is in the one we asked
-            # for (none: the pipeline's first, unknown here); a merged one's stage is unknown.
-            job.status_id = None if job.merged else settings.AMOCRM_STATUS_ID
+            # for (none: the pipeline's first, unknown); a lead ours was merged into, where it was.
+            job.status_id = _stage_of(client, job.lead_id) if job.merged else settings.AMOCRM_STATUS_ID
             job.done = True
             logger.info(
                 "amocrm.lead_created lead_id=%s contact_id=%s profile_id=%s linked=%s merged=%s",
@@ -428,6 +428,13 @@ def _create(
             _notes(client, chunk)  # the signup's note, now that the lead exists
         finally:
             _record(chunk, report, jitter)  # store the new ids at once
+
+
+def _stage_of(client: AmoCRMClient, lead_id: int) -> int | None:
+    try:
+        return mapping.lead_status_id(client.lead_get(lead_id, with_contacts=False) or {})
+    except AmoCRMError:
+        return None  # unknown: reconciliation applies its rule for a stage never seen
 
 
 def _by_request_id(answers: list[dict[str, Any]], batch: list[_Job]) -> dict[str, dict[str, Any]]:
