@@ -1,7 +1,8 @@
 """What happened to a subscription, as its customer reads it on the account page.
 
 Derived, never copied: balance changes (deliveries debited, payments, rewards, corrections) come
-from the ledger, invoices from their table, and only what the customer did themselves (skips,
+from the ledger, invoices from their table (each on the day it was issued; a payment on the day it
+came, from the ledger), and only what the customer did themselves (skips,
 pauses, new preferences) is recorded here, as `AccountEvent` rows written by accounts.services.
 One page is one UNION query, newest first, with one row more than it shows (is there an older
 page?) instead of a count. Managers' notes never appear: they live in another app, and ledger
@@ -146,11 +147,13 @@ def _item(row: tuple) -> Item:
 
 
 def _invoice_text(status: str, amount: Decimal) -> str:
+    """The line is dated when the invoice was issued, so it says that; its payment is the ledger's
+    own line ("Payment received"), dated when it came, so a paid invoice does not tell it twice."""
     money = {"amount": _money(amount)}
     if status == Invoice.Status.PAID:
-        return gettext("Invoice for %(amount)s ₽ paid") % money
+        return gettext("Invoice for %(amount)s ₽ issued") % money
     if status == Invoice.Status.CANCELLED:
-        return gettext("Invoice for %(amount)s ₽ cancelled") % money
+        return gettext("Invoice for %(amount)s ₽ issued, later cancelled") % money
     return gettext("Invoice for %(amount)s ₽ issued, awaiting payment") % money
 
 

@@ -50,7 +50,7 @@ def invoice_pay(
     """Confirm the payment of an invoice: one ledger entry for the amount received (the invoice's
     own amount when not given). (invoice, True) when paid now; (invoice, False) when it already was:
     a second confirmation changes nothing. A cancelled invoice or an amount ≤ 0 raises PaymentError."""
-    # The profile first, then the invoice: the order every writer of a profile takes (an amoCRM
+    # The profile first, then the invoice: the order every writer of a profile takes (the CRM
     # webhook locks the profile, then pays), so a staff click and a webhook never deadlock.
     Profile.objects.select_for_update().only("pk").get(pk=invoice.profile_id)
     invoice = Invoice.objects.select_for_update(of=("self",)).select_related("profile").get(pk=invoice.pk)

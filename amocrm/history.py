@@ -30,10 +30,13 @@ MAX_VALUE = 200  # a long address or wish is cut in the note (the lead's fields 
 def note_text(action: str, details: dict[str, Any]) -> str:
     """The note for one event, e.g. «Клиент пропустил доставку 12 декабря.»"""
     if action == Action.SIGNED_UP:
+        # A signup for nothing to pay (a free category) issues no invoice: the note says none.
+        invoice = (
+            f", счёт на {_money(details['sum'])} ожидает оплаты" if _is_positive(details.get("sum")) else ""
+        )
         return (
             f"Клиент зарегистрировался на сайте: {details.get('category', '')}, "
-            f"{details.get('interval', '')}, первая доставка {_day(details.get('first_date'))}, "
-            f"счёт на {_money(details.get('sum'))} ожидает оплаты."
+            f"{details.get('interval', '')}, первая доставка {_day(details.get('first_date'))}{invoice}."
         )
     if action == Action.PREFERENCES_CHANGED:
         changes = "; ".join(
@@ -91,6 +94,13 @@ def _money(value: Any, *, signed: bool = False) -> str:
     text = f"{abs(amount):,.2f}".replace(",", "\u00a0").replace(".", ",")
     sign = ("+" if amount >= 0 else "−") if signed else ("−" if amount < 0 else "")
     return f"{sign}{text}\u00a0₽"
+
+
+def _is_positive(value: Any) -> bool:
+    try:
+        return Decimal(str(value)) > 0
+    except (InvalidOperation, ValueError):
+        return False
 
 
 def _value(field: str, value: Any) -> str:

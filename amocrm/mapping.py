@@ -309,6 +309,11 @@ def lead_contact_id(lead: Mapping[str, Any]) -> int | None:
     return int(main["id"]) if main and main.get("id") else None
 
 
+def lead_status_id(lead: Mapping[str, Any]) -> int | None:
+    """The pipeline stage of a lead as the API returns it."""
+    return _int(lead.get("status_id"))
+
+
 def contact_payload(profile: Profile) -> dict[str, Any]:
     """A new contact with the standard EMAIL (and PHONE) fields, named by codes as amoCRM predefines them."""
     user = profile.user
@@ -380,7 +385,9 @@ def custom_fields_to_values(custom_fields_values: Any, fields: FieldMap) -> dict
 
 def lead_change_from_api(lead: Mapping[str, Any], *, last_status_id: int | None) -> LeadChange:
     """A lead as `GET /api/v4/leads` returns it, as the same LeadChange a webhook makes: decided by
-    the same rules. The stage counts as changed when it differs from the one last seen."""
+    the same rules. The stage counts as changed when it differs from the one last seen; with none
+    seen, the lead's stage counts as reached, as a status hook would say (its mapping applies
+    once: the stage is then recorded as last seen)."""
     fields = tuple(
         FieldChange(
             field_id=_int(item.get("field_id")),
@@ -391,7 +398,7 @@ def lead_change_from_api(lead: Mapping[str, Any], *, last_status_id: int | None)
         if isinstance(item, Mapping)
     )
     return LeadChange(
-        action="update",
+        action="update" if last_status_id is not None else "status",
         lead_id=_int(lead.get("id")),
         modified_at=_moment(lead.get("updated_at")),
         price=_int(lead.get("price")),

@@ -10,8 +10,9 @@ What it does, all on loopback and bounded by --timeout (300 s by default):
 1. Makes a throwaway database (a temporary SQLite file, or the PostgreSQL database --database-url
    names, created and dropped), migrates it with production-like settings (tools/harness).
 2. Fills it in-process with bulk_create: --customers users with profiles (created_at spread over
-   the last 100 days), ten deliveries each (weekly, five weeks back and five ahead, so today and
-   tomorrow hold a seventh of the customers each), a lead sync row each (a tenth pending, a
+   the last 100 days), an invoice each (a tenth awaiting payment), ten deliveries each (weekly,
+   five weeks back and five ahead, so today and tomorrow hold a seventh of the customers each),
+   a lead sync row each (a tenth pending, a
    hundredth failed), 10,000 webhook events over the last ten days, a reconcile cursor and an open
    breaker, and one staff user. No signals run (bulk_create sends none): no work is queued.
 3. Starts gunicorn, logs the staff user in through /login/, warms up, then times
@@ -58,7 +59,7 @@ def fill(customers: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from accounts.models import BouquetCategory, Delivery, Profile, User
+    from accounts.models import BouquetCategory, Delivery, Invoice, Profile, User
     from amocrm.models import CircuitBreaker, LeadSync, ReconcileCursor, WebhookEvent
 
     now = timezone.now()
@@ -101,6 +102,19 @@ def fill(customers: int) -> None:
                 )
                 for profile in profiles
                 for week in range(DELIVERIES_EACH)
+            ],
+            batch_size=BATCH,
+        )
+        # Each customer's signup invoice: a tenth still awaiting payment, the rest paid.
+        Invoice.objects.bulk_create(
+            [
+                Invoice(
+                    profile=profile,
+                    amount=Decimal("5000"),
+                    status=Invoice.Status.AWAITING if n % 10 == 3 else Invoice.Status.PAID,
+                    paid_at=None if n % 10 == 3 else now,
+                )
+                for n, profile in enumerate(profiles)
             ],
             batch_size=BATCH,
         )

@@ -1,12 +1,12 @@
-"""The admin index's customers panel: what goes out today and tomorrow, and who signed up lately,
-each figure a link to the list where staff act on it."""
+"""The admin index's customers panel: what goes out today and tomorrow, who signed up lately, and
+the invoices awaiting payment, each figure a link to the list where staff act on it."""
 
 from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
 
-from accounts.models import Delivery
+from accounts.models import Delivery, Invoice
 from accounts.selectors import staff_overview
 
 register = template.Library()
@@ -26,6 +26,8 @@ def customers_control_room() -> dict:
             "csv": reverse("admin:accounts_delivery_export_tomorrow"),
             "customers_today": _created(profiles, overview.midnight, overview.next_midnight),
             "customers_week": _created(profiles, overview.week_start, overview.next_midnight),
+            "invoices_awaiting": f"{reverse('admin:accounts_invoice_changelist')}"
+            f"?status__exact={Invoice.Status.AWAITING}",
         },
     }
 

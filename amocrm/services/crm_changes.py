@@ -183,9 +183,11 @@ def _payment_confirm(
         received = None  # the invoice's own amount
     else:
         return []
-    paid, _ = payments.invoice_pay(
+    paid, paid_now = payments.invoice_pay(
         invoice=invoice, amount=received, source=Invoice.Source.CRM, confirmed_by=f"lead {change.lead_id}"
     )
+    if not paid_now:
+        return []  # paid meanwhile (a staff click): nothing changed here
     profile.account_sum = paid.profile.account_sum  # posted on another copy of the locked row
     return ["invoice"]
 

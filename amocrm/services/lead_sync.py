@@ -94,6 +94,7 @@ class _Job:
     deleted_lead_id: int | None = None  # deleted in amoCRM: it may be back from the trash
     lead_id: int | None = None
     contact_id: int | None = None
+    status_id: int | None = None  # the stage of a lead found or created: its first "last seen"
     state: dict[str, Any] | None = None
     baseline: dict[str, Any] = field(default_factory=dict)  # what amoCRM is known to hold
     contact: dict[str, Any] | None = None
@@ -183,6 +184,8 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     # A lead found or created is remembered even when the rest failed.
                     row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
                     row.deleted_lead_id = None
+                    # Without it, a stage move that only reconciliation reads would not count as one.
+                    row.crm_status_id = job.status_id
                     row.synced_values = job.baseline
                     # A contact we made holds the profile's phone; a linked one's is unknown.
                     made_contact = job.contact is not None and "id" not in job.contact and not job.merged
@@ -320,6 +323,7 @@ def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
             continue
         job.lead_id = int(found["id"])
         job.contact_id = mapping.lead_contact_id(found)
+        job.status_id = mapping.lead_status_id(found)
         job.baseline = {}  # unknown: send everything
         logger.info("amocrm.lead_recovered lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
@@ -333,6 +337,7 @@ def _recover_deleted(client: AmoCRMClient, jobs: list[_Job]) -> None:
             continue
         job.lead_id = int(found["id"])
         job.contact_id = mapping.lead_contact_id(found) or job.sync.contact_id
+        job.status_id = mapping.lead_status_id(found)
         job.baseline = {}  # changed on the site while it was gone: send everything
         logger.info("amocrm.lead_relinked lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
@@ -392,6 +397,9 @@ def _create(
             job.lead_id = int(answer["id"])
             job.contact_id = int(answer.get("contact_id") or job.contact.get("id") or 0) or None
             job.merged = bool(answer.get("merged"))
+            # leads/complex answers no stage (docs/amocrm-api.md): a new lead is in the one we asked
+            # for (none: the pipeline's first, unknown); a lead ours was merged into, where it was.
+            job.status_id = _stage_of(client, job.lead_id) if job.merged else settings.AMOCRM_STATUS_ID
             job.done = True
             logger.info(
                 "amocrm.lead_created lead_id=%s contact_id=%s profile_id=%s linked=%s merged=%s",
@@ -420,6 +428,13 @@ def _create(
             _notes(client, chunk)  # the signup's note, now that the lead exists
         finally:
             _record(chunk, report, jitter)  # store the new ids at once
+
+
+def _stage_of(client: AmoCRMClient, lead_id: int) -> int | None:
+    try:
+        return mapping.lead_status_id(client.lead_get(lead_id, with_contacts=False) or {})
+    except AmoCRMError:
+        return None  # unknown: reconciliation applies its rule for a stage never seen
 
 
 def _by_request_id(answers: list[dict[str, Any]], batch: list[_Job]) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
@@ -156,7 +157,7 @@ def _apply(entity: str, item: dict[str, Any], fields: mapping.FieldMap, *, dry_r
     with transaction.atomic():
         if entity == ReconcileCursor.Entity.LEADS:
             sync = LeadSync.objects.filter(lead_id=item.get("id")).first()
-            change = mapping.lead_change_from_api(item, last_status_id=sync and sync.crm_status_id)
+            change = mapping.lead_change_from_api(item, last_status_id=_last_seen_stage(sync))
             if sync is None and LeadSync.objects.filter(deleted_lead_id=change.lead_id).exists():
                 change = dataclasses.replace(change, action="restore")  # back from the trash, hook lost
             elif sync is None:
@@ -170,3 +171,11 @@ def _apply(entity: str, item: dict[str, Any], fields: mapping.FieldMap, *, dry_r
         if dry_run:
             transaction.set_rollback(True)
     return len([name for name in applied.changes if name not in NOT_DRIFTS])
+
+
+def _last_seen_stage(sync: LeadSync | None) -> int | None:
+    """The stage the lead was last seen in; for a lead linked before stages were recorded, the one
+    the site creates leads in (AMOCRM_STATUS_ID), else unknown: its stage then counts as reached."""
+    if sync is None or sync.crm_status_id is not None:
+        return sync and sync.crm_status_id
+    return settings.AMOCRM_STATUS_ID

@@ -7,9 +7,10 @@ from http import HTTPStatus
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts import delivery_actions, history, payments, services
-from accounts.models import AccountEvent
+from accounts.models import AccountEvent, Invoice
 from tests.accounts.helpers import page_text
 
 pytestmark = pytest.mark.django_db
@@ -67,9 +68,41 @@ def test_the_history_merges_actions_deliveries_and_payments_newest_first(custome
         f"Букет доставлен {day(first.delivery_on)} · -2 500,00 ₽",
         f"Вы пропустили доставку {day(second.delivery_on)}",
         "Оплата получена · +5 000,00 ₽",
-        "Счёт на 5 000,00 ₽ оплачен",
+        "Выставлен счёт на 5 000,00 ₽",
         "Вы оформили подписку",
     ]
+
+
+def test_an_invoice_paid_days_later_reads_issued_on_its_day_and_paid_on_the_payment_s(
+    client, profile_factory
+):
+    profile = profile_factory(account_sum=Decimal("0"))
+    invoice = payments.invoice_issue(profile=profile, amount=Decimal("5000"))
+    issued = timezone.now() - datetime.timedelta(days=3)
+    Invoice.objects.filter(pk=invoice.pk).update(created_at=issued)
+    payments.invoice_pay(invoice=invoice, source="staff")
+    client.force_login(profile.user)
+
+    lines = history_lines(client.get("/account/"))
+
+    today = day(timezone.localdate())
+    assert lines == [
+        f"{today} · Оплата получена · +5 000,00 ₽",
+        f"{today} · Вы оформили подписку",
+        f"{day(timezone.localtime(issued).date())} · Выставлен счёт на 5 000,00 ₽",
+    ]
+    assert not any("оплачен" in line for line in lines)  # the payment is told once, on its own day
+
+
+def test_a_cancelled_invoice_reads_issued_then_cancelled(client, profile_factory):
+    profile = profile_factory(account_sum=Decimal("0"))
+    invoice = payments.invoice_issue(profile=profile, amount=Decimal("700"))
+    Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.CANCELLED)
+    client.force_login(profile.user)
+
+    assert history_lines(client.get("/account/"))[0].split(" · ", 1)[1] == (
+        "Выставлен счёт на 700,00 ₽, позже отменён"
+    )
 
 
 def test_a_move_and_a_skip_taken_back_are_in_the_history(customer_client, customer):

@@ -1,16 +1,19 @@
-"""The admin index's customers panel (deliveries today and tomorrow, new customers), and the admin
+"""The admin index's customers panel (deliveries today and tomorrow, new customers, invoices awaiting
+payment), and the admin
 in Russian: titles in the right case, no English leftovers, no models staff never use."""
 
 import datetime
 import re
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
 from django.contrib import admin
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 
-from accounts.models import Delivery, Profile
+from accounts import payments
+from accounts.models import Delivery, Invoice, Profile
 from tests.admin_pages import figures, links
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +73,69 @@ def test_new_customers_today_and_in_the_last_seven_days(superuser_client, profil
     page = superuser_client.get(week_list).content.decode()
     assert page.count('class="action-select"') == 3
     assert 'class="selected"' in page and "Последние 7 дней" in page  # the admin's own filter is on
+
+
+def _awaiting(profile_factory, amount: str, *, days_ago: int = 0) -> Invoice:
+    """A customer signed up for `amount` (an old customer: created long ago) who has not paid."""
+    profile = profile_factory(account_sum=Decimal("0.00"))
+    Profile.objects.filter(pk=profile.pk).update(created_at=timezone.now() - datetime.timedelta(days=60))
+    invoice = payments.invoice_issue(profile=profile, amount=Decimal(amount))
+    Invoice.objects.filter(pk=invoice.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=days_ago)
+    )
+    return invoice
+
+
+def test_invoices_awaiting_payment_are_counted_with_their_sum_and_the_oldest_date(
+    superuser_client, profile_factory
+):
+    oldest = _awaiting(profile_factory, "5000", days_ago=40)
+    _awaiting(profile_factory, "3000.50", days_ago=2)
+    profile_factory(account_sum=Decimal("7000.00"))  # paid: not awaiting
+    cancelled = _awaiting(profile_factory, "100")
+    Invoice.objects.filter(pk=cancelled.pk).update(status=Invoice.Status.CANCELLED)
+    oldest.refresh_from_db()
+
+    shown = figures(superuser_client)
+
+    day = formats.date_format(timezone.localtime(oldest.created_at), "j E Y")
+    assert shown["invoices_awaiting"] == f"2 счёта на 8 000,50 ₽ самый давний выставлен {day}"
+    [awaiting_list] = links(superuser_client)["invoices_awaiting"]
+    response = superuser_client.get(awaiting_list)
+    assert response.context["cl"].result_count == 2  # the list counts the same invoices
+    assert {i.pk for i in response.context["cl"].result_list} == set(
+        Invoice.objects.filter(status=Invoice.Status.AWAITING).values_list("pk", flat=True)
+    )
+    assert re.search(r'class="selected">\s*<a href="\?status__exact=awaiting"', response.content.decode())
+
+
+def test_a_new_customer_with_two_invoices_awaiting_counts_once_among_new_customers(
+    superuser_client, profile_factory
+):
+    profile = profile_factory(account_sum=Decimal("0.00"))
+    for amount in ("100", "200"):
+        payments.invoice_issue(profile=profile, amount=Decimal(amount))
+
+    shown = figures(superuser_client)
+
+    assert (shown["customers_today"], shown["customers_week"]) == ("1", "1")
+    assert shown["invoices_awaiting"].startswith("2 счёта на 300,00 ₽")
+
+
+@pytest.mark.parametrize(
+    ("count", "text"), [(1, "1 счёт на"), (3, "3 счёта на"), (5, "5 счетов на"), (11, "11 счетов на")]
+)
+def test_the_number_of_invoices_agrees_with_it_in_russian(superuser_client, profile_factory, count, text):
+    for _ in range(count):
+        _awaiting(profile_factory, "10")
+
+    assert figures(superuser_client)["invoices_awaiting"].startswith(text)
+
+
+def test_with_no_invoice_awaiting_it_says_none_and_no_date(superuser_client, profile_factory):
+    profile_factory()
+
+    assert figures(superuser_client)["invoices_awaiting"] == "0 счетов на 0,00 ₽"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts import delivery_actions
 from accounts import services as accounts
 from accounts.models import Delivery, Profile
-from amocrm import mapping
+from amocrm import history, mapping
 from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync
 from tests.amocrm.conftest import BASE
@@ -115,6 +115,25 @@ def test_the_signups_note_waits_for_the_lead_and_goes_right_after_it(
     note = LeadNote.objects.get(profile=profile)
     assert (note.lead_id, note.note_id is not None) == (30000077, True)
     assert [c.request.url for c in responses.calls][-1] == NOTES_URL
+
+
+def test_the_signups_note_tells_managers_of_the_invoice_awaiting_payment(profile_factory):
+    profile = profile_factory(account_sum=Decimal("5000.00"))
+
+    text = LeadNote.objects.get(profile=profile).text
+
+    assert text.endswith(", счёт на 5\u00a0000,00\u00a0₽ ожидает оплаты.")
+
+
+def test_a_signup_with_nothing_to_pay_mentions_no_invoice(profile_factory):
+    profile = profile_factory(account_sum=Decimal("0.00"))
+    assert not profile.invoices.exists()  # the premise: no invoice was issued
+
+    text = LeadNote.objects.get(profile=profile).text
+
+    assert text.startswith("Клиент зарегистрировался на сайте: ")
+    assert "счёт" not in text and "оплат" not in text
+    assert text.endswith(f"первая доставка {history._day(profile.first_delivery_date.isoformat())}.")
 
 
 @responses.activate

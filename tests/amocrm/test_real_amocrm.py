@@ -354,6 +354,25 @@ def test_a_signup_merged_into_a_lead_of_nobodys_links_it_and_sends_everything_ne
 
 
 @responses.activate
+def test_a_lead_ours_was_merged_into_is_last_seen_in_its_own_stage_not_the_one_we_asked_for(
+    profile_factory, field_map, amo, oauth_token, settings
+):
+    settings.AMOCRM_STATUS_ID = 60000003
+    profile = profile_factory()
+    responses.get(f"{BASE}/api/v4/contacts", status=204)
+    responses.post(
+        COMPLEX_URL,
+        json=[{"id": 30000055, "contact_id": 40000055, "merged": True, "request_id": [str(profile.pk)]}],
+    )
+    responses.get(f"{LEADS_URL}/30000055", json={"id": 30000055, "status_id": 142, "pipeline_id": 7000001})
+
+    lead_sync.lead_sync_profiles(profile_ids=[profile.pk], client=amo)
+
+    # Already won before the merge: reconciliation must not take it for a move to a paid stage.
+    assert LeadSync.objects.get(profile=profile).crm_status_id == 142
+
+
+@responses.activate
 def test_answers_are_matched_by_our_request_id_not_by_position(profile_factory, field_map, amo, oauth_token):
     first, second = profile_factory(), profile_factory()
     responses.get(f"{BASE}/api/v4/contacts", status=204)

@@ -321,6 +321,7 @@ def test_retry_of_an_interrupted_create_finds_the_lead_instead_of_creating_anoth
     found = {
         "id": 30000009,
         "name": "Подписка на цветы — x",
+        "status_id": 60000005,  # a manager moved it meanwhile
         "custom_fields_values": [
             {"field_id": FIELD_IDS[Key.REFERRAL_URL], "values": [{"value": customer.referral_url}]}
         ],
@@ -339,6 +340,7 @@ def test_retry_of_an_interrupted_create_finds_the_lead_instead_of_creating_anoth
     assert patch["id"] == 30000009 and len(patch["custom_fields_values"]) == len(mapping.FIELDS)
     sync = LeadSync.objects.get(profile=customer)
     assert (sync.status, sync.lead_id, sync.contact_id) == (LeadSync.Status.SYNCED, 30000009, 40000009)
+    assert sync.crm_status_id == 60000005  # the stage it was found in is the last seen
 
 
 @responses.activate

@@ -166,3 +166,15 @@ def test_two_confirmations_racing_post_one_entry(unpaid):
     assert errors == []
     assert sorted(results) == [False, True]
     assert payment_entries(unpaid) == [(Decimal("5000.00"), invoice.pk)]
+
+
+def test_a_confirmation_finding_the_invoice_paid_meanwhile_reports_no_payment(client, unpaid, monkeypatch):
+    invoice = unpaid.invoices.get()
+    payments.invoice_pay(invoice=invoice, source="staff")
+    # Read as awaiting just before a staff click paid it.
+    monkeypatch.setattr(payments, "awaiting_invoice", lambda *, profile: invoice)
+
+    deliver(client, body(status=[lead(status_id=142, old_status_id=60000003)]))
+
+    assert "invoice" not in WebhookEvent.objects.get().changes
+    assert len(payment_entries(unpaid)) == 1
