@@ -30,6 +30,7 @@ def steps(*, profile: Profile, awaiting_sum: Decimal) -> list[Step]:
         last = _("deliveries under way")
     return [
         Step(str(_("request received")), "done"),
-        Step(str(_("paid")), "done" if is_paid else "current"),
+        # While an invoice awaits, the step says so: "paid" lit up as the current step reads as done.
+        Step(str(_("paid")), "done") if is_paid else Step(str(_("awaiting payment")), "current"),
         Step(str(last), "current" if is_paid else "todo"),
     ]

@@ -36,7 +36,7 @@ def test_a_new_customer_sees_the_request_received_and_payment_awaited(client, pr
 
     assert progress(client.get("/account/")) == [
         ("done", "Заявка принята"),
-        ("current", "Оплачено"),
+        ("current", "Ожидает оплаты"),  # not "paid" lit up while nothing is paid
         ("todo", "Доставки идут"),
     ]
 

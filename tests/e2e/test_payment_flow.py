@@ -20,7 +20,7 @@ def test_signup_invoices_the_sum_and_the_managers_active_stage_pays_it(stack, ne
 
     assert re.sub(r"\D", "", page.inner_text(".balance")) == "000"
     assert "Счёт на 5 000,00 ₽ ожидает оплаты" in page.inner_text(".invoice").replace("\xa0", " ")
-    assert page.inner_text(".progress__step--current") == "Оплачено"
+    assert page.inner_text(".progress__step--current") == "Ожидает оплаты"
     assert lead["price"] == 5000  # the lead shows the invoiced sum
 
     stack.control("POST", f"/leads/{lead['id']}/manager", {"status_id": ACTIVE_STAGE})
