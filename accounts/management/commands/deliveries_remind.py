@@ -9,35 +9,15 @@ Safe to run twice or side by side: each email is claimed on its row before it go
 accounts/reminders.py for why at-most-once).
 """
 
-import time
-
-from django.core.management.base import BaseCommand, CommandError
-
 from accounts import reminders
+from flower_account.commands import RepeatableCommand
 
 
-class Command(BaseCommand):
+class Command(RepeatableCommand):
     help = "Send the delivery reminders and low-balance emails that are due now. Safe to run twice."
+    dry_run_help = "Count what is due; send nothing."
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="Count what is due; send nothing.")
-        parser.add_argument(
-            "--every",
-            type=int,
-            metavar="SECONDS",
-            help="Run again every SECONDS, until stopped (a Procfile process).",
-        )
-
-    def handle(self, *args, dry_run: bool, every: int | None, **options) -> None:
-        if every is not None and every < 1:
-            raise CommandError("--every takes a whole number of seconds, 1 or more.")
-        while True:
-            self._run_once(dry_run=dry_run)
-            if every is None:
-                return
-            time.sleep(every)
-
-    def _run_once(self, *, dry_run: bool) -> None:
+    def run_once(self, *, dry_run: bool, keep_going: bool) -> None:
         def progress(report: reminders.Report) -> None:
             done = report.sent + report.failed
             if done % 50 == 0 or done == report.due:

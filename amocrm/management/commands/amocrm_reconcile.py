@@ -10,36 +10,18 @@ itself (a second run finds the first one's lease and leaves); after downtime it 
 saving its place after every page. See amocrm/services/reconcile.py.
 """
 
-import time
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from amocrm.exceptions import AmoCRMError
 from amocrm.services import connection, reconcile
+from flower_account.commands import RepeatableCommand
 
 
-class Command(BaseCommand):
+class Command(RepeatableCommand):
     help = "Apply the changes made in amoCRM since the last run (reconciliation when webhooks are lost)."
+    dry_run_help = "Count what would change; change nothing."
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="Count what would change; change nothing.")
-        parser.add_argument(
-            "--every",
-            type=int,
-            metavar="SECONDS",
-            help="Run again every SECONDS, until stopped (a Procfile process).",
-        )
-
-    def handle(self, *args, dry_run: bool, every: int | None, **options) -> None:
-        if every is not None and every < 1:
-            raise CommandError("--every takes a whole number of seconds, 1 or more.")
-        while True:
-            self._run_once(dry_run=dry_run, keep_going=every is not None)
-            if every is None:
-                return
-            time.sleep(every)
-
-    def _run_once(self, *, dry_run: bool, keep_going: bool) -> None:
+    def run_once(self, *, dry_run: bool, keep_going: bool) -> None:
         if not connection.is_enabled():
             self.stdout.write("The amoCRM integration is off: nothing to read.")
             return

@@ -1,0 +1,51 @@
+"""The periodic commands' shared loop (flower_account.commands): once from a timer, or every N
+seconds as a Procfile process, going on after a failed round."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.management.commands import deliveries_remind
+from flower_account import commands
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.fixture
+def rounds(monkeypatch):
+    """Replace one command's round with a recorder; the third sleep stops the loop."""
+    seen: list[dict] = []
+    sleeps: list[int] = []
+
+    def sleep(seconds: int) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise Stop
+
+    monkeypatch.setattr(commands.time, "sleep", sleep)
+    monkeypatch.setattr(deliveries_remind.Command, "run_once", lambda self, **kwargs: seen.append(kwargs))
+    return seen, sleeps
+
+
+def test_a_command_run_from_a_timer_runs_one_round_and_reports_failures(rounds):
+    seen, sleeps = rounds
+
+    call_command("deliveries_remind", "--dry-run")
+
+    assert seen == [{"dry_run": True, "keep_going": False}] and sleeps == []
+
+
+def test_every_runs_again_after_the_given_seconds_and_keeps_going(rounds):
+    seen, sleeps = rounds
+
+    with pytest.raises(Stop):
+        call_command("deliveries_remind", "--every", "3600")
+
+    assert seen == [{"dry_run": False, "keep_going": True}] * 3 and sleeps == [3600] * 3
+
+
+@pytest.mark.parametrize("command", ["deliveries_remind", "amocrm_reconcile"])
+def test_every_needs_a_positive_number_of_seconds(command):
+    with pytest.raises(CommandError, match="1 or more"):
+        call_command(command, "--every", "0")
