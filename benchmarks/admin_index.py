@@ -42,7 +42,16 @@ from tools.harness.database import database_kind, throwaway_database
 from tools.harness.figures import load_average, percentile
 from tools.harness.inprocess import django_setup
 from tools.harness.processes import HOST, HarnessError, free_port, time_limit
-from tools.harness.site import PASSWORD, REQUEST_TIMEOUT, WORKERS, csrf_token, prepare, serving, site_env
+from tools.harness.site import (
+    PASSWORD,
+    REQUEST_TIMEOUT,
+    WORKERS,
+    csrf_token,
+    prepare,
+    serving,
+    site_env,
+    timed_get,
+)
 
 STAFF_EMAIL = "staff@example.com"
 DELIVERIES_EACH = 10
@@ -189,15 +198,6 @@ def staff_session(base_url: str) -> requests.Session:
     if response.status_code != 302:
         raise HarnessError(f"the staff login answered {response.status_code}")
     return session
-
-
-def timed_get(session: requests.Session, url: str) -> float:
-    started = time.perf_counter()
-    response = session.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise HarnessError(f"GET {url} answered {response.status_code}")
-    return elapsed
 
 
 def measure(base_url: str, count: int) -> dict[str, list[float]]:

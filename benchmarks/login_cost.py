@@ -46,13 +46,13 @@ from tools.harness.database import database_kind, throwaway_database
 from tools.harness.figures import load_average, percentile
 from tools.harness.processes import HarnessError, free_port, time_limit
 from tools.harness.site import (
-    REQUEST_TIMEOUT,
     WORKERS,
     log_in,
     prepare,
     serving,
     signup,
     site_env,
+    timed_get,
     unique_email,
 )
 
@@ -81,15 +81,6 @@ class Figures:
     @property
     def logins_per_second(self) -> float:
         return self.logins / self.storm_seconds
-
-
-def timed_get(session: requests.Session, url: str) -> float:
-    started = time.perf_counter()
-    response = session.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise HarnessError(f"GET {url} answered {response.status_code}")
-    return elapsed
 
 
 def login_storm(base_url: str, emails: list[str], seconds: float) -> tuple[int, float]:

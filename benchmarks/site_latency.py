@@ -55,15 +55,15 @@ import requests
 from tools.harness.database import database_kind, throwaway_database
 from tools.harness.figures import load_average, percentile
 from tools.harness.inprocess import django_setup
-from tools.harness.processes import HOST, HarnessError, free_port, time_limit
+from tools.harness.processes import HOST, free_port, time_limit
 from tools.harness.site import (
     GUNICORN_CONFIG,
-    REQUEST_TIMEOUT,
     WORKERS,
     prepare,
     serving,
     signup,
     site_env,
+    timed_get,
     unique_email,
 )
 
@@ -73,15 +73,6 @@ SELECT_LIST_RE = re.compile(r"^SELECT (?!COUNT\()(.+?) FROM ")
 
 # REQUESTS
 # ------------------------------------------------------------------------------
-def timed_get(session: requests.Session, url: str) -> float:
-    started = time.perf_counter()
-    response = session.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise HarnessError(f"GET {url} answered {response.status_code}")
-    return elapsed
-
-
 def repeat(count: int, measure: Callable[[int], float]) -> list[float]:
     return [measure(number) for number in range(count)]
 

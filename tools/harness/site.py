@@ -140,6 +140,16 @@ def csrf_token(session: requests.Session, url: str) -> str:
     return match.group(1)
 
 
+def timed_get(session: requests.Session, url: str) -> float:
+    """Seconds for one GET that must answer 200 (a redirect or an error fails the run)."""
+    started = time.perf_counter()
+    response = session.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise HarnessError(f"GET {url} answered {response.status_code}")
+    return elapsed
+
+
 def _expect_account(response: requests.Response, what: str) -> None:
     location = response.headers.get("Location")
     if response.status_code != 302 or location != "/account/":
