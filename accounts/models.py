@@ -174,8 +174,12 @@ class Profile(models.Model):
         (what a sales pipeline shows; `today` is accepted for readers that pass it to every method)."""
         if self.pk is None:
             return self.account_sum
-        awaiting = self.invoices.filter(status=Invoice.Status.AWAITING).aggregate(total=models.Sum("amount"))
-        return self.account_sum + (awaiting["total"] or Decimal("0.00"))
+        # Loaded `with_awaiting_sum()` (a bulk reader, the account page): no query of its own.
+        awaiting = getattr(self, "awaiting_sum", None)
+        if awaiting is None:
+            total = self.invoices.filter(status=Invoice.Status.AWAITING).aggregate(total=models.Sum("amount"))
+            awaiting = total["total"] or Decimal("0.00")
+        return self.account_sum + awaiting
 
     def planned_dates(
         self, *, start: datetime.date, until: datetime.date, at_least: int = 0

@@ -11,8 +11,6 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import DecimalField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -32,15 +30,6 @@ def invoice_issue(*, profile: Profile, amount: Decimal) -> Invoice:
     invoice = Invoice.objects.create(profile=profile, amount=Decimal(amount).quantize(Decimal("0.01")))
     logger.info("accounts.invoice_issued profile_id=%s invoice_id=%s", profile.pk, invoice.pk)
     return invoice
-
-
-def awaiting_sum_expression() -> Coalesce:
-    """The sum of a profile's invoices awaiting payment, for `Profile.objects.annotate(awaiting_sum=...)`."""
-    awaiting = Invoice.objects.filter(profile=OuterRef("pk"), status=Invoice.Status.AWAITING).order_by()
-    total = awaiting.values("profile").annotate(total=Sum("amount")).values("total")
-    return Coalesce(
-        Subquery(total), Decimal("0.00"), output_field=DecimalField(max_digits=12, decimal_places=2)
-    )
 
 
 @transaction.atomic

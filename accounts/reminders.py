@@ -29,7 +29,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from accounts import payments, skip_links
+from accounts import skip_links
 from accounts.models import Delivery, Profile
 
 logger = logging.getLogger(__name__)
@@ -77,9 +77,11 @@ def _short_of_next_delivery(*, today: datetime.date) -> QuerySet[Profile]:
     )
     # An invoice awaiting payment already asks for the money (the account page says how to pay, a
     # manager calls): "top up" on top of it would invite a second payment.
-    return Profile.objects.annotate(
-        next_price=Subquery(next_price), awaiting_sum=payments.awaiting_sum_expression()
-    ).filter(next_price__gt=F("account_sum") + F("awaiting_sum"))
+    return (
+        Profile.objects.with_awaiting_sum()
+        .annotate(next_price=Subquery(next_price))
+        .filter(next_price__gt=F("account_sum") + F("awaiting_sum"))
+    )
 
 
 def low_balance_due(*, now: datetime.datetime) -> QuerySet[Profile]:

@@ -23,7 +23,6 @@ from accounts import (
     delivery_actions,
     emails,
     history,
-    payments,
     progress,
     services,
     skip_links,
@@ -59,7 +58,7 @@ class DashboardView(ProfileMixin, TemplateView):
         try:
             return (
                 Profile.objects.with_referral_stats()
-                .annotate(awaiting_sum=payments.awaiting_sum_expression())
+                .with_awaiting_sum()
                 .select_related("user", "bouquet_category")
                 .get(user=self.request.user)
             )

@@ -134,8 +134,10 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
                 claimed.append(row)
         LeadSync.objects.filter(pk__in=[row.pk for row in claimed]).update(claimed_until=now + SYNC_LEASE)
     # Read after the claim: every save from here on bumps the revision and causes a rerun.
-    profiles = Profile.objects.select_related("user", "bouquet_category").in_bulk(
-        [r.profile_id for r in claimed]
+    profiles = (
+        Profile.objects.select_related("user", "bouquet_category")
+        .with_awaiting_sum()  # the lead's sum in this query, not one query per lead
+        .in_bulk([r.profile_id for r in claimed])
     )
     return [
         _Job(

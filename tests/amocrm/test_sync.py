@@ -11,6 +11,8 @@ from itertools import count
 import pytest
 import responses
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -480,6 +482,31 @@ def test_resync_sends_batches_of_50(profile_factory, crm, fast_hashing):
     )
     assert LeadSync.objects.filter(status=LeadSync.Status.SYNCED).count() == len(known) + len(new)
     assert LeadSync.objects.filter(lead_id__isnull=False).values("lead_id").distinct().count() == 108
+
+
+@responses.activate
+def test_a_sync_run_reads_every_leads_invoiced_sum_with_the_profiles_not_one_query_each(
+    profile_factory, crm, fast_hashing
+):
+    known = [profile_factory() for _ in range(5)]
+    for number, profile in enumerate(known):
+        synced(profile, lead_id=31000000 + number, contact_id=41000000 + number)
+        profile.wishes = f"Больше зелени {number}"
+        profile.save(update_fields=["wishes", "updated_at"])
+
+    def patched(request):
+        ids = [item["id"] for item in json.loads(request.body)]
+        return (200, {}, json.dumps(patch_answer(*ids)))
+
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patched)
+    with CaptureQueriesContext(connection) as captured:
+        lead_sync.lead_sync_profiles(profile_ids=[p.pk for p in known])
+
+    # One aggregate per lead would read SUM("accounts_invoice"."amount"); the profiles' own query
+    # carries it as a subquery (aliased) instead.
+    sums_per_lead = [q for q in captured.captured_queries if 'SUM("accounts_invoice"."amount")' in q["sql"]]
+    assert sums_per_lead == []
+    assert [s.synced_values["price"] for s in LeadSync.objects.order_by("pk")] == [5000] * 5  # still read
 
 
 _batches = count()
