@@ -199,14 +199,6 @@ class Profile(models.Model):
         ).order_by("delivery_on")
         return list(deliveries[: settings.UPCOMING_DELIVERIES_SHOWN if limit is None else limit])
 
-    def past_deliveries(self, *, limit: int, today: datetime.date | None = None) -> list["Delivery"]:
-        """Delivered, skipped and missed deliveries, newest first (cancelled dates left out)."""
-        today = today or timezone.localdate()
-        deliveries = self.deliveries.filter(
-            models.Q(delivery_on__lt=today) | models.Q(status=Delivery.Status.DELIVERED)
-        ).exclude(status=Delivery.Status.CANCELLED)
-        return list(deliveries.order_by("-delivery_on")[:limit])
-
     def next_delivery_on(self, *, today: datetime.date | None = None) -> datetime.date | None:
         """The next scheduled delivery; None while paused (or before the schedule is generated)."""
         if self.pk is None:

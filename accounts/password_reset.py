@@ -30,11 +30,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     def get_users(self, email: str) -> Iterator[AbstractBaseUser]:
         """The one active account whose normalised address is exactly this one's, if any: never
         Django's `email__iexact`, which on PostgreSQL also matches `ſam@…` for `sam@…`."""
-        users = list(
-            get_user_model()._default_manager.filter(email=emails.normalize(email), is_active=True)[:2]
-        )
-        if len(users) == 1 and users[0].has_usable_password():
-            yield users[0]
+        user = get_user_model()._default_manager.filter(email=emails.normalize(email), is_active=True).first()
+        if user is not None and user.has_usable_password():  # the address is unique: one at most
+            yield user
 
 
 def password_reset_send(*, email: str) -> None:

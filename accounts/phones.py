@@ -30,14 +30,14 @@ class InvalidPhone(ValueError):
     """Not a phone number libphonenumber accepts as valid."""
 
 
-def to_e164(value: str, *, region: str | None = None) -> str:
+def to_e164(value: str) -> str:
     """`+7 (900) 123-45-67`, `8 900 123 45 67`, `+７９００１２３４５６７` → `+79001234567`; a number
-    without a country code is read in `region` (PHONENUMBER_DEFAULT_REGION)."""
+    without a country code is read in PHONENUMBER_DEFAULT_REGION."""
     value = value.strip()
     if not value or not _SHAPE.fullmatch(value):
         raise InvalidPhone("not shaped like a phone number")
     try:
-        number = phonenumbers.parse(value, region or settings.PHONENUMBER_DEFAULT_REGION)
+        number = phonenumbers.parse(value, settings.PHONENUMBER_DEFAULT_REGION)
     except phonenumbers.NumberParseException as e:
         raise InvalidPhone(str(e)) from e
     if not phonenumbers.is_valid_number(number):

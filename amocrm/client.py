@@ -101,9 +101,8 @@ def _contact_emails(contact: dict[str, Any]) -> set[str]:
 
 
 def _never_sent(error: requests.ConnectionError) -> bool:
-    """True when the connection was never made, so amoCRM cannot have acted on the request."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
+    """True when the connection was never made, so amoCRM cannot have acted on the request (a
+    ConnectTimeout never gets here: it is a Timeout, answered first)."""
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(reason, (NewConnectionError, NameResolutionError))
 

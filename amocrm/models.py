@@ -329,9 +329,9 @@ class LeadSync(models.Model):
         self.last_error = error[:2000]
         self.claimed_until = None
 
-    def mark_failed(self, *, error: str, status: str = Status.FAILED) -> None:
+    def mark_failed(self, *, error: str) -> None:
         """A permanent failure staff must look at (amoCRM's message kept); resync retries it."""
-        self.status = status
+        self.status = self.Status.FAILED
         self.last_error = error[:2000]
         self.next_attempt_at = None
         self.claimed_until = None

@@ -25,7 +25,6 @@ from amocrm.services import connection, enqueue, webhook_events
 logger = logging.getLogger(__name__)
 
 STATE_SESSION_KEY = "amocrm_oauth_state"
-# amoCRM sends at most 50 leads a body (a few KB each); anything larger is not from amoCRM.
 
 
 def _result(

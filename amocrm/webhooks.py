@@ -244,11 +244,6 @@ def items(payload: dict[str, Any]) -> Iterator[Item]:
                 )
 
 
-def lead_items(payload: dict[str, Any]) -> Iterator[Item]:
-    """The lead events the site handles, in body order."""
-    return (item for item in items(payload) if item.entity == "lead")
-
-
 class FieldChange(NamedTuple):
     """One custom field of an item: its id, code and (value, enum id) pairs, as amoCRM sent them.
     (A named tuple: a mass edit reads thousands of them.)"""

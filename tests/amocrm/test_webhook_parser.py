@@ -84,7 +84,7 @@ def test_nul_characters_are_dropped():
 def test_lead_items_and_their_ids_and_times():
     payload = parse_body(body_fixture("webhook_leads_body.txt") + "&leads[restore][0][id]=9&leads[delete]=x")
 
-    items = list(webhooks.lead_items(payload))
+    items = [item for item in webhooks.items(payload) if item.entity == "lead"]
 
     assert [(i.action, i.lead_id) for i in items] == [
         ("update", 30000001),
@@ -105,7 +105,7 @@ def test_any_body_parses_or_raises_parse_error_only(body):
     except ParseError:
         return
     assert isinstance(payload, dict)
-    list(webhooks.lead_items(payload))
+    list(webhooks.items(payload))
     webhooks.account_of(payload)
 
 
