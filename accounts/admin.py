@@ -20,7 +20,7 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
-from accounts import delivery_actions, payments, phones, services, spreadsheet
+from accounts import delivery_actions, ledger, payments, phones, services, spreadsheet
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Invoice, Profile, User
@@ -88,7 +88,8 @@ class ProfileAdminForm(forms.ModelForm):
     def clean_account_sum(self):
         wanted = self.cleaned_data["account_sum"]
         profile = self.instance
-        if profile.pk and wanted is not None and wanted > Profile.objects.get(pk=profile.pk).account_sum:
+        # The instance still holds the stored sum: the form's values reach it after the clean_ methods.
+        if profile.pk and wanted is not None and wanted > profile.account_sum:
             invoice = payments.awaiting_invoice(profile=profile)
             if invoice is not None:
                 # Raising the sum by hand and then confirming the invoice would count one payment twice.
@@ -255,7 +256,7 @@ class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
         for delivery in queryset.select_related("profile__user"):
             try:
                 completed = delivery_actions.delivery_complete(delivery_id=delivery.pk)
-            except services.InsufficientBalance as e:
+            except ledger.InsufficientBalance as e:
                 self.message_user(
                     request,
                     gettext(

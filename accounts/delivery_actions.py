@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
-from accounts import services
+from accounts import history, ledger, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from accounts.signals import Action
 
@@ -41,31 +41,14 @@ def _lead_touch(profile: Profile) -> None:
     profile.save(update_fields=["updated_at"])
 
 
-@transaction.atomic
-def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
-    """The customer skips one of their own deliveries, until the cut-off; another customer's is not found."""
-    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
-    if delivery.status != Delivery.Status.SCHEDULED:
-        raise DeliveryError(gettext("This delivery is not scheduled any more."))
-    if not delivery.can_skip(today=today):
-        raise DeliveryError(
-            ngettext(
-                "It is too late to skip this delivery: skipping closes %(days)s day before it.",
-                "It is too late to skip this delivery: skipping closes %(days)s days before it.",
-                settings.DELIVERY_SKIP_CUTOFF_DAYS,
-            )
-            % {"days": settings.DELIVERY_SKIP_CUTOFF_DAYS}
-        )
-    delivery.status = Delivery.Status.SKIPPED
-    delivery.save(update_fields=["status", "updated_at"])
-    _lead_touch(profile)
-    services._event(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
-    return delivery
-
-
 def _too_late(action: str) -> DeliveryError:
     days = settings.DELIVERY_SKIP_CUTOFF_DAYS
     messages = {
+        "skip": ngettext(
+            "It is too late to skip this delivery: skipping closes %(days)s day before it.",
+            "It is too late to skip this delivery: skipping closes %(days)s days before it.",
+            days,
+        ),
         "unskip": ngettext(
             "It is too late to bring this delivery back: changes close %(days)s day before it.",
             "It is too late to bring this delivery back: changes close %(days)s days before it.",
@@ -78,6 +61,21 @@ def _too_late(action: str) -> DeliveryError:
         ),
     }
     return DeliveryError(messages[action] % {"days": days})
+
+
+@transaction.atomic
+def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | None = None) -> Delivery:
+    """The customer skips one of their own deliveries, until the cut-off; another customer's is not found."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
+    if delivery.status != Delivery.Status.SCHEDULED:
+        raise DeliveryError(gettext("This delivery is not scheduled any more."))
+    if not delivery.can_skip(today=today):
+        raise _too_late("skip")
+    delivery.status = Delivery.Status.SKIPPED
+    delivery.save(update_fields=["status", "updated_at"])
+    _lead_touch(profile)
+    history.event_send(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
+    return delivery
 
 
 @transaction.atomic
@@ -95,7 +93,7 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
     delivery.delivery_address = profile.delivery_address
     delivery.save(update_fields=["status", "bouquet_category", "price", "delivery_address", "updated_at"])
     _lead_touch(profile)
-    services._event(profile, Action.DELIVERY_UNSKIPPED, date=delivery.delivery_on.isoformat())
+    history.event_send(profile, Action.DELIVERY_UNSKIPPED, date=delivery.delivery_on.isoformat())
     return delivery
 
 
@@ -139,7 +137,7 @@ def delivery_move(
     delivery.reminded_at = None  # a new date, a new reminder
     delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
     _lead_touch(profile)
-    services._event(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
+    history.event_send(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
     return delivery
 
 
@@ -157,7 +155,7 @@ def profile_pause(
     profile.paused_until = resume_on
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     services.deliveries_reschedule(profile=profile, today=today)
-    services._event(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
+    history.event_send(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
     return profile
 
 
@@ -171,7 +169,7 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     services.deliveries_reschedule(profile=profile, today=today)
     upcoming = profile.next_delivery_on(today=today)
-    services._event(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
+    history.event_send(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
     return profile
 
 
@@ -188,7 +186,7 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         return False
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
-    services.ledger_post(
+    ledger.ledger_post(
         profile=delivery.profile,
         amount=-delivery.price,
         reason=LedgerEntry.Reason.DELIVERY,
@@ -199,7 +197,7 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
     delivery.delivered_at = now or timezone.now()
     delivery.save(update_fields=["status", "delivered_at", "updated_at"])
     services.referral_reward_grant(delivery=delivery)
-    services._event(
+    history.event_send(
         delivery.profile,
         Action.DELIVERY_COMPLETED,
         date=delivery.delivery_on.isoformat(),

@@ -3,7 +3,7 @@
 Derived, never copied: balance changes (deliveries debited, payments, rewards, corrections) come
 from the ledger, invoices from their table (each on the day it was issued; a payment on the day it
 came, from the ledger), and only what the customer did themselves (skips,
-pauses, new preferences) is recorded here, as `AccountEvent` rows written by accounts.services.
+pauses, new preferences) is recorded here, as `AccountEvent` rows written by `event_send`.
 One page is one UNION query, newest first, with one row more than it shows (is there an older
 page?) instead of a count. Managers' notes never appear: they live in another app, and ledger
 notes (which may name staff) are not shown.
@@ -22,7 +22,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
 from accounts.models import AccountEvent, Invoice, LedgerEntry, Profile
-from accounts.signals import Action
+from accounts.signals import Action, subscription_event
 
 # What the customer did themselves; other actions (staff's, a reset link asked for) are not theirs to read.
 CUSTOMER_ACTIONS = frozenset(
@@ -40,11 +40,12 @@ CUSTOMER_ACTIONS = frozenset(
 HIDDEN_INVOICE_SOURCES = (Invoice.Source.MIGRATION,)
 
 
-def event_record(*, profile: Profile, action: str, details: dict[str, Any]) -> AccountEvent | None:
-    """Keep a customer's own action for their history (in the caller's transaction)."""
-    if action not in CUSTOMER_ACTIONS:
-        return None
-    return AccountEvent.objects.create(profile=profile, action=action, details=details)
+def event_send(profile: Profile, action: Action, **details: Any) -> None:
+    """Tell whoever keeps the subscription's history (accounts.signals), in the caller's transaction,
+    and keep the customer's own actions for their page."""
+    subscription_event.send(sender=Profile, profile=profile, action=action, details=details)
+    if action in CUSTOMER_ACTIONS:
+        AccountEvent.objects.create(profile=profile, action=action, details=details)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts import history
 from accounts.ledger import ledger_post
 from accounts.models import Invoice, LedgerEntry, Profile
-from accounts.signals import Action, subscription_event
+from accounts.signals import Action
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +66,11 @@ def invoice_pay(
     )
     if source == Invoice.Source.STAFF:
         # Managers learn of a payment they did not confirm themselves (the CRM's own one they know of).
-        subscription_event.send(
-            sender=Profile,
-            profile=invoice.profile,
-            action=Action.PAYMENT_RECEIVED,
-            details={"amount": str(received), "balance": str(invoice.profile.account_sum)},
+        history.event_send(
+            invoice.profile,
+            Action.PAYMENT_RECEIVED,
+            amount=str(received),
+            balance=str(invoice.profile.account_sum),
         )
     logger.info(
         "accounts.invoice_paid profile_id=%s invoice_id=%s source=%s amount=%s",

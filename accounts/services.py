@@ -16,11 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts import history, payments
-from accounts.ledger import InsufficientBalance, ledger_post
+from accounts.ledger import ledger_post
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
-from accounts.signals import Action, subscription_event
-
-__all__ = ["InsufficientBalance", "ledger_post"]  # their home is accounts.ledger; callers use both names
+from accounts.signals import Action
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ def profile_create(
     profile.full_clean()
     profile.save()
     deliveries_reschedule(profile=profile)
-    _event(
+    history.event_send(
         profile,
         Action.SIGNED_UP,
         category=bouquet_category.name,
@@ -134,7 +132,7 @@ def profile_update_preferences(
     profile.save(update_fields=[*changed, "updated_at"])
     if set(changed) & SCHEDULE_FIELDS:
         deliveries_reschedule(profile=profile)
-    _event(
+    history.event_send(
         profile,
         Action.PREFERENCES_CHANGED,
         changes={field: [before[field], _shown(profile, field)] for field in changed},
@@ -152,12 +150,6 @@ def _shown(profile: Profile, field: str) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
-
-
-def _event(profile: Profile, action: Action, **details: Any) -> None:
-    """Tell whoever keeps the subscription's history (accounts.signals), in this transaction."""
-    subscription_event.send(sender=Profile, profile=profile, action=action, details=details)
-    history.event_record(profile=profile, action=action, details=details)
 
 
 @transaction.atomic
@@ -312,7 +304,9 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
             reason=LedgerEntry.Reason.STAFF,
             note=gettext("Admin: %(email)s") % {"email": staff_email},
         )
-        _event(profile, Action.BALANCE_CORRECTED, amount=str(amount), balance=str(profile.account_sum))
+        history.event_send(
+            profile, Action.BALANCE_CORRECTED, amount=str(amount), balance=str(profile.account_sum)
+        )
     deliveries_reschedule(profile=profile)
     return profile
 
@@ -324,7 +318,7 @@ def password_reset_requested(*, email: str) -> None:
     for profile in Profile.objects.filter(
         user__email=User.objects.normalize_email(email), user__is_active=True
     ):
-        _event(profile, Action.PASSWORD_RESET_REQUESTED)
+        history.event_send(profile, Action.PASSWORD_RESET_REQUESTED)
 
 
 # -- referral rewards ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts import delivery_actions, history, payments, services
+from accounts import delivery_actions, history, ledger, payments, services
 from accounts.models import AccountEvent, Invoice
 from tests.accounts.helpers import page_text
 
@@ -151,7 +151,7 @@ def test_the_history_never_shows_staff_notes_or_what_the_customer_did_not_do(
 def test_the_history_is_paged_and_a_bad_page_number_is_not_an_error(customer_client, customer, settings):
     settings.ACCOUNT_HISTORY_SHOWN = 3
     for _ in range(5):
-        services.ledger_post(profile=customer, amount=Decimal("1"), reason="staff")  # 5 + 3 = 8 lines
+        ledger.ledger_post(profile=customer, amount=Decimal("1"), reason="staff")  # 5 + 3 = 8 lines
 
     first = customer_client.get("/account/")
     third = customer_client.get("/account/?page=3")

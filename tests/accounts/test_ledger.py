@@ -10,7 +10,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts import delivery_actions, services
+from accounts import delivery_actions, ledger, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from tests.accounts.helpers import page_text
 
@@ -39,8 +39,8 @@ def test_a_paid_signup_invoice_is_the_ledger_s_first_entry(profile_factory):
 
 
 def test_a_debit_the_balance_cannot_cover_changes_nothing(customer):
-    with pytest.raises(services.InsufficientBalance):
-        services.ledger_post(profile=customer, amount=Decimal("-5000.01"), reason="staff")
+    with pytest.raises(ledger.InsufficientBalance):
+        ledger.ledger_post(profile=customer, amount=Decimal("-5000.01"), reason="staff")
 
     customer.refresh_from_db()
     assert customer.account_sum == Decimal("5000.00")
@@ -91,7 +91,7 @@ def test_staff_editing_the_sum_in_the_admin_posts_a_staff_entry(superuser_client
 
 
 def test_the_account_page_history_shows_the_ledger_entries(customer_client, customer):
-    services.ledger_post(profile=customer, amount=Decimal("-1250.00"), reason="delivery")
+    ledger.ledger_post(profile=customer, amount=Decimal("-1250.00"), reason="delivery")
 
     text = page_text(customer_client.get("/account/"))
 
@@ -152,7 +152,7 @@ def test_the_account_sum_always_equals_the_ledger_total(profile_factory, opening
             if operation == "manager":
                 services.profile_apply_staff_changes(profile=profile, data={"account_sum": abs(amount)})
             elif operation == "staff":
-                services.ledger_post(profile=profile, amount=amount, reason="staff")
+                ledger.ledger_post(profile=profile, amount=amount, reason="staff")
             elif operation == "deliver" and delivery:
                 delivery_actions.delivery_complete(delivery_id=delivery.pk)
             elif operation == "deliver_again":
@@ -163,7 +163,7 @@ def test_the_account_sum_always_equals_the_ledger_total(profile_factory, opening
                 services.referral_reward_grant(delivery=delivery)
             elif operation == "skip" and delivery:
                 delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
-        except (services.InsufficientBalance, delivery_actions.DeliveryError):
+        except (ledger.InsufficientBalance, delivery_actions.DeliveryError):
             pass
 
         for someone in (profile, referrer):

@@ -8,7 +8,7 @@ from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
 
-from accounts import delivery_actions, payments, services
+from accounts import delivery_actions, ledger, payments
 from accounts.models import Invoice, LedgerEntry, Profile
 from tests.accounts.helpers import field_errors, input_value, page_text
 
@@ -133,7 +133,7 @@ def test_a_cancelled_invoice_cannot_be_paid(unpaid):
 def test_an_unpaid_customer_s_delivery_cannot_be_marked_delivered(unpaid):
     delivery = unpaid.deliveries.first()
 
-    with pytest.raises(services.InsufficientBalance):
+    with pytest.raises(ledger.InsufficientBalance):
         delivery_actions.delivery_complete(delivery_id=delivery.pk)
 
 

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import delivery_actions, payments, reminders, services
+from accounts import delivery_actions, ledger, payments, reminders, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from amocrm.models import LeadSync
 
@@ -217,9 +217,7 @@ def low_balance_to(email: str) -> list[EmailMultiAlternatives]:
 
 
 def test_a_low_balance_email_goes_once_per_shortfall(anna):
-    services.ledger_post(
-        profile=anna, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF
-    )  # 1000 left
+    ledger.ledger_post(profile=anna, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF)  # 1000 left
 
     send(at("2027-02-01", 10))
     send(at("2027-02-01", 11))
@@ -231,9 +229,9 @@ def test_a_low_balance_email_goes_once_per_shortfall(anna):
     ) and "не хватает 1 500,00 ₽" in message.body.replace("\xa0", " ")
     assert message.alternatives[0][1] == "text/html"
 
-    services.ledger_post(profile=anna, amount=Decimal("3000.00"), reason=LedgerEntry.Reason.MANAGER)
+    ledger.ledger_post(profile=anna, amount=Decimal("3000.00"), reason=LedgerEntry.Reason.MANAGER)
     assert send(at("2027-02-02", 11)).low_balance_cleared == 1
-    services.ledger_post(profile=anna, amount=Decimal("-3000.00"), reason=LedgerEntry.Reason.STAFF)
+    ledger.ledger_post(profile=anna, amount=Decimal("-3000.00"), reason=LedgerEntry.Reason.STAFF)
     send(at("2027-02-02", 12))
 
     assert len(low_balance_to("anna@example.ru")) == 2  # a new shortfall, a new email
@@ -242,7 +240,7 @@ def test_a_low_balance_email_goes_once_per_shortfall(anna):
 def test_no_low_balance_email_at_night_or_when_the_balance_covers_the_bouquet(
     anna, profile_factory, user_factory
 ):
-    services.ledger_post(profile=anna, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF)
+    ledger.ledger_post(profile=anna, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF)
     profile_factory(user=user_factory(email="rich@example.ru"), first_delivery_date=d("2027-02-04"))
 
     send(at("2027-02-01", 3))
@@ -266,7 +264,7 @@ def test_an_invoice_awaiting_payment_is_not_a_low_balance_until_it_is_paid_and_s
     assert low_balance_to("new@example.ru") == []  # the invoice already asks for the money
 
     payments.invoice_pay(invoice=invoice, amount=Decimal("5000"), source="staff")
-    services.ledger_post(profile=new, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF)
+    ledger.ledger_post(profile=new, amount=Decimal("-4000.00"), reason=LedgerEntry.Reason.STAFF)
     send(at("2027-02-01", 11))
     assert len(low_balance_to("new@example.ru")) == 1
 
