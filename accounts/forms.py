@@ -156,6 +156,17 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     def clean_first_delivery_date(self) -> datetime.date:
         return validate_delivery_date(self.cleaned_data["first_delivery_date"])
 
+    def clean_account_sum(self) -> Decimal:
+        # Read when the form is cleaned, not at import (a max_value would freeze the setting).
+        account_sum = self.cleaned_data["account_sum"]
+        if account_sum > settings.SIGNUP_SUM_MAX:
+            raise forms.ValidationError(
+                _("The sum can be at most %(max)s ₽: for a larger one, write to us."),
+                code="above_max",
+                params={"max": number_format(settings.SIGNUP_SUM_MAX, decimal_pos=0, force_grouping=True)},
+            )
+        return account_sum
+
     def clean(self):
         cleaned_data = super().clean()
         category, account_sum = cleaned_data.get("bouquet_category"), cleaned_data.get("account_sum")
@@ -169,17 +180,6 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                         "price": number_format(
                             category.price, decimal_pos=2, use_l10n=True, force_grouping=True
                         )
-                    },
-                ),
-            )
-        if account_sum is not None and account_sum > settings.SIGNUP_SUM_MAX:
-            self.add_error(
-                "account_sum",
-                forms.ValidationError(
-                    _("The sum can be at most %(max)s ₽: for a larger one, write to us."),
-                    code="above_max",
-                    params={
-                        "max": number_format(settings.SIGNUP_SUM_MAX, decimal_pos=0, force_grouping=True)
                     },
                 ),
             )

@@ -3,9 +3,9 @@ delivery's skip cut-off, usable without logging in.
 
 The token is Django's `signing.dumps` of {delivery id, date} with a salt of its own, so it can do
 nothing but this (no other signed value of the site passes for it) and a moved delivery's old link
-no longer matches. Its end is computed from the signed date: the end of the last day the delivery
-may be skipped, the same cut-off the account page follows (`Delivery.can_skip`), so editing the
-link cannot extend it and a later change of DELIVERY_SKIP_CUTOFF_DAYS applies to links already sent.
+no longer matches. It ends with the delivery's own skip cut-off (`Delivery.skip_deadline`, the one
+the account page follows), so editing the link cannot extend it and a later change of
+DELIVERY_SKIP_CUTOFF_DAYS applies to links already sent.
 """
 
 import datetime
@@ -34,14 +34,6 @@ class LinkError(Exception):
         self.problem, self.delivery = problem, delivery
 
 
-def expires_at(delivery_on: datetime.date) -> datetime.datetime:
-    """The end of the last day the delivery may be skipped, in the site's time zone."""
-    deadline = delivery_on - datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
-    return timezone.make_aware(
-        datetime.datetime.combine(deadline + datetime.timedelta(days=1), datetime.time())
-    )
-
-
 def skip_url(delivery: Delivery) -> str:
     """The absolute link for an email."""
     token = signing.dumps({"d": delivery.pk, "on": delivery.delivery_on.isoformat()}, salt=SALT)
@@ -63,8 +55,9 @@ def delivery_for(token: str, *, now: datetime.datetime | None = None) -> Deliver
         raise LinkError(Problem.GONE)
     if delivery.status == Delivery.Status.SKIPPED and delivery.delivery_on == on:
         raise LinkError(Problem.USED, delivery)
-    if now >= expires_at(on) or delivery.delivery_on != on:
+    today = timezone.localdate(now)
+    if delivery.delivery_on != on or today > delivery.skip_deadline():
         raise LinkError(Problem.EXPIRED, delivery)
-    if not delivery.can_skip(today=timezone.localdate(now)):
+    if not delivery.can_skip(today=today):
         raise LinkError(Problem.GONE, delivery)
     return delivery

@@ -10,12 +10,10 @@ import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils import dateformat, translation
+
 from accounts.signals import Action
 
-MONTHS = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
 FIELD_LABELS = {
     "bouquet_category": "категория букета",
     "delivery_address": "адрес доставки",
@@ -83,7 +81,8 @@ def _day(iso: Any) -> str:
         day = datetime.date.fromisoformat(str(iso))
     except ValueError:
         return "—"
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    with translation.override("ru"):  # Django's own genitive months: 12 декабря 2026
+        return dateformat.format(day, "j E Y")
 
 
 def _money(value: Any, *, signed: bool = False) -> str:

@@ -34,13 +34,11 @@ from amocrm.services.fields import field_map_load
 
 logger = logging.getLogger(__name__)
 
+# What amocrm_subscribe_webhook asks for, in amoCRM's names (add_lead, …, update_contact): derived from
+# the actions webhooks.py reads, so the two lists cannot drift apart.
 WEBHOOK_EVENTS = (
-    "add_lead",
-    "update_lead",
-    "status_lead",
-    "delete_lead",
-    "restore_lead",
-    "update_contact",
+    *(f"{action}_lead" for action in webhooks.LEAD_ACTIONS),
+    *(f"{action}_contact" for action in webhooks.CONTACT_ACTIONS),
 )
 
 

@@ -96,10 +96,17 @@ def test_a_bad_link_gets_a_russian_page_and_changes_nothing(client, customer, ma
     assert not customer.deliveries.filter(status="skipped").exists()
 
 
+def end_of_cut_off_day(delivery) -> datetime.datetime:
+    """Midnight after the last day the delivery may be skipped, in the site's time zone."""
+    return timezone.make_aware(
+        datetime.datetime.combine(delivery.skip_deadline() + datetime.timedelta(days=1), datetime.time())
+    )
+
+
 def test_a_link_after_the_cut_off_has_expired(client, customer, monkeypatch):
     delivery = next_skippable(customer)
     path = link_path(delivery)
-    after = skip_links.expires_at(delivery.delivery_on)
+    after = end_of_cut_off_day(delivery)
     monkeypatch.setattr(timezone, "now", lambda: after)
 
     response = client.post(path)
@@ -113,9 +120,7 @@ def test_a_link_after_the_cut_off_has_expired(client, customer, monkeypatch):
 def test_the_link_works_until_the_last_minute_of_the_cut_off_day(client, customer, monkeypatch):
     delivery = next_skippable(customer)
     path = link_path(delivery)
-    monkeypatch.setattr(
-        timezone, "now", lambda: skip_links.expires_at(delivery.delivery_on) - datetime.timedelta(minutes=1)
-    )
+    monkeypatch.setattr(timezone, "now", lambda: end_of_cut_off_day(delivery) - datetime.timedelta(minutes=1))
 
     assert client.post(path).status_code == HTTPStatus.FOUND
 
