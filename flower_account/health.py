@@ -47,18 +47,19 @@ def check_cache() -> tuple[bool, str]:
 def check_amocrm_backlog(*, now: datetime.datetime | None = None) -> tuple[bool, str]:
     if not amocrm_is_enabled():
         return True, "disabled"
+    limit = settings.READYZ_SYNC_MAX_AGE
     try:
         oldest = LeadSync.objects.oldest_pending_since()
-        breaker = breaker_state()
+        if oldest is None:
+            return True, "ok"
+        age = ((now or timezone.now()) - oldest).total_seconds()
+        # While amoCRM refuses us (the breaker is open) the backlog is expected to grow: that is the
+        # breaker's warning, and this instance is still ready to serve customers. Read only when it
+        # matters: load balancers ask this page all the time.
+        ready = age <= limit or breaker_state().is_open
     except DatabaseError:
         return False, "unavailable"
-    if oldest is None:
-        return True, "ok"
-    age = ((now or timezone.now()) - oldest).total_seconds()
-    limit = settings.READYZ_SYNC_MAX_AGE
-    # While amoCRM refuses us (the breaker is open) the backlog is expected to grow: that is the
-    # breaker's warning, and this instance is still ready to serve customers.
-    return age <= limit or breaker.is_open, f"oldest pending {int(age)} s (limit {limit} s)"
+    return ready, f"oldest pending {int(age)} s (limit {limit} s)"
 
 
 def warn_amocrm_breaker() -> str | None:
