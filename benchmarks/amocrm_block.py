@@ -47,7 +47,7 @@ def main() -> None:
 
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
-        env = crm_env(site_env(database_url, port), server, control.token(), rate_limit=7)
+        env = crm_env(site_env(database_url, port), server, control.token())
         env["AMOCRM_BREAKER_COOLDOWN"] = str(args.cooldown)
         prepare(env, timeout=args.timeout)
         manage(env, "amocrm_setup_fields", timeout=60)

@@ -33,6 +33,7 @@ import argparse
 import collections
 import math
 import time
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -42,7 +43,7 @@ from tools.harness.crm import Control, crm_env, crm_run, no_crm_env
 from tools.harness.database import database_kind
 from tools.harness.inprocess import django_setup
 from tools.harness.processes import free_port
-from tools.harness.site import manage, prepare, site_env
+from tools.harness.site import manage, prepare, site_env, worker_command
 
 
 def insert_profiles(env: dict[str, str], count: int) -> None:
@@ -120,7 +121,7 @@ def counted(control: Control, since: int, started: float, finished: float, outpu
     }
 
 
-def timed(control: Control, env: dict[str, str], *commands: tuple[str, ...]) -> dict:
+def timed(control: Control, env: dict[str, str], *commands: Sequence[str]) -> dict:
     since = len(control.requests())
     started = time.monotonic()
     output = "\n".join(manage(env, *command, timeout=600) for command in commands)
@@ -144,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, _, server, control):
-        env = crm_env(site_env(database_url, free_port()), server, control.token(), rate_limit=7)
+        env = crm_env(site_env(database_url, free_port()), server, control.token())
         prepare(env, timeout=args.timeout, static=False)
         setup = timed(control, env, ("amocrm_setup_fields",))
         insert_profiles(env, args.profiles)
@@ -167,7 +168,7 @@ def main() -> None:
                 control,
                 env,
                 ("amocrm_resync", "--all"),
-                ("db_worker", "--batch", "--no-reload", "--no-startup-delay"),
+                worker_command(None),
             )
             runs.append(("4. leads exist, via the worker (amocrm_resync --all; db_worker --batch)", queued))
         leads = len(control.leads())

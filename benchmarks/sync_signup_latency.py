@@ -27,7 +27,7 @@ from tools.harness.crm import crm_env, crm_run, no_crm_env
 from tools.harness.database import database_kind
 from tools.harness.figures import ms
 from tools.harness.processes import free_port
-from tools.harness.site import manage, prepare, serving, signup, site_env, unique_email
+from tools.harness.site import manage, prepare, serving, signup, site_env, unique_email, worker_command
 
 LATENCY = 3.0  # seconds before the stand-in answers any API call
 WARMUP = 3
@@ -64,7 +64,7 @@ def main() -> None:
         api_calls = control.requests()
 
         control.settings(latency=0)
-        manage(env_on, "db_worker", "--batch", "--no-reload", "--no-startup-delay", timeout=120)
+        manage(env_on, *worker_command(None), timeout=120)
         leads = control.leads()
 
     on, off = statistics.median(timings["on"]), statistics.median(timings["off"])

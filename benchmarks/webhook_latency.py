@@ -208,7 +208,7 @@ def main() -> None:
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
         env = {
-            **crm_env(site_env(database_url, port), server, control.token(), rate_limit=7),
+            **crm_env(site_env(database_url, port), server, control.token()),
             "AMOCRM_WEBHOOK_SECRET": SECRET,
             "AMOCRM_ACCOUNT_SUBDOMAIN": SUBDOMAIN,
             "AMOCRM_ACCOUNT_ID": "",
