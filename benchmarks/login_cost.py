@@ -42,7 +42,7 @@ from pathlib import Path
 
 import requests
 
-from tools.harness.database import database_kind, throwaway_database
+from tools.harness.database import add_run_arguments, database_kind, throwaway_database
 from tools.harness.figures import load_average, percentile
 from tools.harness.processes import HarnessError, free_port, time_limit
 from tools.harness.site import (
@@ -174,8 +174,7 @@ def main() -> None:
     parser.add_argument("--signups", type=int, default=20, help="timed signups, at least --clients (20)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients logging in (20)")
     parser.add_argument("--seconds", type=float, default=10, help="length of each login storm (10)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds for the whole run (300)")
+    add_run_arguments(parser, timeout=300)
     args = parser.parse_args()
     if min(args.requests, args.signups, args.clients) < 1 or args.seconds <= 0:
         parser.error("--requests, --signups, --clients and --seconds must be positive")

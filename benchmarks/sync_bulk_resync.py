@@ -40,7 +40,7 @@ from decimal import Decimal
 import requests
 
 from tools.harness.crm import Control, crm_env, crm_run, no_crm_env
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.inprocess import django_setup
 from tools.harness.processes import free_port
 from tools.harness.site import manage, prepare, site_env, worker_command
@@ -140,8 +140,7 @@ def main() -> None:
     parser.add_argument(
         "--first-sync-only", action="store_true", help="skip runs 3 and 4 (for 10,000 profiles)"
     )
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds for the whole run (600)")
+    add_run_arguments(parser, timeout=600)
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, _, server, control):

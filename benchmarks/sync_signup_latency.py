@@ -24,7 +24,7 @@ import argparse
 import statistics
 
 from tools.harness.crm import crm_env, crm_run, no_crm_env
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.figures import ms
 from tools.harness.processes import free_port
 from tools.harness.site import manage, prepare, serving, signup, site_env, unique_email, worker_command
@@ -36,8 +36,7 @@ WARMUP = 3
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signups", type=int, default=30, help="timed signups per case (30)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole run (240)")
+    add_run_arguments(parser, timeout=240)
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):

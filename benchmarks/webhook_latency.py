@@ -43,7 +43,7 @@ import requests
 
 from tools.amocrm_standin import php_encode
 from tools.harness.crm import crm_env, crm_run
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.figures import load_average, percentile
 from tools.harness.inprocess import create_customer, django_setup
 from tools.harness.processes import free_port, running, wait_until
@@ -193,8 +193,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200, help="timed webhook POSTs and /healthz GETs (200)")
     parser.add_argument("--rounds", type=int, default=20, help="webhook → /account/ rounds (20)")
     parser.add_argument("--customers", type=int, default=10, help="customers with a linked lead (10)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds for the whole run (300)")
+    add_run_arguments(parser, timeout=300)
     parser.add_argument("--write-body", metavar="FILE", help="write a body for load.py (with __SEQ__), exit")
     args = parser.parse_args()
     if args.write_body:
