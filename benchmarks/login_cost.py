@@ -44,6 +44,7 @@ import requests
 
 from tools.harness.database import add_run_arguments, database_kind, throwaway_database
 from tools.harness.figures import load_average, percentile
+from tools.harness.inprocess import hash_time
 from tools.harness.processes import HarnessError, free_port, time_limit
 from tools.harness.site import (
     WORKERS,
@@ -107,19 +108,6 @@ def login_storm(base_url: str, emails: list[str], seconds: float) -> tuple[int, 
     if errors:
         raise HarnessError(f"a login failed during the storm: {errors[0]}")
     return sum(counts), elapsed
-
-
-def hash_time(hasher_path: str) -> float:
-    """The median of five hashes with `hasher_path`, in this process (no site, no HTTP)."""
-    from django.utils.module_loading import import_string
-
-    hasher = import_string(hasher_path)()
-    times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        hasher.encode("Peony-garden-2031", hasher.salt())
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def measure(name: str, database_url: str, args: argparse.Namespace, tmp: Path) -> Figures:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import datetime
 import os
+import statistics
+import time
 from decimal import Decimal
 from typing import Any
 
+from tools.harness.processes import HOST, HarnessError
 from tools.harness.site import PASSWORD
 
 
@@ -49,3 +52,40 @@ def create_table(model: Any) -> None:
     if model._meta.db_table not in connection.introspection.table_names():
         with connection.schema_editor() as editor:
             editor.create_model(model)
+
+
+def queries_of(user: Any, path: str) -> list[dict[str, str]]:
+    """The SQL of GET `path` logged in as `user` (the second of two requests; the first warms up),
+    as Django captures it: each query's "sql" and "time"."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+
+    setup_test_environment()  # the test Client as the tests use it (in-memory email, template signals)
+    client = Client(HTTP_HOST=HOST)
+    client.force_login(user)
+
+    def get() -> None:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise HarnessError(f"GET {path} answered {response.status_code}")
+
+    get()
+    with CaptureQueriesContext(connection) as captured:
+        get()
+    return captured.captured_queries
+
+
+def hash_time(hasher_path: str | None = None) -> float:
+    """The median of five hashes of PASSWORD in this process (no site, no HTTP), with the hasher class
+    at `hasher_path`, or by default the first of the site's PASSWORD_HASHERS."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils.module_loading import import_string
+
+    hasher = "default" if hasher_path is None else import_string(hasher_path)()
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        make_password(PASSWORD, hasher=hasher)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
