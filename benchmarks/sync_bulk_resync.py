@@ -35,13 +35,12 @@ import math
 import time
 from collections.abc import Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 
 import requests
 
 from tools.harness.crm import Control, crm_env, crm_run, no_crm_env
 from tools.harness.database import add_run_arguments, database_kind
-from tools.harness.inprocess import django_setup
+from tools.harness.inprocess import bulk_customers, django_setup
 from tools.harness.processes import free_port
 from tools.harness.site import manage, prepare, site_env, worker_command
 
@@ -51,27 +50,8 @@ def insert_profiles(env: dict[str, str], count: int) -> None:
     django_setup(no_crm_env(env))
     from django.db import connections, transaction
 
-    from accounts.models import BouquetCategory, Profile, User
-
-    category = BouquetCategory.objects.get(slug="seasonal")
     with transaction.atomic():
-        users = User.objects.bulk_create(
-            [User(email=f"bulk-{n}@example.com", password="!unusable") for n in range(count)]  # noqa: S106
-        )
-        Profile.objects.bulk_create(
-            [
-                Profile(
-                    user=user,
-                    bouquet_category=category,
-                    delivery_address=f"Москва, ул. Цветочная, д. {n + 1}",
-                    first_delivery_date=date.today() + timedelta(days=7),  # noqa: DTZ011
-                    delivery_interval="weekly",
-                    wishes="Больше зелени",
-                    account_sum=Decimal("5000.00"),
-                )
-                for n, user in enumerate(users)
-            ]
-        )
+        bulk_customers("bulk", count, date.today() + timedelta(days=7))  # noqa: DTZ011
     connections.close_all()
 
 

@@ -9,6 +9,7 @@ import datetime
 import os
 import statistics
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,36 @@ def create_customer(email: str, password: str = PASSWORD) -> Any:
         delivery_interval="biweekly",
         wishes="Больше зелени.",
         invoice_amount=Decimal("5000"),
+    )
+
+
+def bulk_customers(
+    prefix: str,
+    count: int,
+    first_delivery_date: datetime.date,
+    account_sum: Callable[[int], Decimal] = lambda n: Decimal("5000.00"),
+) -> list[Any]:
+    """`count` customers `<prefix>-<n>@example.com` (no usable password) with weekly seasonal profiles,
+    straight into the database (bulk_create: no hashes, no signals); the profiles."""
+    from accounts.models import BouquetCategory, Profile, User
+
+    category = BouquetCategory.objects.get(slug="seasonal")
+    users = User.objects.bulk_create(
+        [User(email=f"{prefix}-{n}@example.com", password="!unusable") for n in range(count)]  # noqa: S106
+    )
+    return Profile.objects.bulk_create(
+        [
+            Profile(
+                user=user,
+                bouquet_category=category,
+                delivery_address=f"Москва, ул. Цветочная, д. {n + 1}",
+                first_delivery_date=first_delivery_date,
+                delivery_interval="weekly",
+                wishes="Больше зелени",
+                account_sum=account_sum(n),
+            )
+            for n, user in enumerate(users)
+        ]
     )
 
 
