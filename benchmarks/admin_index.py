@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import statistics
 import tempfile
 import time
 from decimal import Decimal
@@ -39,14 +38,13 @@ from pathlib import Path
 import requests
 
 from tools.harness.database import database_kind, throwaway_database
-from tools.harness.figures import load_average, percentile
-from tools.harness.inprocess import django_setup
-from tools.harness.processes import HOST, HarnessError, free_port, time_limit
+from tools.harness.figures import load_average, request_table
+from tools.harness.inprocess import django_setup, queries_of
+from tools.harness.processes import free_port, time_limit
 from tools.harness.site import (
     PASSWORD,
-    REQUEST_TIMEOUT,
     WORKERS,
-    csrf_token,
+    log_in,
     prepare,
     serving,
     site_env,
@@ -168,40 +166,17 @@ def fill(customers: int) -> None:
 
 def index_queries() -> list[tuple[float, str]]:
     """The SQL of GET /admin/ (second of two) with each query's time, in-process."""
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
-
     from accounts.models import User
 
-    setup_test_environment()
-    client = Client(HTTP_HOST=HOST)
-    client.force_login(User.objects.get(email=STAFF_EMAIL))
-    assert client.get("/admin/").status_code == 200
-    with CaptureQueriesContext(connection) as captured:
-        assert client.get("/admin/").status_code == 200
-    return [(float(q["time"]), " ".join(q["sql"].split())) for q in captured.captured_queries]
+    queries = queries_of(User.objects.get(email=STAFF_EMAIL), "/admin/")
+    return [(float(q["time"]), " ".join(q["sql"].split())) for q in queries]
 
 
 # REQUESTS
 # ------------------------------------------------------------------------------
-def staff_session(base_url: str) -> requests.Session:
-    session = requests.Session()
-    # Staff log in where customers do (the admin's own login redirects there).
-    data = {
-        "csrfmiddlewaretoken": csrf_token(session, f"{base_url}/login/"),
-        "login": STAFF_EMAIL,
-        "password": PASSWORD,
-        "next": "/admin/",
-    }
-    response = session.post(f"{base_url}/login/", data=data, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-    if response.status_code != 302:
-        raise HarnessError(f"the staff login answered {response.status_code}")
-    return session
-
-
 def measure(base_url: str, count: int) -> dict[str, list[float]]:
-    staff, health = staff_session(base_url), requests.Session()
+    # Staff log in where customers do (the admin's own login redirects there).
+    staff, health = log_in(base_url, STAFF_EMAIL), requests.Session()
     for _ in range(WARMUP_REQUESTS):
         timed_get(health, f"{base_url}/healthz")
         timed_get(staff, f"{base_url}/admin/")
@@ -254,13 +229,7 @@ def main() -> None:
         f"{WEBHOOK_EVENTS} webhook events (bulk_create in {filled_in:.1f} s)"
     )
     print(f"gunicorn: {WORKERS} workers; machine: {os.cpu_count()} CPUs, load average {load_average()}")
-    print(f"{'request':<14}{'median ms':>11}{'p95 ms':>9}{'× /healthz':>12}")
-    floor = statistics.median(timings["GET /healthz"])
-    for name, values in timings.items():
-        median = statistics.median(values)
-        print(
-            f"{name:<14}{median * 1000:>11.1f}{percentile(values, 0.95) * 1000:>9.1f}{median / floor:>12.1f}"
-        )
+    request_table(timings, width=14)
     print(f"SQL queries of GET /admin/ (second request, in-process): {len(queries)} (target ≤ 12); slowest:")
     for seconds, sql in sorted(queries, reverse=True)[:3]:
         print(f"  {seconds * 1000:6.1f} ms  {sql[:150]}")

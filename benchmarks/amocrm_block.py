@@ -22,7 +22,7 @@ import time
 import uuid
 
 from tools.harness.crm import crm_env, crm_run, field_value
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.processes import free_port, running, wait_until
 from tools.harness.site import (
     manage,
@@ -41,13 +41,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20, help="customers changing during the block (20)")
     parser.add_argument("--block", type=float, default=60, help="seconds the account stays blocked (60)")
     parser.add_argument("--cooldown", type=int, default=6, help="AMOCRM_BREAKER_COOLDOWN, seconds (6)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds for the whole run (600)")
+    add_run_arguments(parser, timeout=600)
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
-        env = crm_env(site_env(database_url, port), server, control.token(), rate_limit=7)
+        env = crm_env(site_env(database_url, port), server, control.token())
         env["AMOCRM_BREAKER_COOLDOWN"] = str(args.cooldown)
         prepare(env, timeout=args.timeout)
         manage(env, "amocrm_setup_fields", timeout=60)

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from tools.harness.crm import no_crm_env
 from tools.harness.database import database_kind, throwaway_database
-from tools.harness.inprocess import django_setup
+from tools.harness.inprocess import bulk_customers, django_setup
 from tools.harness.processes import free_port
 from tools.harness.site import manage, prepare, site_env
 
@@ -35,35 +35,20 @@ def insert_customers(env: dict[str, str], count: int) -> None:
     from django.db import connections, transaction
     from django.utils import timezone
 
-    from accounts.models import BouquetCategory, Delivery, Profile, User
+    from accounts.models import Delivery
 
-    category = BouquetCategory.objects.get(slug="seasonal")
     day = timezone.localdate() + timedelta(days=3)
     with transaction.atomic():
-        users = User.objects.bulk_create(
-            [User(email=f"remind-{n}@example.com", password="!unusable") for n in range(count)]  # noqa: S106
-        )
-        profiles = Profile.objects.bulk_create(
-            [
-                Profile(
-                    user=user,
-                    bouquet_category=category,
-                    delivery_address=f"Москва, ул. Цветочная, д. {n + 1}",
-                    first_delivery_date=day,
-                    delivery_interval="weekly",
-                    wishes="Больше зелени",
-                    account_sum=Decimal("1000.00") if n % 4 == 0 else Decimal("5000.00"),
-                )
-                for n, user in enumerate(users)
-            ]
+        profiles = bulk_customers(
+            "remind", count, day, lambda n: Decimal("1000.00") if n % 4 == 0 else Decimal("5000.00")
         )
         Delivery.objects.bulk_create(
             [
                 Delivery(
                     profile=profile,
                     delivery_on=day,
-                    bouquet_category=category,
-                    price=category.price,
+                    bouquet_category=profile.bouquet_category,
+                    price=profile.bouquet_category.price,
                     delivery_address=profile.delivery_address,
                 )
                 for profile in profiles

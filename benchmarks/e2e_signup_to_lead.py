@@ -11,6 +11,7 @@ worst. Needs /usr/bin/chromium.
 """
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from tools.harness.browser import DESKTOP, fill_signup, launch, lead_of, new_context, submit
 from tools.harness.database import throwaway_database
-from tools.harness.processes import HarnessError
+from tools.harness.processes import HarnessError, wait_until
 from tools.harness.site import signup_data, unique_email
 from tools.harness.stack import Stack
 
@@ -35,10 +36,8 @@ def measure(stack: Stack, browser, runs: int) -> list[float]:
         fill_signup(page, data)
         started = time.perf_counter()
         submit(page)
-        while lead_of(stack, data["email"]) is None:
-            if time.perf_counter() - started > TIMEOUT:
-                raise HarnessError(f"no lead for {data['email']} within {TIMEOUT:.0f} s:\n{stack.logs()}")
-            time.sleep(0.02)
+        lead = functools.partial(lead_of, stack, data["email"])
+        wait_until(f"a lead for {data['email']}", lead, TIMEOUT, interval=0.02, details=stack.logs)
         elapsed = time.perf_counter() - started
         context.close()
         if number:

@@ -42,8 +42,9 @@ from pathlib import Path
 
 import requests
 
-from tools.harness.database import database_kind, throwaway_database
+from tools.harness.database import add_run_arguments, database_kind, throwaway_database
 from tools.harness.figures import load_average, percentile
+from tools.harness.inprocess import hash_time
 from tools.harness.processes import HarnessError, free_port, time_limit
 from tools.harness.site import (
     WORKERS,
@@ -109,19 +110,6 @@ def login_storm(base_url: str, emails: list[str], seconds: float) -> tuple[int, 
     return sum(counts), elapsed
 
 
-def hash_time(hasher_path: str) -> float:
-    """The median of five hashes with `hasher_path`, in this process (no site, no HTTP)."""
-    from django.utils.module_loading import import_string
-
-    hasher = import_string(hasher_path)()
-    times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        hasher.encode("Peony-garden-2031", hasher.salt())
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def measure(name: str, database_url: str, args: argparse.Namespace, tmp: Path) -> Figures:
     settings_module, hasher_path = HASHERS[name]
     port = free_port()
@@ -174,8 +162,7 @@ def main() -> None:
     parser.add_argument("--signups", type=int, default=20, help="timed signups, at least --clients (20)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients logging in (20)")
     parser.add_argument("--seconds", type=float, default=10, help="length of each login storm (10)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds for the whole run (300)")
+    add_run_arguments(parser, timeout=300)
     args = parser.parse_args()
     if min(args.requests, args.signups, args.clients) < 1 or args.seconds <= 0:
         parser.error("--requests, --signups, --clients and --seconds must be positive")

@@ -43,19 +43,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
 from tools.harness.database import database_kind, throwaway_database
-from tools.harness.figures import load_average, percentile
-from tools.harness.inprocess import django_setup
-from tools.harness.processes import HOST, free_port, time_limit
+from tools.harness.figures import load_average, request_table
+from tools.harness.inprocess import django_setup, hash_time, queries_of
+from tools.harness.processes import free_port, time_limit
 from tools.harness.site import (
     GUNICORN_CONFIG,
     WORKERS,
@@ -98,32 +95,17 @@ def in_process_figures(env: dict[str, str]) -> tuple[list[str], float]:
     """The SQL of GET /account/ (second of two, as a customer with a profile) and the median time
     of hashing one password with the site's first hasher, on the benchmark's database."""
     django_setup(env)
-    from django.contrib.auth.hashers import make_password
-    from django.db import connection, connections
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.db import connections
 
     from accounts.models import Profile
 
-    setup_test_environment()  # the test Client as the tests use it (in-memory email, template signals)
     try:
         profile = Profile.objects.select_related("user").order_by("pk").first()
         assert profile is not None, "no customer with a profile in the database"
-        client = Client(HTTP_HOST=HOST)
-        client.force_login(profile.user)
-        assert client.get("/account/").status_code == 200
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get("/account/")
-        assert response.status_code == 200, f"GET /account/ answered {response.status_code}"
-        queries = [query["sql"] for query in captured.captured_queries]
+        queries = [query["sql"] for query in queries_of(profile.user, "/account/")]
     finally:
         connections.close_all()
-    hash_times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        make_password(secrets.token_urlsafe(12))
-        hash_times.append(time.perf_counter() - started)
-    return queries, statistics.median(hash_times)
+    return queries, hash_time()
 
 
 # REPORT
@@ -141,13 +123,7 @@ def report(
     print(f"\nFlower Account, {database}, {count} requests each over loopback")
     print(f"gunicorn: {WORKERS} workers, with {GUNICORN_CONFIG.name}")
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (other work skews the milliseconds)")
-    print(f"{'request':<16}{'median ms':>11}{'p95 ms':>9}{'× /healthz':>12}")
-    floor = statistics.median(timings["GET /healthz"])
-    for name, values in timings.items():
-        median = statistics.median(values)
-        print(
-            f"{name:<16}{median * 1000:>11.1f}{percentile(values, 0.95) * 1000:>9.1f}{median / floor:>12.1f}"
-        )
+    request_table(timings, width=16)
     print(
         f"Ratios are of medians. Hashing one password with Argon2 (the first of PASSWORD_HASHERS) takes "
         f"{hash_time * 1000:.0f} ms in-process here: that hash dominates a signup."

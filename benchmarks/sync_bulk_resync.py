@@ -33,16 +33,16 @@ import argparse
 import collections
 import math
 import time
+from collections.abc import Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 
 import requests
 
 from tools.harness.crm import Control, crm_env, crm_run, no_crm_env
-from tools.harness.database import database_kind
-from tools.harness.inprocess import django_setup
+from tools.harness.database import add_run_arguments, database_kind
+from tools.harness.inprocess import bulk_customers, django_setup
 from tools.harness.processes import free_port
-from tools.harness.site import manage, prepare, site_env
+from tools.harness.site import manage, prepare, site_env, worker_command
 
 
 def insert_profiles(env: dict[str, str], count: int) -> None:
@@ -50,27 +50,8 @@ def insert_profiles(env: dict[str, str], count: int) -> None:
     django_setup(no_crm_env(env))
     from django.db import connections, transaction
 
-    from accounts.models import BouquetCategory, Profile, User
-
-    category = BouquetCategory.objects.get(slug="seasonal")
     with transaction.atomic():
-        users = User.objects.bulk_create(
-            [User(email=f"bulk-{n}@example.com", password="!unusable") for n in range(count)]  # noqa: S106
-        )
-        Profile.objects.bulk_create(
-            [
-                Profile(
-                    user=user,
-                    bouquet_category=category,
-                    delivery_address=f"Москва, ул. Цветочная, д. {n + 1}",
-                    first_delivery_date=date.today() + timedelta(days=7),  # noqa: DTZ011
-                    delivery_interval="weekly",
-                    wishes="Больше зелени",
-                    account_sum=Decimal("5000.00"),
-                )
-                for n, user in enumerate(users)
-            ]
-        )
+        bulk_customers("bulk", count, date.today() + timedelta(days=7))  # noqa: DTZ011
     connections.close_all()
 
 
@@ -120,7 +101,7 @@ def counted(control: Control, since: int, started: float, finished: float, outpu
     }
 
 
-def timed(control: Control, env: dict[str, str], *commands: tuple[str, ...]) -> dict:
+def timed(control: Control, env: dict[str, str], *commands: Sequence[str]) -> dict:
     since = len(control.requests())
     started = time.monotonic()
     output = "\n".join(manage(env, *command, timeout=600) for command in commands)
@@ -139,12 +120,11 @@ def main() -> None:
     parser.add_argument(
         "--first-sync-only", action="store_true", help="skip runs 3 and 4 (for 10,000 profiles)"
     )
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds for the whole run (600)")
+    add_run_arguments(parser, timeout=600)
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, _, server, control):
-        env = crm_env(site_env(database_url, free_port()), server, control.token(), rate_limit=7)
+        env = crm_env(site_env(database_url, free_port()), server, control.token())
         prepare(env, timeout=args.timeout, static=False)
         setup = timed(control, env, ("amocrm_setup_fields",))
         insert_profiles(env, args.profiles)
@@ -167,7 +147,7 @@ def main() -> None:
                 control,
                 env,
                 ("amocrm_resync", "--all"),
-                ("db_worker", "--batch", "--no-reload", "--no-startup-delay"),
+                worker_command(None),
             )
             runs.append(("4. leads exist, via the worker (amocrm_resync --all; db_worker --batch)", queued))
         leads = len(control.leads())

@@ -24,7 +24,7 @@ import time
 import uuid
 
 from tools.harness.crm import crm_env, crm_run, field_value
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.figures import ms
 from tools.harness.processes import free_port, running, wait_until
 from tools.harness.site import (
@@ -43,13 +43,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saves", type=int, default=20, help="timed preference saves (20)")
     parser.add_argument("--interval", default="1", help="db_worker --interval, seconds (1, the default)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole run (240)")
+    add_run_arguments(parser, timeout=240)
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
-        env = crm_env(site_env(database_url, port), server, control.token(), rate_limit=7)
+        env = crm_env(site_env(database_url, port), server, control.token())
         prepare(env, timeout=args.timeout)
         manage(env, "amocrm_setup_fields", timeout=60)
         post_times, propagation = [], []

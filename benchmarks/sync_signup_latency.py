@@ -24,10 +24,10 @@ import argparse
 import statistics
 
 from tools.harness.crm import crm_env, crm_run, no_crm_env
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.figures import ms
 from tools.harness.processes import free_port
-from tools.harness.site import manage, prepare, serving, signup, site_env, unique_email
+from tools.harness.site import manage, prepare, serving, signup, site_env, unique_email, worker_command
 
 LATENCY = 3.0  # seconds before the stand-in answers any API call
 WARMUP = 3
@@ -36,8 +36,7 @@ WARMUP = 3
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signups", type=int, default=30, help="timed signups per case (30)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=240, help="seconds for the whole run (240)")
+    add_run_arguments(parser, timeout=240)
     args = parser.parse_args()
 
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
@@ -64,7 +63,7 @@ def main() -> None:
         api_calls = control.requests()
 
         control.settings(latency=0)
-        manage(env_on, "db_worker", "--batch", "--no-reload", "--no-startup-delay", timeout=120)
+        manage(env_on, *worker_command(None), timeout=120)
         leads = control.leads()
 
     on, off = statistics.median(timings["on"]), statistics.median(timings["off"])

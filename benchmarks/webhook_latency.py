@@ -43,11 +43,20 @@ import requests
 
 from tools.amocrm_standin import php_encode
 from tools.harness.crm import crm_env, crm_run
-from tools.harness.database import database_kind
+from tools.harness.database import add_run_arguments, database_kind
 from tools.harness.figures import load_average, percentile
 from tools.harness.inprocess import create_customer, django_setup
 from tools.harness.processes import free_port, running, wait_until
-from tools.harness.site import REQUEST_TIMEOUT, log_in, manage, prepare, serving, site_env, worker_args
+from tools.harness.site import (
+    REQUEST_TIMEOUT,
+    log_in,
+    manage,
+    prepare,
+    serving,
+    site_env,
+    timed_get,
+    worker_args,
+)
 
 SECRET = "bench-hook-" + uuid.uuid4().hex
 SUBDOMAIN = "flowers"
@@ -142,30 +151,26 @@ def shown_sum(total: Decimal) -> str:
 
 # TIMING
 # ------------------------------------------------------------------------------
-def timed(session: requests.Session, method: str, url: str, **kwargs) -> tuple[float, requests.Response]:
-    started = time.perf_counter()
-    response = session.request(method, url, allow_redirects=False, timeout=REQUEST_TIMEOUT, **kwargs)
-    return time.perf_counter() - started, response
-
-
 def post_hook(session: requests.Session, url: str, body: str) -> float:
-    elapsed, response = timed(
-        session,
-        "POST",
+    started = time.perf_counter()
+    response = session.post(
         url,
         data=body.encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
     )
+    elapsed = time.perf_counter() - started
     if response.status_code != 200:
         raise SystemExit(f"the webhook answered {response.status_code}: {response.text[:500]}")
     return elapsed
 
 
-def get_ok(session: requests.Session, url: str) -> tuple[float, str]:
-    elapsed, response = timed(session, "GET", url)
+def page_text(session: requests.Session, url: str) -> str:
+    response = session.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT)
     if response.status_code != 200:
         raise SystemExit(f"GET {url} answered {response.status_code}")
-    return elapsed, response.text
+    return response.text
 
 
 def summarise(log: list[dict]) -> str:
@@ -193,8 +198,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200, help="timed webhook POSTs and /healthz GETs (200)")
     parser.add_argument("--rounds", type=int, default=20, help="webhook → /account/ rounds (20)")
     parser.add_argument("--customers", type=int, default=10, help="customers with a linked lead (10)")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds for the whole run (300)")
+    add_run_arguments(parser, timeout=300)
     parser.add_argument("--write-body", metavar="FILE", help="write a body for load.py (with __SEQ__), exit")
     args = parser.parse_args()
     if args.write_body:
@@ -208,7 +212,7 @@ def main() -> None:
     with crm_run(args.timeout, args.database_url) as (database_url, tmp, server, control):
         port = free_port()
         env = {
-            **crm_env(site_env(database_url, port), server, control.token(), rate_limit=7),
+            **crm_env(site_env(database_url, port), server, control.token()),
             "AMOCRM_WEBHOOK_SECRET": SECRET,
             "AMOCRM_ACCOUNT_SUBDOMAIN": SUBDOMAIN,
             "AMOCRM_ACCOUNT_ID": "",
@@ -238,10 +242,10 @@ def main() -> None:
             # (a) the endpoint against /healthz, alternating, no worker
             for number in range(WARMUP):
                 post_hook(hooks, hook_url, next_body(number, f"{5000 + number}.00"))
-                get_ok(health, f"{base_url}/healthz")
+                timed_get(health, f"{base_url}/healthz")
             for number in range(args.posts):
                 hook_times.append(post_hook(hooks, hook_url, next_body(number, f"{6000 + number}.00")))
-                health_times.append(get_ok(health, f"{base_url}/healthz")[0])
+                health_times.append(timed_get(health, f"{base_url}/healthz"))
             stored = event_counts()
             expected = WARMUP + args.posts
             if sum(stored.values()) != expected:
@@ -267,13 +271,13 @@ def main() -> None:
                     total = Decimal(20000 + number * 137) + Decimal("0.50")
                     text = shown_sum(total)
                     account = f"{base_url}/account/"
-                    if text in get_ok(sessions[who], account)[1]:
+                    if text in page_text(sessions[who], account):
                         raise SystemExit(f"{text} is on the page before the webhook")
                     started = time.perf_counter()
                     round_posts.append(post_hook(hooks, hook_url, next_body(who, f"{total}")))
                     wait_until(
                         f"round {number}'s sum on /account/",
-                        lambda s=sessions[who], t=text, u=account: t in get_ok(s, u)[1],
+                        lambda s=sessions[who], t=text, u=account: t in page_text(s, u),
                         timeout=30,
                         interval=0.02,
                     )

@@ -60,6 +60,21 @@ def timed(body: bytes, rounds: int) -> list[float]:
     return times
 
 
+def largest_leads(start: int, fields: int) -> int:
+    """The most leads, from `start` up, whose body fits MAX_BYTES (bisection: size grows with leads)."""
+
+    def fits(leads: int) -> bool:
+        return len(mass_edit_body(leads, fields)) <= webhooks.MAX_BYTES
+
+    low, high = start, start + 1  # low fits or is `start`; high does not fit
+    while fits(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=50, help="lead items in the body (50)")
@@ -69,9 +84,7 @@ def main() -> None:
 
     body = mass_edit_body(args.leads, args.fields)
     times = timed(body, args.rounds)
-    largest = args.leads
-    while len(mass_edit_body(largest + 1, args.fields)) <= webhooks.MAX_BYTES:
-        largest += 1
+    largest = largest_leads(args.leads, args.fields)
     appends = "&".join("a%5B%5D=" for _ in range(19_999)).encode()
     append_times = timed(appends, 3)
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from tools.harness.database import fresh_sqlite
 from tools.harness.processes import BASE_DIR, HarnessError
 from tools.harness.site import manage, signup
-from tools.harness.stack import Stack, has_webhooks
+from tools.harness.stack import Stack
 
 DEMO_DB = BASE_DIR / "demo.sqlite3"
 DEMO_STAFF = ("staff@demo.local", "demo-flowers-staff")
@@ -53,8 +53,6 @@ def run(port: int, standin_port: int) -> None:
         try:
             print(f"Creating {DEMO_DB.name} ...", flush=True)
             stack.start()
-            if not has_webhooks():
-                print("[setup] no amocrm_subscribe_webhook yet: a manager's edit will not come back")
             staff_env = {**stack.env, "DJANGO_SUPERUSER_PASSWORD": DEMO_STAFF[1]}
             manage(staff_env, "createsuperuser", "--noinput", "--email", DEMO_STAFF[0])
             signup(site, *DEMO_CUSTOMER)

@@ -21,7 +21,6 @@ from tools.harness.browser import (
 )
 from tools.harness.crm import values_by_code
 from tools.harness.site import signup_data, unique_email
-from tools.harness.stack import has_webhooks
 
 pytestmark = pytest.mark.e2e
 
@@ -93,11 +92,6 @@ def test_editing_preferences_updates_the_lead(stack, new_page):
     assert interval == "1 раз в месяц"
 
 
-@pytest.mark.xfail(
-    not has_webhooks(),
-    reason="needs issue 6 (amoCRM webhooks: /amocrm/webhook/<secret>/, amocrm_subscribe_webhook)",
-    strict=False,
-)
 def test_a_managers_higher_sum_shows_on_the_account_page(stack, new_page):
     page = new_page()
     data = signup_data(unique_email("manager"))

@@ -537,8 +537,6 @@ class Account:
         for key in ("name", "price", "status_id", "pipeline_id", "responsible_user_id", "closed_at"):
             if key in item and item[key] is not None:
                 lead[key] = item[key]
-        if "status_id" in item and "pipeline_id" not in item:
-            lead["pipeline_id"] = old_pipeline
         self._apply_cf(lead, checked["cf"])
         self._add_tags(lead, checked["tags"] + list(item.get("tags_to_add") or []))
         drop = {t.get("name") for t in item.get("tags_to_delete") or []}

@@ -165,8 +165,6 @@ class Runtime:
         """`data` (keys of `settings` only) in its stored form, or ControlError."""
         checked: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in self.settings:
-                raise ControlError(f"unknown setting {key!r}")
             if key in ("echo", "errors_by_id"):
                 value = parse_bool(key, value)
             elif key == "blocked":

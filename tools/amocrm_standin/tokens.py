@@ -46,7 +46,6 @@ class Tokens:
             self.codes: dict[str, float] = {}
             self.access_tokens: dict[str, float] = {}
             self.refresh_tokens: dict[str, float] = {}
-            self.revoked_refresh_tokens: set[str] = set()
 
     def is_valid(self, access_token: str) -> bool:
         with self.lock:
@@ -83,7 +82,6 @@ class Tokens:
                 expires_at = self.refresh_tokens.pop(refresh, None) if isinstance(refresh, str) else None
                 if expires_at is None or expires_at <= now:
                     raise OAuthError(400, "Token has been revoked")
-                self.revoked_refresh_tokens.add(refresh)
             else:
                 raise OAuthError(400, "The authorization grant type is not supported")
             access = f"standin-access.{secrets.token_urlsafe(24)}"

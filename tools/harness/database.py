@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +15,12 @@ from tools.harness.processes import HarnessError
 # The site's threads, the worker and the webhooks all write: IMMEDIATE, because a deferred
 # transaction that upgrades to a write fails at once with "database is locked".
 MANY_WRITERS = "?transaction_mode=IMMEDIATE&timeout=20"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, timeout: int) -> None:
+    """`--database-url` (default: a temporary SQLite file) and `--timeout`, the bound on the whole run."""
+    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
+    parser.add_argument("--timeout", type=int, default=timeout, help=f"seconds for the whole run ({timeout})")
 
 
 def is_postgres(url: str) -> bool:

@@ -81,9 +81,16 @@ def prepare(env: dict[str, str], timeout: float = 120, *, static: bool = True) -
         manage(env, "collectstatic", "--noinput", timeout=timeout)
 
 
+def worker_command(interval: str | None = "1") -> list[str]:
+    """`db_worker`'s arguments: `interval` seconds between polls (1 is django-tasks-db's and the
+    Procfile's), or with `interval=None` `--batch`: it runs the queued tasks and exits."""
+    mode = ["--batch"] if interval is None else ["--interval", interval]
+    return ["db_worker", "--no-reload", "--no-startup-delay", *mode]
+
+
 def worker_args(interval: str = "1") -> list[str]:
-    """The task worker; `interval` seconds between polls (1 is django-tasks-db's and the Procfile's)."""
-    return manage_args("db_worker", "--no-reload", "--no-startup-delay", "--interval", interval)
+    """The task worker as a process to spawn; see worker_command."""
+    return manage_args(*worker_command(interval))
 
 
 # SERVERS

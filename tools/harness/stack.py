@@ -19,15 +19,8 @@ from cryptography.fernet import Fernet
 
 from tools.amocrm_standin import StandIn
 from tools.harness.crm import Control, oauth_env
-from tools.harness.processes import BASE_DIR, HOST, free_port, spawn, stop, wait_http
+from tools.harness.processes import HOST, free_port, spawn, stop, wait_http
 from tools.harness.site import gunicorn_args, manage, prepare, runserver_args, site_env, worker_args
-
-SUBSCRIBE_WEBHOOK_COMMAND = BASE_DIR / "amocrm/management/commands/amocrm_subscribe_webhook.py"
-
-
-def has_webhooks() -> bool:
-    """True once issue 6 (amoCRM → site webhooks) is in the tree."""
-    return SUBSCRIBE_WEBHOOK_COMMAND.exists()
 
 
 def connect(env: dict[str, str], control: Control) -> list[str]:
@@ -35,8 +28,7 @@ def connect(env: dict[str, str], control: Control) -> list[str]:
     code = control("POST", "codes")["code"]
     done = [manage(env, "amocrm_connect", f"--code={code}").strip()]  # a code may start with "-"
     done.append(manage(env, "amocrm_setup_fields").strip().splitlines()[-1])
-    if has_webhooks():
-        done.append(manage(env, "amocrm_subscribe_webhook").strip().splitlines()[-1])
+    done.append(manage(env, "amocrm_subscribe_webhook").strip().splitlines()[-1])
     return done
 
 
@@ -51,10 +43,8 @@ class Stack:
         port: int = 0,
         standin_port: int = 0,
         debug: bool = False,
-        env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
-        self.extra_env = env or {}  # last word on the site's and worker's environment
         self.workdir = workdir
         self.debug = debug
         self.port = port or free_port()
@@ -81,7 +71,7 @@ class Stack:
             debug=self.debug,
             count_rate_limits=self.debug,
             **extra,
-            **{**oauth_env(self.site_url, self.standin.base_url), **self.extra_env},
+            **oauth_env(self.site_url, self.standin.base_url),
         )
         prepare(self.env, static=not self.debug)  # DEBUG off: WhiteNoise serves the collected files
         self._spawn("site", runserver_args(self.port) if self.debug else gunicorn_args(self.port))
