@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping
 from amocrm.client import AmoCRMClient
-from amocrm.models import CustomField, CustomFieldEnum, OAuthToken
+from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter
 from amocrm.services.connection import DatabaseTokenSource
 from amocrm.services.fields import field_map_load
@@ -25,6 +25,7 @@ REFRESH = "refresh-SECRET-9a7e"
 NEW_ACCESS = "access-SECRET-NEW-55b2"
 NEW_REFRESH = "refresh-SECRET-NEW-c3d4"
 CLIENT_SECRET = "client-SECRET-0000"
+LEAD, CONTACT = 30000001, 40000001  # the lead and contact `linked` holds
 
 
 @pytest.fixture(autouse=True)
@@ -190,3 +191,24 @@ def field_map(db) -> mapping.FieldMap:
         for key, label in choices.get(spec.key, []):
             CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
     return field_map_load()
+
+
+def link(profile: Profile, field_map: mapping.FieldMap, *, lead_id: int = LEAD, **columns: object) -> Profile:
+    """Mark the profile's lead synced: amoCRM holds exactly the profile's values, nothing is due.
+    `columns` sets other LeadSync columns (contact_id, crm_status_id, …)."""
+    LeadSync.objects.filter(profile=profile).update(
+        lead_id=lead_id,
+        status=LeadSync.Status.SYNCED,
+        synced_values=mapping.lead_state(profile, field_map),
+        pending_since=None,
+        next_attempt_at=None,
+        **columns,
+    )
+    return Profile.objects.get(pk=profile.pk)
+
+
+@pytest.fixture
+def linked(profile_factory, field_map, oauth_token) -> Profile:
+    """A profile whose lead LEAD and contact CONTACT (made by us, without a phone) amoCRM holds
+    exactly as the site sent them."""
+    return link(profile_factory(), field_map, contact_id=CONTACT, contact_phone="")

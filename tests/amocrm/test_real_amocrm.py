@@ -20,13 +20,12 @@ from amocrm.models import AmoCRMAccount, CustomField, LeadSync, OAuthToken, Webh
 from amocrm.services import connection, lead_sync, webhook_events
 from amocrm.services.breaker import breaker_state
 from amocrm.services.fields import field_map_load
-from tests.amocrm.conftest import BASE, REFRESH, TOKEN_URL, token_answer
+from tests.amocrm.conftest import BASE, CONTACT, LEAD, REFRESH, TOKEN_URL, link, token_answer
 
 pytestmark = pytest.mark.django_db
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 SECRET = "hook-SECRET-real-1"
-LEAD, CONTACT = 30000001, 40000001
 Key = CustomField.Key
 
 
@@ -36,22 +35,6 @@ def webhook_settings(amocrm_settings):
     amocrm_settings.AMOCRM_ACCOUNT_ID = ""
     amocrm_settings.AMOCRM_ACCOUNT_SUBDOMAIN = ""
     amocrm_settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
-
-
-@pytest.fixture
-def linked(profile_factory, field_map, oauth_token) -> Profile:
-    """A profile whose lead and contact amoCRM holds exactly as the site sent them."""
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        contact_id=CONTACT,
-        contact_phone="",  # a contact we made, without a phone
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    return Profile.objects.get(pk=profile.pk)
 
 
 def real_body(name: str, field_map: mapping.FieldMap, **values: object) -> str:
@@ -396,12 +379,7 @@ def test_answers_are_matched_by_our_request_id_not_by_position(profile_factory, 
 def linked_profiles(profile_factory, field_map, count: int) -> list[Profile]:
     profiles = []
     for n in range(count):
-        profile = profile_factory()
-        LeadSync.objects.filter(profile=profile).update(
-            lead_id=30000200 + n,
-            status=LeadSync.Status.SYNCED,
-            synced_values=mapping.lead_state(profile, field_map),
-        )
+        profile = link(profile_factory(), field_map, lead_id=30000200 + n)
         profile.wishes = f"Новое пожелание {n}"
         profile.save()
         profiles.append(profile)

@@ -16,30 +16,20 @@ from accounts.models import Profile
 from amocrm import mapping
 from amocrm.models import CustomField, LeadSync, ReconcileCursor, WebhookEvent
 from amocrm.services import lead_sync, reconcile, webhook_events
-from tests.amocrm.conftest import BASE
+from tests.amocrm.conftest import BASE, CONTACT, LEAD
 
 pytestmark = pytest.mark.django_db
 
 LEADS_URL = f"{BASE}/api/v4/leads"
 CONTACTS_URL = f"{BASE}/api/v4/contacts"
-LEAD, CONTACT = 30000001, 40000001
 Key = CustomField.Key
 
 
 @pytest.fixture
-def linked(profile_factory, field_map, oauth_token) -> Profile:
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        contact_id=CONTACT,
-        contact_phone="",  # a contact we made, without a phone
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        crm_status_id=60000003,
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    return Profile.objects.get(pk=profile.pk)
+def linked(linked) -> Profile:
+    """The shared linked profile, its lead in the stage `as_amocrm_holds` reports."""
+    LeadSync.objects.filter(profile=linked).update(crm_status_id=60000003)
+    return linked
 
 
 def as_amocrm_holds(profile: Profile, field_map, *, updated_at: int, **changes) -> dict:

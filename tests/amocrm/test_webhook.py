@@ -18,13 +18,12 @@ from accounts.models import BouquetCategory
 from amocrm import mapping, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync, webhook_events
-from tests.amocrm.conftest import BASE, FIELD_IDS
+from tests.amocrm.conftest import BASE, FIELD_IDS, LEAD
 from tools.amocrm_standin import php_encode
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "hook-SECRET-7f3a9c"
-LEAD = 30000001
 ACCOUNT = {"subdomain": "flowers", "id": 31000001, "_links": {"self": BASE}}
 Key = CustomField.Key
 
@@ -35,21 +34,6 @@ def webhook_settings(amocrm_settings):
     amocrm_settings.AMOCRM_ACCOUNT_ID = ""
     amocrm_settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
     return amocrm_settings
-
-
-@pytest.fixture
-def linked(profile_factory, field_map, oauth_token):
-    """A profile whose lead LEAD was synced: amoCRM holds exactly the profile's values."""
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    profile.refresh_from_db()
-    return profile
 
 
 def later(seconds: int = 60) -> datetime.datetime:

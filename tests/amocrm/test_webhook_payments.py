@@ -11,7 +11,8 @@ from django.urls import reverse
 from accounts import payments, services
 from accounts.models import Invoice, LedgerEntry, Profile
 from amocrm import mapping
-from amocrm.models import LeadSync, WebhookEvent
+from amocrm.models import WebhookEvent
+from tests.amocrm.conftest import link
 from tests.amocrm.test_webhook import LEAD, Key, body, cf, deliver, later, lead, webhook_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -33,16 +34,7 @@ def unpaid(user_factory, category, field_map, oauth_token) -> Profile:
         wishes="",
         invoice_amount=Decimal("5000.00"),
     )
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        crm_status_id=60000003,
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    profile.refresh_from_db()
-    return profile
+    return link(profile, field_map, crm_status_id=60000003)
 
 
 def payment_entries(profile: Profile) -> list[tuple[Decimal, int]]:
