@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 from django.urls import reverse
 
-from accounts import payments, services
+from accounts import payments
 from accounts.models import Invoice, LedgerEntry, Profile
 from amocrm import mapping
 from amocrm.models import WebhookEvent
@@ -19,21 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def unpaid(user_factory, category, field_map, oauth_token) -> Profile:
+def unpaid(profile_factory, field_map, oauth_token) -> Profile:
     """A customer who signed up for 5 000 ₽ and has not paid; its lead LEAD holds what the site sent."""
-    import datetime
-
-    from django.utils import timezone
-
-    profile = services.profile_create(
-        user=user_factory(),
-        bouquet_category=category,
-        delivery_address="Москва, ул. Ленина, 25, кв. 10",
-        first_delivery_date=timezone.localdate() + datetime.timedelta(days=3),
-        delivery_interval="weekly",
-        wishes="",
-        invoice_amount=Decimal("5000.00"),
-    )
+    profile = profile_factory(paid=False, wishes="")
     return link(profile, field_map, crm_status_id=60000003)
 
 
