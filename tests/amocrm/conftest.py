@@ -26,6 +26,9 @@ NEW_ACCESS = "access-SECRET-NEW-55b2"
 NEW_REFRESH = "refresh-SECRET-NEW-c3d4"
 CLIENT_SECRET = "client-SECRET-0000"
 LEAD, CONTACT = 30000001, 40000001  # the lead and contact `linked` holds
+LEADS_URL = f"{BASE}/api/v4/leads"
+CONTACTS_URL = f"{BASE}/api/v4/contacts"
+WEBHOOK_SECRET = "hook-SECRET-7f3a9c"
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +52,16 @@ def amocrm_settings(settings):
     # notes request to every sync these tests count.
     settings.AMOCRM_LEAD_NOTES = False
     return settings
+
+
+@pytest.fixture
+def webhook_settings(amocrm_settings):
+    """Webhooks accepted at WEBHOOK_SECRET from any account; stages 142 and 143 mean active and closed."""
+    amocrm_settings.AMOCRM_WEBHOOK_SECRET = WEBHOOK_SECRET
+    amocrm_settings.AMOCRM_ACCOUNT_ID = ""
+    amocrm_settings.AMOCRM_ACCOUNT_SUBDOMAIN = ""
+    amocrm_settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
+    return amocrm_settings
 
 
 def token_answer(access: str = NEW_ACCESS, refresh: str = NEW_REFRESH, expires_in: int = 86400) -> dict:

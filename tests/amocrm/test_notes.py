@@ -16,12 +16,11 @@ from accounts.models import Delivery, Profile
 from amocrm import history
 from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync
-from tests.amocrm.conftest import BASE, LEAD, link
+from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, link
 
 pytestmark = pytest.mark.django_db
 
 NOTES_URL = f"{BASE}/api/v4/leads/notes"
-LEADS_URL = f"{BASE}/api/v4/leads"
 
 
 @pytest.fixture(autouse=True)

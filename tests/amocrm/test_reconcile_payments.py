@@ -9,8 +9,8 @@ import responses
 from accounts.models import LedgerEntry, Profile
 from amocrm.models import LeadSync
 from amocrm.services import lead_sync, reconcile
-from tests.amocrm.conftest import BASE
-from tests.amocrm.test_reconcile import CONTACTS_URL, LEAD, LEADS_URL, as_amocrm_holds, page, stamp
+from tests.amocrm.conftest import BASE, CONTACTS_URL, LEAD, LEADS_URL
+from tests.amocrm.helpers import as_amocrm_holds, page, stamp
 
 pytestmark = pytest.mark.django_db
 

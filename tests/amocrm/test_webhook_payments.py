@@ -11,11 +11,12 @@ from django.urls import reverse
 from accounts import payments
 from accounts.models import Invoice, LedgerEntry, Profile
 from amocrm import mapping
-from amocrm.models import WebhookEvent
-from tests.amocrm.conftest import link
-from tests.amocrm.test_webhook import LEAD, Key, body, cf, deliver, later, lead, webhook_settings  # noqa: F401
+from amocrm.models import CustomField, WebhookEvent
+from tests.amocrm.conftest import LEAD, link
+from tests.amocrm.helpers import body, cf, deliver, later, lead
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
+Key = CustomField.Key
 
 
 @pytest.fixture
