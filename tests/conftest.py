@@ -54,7 +54,7 @@ def user_factory(db):
 
 @pytest.fixture
 def profile_factory(db, user_factory):
-    def make(user: User | None = None, **overrides):
+    def make(user: User | None = None, *, paid: bool = True, **overrides):
         data = {
             "bouquet_category": BouquetCategory.objects.get(slug="romantic"),
             "delivery_address": "Москва, ул. Ленина, 25, кв. 10",
@@ -64,10 +64,11 @@ def profile_factory(db, user_factory):
             "account_sum": Decimal("5000.00"),
         }
         data.update(overrides)
-        # A customer who has paid: the first invoice is the sum, confirmed (quietly: no note for managers).
-        paid = data.pop("account_sum")
-        profile = services.profile_create(user=user or user_factory(), invoice_amount=paid, **data)
-        if paid:
+        # A customer who has paid (unless `paid=False`): the first invoice is the sum, confirmed
+        # (quietly: no note for managers).
+        amount = data.pop("account_sum")
+        profile = services.profile_create(user=user or user_factory(), invoice_amount=amount, **data)
+        if paid and amount:
             payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="conftest")
             profile.refresh_from_db()
         return profile

@@ -1,6 +1,7 @@
 """gunicorn's access log (GUNICORN_ACCESS_LOG=true) redacts secrets as the site's own log does."""
 
 import datetime
+import re
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -75,6 +76,11 @@ def test_access_log_redacts_secrets_in_the_referrer(tmp_path, url, secret):
     line = _access_line("/account/", tmp_path, referer=f"https://flowers.example.ru{url}")
 
     assert secret not in line
+    redacted = url
+    for _, each in SECRET_URLS:  # the OAuth callback carries two secrets
+        redacted = redacted.replace(each, "[REDACTED]")
+    referrer = re.search(r'" 200 \d+ "([^"]*)"', line).group(1)  # the field after status and size
+    assert referrer == f"https://flowers.example.ru{redacted}"
 
 
 def test_access_log_keeps_ordinary_requests_readable(tmp_path):

@@ -10,19 +10,13 @@ from http import HTTPStatus
 import pytest
 from django.contrib import admin
 from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 
 from accounts import payments
 from accounts.models import Delivery, Invoice, Profile
 from tests.admin_pages import figures, links
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _russian():
-    with translation.override("ru"):
-        yield
 
 
 def _title(page: str) -> str:

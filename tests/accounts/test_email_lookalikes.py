@@ -20,12 +20,13 @@ LOOKALIKE = "нельзя смешивать алфавиты"
 
 @pytest.mark.parametrize(
     "email",
-    ["mıke@example.ru", "MİKE@example.ru", "anna@exаmple.ru", "anna@exаmple.ru"],
-    ids=["dotless-i", "dotted-capital-I", "cyrillic-a-in-domain", "cyrillic-a-escaped"],
+    ["mıke@example.ru", "MİKE@example.ru", "anna@exаmple.ru"],
+    ids=["dotless-i", "dotted-capital-I", "cyrillic-a-in-domain"],
 )
 def test_signup_refuses_a_look_alike_address_with_a_russian_error(client, signup_data, user_factory, email):
     # Django's EmailValidator matches letters case-insensitively, so ı, İ, ſ and K (Kelvin) pass
-    # it as i, i, s and k: these are the look-alikes that reached the database.
+    # it as i, i, s and k: these are the look-alikes that reached the database. Only
+    # accounts.emails.validate_one_script refuses these three.
     user_factory(email="mike@example.ru")
 
     response = client.post(reverse("account_signup"), signup_data(email=email))
@@ -36,11 +37,13 @@ def test_signup_refuses_a_look_alike_address_with_a_russian_error(client, signup
 
 
 @pytest.mark.parametrize("email", ["аnna@example.ru", "ånna@example.ru", "ＭＩＫＥ@example.ru"])
-def test_signup_refuses_other_scripts_in_the_local_part(client, signup_data, email):
+def test_signup_leaves_non_ascii_local_parts_to_djangos_email_validator(client, signup_data, email):
+    # Django's EmailValidator takes ASCII local parts only (bar the case-insensitive ı, İ, ſ, K),
+    # so these are refused before the look-alike check runs, with Django's own message.
     response = client.post(reverse("account_signup"), signup_data(email=email))
 
     assert response.status_code == HTTPStatus.OK
-    assert field_errors(response, "email")
+    assert field_errors(response, "email") == "<li>Введите правильный адрес электронной почты.</li>"
     assert not User.objects.exists()
 
 

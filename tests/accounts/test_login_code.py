@@ -121,9 +121,10 @@ def test_the_right_code_is_refused_while_the_address_is_locked(client, customer)
     for _ in range(failed_logins_allowed_per_account()):
         Client().post(reverse("account_login"), {"login": email, "password": "wrong-password"})
 
-    client.post(reverse("account_confirm_login_code"), {"code": code})
+    response = client.post(reverse("account_confirm_login_code"), {"code": code})
 
     assert "_auth_user_id" not in client.session
+    assert TOO_MANY_FAILED in page_text(response)
 
 
 def test_code_requests_are_rate_limited_per_address(client, customer):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping
 from amocrm.client import AmoCRMClient
-from amocrm.models import CustomField, CustomFieldEnum, OAuthToken
+from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter
 from amocrm.services.connection import DatabaseTokenSource
 from amocrm.services.fields import field_map_load
@@ -25,6 +25,10 @@ REFRESH = "refresh-SECRET-9a7e"
 NEW_ACCESS = "access-SECRET-NEW-55b2"
 NEW_REFRESH = "refresh-SECRET-NEW-c3d4"
 CLIENT_SECRET = "client-SECRET-0000"
+LEAD, CONTACT = 30000001, 40000001  # the lead and contact `linked` holds
+LEADS_URL = f"{BASE}/api/v4/leads"
+CONTACTS_URL = f"{BASE}/api/v4/contacts"
+WEBHOOK_SECRET = "hook-SECRET-7f3a9c"
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +52,16 @@ def amocrm_settings(settings):
     # notes request to every sync these tests count.
     settings.AMOCRM_LEAD_NOTES = False
     return settings
+
+
+@pytest.fixture
+def webhook_settings(amocrm_settings):
+    """Webhooks accepted at WEBHOOK_SECRET from any account; stages 142 and 143 mean active and closed."""
+    amocrm_settings.AMOCRM_WEBHOOK_SECRET = WEBHOOK_SECRET
+    amocrm_settings.AMOCRM_ACCOUNT_ID = ""
+    amocrm_settings.AMOCRM_ACCOUNT_SUBDOMAIN = ""
+    amocrm_settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
+    return amocrm_settings
 
 
 def token_answer(access: str = NEW_ACCESS, refresh: str = NEW_REFRESH, expires_in: int = 86400) -> dict:
@@ -190,3 +204,24 @@ def field_map(db) -> mapping.FieldMap:
         for key, label in choices.get(spec.key, []):
             CustomFieldEnum.objects.create(field=field, key=key, enum_id=next(enum_ids), value=label)
     return field_map_load()
+
+
+def link(profile: Profile, field_map: mapping.FieldMap, *, lead_id: int = LEAD, **columns: object) -> Profile:
+    """Mark the profile's lead synced: amoCRM holds exactly the profile's values, nothing is due.
+    `columns` sets other LeadSync columns (contact_id, crm_status_id, …)."""
+    LeadSync.objects.filter(profile=profile).update(
+        lead_id=lead_id,
+        status=LeadSync.Status.SYNCED,
+        synced_values=mapping.lead_state(profile, field_map),
+        pending_since=None,
+        next_attempt_at=None,
+        **columns,
+    )
+    return Profile.objects.get(pk=profile.pk)
+
+
+@pytest.fixture
+def linked(profile_factory, field_map, oauth_token) -> Profile:
+    """A profile whose lead LEAD and contact CONTACT (made by us, without a phone) amoCRM holds
+    exactly as the site sent them."""
+    return link(profile_factory(), field_map, contact_id=CONTACT, contact_phone="")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from amocrm.client import AmoCRMClient
-from amocrm.exceptions import AmoCRMCircuitOpen, AmoCRMForbidden, AmoCRMUnavailable
+from amocrm.exceptions import AmoCRMCircuitOpen, AmoCRMForbidden, AmoCRMPaymentRequired, AmoCRMUnavailable
 from amocrm.models import CircuitBreaker, LeadSync
 from amocrm.ratelimit import NoRateLimiter
 from amocrm.services import lead_sync
@@ -69,7 +69,7 @@ def test_a_403_opens_the_breaker_and_nothing_is_called_while_it_is_open(oauth_to
 def test_a_402_opens_it_as_a_lapsed_plan(oauth_token):
     responses.get(LEAD_URL, status=402, json={"title": "Payment Required", "status": 402})
 
-    with pytest.raises(Exception):  # noqa: B017 - AmoCRMPaymentRequired, asserted through the state
+    with pytest.raises(AmoCRMPaymentRequired):
         guarded_client().lead_get(1)
 
     assert breaker_state().reason == CircuitBreaker.Reason.PAYMENT

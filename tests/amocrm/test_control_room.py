@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from amocrm.exceptions import AmoCRMForbidden
 from amocrm.models import AmoCRMAccount, LeadSync, ReconcileCursor, WebhookEvent
@@ -14,12 +14,6 @@ from amocrm.services.breaker import DatabaseBreaker
 from tests.admin_pages import figures, links
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _russian():
-    with translation.override("ru"):
-        yield
 
 
 @pytest.fixture

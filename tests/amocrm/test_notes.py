@@ -13,30 +13,19 @@ from django.utils import timezone
 from accounts import delivery_actions
 from accounts import services as accounts
 from accounts.models import Delivery, Profile
-from amocrm import history, mapping
+from amocrm import history
 from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync
-from tests.amocrm.conftest import BASE
+from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, link
 
 pytestmark = pytest.mark.django_db
 
-LEAD = 30000001
 NOTES_URL = f"{BASE}/api/v4/leads/notes"
-LEADS_URL = f"{BASE}/api/v4/leads"
 
 
 @pytest.fixture(autouse=True)
 def notes_on(settings):
     settings.AMOCRM_LEAD_NOTES = True
-
-
-@pytest.fixture
-def linked(profile_factory, field_map, oauth_token) -> Profile:
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD, status=LeadSync.Status.SYNCED, synced_values=mapping.lead_state(profile, field_map)
-    )
-    return Profile.objects.get(pk=profile.pk)
 
 
 def answer_notes(request):
@@ -214,11 +203,7 @@ def test_a_note_amocrm_refuses_is_kept_for_staff_and_the_others_still_go(
 ):
     good, bad = profile_factory(), profile_factory()
     for number, profile in enumerate((good, bad)):
-        LeadSync.objects.filter(profile=profile).update(
-            lead_id=LEAD + number,
-            status=LeadSync.Status.SYNCED,
-            synced_values=mapping.lead_state(profile, field_map),
-        )
+        link(profile, field_map, lead_id=LEAD + number)
 
     def refuse_the_bad_lead(request):
         items = json.loads(request.body)

@@ -17,41 +17,26 @@ from django.utils import timezone
 from accounts.models import Profile
 from amocrm import mapping
 from amocrm.models import AmoCRMAccount, CustomField, LeadSync, OAuthToken, WebhookEvent
-from amocrm.services import connection, lead_sync, webhook_events
+from amocrm.services import connection, lead_sync
 from amocrm.services.breaker import breaker_state
 from amocrm.services.fields import field_map_load
-from tests.amocrm.conftest import BASE, REFRESH, TOKEN_URL, token_answer
+from tests.amocrm.conftest import (
+    BASE,
+    CONTACT,
+    LEAD,
+    LEADS_URL,
+    REFRESH,
+    TOKEN_URL,
+    WEBHOOK_SECRET,
+    link,
+    token_answer,
+)
+from tests.amocrm.helpers import deliver, stamp
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
 REAL = Path(__file__).parent / "fixtures" / "real"
-SECRET = "hook-SECRET-real-1"
-LEAD, CONTACT = 30000001, 40000001
 Key = CustomField.Key
-
-
-@pytest.fixture(autouse=True)
-def webhook_settings(amocrm_settings):
-    amocrm_settings.AMOCRM_WEBHOOK_SECRET = SECRET
-    amocrm_settings.AMOCRM_ACCOUNT_ID = ""
-    amocrm_settings.AMOCRM_ACCOUNT_SUBDOMAIN = ""
-    amocrm_settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
-
-
-@pytest.fixture
-def linked(profile_factory, field_map, oauth_token) -> Profile:
-    """A profile whose lead and contact amoCRM holds exactly as the site sent them."""
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        contact_id=CONTACT,
-        contact_phone="",  # a contact we made, without a phone
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    return Profile.objects.get(pk=profile.pk)
 
 
 def real_body(name: str, field_map: mapping.FieldMap, **values: object) -> str:
@@ -67,21 +52,6 @@ def real_body(name: str, field_map: mapping.FieldMap, **values: object) -> str:
     for old, new in {**enums, **{k.removeprefix("v"): v for k, v in values.items()}}.items():
         text = text.replace(f"={old}&", f"={new}&").replace(f"={old}", f"={new}")
     return text
-
-
-def deliver(client, data: str) -> None:
-    response = client.post(
-        reverse("amocrm:webhook", kwargs={"secret": SECRET}),
-        data=data,
-        content_type="application/x-www-form-urlencoded",
-    )
-    assert response.status_code == HTTPStatus.OK
-    ids = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).values_list("pk", flat=True)
-    webhook_events.webhook_events_apply(event_ids=list(ids))
-
-
-def stamp(seconds: int = 60) -> int:
-    return int((timezone.now() + datetime.timedelta(seconds=seconds)).timestamp())
 
 
 # -- webhooks as amoCRM sends them ----------------------------------------------------------------
@@ -222,7 +192,7 @@ def test_after_a_subdomain_rename_webhooks_are_recognised_by_the_account_id(clie
     body = real_body("lead_update_bare_date", field_map, v1763870000=stamp())
     renamed = body.replace("subdomain%5D=flowers", "subdomain%5D=roses")
     other_account = renamed.replace("%5Bid%5D=31000001", "%5Bid%5D=31000002")
-    url = reverse("amocrm:webhook", kwargs={"secret": SECRET})
+    url = reverse("amocrm:webhook", kwargs={"secret": WEBHOOK_SECRET})
 
     accepted = client.post(url, data=renamed, content_type="application/x-www-form-urlencoded")
     refused = client.post(url, data=other_account, content_type="application/x-www-form-urlencoded")
@@ -314,7 +284,6 @@ def test_a_blocked_refresh_says_the_account_is_blocked_not_reconnect(oauth_token
 
 
 COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
-LEADS_URL = f"{BASE}/api/v4/leads"
 
 
 @responses.activate
@@ -396,12 +365,7 @@ def test_answers_are_matched_by_our_request_id_not_by_position(profile_factory, 
 def linked_profiles(profile_factory, field_map, count: int) -> list[Profile]:
     profiles = []
     for n in range(count):
-        profile = profile_factory()
-        LeadSync.objects.filter(profile=profile).update(
-            lead_id=30000200 + n,
-            status=LeadSync.Status.SYNCED,
-            synced_values=mapping.lead_state(profile, field_map),
-        )
+        profile = link(profile_factory(), field_map, lead_id=30000200 + n)
         profile.wishes = f"Новое пожелание {n}"
         profile.save()
         profiles.append(profile)

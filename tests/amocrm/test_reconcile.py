@@ -13,60 +13,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile
-from amocrm import mapping
 from amocrm.models import CustomField, LeadSync, ReconcileCursor, WebhookEvent
 from amocrm.services import lead_sync, reconcile, webhook_events
-from tests.amocrm.conftest import BASE
+from tests.amocrm.conftest import CONTACT, CONTACTS_URL, LEAD, LEADS_URL
+from tests.amocrm.helpers import as_amocrm_holds, page, stamp
 
 pytestmark = pytest.mark.django_db
 
-LEADS_URL = f"{BASE}/api/v4/leads"
-CONTACTS_URL = f"{BASE}/api/v4/contacts"
-LEAD, CONTACT = 30000001, 40000001
 Key = CustomField.Key
 
 
 @pytest.fixture
-def linked(profile_factory, field_map, oauth_token) -> Profile:
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        contact_id=CONTACT,
-        contact_phone="",  # a contact we made, without a phone
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        crm_status_id=60000003,
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    return Profile.objects.get(pk=profile.pk)
-
-
-def as_amocrm_holds(profile: Profile, field_map, *, updated_at: int, **changes) -> dict:
-    """The lead as GET /api/v4/leads returns it: what the site sent, with a manager's `changes`
-    (field key → custom_fields_values item, or price / status_id)."""
-    state = mapping.lead_state(profile, field_map)
-    items = [state[spec.key] for spec in mapping.FIELDS if state[spec.key]["values"] is not None]
-    for key, value in changes.items():
-        if key in mapping.FIELDS_BY_KEY:
-            items = [i for i in items if i["field_id"] != field_map.field_id(key)] + [value]
-    return {
-        "id": LEAD,
-        "name": state["name"],
-        "price": changes.get("price", state["price"]),
-        "status_id": changes.get("status_id", 60000003),
-        "pipeline_id": 7000001,
-        "updated_at": updated_at,
-        "custom_fields_values": items,
-    }
-
-
-def page(entity: str, items: list[dict]) -> dict:
-    return {"_page": 1, "_embedded": {entity: items}}
-
-
-def stamp(seconds: int = 60) -> int:
-    return int((timezone.now() + datetime.timedelta(seconds=seconds)).timestamp())
+def linked(linked) -> Profile:
+    """The shared linked profile, its lead in the stage `as_amocrm_holds` reports."""
+    LeadSync.objects.filter(profile=linked).update(crm_status_id=60000003)
+    return linked
 
 
 def sum_field(field_map, amount: str) -> dict:

@@ -1,19 +1,16 @@
 """Reconciliation confirms payments too: a lead moved to a stage mapped to `active` whose hook was
 lost pays the invoice awaiting it, once, as the hook would have."""
 
-import datetime
 from decimal import Decimal
 
 import pytest
 import responses
-from django.utils import timezone
 
-from accounts import services
 from accounts.models import LedgerEntry, Profile
 from amocrm.models import LeadSync
 from amocrm.services import lead_sync, reconcile
-from tests.amocrm.conftest import BASE
-from tests.amocrm.test_reconcile import CONTACTS_URL, LEAD, LEADS_URL, as_amocrm_holds, page, stamp
+from tests.amocrm.conftest import BASE, CONTACTS_URL, LEAD, LEADS_URL
+from tests.amocrm.helpers import as_amocrm_holds, page, stamp
 
 pytestmark = pytest.mark.django_db
 
@@ -21,19 +18,11 @@ CREATED_IN, PAID_STAGE = 60000003, 142
 
 
 @pytest.fixture
-def unpaid(user_factory, category, field_map, oauth_token, settings) -> Profile:
+def unpaid(profile_factory, field_map, oauth_token, settings) -> Profile:
     """A customer who signed up for 5 000 ₽, not paid; the site created the lead in CREATED_IN."""
     settings.AMOCRM_STATUS_ID = CREATED_IN
     settings.AMOCRM_STATUS_MAP = {PAID_STAGE: "active"}
-    profile = services.profile_create(
-        user=user_factory(),
-        bouquet_category=category,
-        delivery_address="Москва, ул. Ленина, 25, кв. 10",
-        first_delivery_date=timezone.localdate() + datetime.timedelta(days=3),
-        delivery_interval="weekly",
-        wishes="",
-        invoice_amount=Decimal("5000.00"),
-    )
+    profile = profile_factory(paid=False, wishes="")
     with responses.RequestsMock() as mock:
         mock.get(f"{BASE}/api/v4/contacts", status=204)
         mock.post(

@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - fixtures imported from test_sync and test_webhook, used as arguments
+# ruff: noqa: F811 - fixtures imported from test_sync, used as arguments
 """Customer and staff actions on deliveries reach the amoCRM lead through the normal sync."""
 
 import datetime
@@ -13,6 +13,7 @@ from accounts import delivery_actions
 from amocrm import mapping, tasks
 from amocrm.models import CustomField
 from tests.amocrm.conftest import FIELD_IDS
+from tests.amocrm.helpers import body, cf, deliver, later, lead
 from tests.amocrm.test_sync import (  # noqa: F401 - crm is a fixture
     LEADS_URL,
     bodies,
@@ -20,15 +21,6 @@ from tests.amocrm.test_sync import (  # noqa: F401 - crm is a fixture
     crm,
     patch_answer,
     synced,
-)
-from tests.amocrm.test_webhook import (  # noqa: F401 - webhook_settings and linked are fixtures
-    body,
-    cf,
-    deliver,
-    later,
-    lead,
-    linked,
-    webhook_settings,
 )
 
 pytestmark = pytest.mark.django_db

@@ -18,90 +18,13 @@ from accounts.models import BouquetCategory
 from amocrm import mapping, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync, webhook_events
-from tests.amocrm.conftest import BASE, FIELD_IDS
+from tests.amocrm.conftest import BASE, LEAD, WEBHOOK_SECRET
+from tests.amocrm.helpers import ACCOUNT, apply_all, body, cf, deliver, later, lead, post
 from tools.amocrm_standin import php_encode
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
-SECRET = "hook-SECRET-7f3a9c"
-LEAD = 30000001
-ACCOUNT = {"subdomain": "flowers", "id": 31000001, "_links": {"self": BASE}}
 Key = CustomField.Key
-
-
-@pytest.fixture(autouse=True)
-def webhook_settings(amocrm_settings):
-    amocrm_settings.AMOCRM_WEBHOOK_SECRET = SECRET
-    amocrm_settings.AMOCRM_ACCOUNT_ID = ""
-    amocrm_settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
-    return amocrm_settings
-
-
-@pytest.fixture
-def linked(profile_factory, field_map, oauth_token):
-    """A profile whose lead LEAD was synced: amoCRM holds exactly the profile's values."""
-    profile = profile_factory()
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    profile.refresh_from_db()
-    return profile
-
-
-def later(seconds: int = 60) -> datetime.datetime:
-    return timezone.now() + datetime.timedelta(seconds=seconds)
-
-
-def cf(key: str, value=None, enum: int | None = None) -> dict:
-    item = {"value": value}
-    if enum is not None:
-        item["enum"] = enum
-    return {"id": FIELD_IDS[key], "name": mapping.FIELDS_BY_KEY[key].name, "values": [item]}
-
-
-def lead(*custom_fields: dict, lead_id: int = LEAD, at: datetime.datetime | None = None, **extra) -> dict:
-    stamp = int((at or later()).timestamp())
-    data = {
-        "id": lead_id,
-        "name": "Подписка на цветы",
-        "status_id": 60000003,
-        "pipeline_id": 7000001,
-        "last_modified": stamp,
-        "updated_at": stamp,
-        "account_id": ACCOUNT["id"],
-        "custom_fields": list(custom_fields),
-    }
-    data.update(extra)
-    return data
-
-
-def body(account: dict | None = ACCOUNT, **events: list[dict]) -> str:
-    payload: dict = {"leads": events}
-    if account is not None:
-        payload["account"] = account
-    return php_encode(payload)
-
-
-def post(client, data: str | bytes, secret: str = SECRET):
-    return client.post(
-        reverse("amocrm:webhook", kwargs={"secret": secret}),
-        data=data,
-        content_type="application/x-www-form-urlencoded",
-    )
-
-
-def apply_all() -> dict:
-    ids = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).values_list("pk", flat=True)
-    return webhook_events.webhook_events_apply(event_ids=list(ids))
-
-
-def deliver(client, data: str) -> None:
-    assert post(client, data).status_code == HTTPStatus.OK
-    apply_all()
 
 
 def enum(field_map: mapping.FieldMap, key: str, value: str) -> int:
@@ -141,7 +64,7 @@ def test_worker_task_applies_the_event(client, linked, tasks_immediate, django_c
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
-@pytest.mark.parametrize("secret", ["wrong", SECRET[:-1], SECRET + "x"])
+@pytest.mark.parametrize("secret", ["wrong", WEBHOOK_SECRET[:-1], WEBHOOK_SECRET + "x"])
 def test_wrong_secret_is_404_and_stores_nothing(client, linked, secret):
     response = post(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "1"))]), secret=secret)
 
@@ -157,7 +80,7 @@ def test_no_secret_configured_turns_the_endpoint_off(client, linked, settings):
 
 
 def test_only_post_is_allowed(client):
-    assert client.get(reverse("amocrm:webhook", kwargs={"secret": SECRET})).status_code == 405
+    assert client.get(reverse("amocrm:webhook", kwargs={"secret": WEBHOOK_SECRET})).status_code == 405
 
 
 @pytest.mark.parametrize(
@@ -553,7 +476,7 @@ def test_account_page_shows_the_new_sum_and_status(client, linked, field_map):
 @responses.activate
 def test_subscribe_command_subscribes_once(oauth_token, settings):
     settings.SITE_URL = "https://flowers.example.ru"
-    destination = f"https://flowers.example.ru/amocrm/webhook/{SECRET}/"
+    destination = f"https://flowers.example.ru/amocrm/webhook/{WEBHOOK_SECRET}/"
     hooks: list[dict] = []
 
     def listing(request):
@@ -590,7 +513,7 @@ def test_subscribe_command_subscribes_once(oauth_token, settings):
         "sort": 10,
     }
     assert "Subscribed" in out.getvalue() and "Already subscribed" in out.getvalue()
-    assert SECRET not in out.getvalue()
+    assert WEBHOOK_SECRET not in out.getvalue()
 
 
 def test_prune_command_deletes_old_events(client, linked):

@@ -8,41 +8,22 @@ import pytest
 from django.db import connections
 from django.urls import reverse
 
-from accounts import payments, services
+from accounts import payments
 from accounts.models import Invoice, LedgerEntry, Profile
 from amocrm import mapping
-from amocrm.models import LeadSync, WebhookEvent
-from tests.amocrm.test_webhook import LEAD, Key, body, cf, deliver, later, lead, webhook_settings  # noqa: F401
+from amocrm.models import CustomField, WebhookEvent
+from tests.amocrm.conftest import LEAD, link
+from tests.amocrm.helpers import body, cf, deliver, later, lead
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
+Key = CustomField.Key
 
 
 @pytest.fixture
-def unpaid(user_factory, category, field_map, oauth_token) -> Profile:
+def unpaid(profile_factory, field_map, oauth_token) -> Profile:
     """A customer who signed up for 5 000 ₽ and has not paid; its lead LEAD holds what the site sent."""
-    import datetime
-
-    from django.utils import timezone
-
-    profile = services.profile_create(
-        user=user_factory(),
-        bouquet_category=category,
-        delivery_address="Москва, ул. Ленина, 25, кв. 10",
-        first_delivery_date=timezone.localdate() + datetime.timedelta(days=3),
-        delivery_interval="weekly",
-        wishes="",
-        invoice_amount=Decimal("5000.00"),
-    )
-    LeadSync.objects.filter(profile=profile).update(
-        lead_id=LEAD,
-        status=LeadSync.Status.SYNCED,
-        synced_values=mapping.lead_state(profile, field_map),
-        crm_status_id=60000003,
-        pending_since=None,
-        next_attempt_at=None,
-    )
-    profile.refresh_from_db()
-    return profile
+    profile = profile_factory(paid=False, wishes="")
+    return link(profile, field_map, crm_status_id=60000003)
 
 
 def payment_entries(profile: Profile) -> list[tuple[Decimal, int]]:

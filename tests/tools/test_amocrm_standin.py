@@ -14,35 +14,8 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from tools.amocrm_standin import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI, StandIn
-
-
-@pytest.fixture
-def standin():
-    # A high limit keeps tests from tripping the 429 they do not test; the rate-limit test lowers it.
-    server = StandIn(port=0, rate_limit=1000, webhook_timeout=2).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def control(standin):
-    def call(path: str, body: dict | None = None, method: str = "POST") -> dict:
-        response = requests.request(method, f"{standin.base_url}/_standin/{path}", json=body or {}, timeout=5)
-        assert response.status_code == HTTPStatus.OK, response.text
-        return response.json()
-
-    return call
-
-
-@pytest.fixture
-def api(standin, control):
-    """A session holding a valid long-lived token; `api.url(path)` is the stand-in's address."""
-    session = requests.Session()
-    token = control("tokens/long-lived")["access_token"]
-    session.headers["Authorization"] = f"Bearer {token}"
-    session.url = lambda path: f"{standin.base_url}{path}"
-    return session
+from tests.tools.helpers import errors_of, lead_id_of
+from tools.amocrm_standin import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI
 
 
 @pytest.fixture
@@ -58,16 +31,6 @@ def lead_fields(api) -> dict[str, dict]:
     response = api.post(api.url("/api/v4/leads/custom_fields"), json=specs, timeout=5)
     assert response.status_code == HTTPStatus.OK
     return {f["code"]: f for f in response.json()["_embedded"]["custom_fields"]}
-
-
-def errors_of(response: requests.Response) -> list[tuple[str, str]]:
-    assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert response.headers["Content-Type"] == "application/problem+json"
-    return [
-        (group["request_id"], error["path"])
-        for group in response.json()["validation-errors"]
-        for error in group["errors"]
-    ]
 
 
 def token_body(**overrides) -> dict:
@@ -605,10 +568,6 @@ def test_our_client_sets_up_fields_and_creates_a_complex_lead(standin, control, 
 
 
 # -- as a real account behaves -------------------------------------------------------------------
-
-
-def lead_id_of(api, item: dict) -> int:
-    return api.post(api.url("/api/v4/leads"), json=[item], timeout=5).json()["_embedded"]["leads"][0]["id"]
 
 
 def complex_lead(api, email: str, **item) -> dict:

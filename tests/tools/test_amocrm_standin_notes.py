@@ -6,11 +6,8 @@ from http import HTTPStatus
 import pytest
 import requests
 
-from tests.tools import test_amocrm_standin as base
-from tests.tools.test_amocrm_standin import errors_of, lead_id_of
+from tests.tools.helpers import errors_of, lead_id_of
 from tools.amocrm_standin.constants import ACCOUNT_ID, API_USER_ID
-
-standin, control, api = base.standin, base.control, base.api  # the stand-in's fixtures, shared
 
 
 def common(text: str, **item) -> dict:

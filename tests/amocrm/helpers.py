@@ -1,0 +1,96 @@
+"""amoCRM as the tests play it: webhook bodies, delivering them, and the leads its API returns."""
+
+import datetime
+from http import HTTPStatus
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Profile
+from amocrm import mapping
+from amocrm.models import WebhookEvent
+from amocrm.services import webhook_events
+from tests.amocrm.conftest import BASE, FIELD_IDS, LEAD, WEBHOOK_SECRET
+from tools.amocrm_standin import php_encode
+
+ACCOUNT = {"subdomain": "flowers", "id": 31000001, "_links": {"self": BASE}}
+
+
+def later(seconds: int = 60) -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(seconds=seconds)
+
+
+def stamp(seconds: int = 60) -> int:
+    """`later` as the Unix time amoCRM writes."""
+    return int(later(seconds).timestamp())
+
+
+def cf(key: str, value=None, enum: int | None = None) -> dict:
+    item = {"value": value}
+    if enum is not None:
+        item["enum"] = enum
+    return {"id": FIELD_IDS[key], "name": mapping.FIELDS_BY_KEY[key].name, "values": [item]}
+
+
+def lead(*custom_fields: dict, lead_id: int = LEAD, at: datetime.datetime | None = None, **extra) -> dict:
+    stamp = int((at or later()).timestamp())
+    data = {
+        "id": lead_id,
+        "name": "Подписка на цветы",
+        "status_id": 60000003,
+        "pipeline_id": 7000001,
+        "last_modified": stamp,
+        "updated_at": stamp,
+        "account_id": ACCOUNT["id"],
+        "custom_fields": list(custom_fields),
+    }
+    data.update(extra)
+    return data
+
+
+def body(account: dict | None = ACCOUNT, **events: list[dict]) -> str:
+    payload: dict = {"leads": events}
+    if account is not None:
+        payload["account"] = account
+    return php_encode(payload)
+
+
+def post(client, data: str | bytes, secret: str = WEBHOOK_SECRET):
+    return client.post(
+        reverse("amocrm:webhook", kwargs={"secret": secret}),
+        data=data,
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def apply_all() -> dict:
+    ids = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).values_list("pk", flat=True)
+    return webhook_events.webhook_events_apply(event_ids=list(ids))
+
+
+def deliver(client, data: str) -> None:
+    assert post(client, data).status_code == HTTPStatus.OK
+    apply_all()
+
+
+def as_amocrm_holds(profile: Profile, field_map, *, updated_at: int, **changes) -> dict:
+    """The lead as GET /api/v4/leads returns it: what the site sent, with a manager's `changes`
+    (field key → custom_fields_values item, or price / status_id)."""
+    state = mapping.lead_state(profile, field_map)
+    items = [state[spec.key] for spec in mapping.FIELDS if state[spec.key]["values"] is not None]
+    for key, value in changes.items():
+        if key in mapping.FIELDS_BY_KEY:
+            items = [i for i in items if i["field_id"] != field_map.field_id(key)] + [value]
+    return {
+        "id": LEAD,
+        "name": state["name"],
+        "price": changes.get("price", state["price"]),
+        "status_id": changes.get("status_id", 60000003),
+        "pipeline_id": 7000001,
+        "updated_at": updated_at,
+        "custom_fields_values": items,
+    }
+
+
+def page(entity: str, items: list[dict]) -> dict:
+    return {"_page": 1, "_embedded": {entity: items}}
