@@ -34,6 +34,7 @@ import requests
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Profile
 from amocrm.client import AmoCRMClient, StaticTokenSource
@@ -198,6 +199,18 @@ def field_value(lead: dict, field_id: int) -> str | None:
     return None
 
 
+def settled(expected_synced: int, *, dead_tasks: frozenset[str] = frozenset()) -> bool:
+    """All rows synced, no worker holding one and no task left in the queue. "All synced" alone is
+    not the end: tasks queued during an outage still run afterwards and claim synced rows for a
+    no-op run. `dead_tasks`: a killed worker's task, which stays "running" forever."""
+    unfinished = DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exclude(pk__in=dead_tasks)
+    return (
+        LeadSync.objects.filter(status=LeadSync.Status.SYNCED).count() == expected_synced
+        and not LeadSync.objects.filter(claimed_until__gt=timezone.now()).exists()
+        and not unfinished.exists()
+    )
+
+
 def assert_one_lead_each(control: Control, profiles: list[Profile]) -> None:
     """Every profile has exactly one lead (by referral link) and one contact (by email), and
     its LeadSync row points at that lead and contact."""
@@ -259,6 +272,7 @@ def test_a_worker_killed_mid_batch_leaves_no_duplicate_and_no_lost_lead(
         time.sleep(0.3)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
+        dead_tasks = frozenset(DBTaskResult.objects.filter(status="RUNNING").values_list("pk", flat=True))
 
         wait_for("the stand-in to finish the held batch", lambda: len(control.leads()) == 50, 10)
         in_doubt = LeadSync.objects.filter(create_started_at__isnull=False, lead_id__isnull=True)
@@ -272,8 +286,8 @@ def test_a_worker_killed_mid_batch_leaves_no_duplicate_and_no_lost_lead(
         processes.worker()
         assert f"Queued {CRASH_PROFILES} due profile(s)" in processes.run("amocrm_sync_due")
         wait_for(
-            f"all {CRASH_PROFILES} profiles synced",
-            lambda: LeadSync.objects.filter(status=LeadSync.Status.SYNCED).count() == CRASH_PROFILES,
+            f"all {CRASH_PROFILES} profiles synced and the worker idle",
+            lambda: settled(CRASH_PROFILES, dead_tasks=dead_tasks),
             30,
         )
 
@@ -318,8 +332,8 @@ def test_signups_during_an_amocrm_outage_succeed_and_their_leads_arrive_once_it_
         # 15-30 s; a queued resync (what staff run after an outage) catches them up at once.
         processes.run("amocrm_resync")
         wait_for(
-            f"all {SIGNUPS} signups synced",
-            lambda: LeadSync.objects.filter(status=LeadSync.Status.SYNCED).count() == SIGNUPS,
+            f"all {SIGNUPS} signups synced and the worker idle",
+            lambda: settled(SIGNUPS),
             30,
         )
 
