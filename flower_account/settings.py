@@ -142,8 +142,9 @@ ACCOUNT_FORMS = {
     "request_login_code": "accounts.login_code.RequestLoginCodeForm",
     "confirm_login_code": "accounts.login_code.ConfirmLoginCodeForm",
 }
-# Beside the password on /login/: the customer gets a code by email and types it. A code lives
-# five minutes and takes three guesses; a wrong one counts as a failed login.
+# Beside the password on /login/: the customer gets a code by email and types it. A code lives for
+# ACCOUNT_LOGIN_BY_CODE_TIMEOUT seconds (the page and the email read it from here) and takes three
+# guesses; a wrong one counts as a failed login.
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3

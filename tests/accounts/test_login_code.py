@@ -46,7 +46,7 @@ def test_a_customer_logs_in_with_the_code_from_a_russian_email(client, customer)
     assert asked.status_code == HTTPStatus.FOUND and asked.url == reverse("account_confirm_login_code")
     [message] = mail.outbox
     assert message.subject == "Flower Account: код для входа"
-    assert "Ваш код для входа в Flower Account:" in message.body and "пять минут" in message.body
+    assert "Ваш код для входа в Flower Account:" in message.body and "5 минут" in message.body
     page = page_text(client.get(asked.url))
     assert "Введите код" in page and 'autocomplete="one-time-code"' in page
 
@@ -54,6 +54,22 @@ def test_a_customer_logs_in_with_the_code_from_a_russian_email(client, customer)
 
     assert done.status_code == HTTPStatus.FOUND and done.url == "/account/"
     assert client.session["_auth_user_id"] == str(customer.user.pk)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "said"),
+    [(60, "1 минуту"), (3 * 60, "3 минуты"), (15 * 60, "15 минут"), (21 * 60, "21 минуту")],
+)
+def test_the_page_and_the_email_say_how_long_the_code_lives_from_the_setting(
+    client, customer, settings, timeout, said
+):
+    settings.ACCOUNT_LOGIN_BY_CODE_TIMEOUT = timeout
+
+    asked = ask_code(client, customer.user.email)
+
+    [message] = mail.outbox
+    assert f"Код действует {said} и только один раз." in message.body
+    assert f"Код действует {said}." in page_text(client.get(asked.url))
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_code(client, customer):
