@@ -6,7 +6,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import CharField, Count, QuerySet, Value
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -77,6 +77,31 @@ class CircuitBreakerAdmin(ReadOnlyAdmin):
     fields = [*list_display, "probe_until", "failures", "updated_at"]
 
 
+def lead_link(lead_id: int | None, *, base_url: str | None = None) -> str:
+    """The lead's id, linking to its card in amoCRM; `base_url`: the account's address, if known."""
+    if not lead_id:
+        return "—"
+    return format_html(
+        '<a href="{}/leads/detail/{}" target="_blank" rel="noopener noreferrer">{}</a>',
+        base_url or api_base_url(),
+        lead_id,
+        lead_id,
+    )
+
+
+class LeadLinkMixin:
+    """A "lead" column linking each row's `lead_id` to amoCRM. The account's address is read once per
+    list and carried on the rows, not read again for each of a hundred rows."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        base_url = Value(api_base_url(), output_field=CharField())
+        return super().get_queryset(request).annotate(amocrm_base_url=base_url)
+
+    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
+    def lead(self, obj) -> str:
+        return lead_link(obj.lead_id, base_url=getattr(obj, "amocrm_base_url", None))
+
+
 class NoteSentFilter(admin.SimpleListFilter):
     title = _("sent to amoCRM")
     parameter_name = "sent"
@@ -95,7 +120,7 @@ class NoteSentFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadNote)
-class LeadNoteAdmin(ReadOnlyAdmin):
+class LeadNoteAdmin(LeadLinkMixin, ReadOnlyAdmin):
     """The lead's history as the site sends it to amoCRM (what managers read in the lead's card)."""
 
     list_display = ["created_at", "profile", "text", "lead", "sent_at"]
@@ -103,10 +128,6 @@ class LeadNoteAdmin(ReadOnlyAdmin):
     search_fields = ["profile__user__email", "=lead_id", "text"]
     list_select_related = ["profile__user"]
     fields = ["profile", "action", "text", "created_at", "lead_id", "note_id", "sent_at", "error"]
-
-    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
-    def lead(self, obj: LeadNote) -> str:
-        return lead_link(obj.lead_id)
 
 
 @admin.register(ReconcileCursor)
@@ -149,17 +170,6 @@ class CustomFieldAdmin(admin.ModelAdmin):
 # -- lead sync -----------------------------------------------------------------------------------
 
 
-def lead_link(lead_id: int | None) -> str:
-    if not lead_id:
-        return "—"
-    return format_html(
-        '<a href="{}/leads/detail/{}" target="_blank" rel="noopener noreferrer">{}</a>',
-        api_base_url(),
-        lead_id,
-        lead_id,
-    )
-
-
 def _resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> None:
     if not is_enabled():
         modeladmin.message_user(
@@ -191,7 +201,7 @@ class ContactEmailFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadSync)
-class LeadSyncAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
+class LeadSyncAdmin(LeadLinkMixin, AccusativeTitlesMixin, admin.ModelAdmin):
     accusative_name = pgettext_lazy("accusative", "amoCRM lead sync")
     list_display = [
         "profile_email",
@@ -239,10 +249,6 @@ class LeadSyncAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
     def profile_email(self, obj: LeadSync) -> str:
         return obj.profile.user.email
 
-    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
-    def lead(self, obj: LeadSync) -> str:
-        return lead_link(obj.lead_id)
-
     @admin.display(description=_("contact's email differs"))
     def contact_email_differs(self, obj: LeadSync) -> str:
         # A manager changed the contact's email: the customer's login stays; staff decide.
@@ -275,7 +281,7 @@ class LeadSyncAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(LeadLinkMixin, admin.ModelAdmin):
     """What amoCRM posted, one row per lead event, and what applying it did; read-only."""
 
     list_display = ["received_at", "action", "lead", "modified_at", "status", "changed", "short_error"]
@@ -303,10 +309,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False
-
-    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
-    def lead(self, obj: WebhookEvent) -> str:
-        return lead_link(obj.lead_id)
 
     @admin.display(description=_("fields changed"))
     def changed(self, obj: WebhookEvent) -> str:

@@ -3,9 +3,11 @@
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from amocrm.models import LeadSync
+from amocrm.models import LeadNote, LeadSync, WebhookEvent
 from tests.amocrm.conftest import BASE
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +97,30 @@ def test_profile_page_shows_the_sync_in_one_section_linking_to_its_record(superu
     assert f'href="{ADMIN}/amocrm/leadsync/{failed.pk}/change/"' in section
     assert f'href="{BASE}/leads/detail/30000001"' in section
     assert "Request validation failed" in section
+
+
+def _rows_with_leads(profiles: list, first_lead: int) -> None:
+    for n, profile in enumerate(profiles):
+        lead_id = first_lead + n
+        LeadSync.objects.filter(profile=profile).update(lead_id=lead_id)
+        LeadNote.objects.create(profile=profile, action="skip", text="Пропуск", lead_id=lead_id)
+        WebhookEvent.objects.create(lead_id=lead_id, dedupe_key=f"key-{lead_id}", action="update")
+
+
+@pytest.mark.parametrize("listing", ["leadsync", "leadnote", "webhookevent"])
+def test_lead_links_cost_the_same_queries_for_3_rows_as_for_30(
+    superuser_client, oauth_token, profile_factory, listing
+):
+    oauth_token.base_url = "https://renamed.amocrm.ru"  # where the tokens now answer: the links follow
+    oauth_token.save()
+    url = f"{ADMIN}/amocrm/{listing}/"
+    _rows_with_leads([profile_factory() for _ in range(3)], 30000001)
+    with CaptureQueriesContext(connection) as few:
+        superuser_client.get(url)
+    _rows_with_leads([profile_factory() for _ in range(27)], 30000101)
+
+    with CaptureQueriesContext(connection) as many:
+        page = superuser_client.get(url).content.decode()
+
+    assert page.count('href="https://renamed.amocrm.ru/leads/detail/') == 30
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
