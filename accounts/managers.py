@@ -4,6 +4,7 @@ from django.contrib.auth.models import BaseUserManager
 from django.db import models
 from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts import emails
 
@@ -63,3 +64,12 @@ class ProfileQuerySet(models.QuerySet):
                 Subquery(total), Decimal("0.00"), output_field=DecimalField(max_digits=12, decimal_places=2)
             )
         )
+
+    def with_next_delivery(self) -> "ProfileQuerySet":
+        """`next_delivery_date`: the profile's next scheduled delivery from today on (None while
+        paused), in the same query; `Profile.next_delivery_on()` reads it instead of asking again."""
+        delivery = self.model._meta.get_field("deliveries").related_model
+        upcoming = delivery.objects.filter(
+            profile=OuterRef("pk"), status=delivery.Status.SCHEDULED, delivery_on__gte=timezone.localdate()
+        ).order_by("delivery_on")
+        return self.annotate(next_delivery_date=Subquery(upcoming.values("delivery_on")[:1]))

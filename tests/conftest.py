@@ -31,6 +31,12 @@ def _clear_cache():
 
 
 @pytest.fixture
+def fast_hashing(settings):
+    """MD5 instead of Argon2, for tests that make hundreds of accounts and do not test passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def password() -> str:
     return PASSWORD
 

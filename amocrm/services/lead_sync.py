@@ -126,17 +126,14 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
             ignore_conflicts=True,
         )
         rows = list(LeadSync.objects.select_for_update().filter(profile_id__in=ids).order_by("pk"))
-        claimed = []
-        for row in rows:
-            if row.is_claimed(now=now):
-                report.skipped.append(row.profile_id)
-            else:
-                claimed.append(row)
+        claimed = [row for row in rows if not row.is_claimed(now=now)]
+        report.skipped.extend(row.profile_id for row in rows if row.is_claimed(now=now))
         LeadSync.objects.filter(pk__in=[row.pk for row in claimed]).update(claimed_until=now + SYNC_LEASE)
     # Read after the claim: every save from here on bumps the revision and causes a rerun.
     profiles = (
         Profile.objects.select_related("user", "bouquet_category")
-        .with_awaiting_sum()  # the lead's sum in this query, not one query per lead
+        .with_awaiting_sum()
+        .with_next_delivery()  # both in this query, not one query per lead each
         .in_bulk([r.profile_id for r in claimed])
     )
     return [

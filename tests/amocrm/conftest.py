@@ -28,6 +28,7 @@ CLIENT_SECRET = "client-SECRET-0000"
 LEAD, CONTACT = 30000001, 40000001  # the lead and contact `linked` holds
 LEADS_URL = f"{BASE}/api/v4/leads"
 CONTACTS_URL = f"{BASE}/api/v4/contacts"
+COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
 WEBHOOK_SECRET = "hook-SECRET-7f3a9c"
 
 
@@ -218,6 +219,12 @@ def link(profile: Profile, field_map: mapping.FieldMap, *, lead_id: int = LEAD, 
         **columns,
     )
     return Profile.objects.get(pk=profile.pk)
+
+
+@pytest.fixture
+def crm(oauth_token, field_map):
+    """amoCRM connected (OAuth token stored) and its fields set up."""
+    return field_map
 
 
 @pytest.fixture

@@ -1,15 +1,18 @@
 """amoCRM as the tests play it: webhook bodies, delivering them, and the leads its API returns."""
 
 import datetime
+import json
 from http import HTTPStatus
 
+import responses
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile
 from amocrm import mapping
-from amocrm.models import WebhookEvent
+from amocrm.models import LeadSync, WebhookEvent
 from amocrm.services import webhook_events
+from amocrm.services.fields import field_map_load
 from tests.amocrm.conftest import BASE, FIELD_IDS, LEAD, WEBHOOK_SECRET
 from tools.amocrm_standin import php_encode
 
@@ -94,3 +97,39 @@ def as_amocrm_holds(profile: Profile, field_map, *, updated_at: int, **changes) 
 
 def page(entity: str, items: list[dict]) -> dict:
     return {"_page": 1, "_embedded": {entity: items}}
+
+
+# -- the lead sync ---------------------------------------------------------------------------
+
+
+def complex_answer(lead_id: int = 30000001, contact_id: int = 40000001) -> list[dict]:
+    return [
+        {"id": lead_id, "contact_id": contact_id, "company_id": None, "request_id": ["0"], "merged": False}
+    ]
+
+
+def patch_answer(*lead_ids: int) -> dict:
+    return {"_embedded": {"leads": [{"id": i, "updated_at": 1763870000} for i in lead_ids]}}
+
+
+def bodies(method: str, url: str) -> list:
+    return [
+        json.loads(c.request.body)
+        for c in responses.calls
+        if c.request.method == method and c.request.url.split("?")[0] == url
+    ]
+
+
+def by_field(items: list[dict]) -> dict[int, list | None]:
+    return {item["field_id"]: item["values"] for item in items}
+
+
+def synced(profile, lead_id: int = 30000001, contact_id: int = 40000001) -> LeadSync:
+    """Mark the profile as synced the way a first sync leaves it."""
+    state = mapping.lead_state(Profile.objects.get(pk=profile.pk), field_map_load())
+    sync = LeadSync.objects.get(profile=profile)
+    sync.mark_synced(
+        values=state, lead_id=lead_id, contact_id=contact_id, revision=sync.revision, now=timezone.now()
+    )
+    sync.save()
+    return sync

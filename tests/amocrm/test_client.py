@@ -21,6 +21,7 @@ from tests.amocrm.conftest import (
     ACCESS,
     BASE,
     CLIENT_SECRET,
+    LEADS_URL,
     NEW_ACCESS,
     NEW_REFRESH,
     REFRESH,
@@ -29,8 +30,6 @@ from tests.amocrm.conftest import (
     request_json,
     token_answer,
 )
-
-LEADS_URL = f"{BASE}/api/v4/leads"
 
 
 def leads_answer(request):

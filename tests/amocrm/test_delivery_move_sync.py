@@ -8,15 +8,8 @@ import responses
 from accounts import delivery_actions
 from amocrm import history, mapping, tasks
 from amocrm.models import CustomField
-from tests.amocrm.conftest import FIELD_IDS
-from tests.amocrm.test_sync import (  # noqa: F401 - crm is a fixture
-    LEADS_URL,
-    bodies,
-    by_field,
-    crm,
-    patch_answer,
-    synced,
-)
+from tests.amocrm.conftest import FIELD_IDS, LEADS_URL
+from tests.amocrm.helpers import bodies, by_field, patch_answer, synced
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("crm")]
 Key = CustomField.Key

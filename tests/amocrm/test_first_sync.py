@@ -10,17 +10,9 @@ from django.core.management import call_command
 
 from amocrm.models import LeadSync
 from amocrm.services import lead_sync
-from tests.amocrm.conftest import BASE
+from tests.amocrm.conftest import COMPLEX_URL, CONTACTS_URL
 
-pytestmark = pytest.mark.django_db
-
-COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
-CONTACTS_URL = f"{BASE}/api/v4/contacts"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing")]
 
 
 def contact(contact_id: int, email: str) -> dict:

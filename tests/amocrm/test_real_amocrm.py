@@ -22,6 +22,7 @@ from amocrm.services.breaker import breaker_state
 from amocrm.services.fields import field_map_load
 from tests.amocrm.conftest import (
     BASE,
+    COMPLEX_URL,
     CONTACT,
     LEAD,
     LEADS_URL,
@@ -281,9 +282,6 @@ def test_a_blocked_refresh_says_the_account_is_blocked_not_reconnect(oauth_token
 
 
 # -- batch answers ---------------------------------------------------------------------------------
-
-
-COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
 
 
 @responses.activate

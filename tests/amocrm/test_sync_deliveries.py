@@ -12,16 +12,8 @@ from django.utils import timezone
 from accounts import delivery_actions
 from amocrm import mapping, tasks
 from amocrm.models import CustomField
-from tests.amocrm.conftest import FIELD_IDS
-from tests.amocrm.helpers import body, cf, deliver, later, lead
-from tests.amocrm.test_sync import (  # noqa: F401 - crm is a fixture
-    LEADS_URL,
-    bodies,
-    by_field,
-    crm,
-    patch_answer,
-    synced,
-)
+from tests.amocrm.conftest import FIELD_IDS, LEADS_URL
+from tests.amocrm.helpers import bodies, body, by_field, cf, deliver, later, lead, patch_answer, synced
 
 pytestmark = pytest.mark.django_db
 Key = CustomField.Key

@@ -160,11 +160,6 @@ def crm(standin, control, settings, fast_hashing) -> str:
 
 
 @pytest.fixture
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
 def processes(standin, crm, tmp_path) -> Iterator[Processes]:
     env = {
         **os.environ,
