@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Profile
-from amocrm import mapping
+from amocrm import batches, mapping
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
     AmoCRMCircuitOpen,
@@ -278,39 +278,31 @@ def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:
     )
 
 
-def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMError) -> set[int] | None:
-    """Positions in `chunk` a 400 names (by our request_id / index, or by lead id); None: it names none."""
-    if not isinstance(error, AmoCRMValidationError):
-        return None
+def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMValidationError) -> set[int]:
+    """Positions in `chunk` a 400 names: by our request_id / index, or by lead id."""
     request_ids, lead_ids = error.request_ids, error.entity_ids
     named = {i for i, key in enumerate(keys) if key in request_ids}
     if not named:  # amoCRM names items sent without a request_id by their index
         named = {i for i in range(len(chunk)) if str(i) in request_ids}
-    named |= {i for i, job in enumerate(chunk) if job.lead_id in lead_ids}
-    return named or None
+    return named | {i for i, job in enumerate(chunk) if job.lead_id in lead_ids}
 
 
 def _send(
     chunk: list[_Job], keys: Callable[[list[_Job]], list[str]], call: Callable[[list[_Job]], None]
 ) -> None:
-    """Send one batch through `call`. amoCRM refuses a whole batch for one bad item: a 400 fails only
-    the items it names and the rest are sent again at once; one that names none is retried item by
-    item, so one bad customer never fails the 49 others. `keys(batch)` are the names amoCRM gives
-    the items of that very batch (our request_ids, or their positions in it)."""
-    try:
-        call(chunk)
-    except (AmoCRMValidationError, AmoCRMNotFound) as e:
-        named = _named_items(chunk, keys(chunk), e)
-        if named is None and len(chunk) > 1:
-            for job in chunk:
-                _send([job], keys, call)
-            return
-        rest = [job for index, job in enumerate(chunk) if named is not None and index not in named]
-        for job in chunk:
-            if job not in rest:
-                job.error = e
-        if rest:
-            _send(rest, keys, call)
+    """Send one batch through `call`, refusing only the items a 400 names (amocrm.batches); `keys(batch)`
+    are the names amoCRM gives the items of that very batch (our request_ids, or their positions)."""
+
+    def refuse(job: _Job, error: AmoCRMError) -> None:
+        job.error = error
+
+    batches.send_refusing_named(
+        chunk,
+        call,
+        named=lambda batch, error: _named_items(batch, keys(batch), error),
+        refuse=refuse,
+        refusals=(AmoCRMValidationError, AmoCRMNotFound),
+    )
 
 
 def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from django.utils import timezone
 
 from accounts.models import Profile
-from amocrm import history
+from amocrm import batches, history
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import AmoCRMError, AmoCRMValidationError
 from amocrm.models import LeadNote
@@ -76,6 +76,26 @@ def _found(client: AmoCRMClient, note: LeadNote, lead_id: int) -> bool:
 
 
 def _post(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int], failed: dict) -> None:
+    """Post one batch. Notes a 400 names (a lead deleted meanwhile, say) are kept for staff and not
+    tried again; the others go again at once (amocrm.batches)."""
+
+    def named(batch: list[LeadNote], error: AmoCRMValidationError) -> set[int]:
+        return {
+            i
+            for i, note in enumerate(batch)
+            if str(note.pk) in error.request_ids or leads[note.profile_id] in error.entity_ids
+        }
+
+    def refuse(note: LeadNote, error: AmoCRMError) -> None:
+        LeadNote.objects.filter(pk=note.pk).update(error=str(error)[:2000], sending_started_at=None)
+        logger.warning("amocrm.note_refused note=%s profile_id=%s", note.pk, note.profile_id)
+
+    batches.send_refusing_named(
+        chunk, lambda batch: _post_batch(client, batch, leads, failed), named=named, refuse=refuse
+    )
+
+
+def _post_batch(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int], failed: dict) -> None:
     LeadNote.objects.filter(pk__in=[note.pk for note in chunk]).update(sending_started_at=timezone.now())
     payload = [
         {
@@ -88,22 +108,8 @@ def _post(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int],
     ]
     try:
         answers = client.notes_create(payload)
-    except AmoCRMValidationError as e:
-        # amoCRM refused the batch for some of our notes (a lead deleted meanwhile, say). Those are
-        # kept for staff and not tried again; the others go again at once, one by one when the 400
-        # names none.
-        named = [n for n in chunk if str(n.pk) in e.request_ids or leads[n.profile_id] in e.entity_ids]
-        if not named and len(chunk) > 1:
-            for note in chunk:
-                _post(client, [note], leads, failed)
-            return
-        for note in named or chunk:
-            LeadNote.objects.filter(pk=note.pk).update(error=str(e)[:2000], sending_started_at=None)
-            logger.warning("amocrm.note_refused note=%s profile_id=%s", note.pk, note.profile_id)
-        rest = [note for note in chunk if named and note not in named]
-        if rest:
-            _post(client, rest, leads, failed)
-        return
+    except AmoCRMValidationError:
+        raise  # refused: _post decides which notes
     except AmoCRMError as e:
         for note in chunk:
             failed[note.profile_id] = e
