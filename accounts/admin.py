@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
 from accounts import delivery_actions, ledger, payments, phones, services, spreadsheet
+from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Invoice, Profile, User
@@ -49,7 +50,7 @@ class PhoneSearchMixin:
         return found | queryset.filter(**{self.phone_lookup: e164}), may_have_duplicates
 
 
-class ProfileInline(PhoneFieldMixin, admin.StackedInline):
+class ProfileInline(ForgivingAdminMixin, PhoneFieldMixin, admin.StackedInline):
     model = Profile
     fk_name = "user"
     can_delete = False
@@ -59,7 +60,7 @@ class ProfileInline(PhoneFieldMixin, admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(AccusativeTitlesMixin, DjangoUserAdmin):
+class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
     accusative_name = pgettext_lazy("accusative", "user")
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
@@ -105,7 +106,7 @@ class ProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
+class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     list_display = [
         "user",
@@ -220,7 +221,7 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
+class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
     accusative_name = pgettext_lazy("accusative", "delivery")
     phone_lookup = "profile__phone"
     list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
@@ -340,7 +341,7 @@ class DeliveryAdmin(AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(BouquetCategory)
-class BouquetCategoryAdmin(AccusativeTitlesMixin, admin.ModelAdmin):
+class BouquetCategoryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, admin.ModelAdmin):
     accusative_name = pgettext_lazy("accusative", "bouquet category")
     list_display = ["name", "slug", "price", "is_active", "ordering"]
     list_editable = ["price", "is_active", "ordering"]
@@ -361,7 +362,7 @@ class PaymentForm(forms.Form):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
     """Invoices come from signup; staff confirm a payment with the "Payment received" button."""
 
     list_display = ["created_at", "profile", "amount", "status", "source", "paid_at"]
@@ -449,5 +450,5 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(AccusativeTitlesMixin, DjangoGroupAdmin):
+class GroupAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoGroupAdmin):
     accusative_name = pgettext_lazy("accusative", "group")

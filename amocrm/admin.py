@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts import admin as accounts_admin
+from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.models import Profile
 from amocrm.models import (
@@ -33,7 +34,7 @@ from amocrm.services.connection import api_base_url, is_enabled, is_oauth_config
 
 
 @admin.register(OAuthToken)
-class OAuthTokenAdmin(admin.ModelAdmin):
+class OAuthTokenAdmin(ForgivingAdminMixin, admin.ModelAdmin):
     change_list_template = "amocrm/oauthtoken_change_list.html"  # the connect button
     list_display = ["base_url", "expires_at", "last_refreshed_at", "updated_at"]
     # Only these are shown; the encrypted columns are never rendered, not even as ciphertext.
@@ -52,7 +53,7 @@ class OAuthTokenAdmin(admin.ModelAdmin):
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ForgivingAdminMixin, admin.ModelAdmin):
     """Facts amoCRM or the integration keeps: staff read them, nobody types them."""
 
     def has_add_permission(self, request) -> bool:
@@ -144,7 +145,7 @@ class ReconcileCursorAdmin(AccusativeTitlesMixin, ReadOnlyAdmin):
         return datetime.datetime.fromtimestamp(obj.watermark, tz=datetime.UTC) if obj.watermark else None
 
 
-class CustomFieldEnumInline(admin.TabularInline):
+class CustomFieldEnumInline(ForgivingAdminMixin, admin.TabularInline):
     model = CustomFieldEnum
     fields = ["key", "value", "enum_id", "updated_at"]
     readonly_fields = fields
@@ -156,7 +157,7 @@ class CustomFieldEnumInline(admin.TabularInline):
 
 
 @admin.register(CustomField)
-class CustomFieldAdmin(admin.ModelAdmin):
+class CustomFieldAdmin(ForgivingAdminMixin, admin.ModelAdmin):
     list_display = ["name", "key", "field_id", "field_type", "code", "updated_at"]
     search_fields = ["name", "code"]
     fields = ["key", "name", "field_id", "field_type", "code", "created_at", "updated_at"]
@@ -201,7 +202,7 @@ class ContactEmailFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadSync)
-class LeadSyncAdmin(LeadLinkMixin, AccusativeTitlesMixin, admin.ModelAdmin):
+class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, admin.ModelAdmin):
     accusative_name = pgettext_lazy("accusative", "amoCRM lead sync")
     list_display = [
         "profile_email",
@@ -281,7 +282,7 @@ class LeadSyncAdmin(LeadLinkMixin, AccusativeTitlesMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(LeadLinkMixin, admin.ModelAdmin):
+class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
     """What amoCRM posted, one row per lead event, and what applying it did; read-only."""
 
     list_display = ["received_at", "action", "lead", "modified_at", "status", "changed", "short_error"]
