@@ -183,3 +183,26 @@ def test_models_staff_never_use_are_not_in_the_admin(superuser_client):
     assert "django_tasks_database.DBTaskResult" not in registered
     assert "Tasks Database Backend" not in page and "Task Results" not in page
     assert "Email Addresses" not in page and "Адреса электронной почты" not in page
+
+
+def test_saving_and_deleting_say_so_in_russian_right_for_a_feminine_model(superuser_client, category):
+    change = reverse("admin:accounts_bouquetcategory_change", args=[category.pk])
+    form = superuser_client.get(change).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+
+    saved = superuser_client.post(change, data, follow=True)
+    kept_on = superuser_client.post(change, {**data, "_continue": "1"}, follow=True)
+    deleted = superuser_client.post(
+        reverse("admin:accounts_bouquetcategory_delete", args=[category.pk]), {"post": "yes"}, follow=True
+    )
+
+    said = [
+        re.sub(r"<[^>]+>", "", str(m))  # the name links to the object
+        for response in (saved, kept_on, deleted)
+        for m in response.context["messages"]
+    ]
+    assert said == [
+        f"Сохранено: категория букета «{category}».",
+        f"Сохранено: категория букета «{category}». Ниже можно продолжить правку.",
+        f"Удалено: категория букета «{category}».",
+    ]
