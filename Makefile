@@ -28,9 +28,14 @@ venv: $(VENV)/.installed ## create .venv and install the pinned requirements
 migrate: venv ## apply database migrations
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 
-run: migrate ## set everything up and serve on http://127.0.0.1:8000 (SQLite, console email)
+run: migrate ## set everything up and serve on http://127.0.0.1:8000 with the task worker (SQLite, console email)
 	@echo "Site: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/ (make superuser for a login)"
-	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "The task worker runs beside it: it sends the password-reset mail (printed here) and, once"
+	@echo "amoCRM is connected, the sync. Ctrl-C stops both."
+	export DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}; \
+	$(PY) manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 demo: venv ## the site, the worker and an amoCRM stand-in together, connected (Ctrl-C stops all)
 	$(PY) -m tools.demo

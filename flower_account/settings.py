@@ -269,9 +269,13 @@ _mailer_options = {
     },
     "django.core.mail.backends.filebased.EmailBackend": {"file_path": _email["EMAIL_FILE_PATH"]},
 }.get(_email["EMAIL_BACKEND"], {})
+# Django's console backend prints a Russian body base64; ours prints it as the customer reads it.
+_mail_backend = {
+    "django.core.mail.backends.console.EmailBackend": "flower_account.console_mail.EmailBackend",
+}.get(_email["EMAIL_BACKEND"], _email["EMAIL_BACKEND"])
 MAILERS = {
     "default": {
-        "BACKEND": _email["EMAIL_BACKEND"],
+        "BACKEND": _mail_backend,
         "OPTIONS": {key: value for key, value in _mailer_options.items() if value not in (None, "")},
     }
 }
