@@ -326,6 +326,9 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # runserver's request lines (make run, make demo): Django gives them a handler of their own,
+    # which would print a reset token or the webhook secret in the path as it is.
+    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
 
 # FLOWER ACCOUNT

@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 
@@ -86,3 +87,23 @@ def test_responses_carry_a_request_id_and_keep_a_well_formed_incoming_one(client
     generated = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")["X-Request-ID"]
     assert generated != "bad id\nwith newline"
     assert len(generated) == 32
+
+
+def test_runservers_request_lines_are_redacted_too():
+    """make run and make demo serve with runserver, whose request lines Django logs on a handler of
+    its own; ours replaces it, so a reset link or the webhook secret in a path is redacted there too."""
+    server = logging.getLogger("django.server")
+    lines = io.StringIO()
+    ours = [h for h in server.handlers if any(isinstance(f, RedactSecretsFilter) for f in h.filters)]
+    assert ours and not server.propagate  # Django's own handler is gone
+    streams = [(handler, handler.setStream(lines)) for handler in ours]
+    try:
+        server.info('"%s" %s %s', "GET /reset-password/MQ/diudgd-e63e6d406d647e6ad4d5/ HTTP/1.1", "200", "5")
+        server.warning('"%s" %s %s', "POST /amocrm/webhook/hook-S3CRET-path/ HTTP/1.1", "404", "5")
+    finally:
+        for handler, stream in streams:
+            handler.setStream(stream)
+
+    logged = lines.getvalue()
+    assert logged.count("[REDACTED]") == 2, logged
+    assert "diudgd-e63e6d406d647e6ad4d5" not in logged and "hook-S3CRET-path" not in logged
