@@ -34,7 +34,7 @@ run: migrate ## set everything up and serve on http://127.0.0.1:8000 with the ta
 	@echo "amoCRM is connected, the sync. Ctrl-C stops both."
 	export DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}; \
 	$(PY) manage.py db_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 demo: venv ## the site, the worker and an amoCRM stand-in together, connected (Ctrl-C stops all)

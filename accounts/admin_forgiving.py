@@ -23,10 +23,10 @@ from django.http import HttpRequest
 
 
 class ForgivingChangeList(ChangeList):
-    def get_queryset(self, request: HttpRequest, exclude_parameters=None):
+    def get_filters(self, request: HttpRequest):
         try:
-            return super().get_queryset(request, exclude_parameters)
-        except (OverflowError, ValueError) as e:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as e:  # the date hierarchy's bounds, a year too far
             raise IncorrectLookupParameters(e) from e
 
     def get_results(self, request: HttpRequest) -> None:

@@ -66,10 +66,11 @@ class ProfileQuerySet(models.QuerySet):
         )
 
     def with_next_delivery(self) -> "ProfileQuerySet":
-        """`next_delivery_date`: the profile's next scheduled delivery from today on (None while
-        paused), in the same query; `Profile.next_delivery_on()` reads it instead of asking again."""
+        """`loaded_next_delivery_on`: the profile's next scheduled delivery from today on (None while
+        paused), in the same query; `Profile.next_delivery_on()` reads it instead of asking again.
+        It is read once, when loaded: for a bulk reader that uses the profiles at once (the sync)."""
         delivery = self.model._meta.get_field("deliveries").related_model
         upcoming = delivery.objects.filter(
             profile=OuterRef("pk"), status=delivery.Status.SCHEDULED, delivery_on__gte=timezone.localdate()
         ).order_by("delivery_on")
-        return self.annotate(next_delivery_date=Subquery(upcoming.values("delivery_on")[:1]))
+        return self.annotate(loaded_next_delivery_on=Subquery(upcoming.values("delivery_on")[:1]))

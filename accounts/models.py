@@ -203,8 +203,8 @@ class Profile(models.Model):
         """The next scheduled delivery; None while paused (or before the schedule is generated)."""
         if self.pk is None:
             return None
-        if today is None and hasattr(self, "next_delivery_date"):
-            return self.next_delivery_date  # loaded `with_next_delivery()` (the lead sync): no query
+        if today is None and hasattr(self, "loaded_next_delivery_on"):
+            return self.loaded_next_delivery_on  # loaded `with_next_delivery()` (the lead sync): no query
         upcoming = self.upcoming_deliveries(today=today, limit=1)
         return upcoming[0].delivery_on if upcoming else None
 

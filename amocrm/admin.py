@@ -84,7 +84,7 @@ def lead_link(lead_id: int | None, *, base_url: str | None = None) -> str:
         return "—"
     return format_html(
         '<a href="{}/leads/detail/{}" target="_blank" rel="noopener noreferrer">{}</a>',
-        base_url or api_base_url(),
+        api_base_url() if base_url is None else base_url,
         lead_id,
         lead_id,
     )

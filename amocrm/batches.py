@@ -1,6 +1,7 @@
 """The one rule for a batch amoCRM refuses (leads, notes): it answers 400 for the whole batch when
-one item is bad. The items the 400 names are refused and the others are sent again at once; a 400
-that names none is retried item by item, so one bad customer never fails the 49 others."""
+one item is bad (and, for leads, 404 when one is gone). The items a 400 names are refused and the
+others are sent again at once; a refusal that names none is retried item by item, so one bad
+customer never fails the 49 others."""
 
 from collections.abc import Callable, Collection
 
@@ -22,6 +23,7 @@ def send_refusing_named[T](
         call(items)
     except refusals as e:
         picked = set(named(items, e)) if isinstance(e, AmoCRMValidationError) else set()
+        picked &= set(range(len(items)))  # a position beyond the batch names nothing in it
         if not picked and len(items) > 1:
             for item in items:
                 send_refusing_named([item], call, named=named, refuse=refuse, refusals=refusals)

@@ -11,6 +11,7 @@ from django.core.mail.backends import console
 
 class EmailBackend(console.EmailBackend):
     def write_message(self, message: EmailMessage) -> None:
+        message.message()  # what SMTP would refuse (a newline in a header, say) is refused here too
         lines = [
             f"From: {message.from_email}",
             f"To: {', '.join(message.to)}",
@@ -21,7 +22,13 @@ class EmailBackend(console.EmailBackend):
             message.body,
         ]
         others = [mimetype for _content, mimetype in getattr(message, "alternatives", [])]
-        others += [getattr(a, "filename", None) or "attachment" for a in message.attachments]
+        others += [_attachment_name(a) for a in message.attachments]
         if others:
             lines += ["", f"(also in this email: {', '.join(others)})"]
         self.stream.write("\n".join(lines) + "\n" + "-" * 79 + "\n")
+
+
+def _attachment_name(attachment) -> str:
+    if hasattr(attachment, "get_filename"):  # a MIME part
+        return attachment.get_filename() or "attachment"
+    return getattr(attachment, "filename", None) or "attachment"

@@ -326,9 +326,13 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # runserver's request lines (make run, make demo): Django gives them a handler of their own,
-    # which would print a reset token or the webhook secret in the path as it is.
-    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    # Django gives runserver's request lines (make run, make demo) and, under DEBUG, its own
+    # messages handlers of their own, which would print a reset token or the webhook secret in a
+    # path as it is: both go through ours instead.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
 }
 
 # FLOWER ACCOUNT

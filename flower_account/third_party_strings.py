@@ -10,6 +10,7 @@ STRINGS = [
     # verb with a masculine one ("доставка … был успешно изменен"); ours says "Сохранено: доставка
     # «…»", right for every model.
     gettext_noop("The {name} “{obj}” was added successfully."),
+    gettext_noop("You may edit it again below."),  # follows the line above on "save and continue"
     gettext_noop("The {name} “{obj}” was added successfully. You may add another {name} below."),
     gettext_noop("The {name} “{obj}” was changed successfully."),
     gettext_noop("The {name} “{obj}” was changed successfully. You may edit it again below."),

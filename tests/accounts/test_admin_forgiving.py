@@ -44,10 +44,11 @@ def test_every_admin_list_and_form_forgives_what_it_cannot_serve(superuser):
     request = RequestFactory().get("/")
     request.user = superuser
     admins = list(admin.site._registry.values())
-    inlines = [inline for model_admin in admins for inline in model_admin.get_inline_instances(request)]
+    inlines = [inline for model_admin in admins for inline in model_admin.inlines]  # add pages show none
 
     assert [type(a).__name__ for a in admins if a.get_changelist(request) is not ForgivingChangeList] == []
-    assert [type(a).__name__ for a in [*admins, *inlines] if not isinstance(a, ForgivingAdminMixin)] == []
+    assert [type(a).__name__ for a in admins if not isinstance(a, ForgivingAdminMixin)] == []
+    assert inlines and [c.__name__ for c in inlines if not issubclass(c, ForgivingAdminMixin)] == []
 
 
 @pytest.mark.parametrize(("url", "column"), LISTS)

@@ -1,11 +1,14 @@
+import datetime
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from accounts.models import BouquetCategory, Profile, User
+from accounts.models import BouquetCategory, Delivery, Profile, User
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +135,29 @@ def test_profile_labels_are_russian(customer):
 
     assert customer.get_delivery_interval_display() == "1 раз в две недели"
     assert customer.get_account_status_display() == "новый"
+
+
+def _skip_first(profile: Profile) -> None:
+    first = profile.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").first()
+    Delivery.objects.filter(pk=first.pk).update(status=Delivery.Status.SKIPPED)
+
+
+def _stop_all(profile: Profile) -> None:  # what a pause leaves: nothing scheduled
+    profile.deliveries.filter(status=Delivery.Status.SCHEDULED).update(status=Delivery.Status.CANCELLED)
+
+
+@pytest.mark.parametrize("change", [lambda profile: None, _skip_first, _stop_all])
+def test_the_next_delivery_loaded_with_the_profile_is_the_one_it_would_ask_for(profile_factory, change):
+    profile = profile_factory()
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    first = profile.deliveries.order_by("delivery_on").first()
+    Delivery.objects.filter(pk=first.pk).update(delivery_on=yesterday)  # past: never the next one
+    change(profile)
+
+    loaded = Profile.objects.with_next_delivery().get(pk=profile.pk)
+    expected = Profile.objects.get(pk=profile.pk).next_delivery_on()
+    assert (expected is None) == (change is _stop_all) and expected != yesterday
+
+    with CaptureQueriesContext(connection) as asked:
+        assert loaded.next_delivery_on() == expected
+    assert len(asked) == 0

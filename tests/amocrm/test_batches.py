@@ -56,6 +56,21 @@ def test_a_400_that_names_nothing_is_retried_item_by_item():
     assert account.calls == [list("abcd"), ["a"], ["b"], ["c"], ["d"]]
 
 
+def test_positions_beyond_the_batch_name_nothing_in_it():
+    calls = []
+
+    def refuse_all(batch):
+        calls.append(batch)
+        raise AmoCRMValidationError("Request validation failed")
+
+    refused = {}
+    send_refusing_named(
+        ["a", "b"], refuse_all, named=lambda batch, error: {7}, refuse=lambda i, e: refused.setdefault(i, e)
+    )
+
+    assert list(refused) == ["a", "b"] and calls == [["a", "b"], ["a"], ["b"]]
+
+
 def test_a_refusal_that_is_not_a_400_names_nothing():
     calls = []
 

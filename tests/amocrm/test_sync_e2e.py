@@ -194,7 +194,7 @@ def field_value(lead: dict, field_id: int) -> str | None:
     return None
 
 
-def settled(expected_synced: int, *, dead_tasks: frozenset[str] = frozenset()) -> bool:
+def settled(expected_synced: int, *, dead_tasks: frozenset = frozenset()) -> bool:
     """All rows synced, no worker holding one and no task left in the queue. "All synced" alone is
     not the end: tasks queued during an outage still run afterwards and claim synced rows for a
     no-op run. `dead_tasks`: a killed worker's task, which stays "running" forever."""
