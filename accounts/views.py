@@ -43,9 +43,12 @@ class HomeView(TemplateView):
 
 
 class ProfileMixin(LoginRequiredMixin):
+    def get_profile_queryset(self):
+        return Profile.objects.select_related("user", "bouquet_category")
+
     def get_profile(self) -> Profile:
         try:
-            return Profile.objects.select_related("user", "bouquet_category").get(user=self.request.user)
+            return self.get_profile_queryset().get(user=self.request.user)
         except Profile.DoesNotExist:
             # Staff created in the admin have no subscription; they have nothing to show here.
             raise Http404(_("This account has no flower subscription.")) from None
@@ -54,16 +57,8 @@ class ProfileMixin(LoginRequiredMixin):
 class DashboardView(ProfileMixin, TemplateView):
     template_name = "accounts/dashboard.html"
 
-    def get_profile(self) -> Profile:
-        try:
-            return (
-                Profile.objects.with_referral_stats()
-                .with_awaiting_sum()
-                .select_related("user", "bouquet_category")
-                .get(user=self.request.user)
-            )
-        except Profile.DoesNotExist:
-            raise Http404(_("This account has no flower subscription.")) from None
+    def get_profile_queryset(self):
+        return super().get_profile_queryset().with_referral_stats().with_awaiting_sum()
 
     def get_context_data(self, **kwargs):
         profile = self.get_profile()
@@ -85,8 +80,9 @@ class DashboardView(ProfileMixin, TemplateView):
         )
 
 
-class DeliverySkipView(ProfileMixin, View):
-    """POST: skip one of the customer's own upcoming deliveries (another customer's is a 404)."""
+class DeliveryActionView(ProfileMixin, View):
+    """POST: an action on one of the customer's own deliveries (another customer's is a 404); what
+    came of it is a message on the account page."""
 
     http_method_names = ["post"]
 
@@ -94,62 +90,42 @@ class DeliverySkipView(ProfileMixin, View):
         profile = self.get_profile()
         delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
         try:
-            delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
+            done = self.act(profile, delivery)
         except delivery_actions.DeliveryError as e:
             messages.error(request, str(e))
         else:
-            analytics.event_push(request, "delivery_skip", delivery_on=delivery.delivery_on.isoformat())
-            messages.success(
-                request,
-                _("The delivery on %(day)s is skipped.") % {"day": date_format(delivery.delivery_on, "j E")},
-            )
+            messages.success(request, done)
         return redirect("accounts:dashboard")
 
-
-class DeliveryUnskipView(ProfileMixin, View):
-    """POST: take back the skip of one of the customer's own deliveries (another customer's is a 404)."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        profile = self.get_profile()
-        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
-        try:
-            delivery_actions.delivery_unskip(profile=profile, delivery_id=delivery.pk)
-        except delivery_actions.DeliveryError as e:
-            messages.error(request, str(e))
-        else:
-            messages.success(
-                request,
-                _("The delivery on %(day)s is back on.") % {"day": date_format(delivery.delivery_on, "j E")},
-            )
-        return redirect("accounts:dashboard")
+    def act(self, profile: Profile, delivery: Delivery) -> str:
+        """Do it (DeliveryError when it cannot be done); the message that says it is done."""
+        raise NotImplementedError
 
 
-class DeliveryMoveView(ProfileMixin, View):
-    """POST: move one of the customer's own deliveries to another day (another customer's is a 404)."""
+class DeliverySkipView(DeliveryActionView):
+    def act(self, profile: Profile, delivery: Delivery) -> str:
+        delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
+        analytics.event_push(self.request, "delivery_skip", delivery_on=delivery.delivery_on.isoformat())
+        return _("The delivery on %(day)s is skipped.") % {"day": date_format(delivery.delivery_on, "j E")}
 
-    http_method_names = ["post"]
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        profile = self.get_profile()
-        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
-        form = DeliveryMoveForm(request.POST)
+class DeliveryUnskipView(DeliveryActionView):
+    def act(self, profile: Profile, delivery: Delivery) -> str:
+        delivery_actions.delivery_unskip(profile=profile, delivery_id=delivery.pk)
+        return _("The delivery on %(day)s is back on.") % {"day": date_format(delivery.delivery_on, "j E")}
+
+
+class DeliveryMoveView(DeliveryActionView):
+    def act(self, profile: Profile, delivery: Delivery) -> str:
+        form = DeliveryMoveForm(self.request.POST)
         if not form.is_valid():
-            messages.error(request, " ".join(form.errors["delivery_on"]))
-            return redirect("accounts:dashboard")
+            raise delivery_actions.DeliveryError(" ".join(form.errors["delivery_on"]))
         new_date = form.cleaned_data["delivery_on"]
-        try:
-            delivery_actions.delivery_move(profile=profile, delivery_id=delivery.pk, new_date=new_date)
-        except delivery_actions.DeliveryError as e:
-            messages.error(request, str(e))
-        else:
-            messages.success(
-                request,
-                _("The delivery on %(day)s is moved to %(new_day)s.")
-                % {"day": date_format(delivery.delivery_on, "j E"), "new_day": date_format(new_date, "j E")},
-            )
-        return redirect("accounts:dashboard")
+        delivery_actions.delivery_move(profile=profile, delivery_id=delivery.pk, new_date=new_date)
+        return _("The delivery on %(day)s is moved to %(new_day)s.") % {
+            "day": date_format(delivery.delivery_on, "j E"),
+            "new_day": date_format(new_date, "j E"),
+        }
 
 
 class DeliverySkipLinkView(View):

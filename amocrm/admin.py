@@ -4,7 +4,6 @@ webhook events amoCRM posted (read-only, with a "reprocess" action)."""
 
 import datetime
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import CharField, Count, QuerySet, Value
 from django.http import HttpRequest
@@ -30,7 +29,7 @@ from amocrm.models import (
     WebhookEvent,
 )
 from amocrm.services import enqueue, webhook_events
-from amocrm.services.connection import api_base_url, is_enabled, is_oauth_configured
+from amocrm.services.connection import api_base_url, can_connect, is_enabled
 
 
 @admin.register(OAuthToken)
@@ -48,8 +47,7 @@ class OAuthTokenAdmin(ForgivingAdminMixin, admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        # The same button as on the index; with a long-lived token there is nothing to connect.
-        context = {"amocrm_can_connect": is_oauth_configured() and not settings.AMOCRM_LONG_LIVED_TOKEN}
+        context = {"amocrm_can_connect": can_connect()}  # the same button as on the index
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
 

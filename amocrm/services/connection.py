@@ -64,6 +64,12 @@ def is_oauth_configured() -> bool:
     )
 
 
+def can_connect() -> bool:
+    """Whether staff may (re)connect amoCRM from the browser: OAuth is set up, and no long-lived
+    token stands in for it (then there is nothing to connect)."""
+    return is_oauth_configured() and not settings.AMOCRM_LONG_LIVED_TOKEN
+
+
 def _require_oauth() -> None:
     if not is_oauth_configured():
         raise AmoCRMNotConfigured(

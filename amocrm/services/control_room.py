@@ -13,7 +13,7 @@ from django.utils import timezone
 from amocrm.models import AmoCRMAccount, CircuitBreaker, LeadSync, OAuthToken, ReconcileCursor, WebhookEvent
 from amocrm.services.account import account_current
 from amocrm.services.breaker import breaker_state
-from amocrm.services.connection import is_enabled, is_oauth_configured
+from amocrm.services.connection import can_connect, is_enabled
 
 WEBHOOK_FAILURES_WINDOW = datetime.timedelta(hours=24)
 
@@ -57,7 +57,7 @@ def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
     return ControlRoom(
         is_enabled=is_enabled(),
         uses_long_lived_token=long_lived,
-        can_connect=is_oauth_configured() and not long_lived,
+        can_connect=can_connect(),
         account=account_current(),
         token_expires_at=token.expires_at if token else None,
         token_is_expired=bool(token and token.is_expired(now=now)),

@@ -166,6 +166,15 @@ def test_the_oauth_tokens_page_has_the_connect_button(superuser_client):
     assert f'href="{reverse("amocrm:oauth_start")}">Подключить amoCRM<' in page
 
 
+def test_with_a_long_lived_token_neither_page_offers_to_connect(superuser_client, settings):
+    settings.AMOCRM_LONG_LIVED_TOKEN = "long-lived-SECRET"
+
+    tokens = superuser_client.get(reverse("admin:amocrm_oauthtoken_changelist")).content.decode()
+    index = superuser_client.get(reverse("admin:index")).content.decode()
+
+    assert reverse("amocrm:oauth_start") not in tokens and reverse("amocrm:oauth_start") not in index
+
+
 def test_the_oauth_tokens_page_offers_reconnect_once_connected(superuser_client, oauth_token):
     page = superuser_client.get(reverse("admin:amocrm_oauthtoken_changelist")).content.decode()
 
