@@ -37,7 +37,7 @@ from pathlib import Path
 
 import requests
 
-from tools.harness.database import database_kind, throwaway_database
+from tools.harness.database import add_run_arguments, database_kind, throwaway_database
 from tools.harness.figures import load_average, request_table
 from tools.harness.inprocess import django_setup, queries_of
 from tools.harness.processes import free_port, time_limit
@@ -195,11 +195,7 @@ def main() -> None:
     parser.add_argument(
         "--customers", type=int, default=10_000, help="customers, ten deliveries each (10000)"
     )
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL database to create, use and drop (default: a temporary SQLite file)",
-    )
-    parser.add_argument("--timeout", type=int, default=300, help="seconds for the whole run (300)")
+    add_run_arguments(parser, timeout=300)
     args = parser.parse_args()
     if args.requests < 1 or args.customers < 1:
         parser.error("--requests and --customers must be at least 1")

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import requests
 
-from tools.harness.database import database_kind, throwaway_database
+from tools.harness.database import add_run_arguments, database_kind, throwaway_database
 from tools.harness.figures import load_average, request_table
 from tools.harness.inprocess import django_setup, hash_time, queries_of
 from tools.harness.processes import free_port, time_limit
@@ -138,11 +138,7 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50, help="timed requests of each kind (50)")
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL database to create, use and drop (default: a temporary SQLite file)",
-    )
-    parser.add_argument("--timeout", type=int, default=120, help="seconds for the whole run (120)")
+    add_run_arguments(parser, timeout=120)
     args = parser.parse_args()
     if args.requests < 1:
         parser.error("--requests must be at least 1")

@@ -14,7 +14,7 @@ from django.utils import formats, timezone
 
 from accounts import payments
 from accounts.models import Delivery, Invoice, Profile
-from tests.admin_pages import figures, links
+from tests.admin_pages import change_form_data, figures, links
 
 pytestmark = pytest.mark.django_db
 
@@ -187,8 +187,7 @@ def test_models_staff_never_use_are_not_in_the_admin(superuser_client):
 
 def test_saving_and_deleting_say_so_in_russian_right_for_a_feminine_model(superuser_client, category):
     change = reverse("admin:accounts_bouquetcategory_change", args=[category.pk])
-    form = superuser_client.get(change).context["adminform"].form
-    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data = change_form_data(superuser_client, change)
 
     saved = superuser_client.post(change, data, follow=True)
     kept_on = superuser_client.post(change, {**data, "_continue": "1"}, follow=True)

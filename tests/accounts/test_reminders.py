@@ -117,7 +117,8 @@ def test_a_reminder_sent_after_the_cut_off_has_no_skip_link(anna, settings):
     send(at("2027-02-03", 10))
 
     [message] = reminders_to("anna@example.ru")
-    assert "/deliveries/skip/" not in message.body
+    [(html, _mimetype)] = message.alternatives
+    assert "/deliveries/skip/" not in message.body and "/deliveries/skip/" not in html
 
 
 # -- never twice -----------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - fixtures imported from test_sync, used as arguments
 """Customer and staff actions on deliveries reach the amoCRM lead through the normal sync."""
 
 import datetime

@@ -19,7 +19,10 @@ MANY_WRITERS = "?transaction_mode=IMMEDIATE&timeout=20"
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, timeout: int) -> None:
     """`--database-url` (default: a temporary SQLite file) and `--timeout`, the bound on the whole run."""
-    parser.add_argument("--database-url", help="a PostgreSQL database to create, use and drop")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database to create, use and drop (default: a temporary SQLite file)",
+    )
     parser.add_argument("--timeout", type=int, default=timeout, help=f"seconds for the whole run ({timeout})")
 
 
