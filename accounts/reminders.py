@@ -23,10 +23,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import F, OuterRef, QuerySet, Subquery
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts import skip_links
@@ -150,13 +150,8 @@ def _send(build: Callable[..., EmailMultiAlternatives], obj, **kwargs) -> bool:
 
 
 def _email(name: str, context: dict, to: str) -> EmailMultiAlternatives:
-    context = {**context, "site_url": settings.SITE_URL}
-    subject = " ".join(render_to_string(f"accounts/email/{name}_subject.txt", context).split())
-    message = EmailMultiAlternatives(
-        subject, render_to_string(f"accounts/email/{name}_message.txt", context), None, [to]
-    )
-    message.attach_alternative(render_to_string(f"accounts/email/{name}_message.html", context), "text/html")
-    return message
+    # allauth's: the subject prefix, the sender, the text body and the HTML one beside it.
+    return get_adapter().render_mail(f"accounts/email/{name}", to, {**context, "site_url": settings.SITE_URL})
 
 
 def _reminder_email(delivery: Delivery, *, now: datetime.datetime) -> EmailMultiAlternatives:

@@ -7,11 +7,10 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -349,7 +348,5 @@ def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
 def referral_reward_email_send(*, entry_id: int) -> None:
     entry = LedgerEntry.objects.select_related("profile__user").get(pk=entry_id)
     context = {"amount": entry.amount, "profile": entry.profile, "site_url": settings.SITE_URL}
-    subject = render_to_string("accounts/email/referral_reward_subject.txt", context)
-    message = render_to_string("accounts/email/referral_reward_message.txt", context)
-    send_mail(" ".join(subject.split()), message, None, [entry.profile.user.email])
+    get_adapter().render_mail("accounts/email/referral_reward", entry.profile.user.email, context).send()
     logger.info("accounts.referral_reward_emailed entry_id=%s profile_id=%s", entry.pk, entry.profile_id)

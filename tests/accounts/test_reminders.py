@@ -63,7 +63,7 @@ def test_the_reminder_goes_three_days_before_from_ten_oclock_moscow_time(anna):
 
     assert (report.due, report.sent) == (1, 1)
     [message] = reminders_to("anna@example.ru")
-    assert "4 февраля" in message.subject
+    assert message.subject == "Flower Account: ваш букет приедет 4 февраля"
     assert Delivery.objects.get(profile=anna, delivery_on=d("2027-02-04")).reminded_at == at("2027-02-01", 10)
 
 
@@ -225,6 +225,7 @@ def test_a_low_balance_email_goes_once_per_shortfall(anna):
     send(at("2027-02-02", 10))
 
     [message] = low_balance_to("anna@example.ru")
+    assert message.subject == "Flower Account: баланса не хватает на следующий букет"
     assert "1 000,00 ₽" in message.body.replace(
         "\xa0", " "
     ) and "не хватает 1 500,00 ₽" in message.body.replace("\xa0", " ")
