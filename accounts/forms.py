@@ -14,8 +14,8 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, emails, phones, reminders, services
-from accounts.models import BouquetCategory, Profile
+from accounts import analytics, emails, legal, phones, reminders, services
+from accounts.models import BouquetCategory, LegalText, Profile
 
 MAX_DAYS_AHEAD = 365
 
@@ -144,7 +144,20 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         "delivery_interval",
         "wishes",
         "account_sum",
+        "consent",
     ]
+
+    # 152-FZ art. 9: a separate consent, by its own box, never ticked in advance. The template
+    # renders it with a link to the text (legal/consent.html), which is what the record hashes.
+    consent = forms.BooleanField(
+        label=_("I consent to the processing of my personal data"),
+        required=True,
+        error_messages={
+            "required": _(
+                "Without your consent to the processing of personal data we cannot open an account."
+            )
+        },
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -214,6 +227,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                     referral_code=request.session.get(services.REFERRAL_SESSION_KEY)
                 ),
             )
+            legal.consent_record(user=user, kind=LegalText.Kind.CONSENT, request=request)
         request.session.pop(services.REFERRAL_SESSION_KEY, None)
         analytics.event_push(request, "sign_up", interval=self.cleaned_data["delivery_interval"])
         return user

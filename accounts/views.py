@@ -12,8 +12,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
@@ -23,6 +24,7 @@ from accounts import (
     delivery_actions,
     emails,
     history,
+    legal,
     progress,
     services,
     skip_links,
@@ -40,6 +42,42 @@ class HomeView(TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(categories=BouquetCategory.objects.filter(is_active=True), **kwargs)
+
+
+class LegalPageView(TemplateView):
+    """The consent text or the privacy policy, rendered as a consent record would hash it."""
+
+    template_name = "legal/page.html"
+    kind: str = ""
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            document=legal.document_render(kind=self.kind), title=self.title, **kwargs
+        )
+
+
+class CookieChoiceView(View):
+    """The cookie notice's answer (a form post, so no script is needed) and, by GET, the page to
+    change it, linked from the footer."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not analytics.is_enabled():
+            raise Http404
+        context = {"consent": analytics.consent_of(request), "home_url": reverse("home")}
+        return render(request, "legal/cookies.html", context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not analytics.is_enabled():
+            raise Http404
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("home")
+        response = redirect(target)
+        analytics.consent_remember(response, accepted=request.POST.get("choice") == "accept")
+        return response
 
 
 class ProfileMixin(LoginRequiredMixin):

@@ -15,6 +15,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from accounts import views as account_views
+from accounts.models import LegalText
 from flower_account import health
 
 admin.site.site_header = _("Flower Account administration")
@@ -51,6 +52,17 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
+    path(
+        "personal-data/consent/",
+        account_views.LegalPageView.as_view(kind=LegalText.Kind.CONSENT, title=_("Consent to processing")),
+        name="legal_consent",
+    ),
+    path(
+        "personal-data/policy/",
+        account_views.LegalPageView.as_view(kind=LegalText.Kind.PRIVACY, title=_("Privacy policy")),
+        name="legal_privacy",
+    ),
+    path("cookies/", account_views.CookieChoiceView.as_view(), name="cookie_choice"),
     path("account/", include("accounts.urls")),
     path("amocrm/", include("amocrm.urls")),
     path("healthz", health.healthz, name="healthz"),

@@ -109,6 +109,7 @@ def signup_data(password):
             "delivery_interval": "biweekly",
             "wishes": "Побольше пионов, без лилий",
             "account_sum": "3000,50",
+            "consent": "on",  # the separate consent to processing (152-FZ), never ticked in advance
         }
         data.update(overrides)
         return data
