@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "flower_account.middleware.PrivatePagesMiddleware",
+    "flower_account.middleware.AdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -191,6 +192,7 @@ ACCOUNT_RATE_LIMITS = {
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Flower Account"
+MFA_TOTP_TOLERANCE = 1  # a phone's clock 30 s off still works
 # Wrong codes count as failed logins (allauth's "login_failed" limit above, per account), and
 # allauth refuses a code already used within its period.
 

@@ -34,6 +34,10 @@ urlpatterns = [
     path("logout/", allauth_views.logout, name="account_logout"),
     path("inactive/", allauth_views.account_inactive, name="account_inactive"),
     path("account/password/", allauth_views.password_change, name="account_change_password"),
+    # Staff two-factor sign-in (allauth.mfa): the code page at login, the authenticator app's setup,
+    # recovery codes; setting it up asks for the password again when the login is not recent.
+    path("account/2fa/", include("allauth.mfa.urls")),
+    path("account/reauthenticate/", allauth_views.reauthenticate, name="account_reauthenticate"),
     path("forgot-password/", account_views.PasswordResetView.as_view(), name="account_reset_password"),
     path(
         "forgot-password/sent/",
