@@ -321,3 +321,23 @@ class DeliveryMoveForm(forms.Form):
     delivery_on = forms.DateField(
         label=_("New date"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], widget=DateInput()
     )
+
+
+class AccountDeleteForm(forms.Form):
+    """Deleting the account asks for the password: a session left open is not enough."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not right."), code="wrong_password")
+        return password

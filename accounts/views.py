@@ -10,9 +10,10 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
@@ -21,8 +22,10 @@ from django.views.generic import FormView, TemplateView
 
 from accounts import (
     analytics,
+    data_export,
     delivery_actions,
     emails,
+    erasure,
     history,
     legal,
     progress,
@@ -30,7 +33,7 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
+from accounts.forms import AccountDeleteForm, DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -257,6 +260,44 @@ class PreferencesView(ProfileMixin, FormView):
         analytics.event_push(self.request, "preferences_update")
         messages.success(self.request, _("Your preferences are saved."))
         return super().form_valid(form)
+
+
+class MyDataView(LoginRequiredMixin, FormView):
+    """The customer's data: the download, and deleting the account behind the password."""
+
+    template_name = "accounts/my_data.html"
+    form_class = AccountDeleteForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_context_data(self, **kwargs):
+        consents = self.request.user.consents.select_related("text").order_by("created_at")
+        return super().get_context_data(consents=consents, **kwargs)
+
+    def form_valid(self, form: AccountDeleteForm):
+        erasure.account_erase(user=self.request.user, request=self.request)
+        messages.success(self.request, _("Your account is deleted. We have sent a confirmation by email."))
+        return redirect("home")
+
+    def post(self, request, *args, **kwargs):
+        # Password guesses are limited like a password change (allauth's limiter, per user).
+        if not ratelimit.consume(request, action="change_password", user=request.user):
+            form = self.get_form()
+            form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
+            return self.form_invalid(form)
+        return super().post(request, *args, **kwargs)
+
+
+class MyDataDownloadView(LoginRequiredMixin, View):
+    """Everything the site holds about the customer, as one JSON file to keep."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        data = data_export.customer_data_export(user=request.user)
+        response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+        day = timezone.localdate().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="flower-account-my-data-{day}.json"'
+        return response
 
 
 def referral_landing(request: HttpRequest, referral_code: UUID) -> HttpResponse:

@@ -11,9 +11,10 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts.erasure import account_erased
 from accounts.models import Profile, User
 from accounts.signals import subscription_event
-from amocrm.services import enqueue, notes
+from amocrm.services import enqueue, erasure, notes
 from amocrm.services.connection import is_enabled
 from amocrm.services.outbox import lead_sync_mark_pending
 
@@ -46,3 +47,13 @@ def user_saved(
     profile = Profile.objects.filter(user=instance).first()
     if profile is not None:
         profile_saved(sender=Profile, instance=profile)
+
+
+@receiver(account_erased, dispatch_uid="amocrm.account_erased")
+def account_erased_in_crm(sender, user: User, profile: Profile | None, **kwargs) -> None:
+    # Same transaction as the erasure: the contact's and the lead's data are cleared by the sync.
+    if profile is None:
+        return
+    erasure.erasure_record(profile=profile)
+    if is_enabled():
+        enqueue.lead_sync_after_commit(profile_id=profile.pk)
