@@ -1,0 +1,123 @@
+"""152-FZ in a real browser: consent at signup, the data file, deleting the account (and amoCRM's
+copy), signing up again with the same address; axe-core finds nothing on the new pages."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.harness.browser import PHONE, fill_signup, new_context, sign_up, submit, wait_for, wait_for_lead
+from tools.harness.database import throwaway_database
+from tools.harness.site import PASSWORD, signup_data, unique_email
+from tools.harness.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+GTM_ID = "GTM-E2ETEST"
+
+
+def axe_violations(page: Any) -> list[dict]:
+    """axe-core's violations on the page as it stands (axe-playwright-python injects the engine)."""
+    axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
+    results = axe_playwright.Axe().run(page)
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in results.response["violations"]
+    ]
+
+
+def test_sign_up_download_the_file_delete_the_account_and_sign_up_again(stack, new_page):
+    page = new_page()
+    data = signup_data(unique_email("pd"))
+
+    page.goto("/signup/")
+    fill_signup(page, {**data, "consent": ""})  # the box left unticked
+    submit(page)
+    assert "Без вашего согласия на обработку персональных данных" in page.inner_text("main")
+    assert page.input_value("[name=delivery_address]") == data["delivery_address"]
+    fill_signup(page, data)
+    submit(page)
+    page.wait_for_url(re.compile(r"/account/$"))
+    lead = wait_for_lead(stack, data["email"])
+    contact_id = lead["_embedded"]["contacts"][0]["id"]
+
+    page.goto("/account/my-data/")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Скачать мои данные (JSON)").click()
+    exported = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    assert exported["account"]["email"] == data["email"]
+    assert exported["subscription"]["delivery_address"] == data["delivery_address"]
+    assert [c["action"] for c in exported["consents"]] == ["given"]
+
+    page.fill("[name=password]", PASSWORD)
+    page.get_by_role("button", name="Удалить аккаунт").click()
+    page.wait_for_url(re.compile(r"/$"))
+    assert "Аккаунт удалён" in page.inner_text("main")
+
+    def cleared() -> dict | None:
+        contact = stack.control("GET", f"contacts/{contact_id}")
+        return None if contact.get("custom_fields_values") else contact
+
+    contact = wait_for(cleared, "the contact cleared in the stand-in", stack=stack)
+    assert data["email"] not in json.dumps(contact, ensure_ascii=False)
+    notes = wait_for(
+        lambda: [
+            n
+            for n in stack.control("GET", f"leads/{lead['id']}/notes")["notes"]
+            if "удалил аккаунт" in str(n)
+        ],
+        "the note about the deleted account",
+        stack=stack,
+    )
+    assert data["email"] not in json.dumps(notes, ensure_ascii=False)
+    lead_now = stack.control("GET", f"leads/{lead['id']}")
+    assert data["delivery_address"] not in json.dumps(lead_now, ensure_ascii=False)
+
+    sign_up(new_page(), data)  # the same address, free again
+
+
+@pytest.fixture(scope="module")
+def gtm_stack() -> Iterator[Stack]:
+    """A second site with a GTM container set, for the cookie notice (nothing loads before "Принять")."""
+    workdir = Path(tempfile.mkdtemp(prefix="flower-e2e-gtm-"))
+    with throwaway_database(None, many_writers=True) as url:
+        stack = Stack(url, workdir=workdir, admin_2fa=False, env={"GTM_CONTAINER_ID": GTM_ID})
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_the_signup_and_legal_pages_have_no_accessibility_violations(new_page):
+    page = new_page(PHONE)
+    for path in ("/signup/", "/personal-data/consent/", "/personal-data/policy/"):
+        page.goto(path)
+        assert axe_violations(page) == [], path
+    page.goto("/signup/")
+    submit(page)  # the errors shown, the consent box's among them
+    assert axe_violations(page) == []
+
+
+def test_the_cookie_notice_has_no_accessibility_violations_and_remembers_no(browser, gtm_stack):
+    context = new_context(browser, gtm_stack.site_url, PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/login/")
+        notice = page.locator(".cookie-notice")
+        assert notice.is_visible()
+        assert "googletagmanager" not in page.content()
+        assert axe_violations(page) == []
+        notice.get_by_role("button", name="Отклонить").click()
+        page.wait_for_load_state()
+        assert page.locator(".cookie-notice").count() == 0
+        assert "googletagmanager" not in page.content()
+    finally:
+        context.close()
