@@ -4,6 +4,7 @@ copy), signing up again with the same address; axe-core finds nothing on the new
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -121,3 +122,26 @@ def test_the_cookie_notice_has_no_accessibility_violations_and_remembers_no(brow
         assert "googletagmanager" not in page.content()
     finally:
         context.close()
+
+
+def test_screenshots_of_the_personal_data_pages(stack, new_page, browser, gtm_stack, artifacts):
+    """Phone-width screenshots: the signup's consent box, the cookie notice, the "My data" page.
+    `E2E_SCREENSHOTS_DIR=docs/screenshots` refreshes the committed ones."""
+    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    page = new_page(PHONE)
+    page.goto("/signup/")
+    page.screenshot(path=folder / "consent-signup-phone.png", full_page=True)
+    sign_up(page, signup_data(unique_email("shot-pd")))
+    page.goto("/account/my-data/")
+    page.screenshot(path=folder / "consent-my-data-phone.png", full_page=True)
+
+    context = new_context(browser, gtm_stack.site_url, PHONE)
+    try:
+        notice_page = context.new_page()
+        notice_page.goto("/login/")
+        # The viewport, as a phone shows it: the notice stays at the bottom of the screen.
+        notice_page.screenshot(path=folder / "consent-cookie-notice-phone.png")
+    finally:
+        context.close()
+    assert (folder / "consent-cookie-notice-phone.png").exists()
