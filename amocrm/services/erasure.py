@@ -6,7 +6,8 @@ Durable like every change: `erasure_record` runs in the transaction that erases 
 (accounts.erasure.account_erased), writes the note, flags the LeadSync row and marks it pending;
 the lead sync then PATCHes the contact (`contacts_erase`) with its own retries, breaker and sweep.
 Local copies go too: notes already sent lose their text (amoCRM has it), unsent ones are dropped
-(they could carry an old address); the last values sent are overwritten by the next sync.
+(they could carry an old address), and the sync row forgets the contact's phone and email and the
+last values sent.
 """
 
 import logging
@@ -48,7 +49,11 @@ def erasure_record(*, profile: Profile) -> None:
     LeadNote.objects.filter(profile=profile).update(text=Value("—"))
     LeadNote.objects.create(profile=profile, action=ACTION, text=NOTE_TEXT)
     sync = lead_sync_mark_pending(profile=profile)
-    LeadSync.objects.filter(pk=sync.pk).update(contact_erase_requested_at=timezone.now())
+    # The local copies of what amoCRM held go too; with no last values, the next sync sends every
+    # field (the cleared ones included).
+    LeadSync.objects.filter(pk=sync.pk).update(
+        contact_erase_requested_at=timezone.now(), contact_phone="", contact_email="", synced_values={}
+    )
     logger.info("amocrm.erasure_recorded profile_id=%s lead_id=%s", profile.pk, sync.lead_id)
 
 

@@ -29,6 +29,7 @@ def notes_on(settings):
 def deleted(linked, password, _tasks_dummy):
     """The linked customer deletes the account from the site (nothing runs: the dummy queue)."""
     LeadNote.objects.filter(profile=linked).update(note_id=1)  # the signup's note went long ago
+    LeadSync.objects.filter(profile=linked).update(contact_phone="+79001234567", contact_email="a@b.ru")
     browser = Client()
     browser.force_login(linked.user)
     response = browser.post(reverse("accounts:my_data"), {"password": password})
@@ -51,6 +52,7 @@ def test_the_erasure_is_recorded_in_the_transaction_that_erases_the_account(dele
     sync = LeadSync.objects.get(profile=deleted)
     assert sync.status == LeadSync.Status.PENDING
     assert sync.contact_erase_requested_at is not None
+    assert (sync.contact_phone, sync.contact_email, sync.synced_values) == ("", "", {})
     note = LeadNote.objects.filter(profile=deleted, action=erasure.ACTION).get()
     assert note.note_id is None and "удалил аккаунт" in note.text
     assert deleted.user.email not in note.text and ADDRESS not in note.text
