@@ -3,6 +3,7 @@ import datetime
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -453,6 +454,26 @@ class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
 admin.site.unregister(EmailAddress)
 admin.site.unregister(DBTaskResult)
 admin.site.unregister(Group)
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(ForgivingAdminMixin, admin.ModelAdmin):
+    """Staff authenticators (allauth.mfa): listed so a superuser can remove a lost one (its owner
+    then sets up a new one before the next admin page); never added or edited here."""
+
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    list_select_related = ["user"]
+    search_fields = ["user__email"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Group)

@@ -6,10 +6,11 @@ from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.models import ConsentRecord, User
 
 
-class ConsentRecordInline(admin.TabularInline):
+class ConsentRecordInline(ForgivingAdminMixin, admin.TabularInline):
     """Every consent the customer gave or withdrew, on the user's page, read-only."""
 
     model = ConsentRecord
