@@ -3,11 +3,16 @@ copy), signing up again with the same address; axe-core finds nothing on the new
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
+import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,7 @@ import pytest
 
 from tools.harness.browser import PHONE, fill_signup, new_context, sign_up, submit, wait_for, wait_for_lead
 from tools.harness.database import throwaway_database
-from tools.harness.site import PASSWORD, signup_data, unique_email
+from tools.harness.site import PASSWORD, manage, signup_data, unique_email
 from tools.harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -85,10 +90,11 @@ def test_sign_up_download_the_file_delete_the_account_and_sign_up_again(stack, n
 
 @pytest.fixture(scope="module")
 def gtm_stack() -> Iterator[Stack]:
-    """A second site with a GTM container set, for the cookie notice (nothing loads before "Принять")."""
+    """A second site as production runs it: staff two-factor sign-in on, and a GTM container set,
+    for the cookie notice (nothing loads before "Принять")."""
     workdir = Path(tempfile.mkdtemp(prefix="flower-e2e-gtm-"))
     with throwaway_database(None, many_writers=True) as url:
-        stack = Stack(url, workdir=workdir, admin_2fa=False, env={"GTM_CONTAINER_ID": GTM_ID})
+        stack = Stack(url, workdir=workdir, admin_2fa=True, env={"GTM_CONTAINER_ID": GTM_ID})
         try:
             stack.start()
             yield stack
@@ -145,3 +151,57 @@ def test_screenshots_of_the_personal_data_pages(stack, new_page, browser, gtm_st
     finally:
         context.close()
     assert (folder / "consent-cookie-notice-phone.png").exists()
+
+
+def totp_now(secret: str) -> str:
+    """The authenticator app's current 6-digit code (RFC 6238, 30 s, SHA-1)."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def test_staff_set_up_an_authenticator_before_the_admin_and_give_a_code_at_each_sign_in(
+    browser, gtm_stack, artifacts
+):
+    email = unique_email("staff-2fa")
+    manage(
+        {**gtm_stack.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+        "createsuperuser",
+        "--noinput",
+        "--email",
+        email,
+    )
+    context = new_context(browser, gtm_stack.site_url, PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/admin/")
+        page.fill("[name=login]", email)
+        page.fill("[name=password]", PASSWORD)
+        submit(page)
+        page.wait_for_url(re.compile(r"/account/reauthenticate/"))  # allauth: the password once more
+        page.fill("[name=password]", PASSWORD)
+        submit(page)
+        page.wait_for_url(re.compile(r"/account/2fa/totp/activate/"))
+        folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=folder / "staff-2fa-setup-phone.png", full_page=True)
+        secret = page.input_value("#authenticator_secret")
+        page.fill("[name=code]", totp_now(secret))
+        submit(page)
+        page.wait_for_url(re.compile(r"/account/2fa/recovery-codes/"))
+        page.goto("/admin/")
+        page.wait_for_url(re.compile(r"/admin/$"))
+
+        page.locator("#logout-form button, form[action$='/logout/'] button").first.click()
+        page.goto("/admin/")
+        page.fill("[name=login]", email)
+        page.fill("[name=password]", PASSWORD)
+        submit(page)
+        page.wait_for_url(re.compile(r"/account/2fa/authenticate/"))
+        assert "/admin/" not in page.url
+        page.fill("[name=code]", totp_now(secret))
+        page.get_by_role("button", name="Войти").click()
+        page.wait_for_url(re.compile(r"/admin/$"))
+    finally:
+        context.close()
