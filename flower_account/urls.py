@@ -1,6 +1,7 @@
 """Paths are a contract (tests and emails use them): /signup/, /login/, /login/code/, /logout/,
 /forgot-password/, /reset-password/<uidb64>/<token>/, /account/, /account/preferences/,
-/account/deliveries/skip/<token>/, /<referral uuid>/, /healthz.
+/account/deliveries/skip/<token>/, /account/my-data/, /personal-data/consent/, /personal-data/policy/,
+/cookies/, /account/2fa/ (allauth.mfa, staff), /<referral uuid>/, /healthz.
 
 Only the allauth views the site uses are mounted, under allauth's own URL names, so there is one
 login, one signup and one password-reset flow (Django's) and no unused allauth pages.
