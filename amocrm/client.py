@@ -204,7 +204,7 @@ class AmoCRMClient:
         nothing; any other answer (2xx, 400, 401, 404) shows amoCRM is there."""
         if self.breaker is None or isinstance(error, AmoCRMRateLimited):
             return
-        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired | AmoCRMUnavailable):
+        if error is not None and (error.opens_breaker or isinstance(error, AmoCRMUnavailable)):
             self.breaker.failed(error)
         else:
             self.breaker.succeeded()
