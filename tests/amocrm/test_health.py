@@ -264,3 +264,20 @@ def test_not_connected_is_reported_without_a_request(amocrm_settings, db):
 
     assert report.requests == 0
     assert report.problems[0].startswith("amoCRM is not connected")
+
+
+def test_the_procfile_process_reports_problems_and_keeps_going(amocrm_settings, db, monkeypatch):
+    from flower_account import commands
+
+    def stop(seconds: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands.time, "sleep", stop)
+    err = StringIO()
+
+    with pytest.raises(KeyboardInterrupt):  # the round ended without raising; the loop then slept
+        call_command("amocrm_check", "--every", "86400", stdout=StringIO(), stderr=err)
+
+    assert "1 problem(s) for staff to fix" in err.getvalue()
+    assert "This round failed" not in err.getvalue()  # problems found are a result, not a failure
+    assert health_last().problems[0].startswith("amoCRM is not connected")
