@@ -3,9 +3,12 @@ non-admin user on admin-only calls, a hook switched off after more than 100 fail
 unsorted stage listed first and refused to the leads API."""
 
 from http import HTTPStatus
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
+from amocrm.services.health import health_last
 from tests.tools.helpers import errors_of
 from tools.amocrm_standin.constants import FIRST_WORKING_STATUS, HOOK_OFF_FAILURES, PIPELINE_ID
 
@@ -78,3 +81,74 @@ def test_a_hook_is_switched_off_after_more_than_100_failed_deliveries_and_on_aga
     api.post(url, json={"destination": DEAD_DESTINATION, "settings": ["update_lead"]}, timeout=5)
     assert api.get(url, timeout=5).json()["_embedded"]["webhooks"][0]["disabled"] is False
     assert len(standin.deliver(event)) == 1
+
+
+# -- the site's amocrm_check against it ----------------------------------------------------------
+
+
+@pytest.fixture
+def site_on_standin(standin, control, settings, db):
+    """The site connected to the stand-in with a long-lived token, its fields set up and its hook
+    subscribed; SITE_URL is a port nobody listens on, so every delivery to the site fails."""
+    settings.AMOCRM_BASE_URL = standin.base_url
+    settings.AMOCRM_LONG_LIVED_TOKEN = control("tokens/long-lived")["access_token"]
+    settings.AMOCRM_RATE_LIMIT = 1000
+    settings.AMOCRM_WEBHOOK_SECRET = "hook-SECRET-standin"
+    settings.SITE_URL = "http://127.0.0.1:9"
+    settings.AMOCRM_PIPELINE_ID = PIPELINE_ID
+    settings.AMOCRM_STATUS_ID = FIRST_WORKING_STATUS
+    settings.AMOCRM_STATUS_MAP = {142: "active", 143: "closed"}
+    call_command("amocrm_setup_fields", stdout=StringIO())
+    call_command("amocrm_subscribe_webhook", stdout=StringIO())
+    control("requests", method="DELETE")
+    return settings
+
+
+def check() -> str:
+    out = StringIO()
+    call_command("amocrm_check", stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_amocrm_check_on_a_healthy_account_makes_four_requests(site_on_standin, control):
+    output = check()
+
+    paths = [(r["method"], r["path"]) for r in control("requests", method="GET")["requests"]]
+    assert paths == [
+        ("GET", "/api/v4/account"),
+        ("GET", "/api/v4/leads/pipelines"),
+        ("GET", "/api/v4/leads/custom_fields"),
+        ("GET", "/api/v4/webhooks"),
+    ]
+    assert "4 request(s) to amoCRM" in output
+
+
+def test_amocrm_check_turns_on_the_hook_the_standin_switched_off(site_on_standin, standin, control):
+    for _ in range(HOOK_OFF_FAILURES + 1):
+        standin.deliver([("update_lead", {"id": 30000001})])
+    assert [h["disabled"] for h in control("webhooks", method="GET")["webhooks"]] == [True]
+
+    output = check()
+
+    assert "switched off by amoCRM" in output
+    assert [h["disabled"] for h in control("webhooks", method="GET")["webhooks"]] == [False]
+
+
+def test_amocrm_check_refuses_the_unsorted_stage_the_standin_lists_first(site_on_standin):
+    site_on_standin.AMOCRM_STATUS_ID = UNSORTED_STAGE
+
+    with pytest.raises(CommandError, match="1 problem"):
+        check()
+
+    assert "is «Неразобранное», the unsorted stage" in health_last().problems[0]
+
+
+def test_amocrm_check_and_the_subscription_name_missing_admin_rights(site_on_standin, control):
+    control("settings", {"api_user_is_admin": False})
+
+    with pytest.raises(CommandError, match="1 problem"):
+        check()
+    with pytest.raises(CommandError, match="lacks admin rights"):
+        call_command("amocrm_subscribe_webhook", stdout=StringIO())
+
+    assert health_last().problems[0].startswith("webhook: the connected amoCRM user lacks admin rights")
