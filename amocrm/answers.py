@@ -81,8 +81,9 @@ def _validation_errors(body: Any) -> list[ValidationErrorItem]:
 
 # What amoCRM's JSON 403 says when the user or the token may not make the call (docs/amocrm-api.md
 # §1): "Insufficient rights to call this method", "Invalid scope", "Client doesn't have the required
-# scope". A block comes as an HTML page (nginx) or JSON naming neither.
-RIGHTS_WORDS = ("rights", "scope", "прав")
+# scope". A block comes as an HTML page (nginx) or JSON naming neither ("…за нарушение правил" is a
+# block: the Russian words are matched whole, not as the stem "прав").
+RIGHTS_WORDS = ("rights", "scope", "permission", "недостаточно прав", "нет прав", "прав доступа")
 
 
 def _names_rights(body: Any) -> bool:

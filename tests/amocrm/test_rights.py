@@ -26,9 +26,10 @@ RIGHTS_403 = {
     "detail": "Insufficient rights to call this method",
 }
 SCOPE_403 = {**RIGHTS_403, "detail": "Invalid scope"}
+RU_RIGHTS_403 = {**RIGHTS_403, "detail": "Недостаточно прав для вызова метода"}
 
 
-@pytest.mark.parametrize("body", [RIGHTS_403, SCOPE_403], ids=["rights", "scope"])
+@pytest.mark.parametrize("body", [RIGHTS_403, SCOPE_403, RU_RIGHTS_403], ids=["rights", "scope", "ru"])
 @responses.activate
 def test_a_json_403_naming_rights_or_scope_fails_the_call_without_opening_the_breaker(oauth_token, body):
     responses.get(LEAD_URL, status=403, json=body)
@@ -43,9 +44,10 @@ def test_a_json_403_naming_rights_or_scope_fails_the_call_without_opening_the_br
     assert guarded_client().lead_get(2) == {"id": 2}  # the next call goes out
 
 
+@pytest.mark.parametrize("detail", ["Account is blocked", "Аккаунт заблокирован за нарушение правил"])
 @responses.activate
-def test_a_json_403_naming_no_rights_still_opens_the_breaker(oauth_token):
-    responses.get(LEAD_URL, status=403, json={**RIGHTS_403, "detail": "Account is blocked"})
+def test_a_json_403_naming_no_rights_still_opens_the_breaker(oauth_token, detail):
+    responses.get(LEAD_URL, status=403, json={**RIGHTS_403, "detail": detail})
 
     with pytest.raises(AmoCRMForbidden):
         guarded_client().lead_get(1)
