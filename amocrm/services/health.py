@@ -3,8 +3,9 @@ may repair, and list what staff must fix. Run daily (deploy/flower-account-check
 
 It reads, in this order and at most once each: the token (the database, no request), the account,
 the pipelines and their stages, the lead fields and the webhooks — four requests when all is well,
-a fifth or sixth only to repair the webhook. It repairs the webhook amoCRM switched off (after more
-than 100 bad answers in two hours; docs/amocrm-api.md §8) or lost, by subscribing it again. It only
+one more to repair the webhook (three when amoCRM keeps it off). It repairs the webhook amoCRM
+switched off (after more than 100 bad answers in two hours; docs/amocrm-api.md §8) or lost, by
+subscribing it again. It only
 reports what needs a person: a stage or pipeline id that does not exist, AMOCRM_STATUS_ID set to the
 pipeline's «Неразобранное» stage (type 1: amoCRM takes no lead there through the API), a status map
 naming another pipeline's stages, fields missing or deleted in amoCRM, a user without admin rights.
@@ -62,6 +63,7 @@ def health_check(*, client: AmoCRMClient | None = None, dry_run: bool = False) -
         client = client or client_get(max_retries=1)
         client.session.hooks["response"].append(_counter(report))
         _read(report, client=client, dry_run=dry_run)
+        _token_expiry(report)  # after the calls: they refresh a token that was due
     if not dry_run:
         HealthCheck.objects.update_or_create(
             pk=NAME,
@@ -99,10 +101,14 @@ def _token_ok(report: HealthReport) -> bool:
             "amoCRM is not connected: connect it from the control room (or manage.py amocrm_connect)."
         )
         return False
-    report.lines.append(
-        f"Token: valid until {timezone.localtime(token.expires_at):%Y-%m-%d %H:%M} (refreshed by itself)."
-    )
     return True
+
+
+def _token_expiry(report: HealthReport) -> None:
+    token = OAuthToken.objects.order_by("-updated_at").only("expires_at").first()
+    if token is not None and not settings.AMOCRM_LONG_LIVED_TOKEN:
+        when = timezone.localtime(token.expires_at)
+        report.lines.append(f"Token: valid until {when:%Y-%m-%d %H:%M} (refreshed by itself).")
 
 
 def _read(report: HealthReport, *, client: AmoCRMClient, dry_run: bool) -> None:

@@ -2,17 +2,19 @@
 four requests when all is well, turns a switched-off or lost webhook back on, refuses the unsorted
 stage and ids that do not exist, exits non-zero with what staff must fix, and stores its result."""
 
+import datetime
 import json
 from io import StringIO
 
 import pytest
 import responses
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from amocrm.models import CustomField, HealthCheck
 from amocrm.services.health import health_check, health_last
 from amocrm.services.webhook_events import WEBHOOK_EVENTS, webhook_url
-from tests.amocrm.conftest import BASE, FIELD_IDS
+from tests.amocrm.conftest import BASE, FIELD_IDS, TOKEN_URL, token_answer
 from tests.amocrm.test_rights import RIGHTS_403
 
 pytestmark = pytest.mark.django_db
@@ -281,3 +283,15 @@ def test_the_procfile_process_reports_problems_and_keeps_going(amocrm_settings, 
     assert "1 problem(s) for staff to fix" in err.getvalue()
     assert "This round failed" not in err.getvalue()  # problems found are a result, not a failure
     assert health_last().problems[0].startswith("amoCRM is not connected")
+
+
+@responses.activate
+def test_a_token_due_is_refreshed_by_the_check_and_its_new_expiry_shown(amocrm_ok, expiring_token):
+    responses.post(TOKEN_URL, json=token_answer(expires_in=86400))
+    responses.get(HOOKS_URL, json=hooks())
+
+    output = run()
+
+    expiring_token.refresh_from_db()
+    assert f"Token: valid until {timezone.localtime(expiring_token.expires_at):%Y-%m-%d %H:%M}" in output
+    assert expiring_token.expires_at > timezone.now() + datetime.timedelta(hours=23)
