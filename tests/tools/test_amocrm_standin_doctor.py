@@ -77,6 +77,7 @@ def test_a_hook_is_switched_off_after_more_than_100_failed_deliveries_and_on_aga
 
     assert still_on["disabled"] is False
     assert off["disabled"] is True
+    assert f"{DEAD_DESTINATION} (switched off)" in standin.page()
     assert standin.deliver(event) == []  # a switched-off hook gets nothing
     api.post(url, json={"destination": DEAD_DESTINATION, "settings": ["update_lead"]}, timeout=5)
     assert api.get(url, timeout=5).json()["_embedded"]["webhooks"][0]["disabled"] is False
