@@ -116,7 +116,8 @@ def error_for(response: requests.Response, path: str) -> AmoCRMError:
     if status == 403:
         if _names_rights(body):
             return AmoCRMRightsRefused(
-                f"the connected amoCRM user lacks the rights for this call: {summary}",
+                "the connected amoCRM user lacks the rights for this call (give it them in amoCRM, or "
+                f"reconnect amoCRM as a user who has them): {summary}",
                 status=status,
                 path=path,
             )
