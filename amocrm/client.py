@@ -204,7 +204,7 @@ class AmoCRMClient:
         nothing; any other answer (2xx, 400, 401, 404) shows amoCRM is there."""
         if self.breaker is None or isinstance(error, AmoCRMRateLimited):
             return
-        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired | AmoCRMUnavailable):
+        if error is not None and (error.opens_breaker or isinstance(error, AmoCRMUnavailable)):
             self.breaker.failed(error)
         else:
             self.breaker.succeeded()
@@ -458,6 +458,13 @@ class AmoCRMClient:
         """PATCH one field. `enums` replaces the whole list: send existing enums with their ids."""
         return self.request("PATCH", f"/api/v4/{entity}/custom_fields/{int(field_id)}", json=data) or {}
 
+    # -- pipelines -------------------------------------------------------------------------
+
+    def pipelines_list(self) -> list[dict[str, Any]]:
+        """GET /api/v4/leads/pipelines: every pipeline with its stages (`_embedded.statuses`, each with
+        `type`: 1 is «Неразобранное», which takes no lead through the API)."""
+        return _embedded("pipelines")(self.request("GET", "/api/v4/leads/pipelines"))
+
     # -- webhooks --------------------------------------------------------------------------
 
     def webhooks_list(self, destination: str | None = None) -> list[dict[str, Any]]:
@@ -468,6 +475,10 @@ class AmoCRMClient:
         """POST /api/v4/webhooks; posting the same destination again updates it, so it is safe to retry."""
         body = {"destination": destination, "settings": list(events), "sort": sort}
         return self.request("POST", "/api/v4/webhooks", json=body, idempotent=True) or {}
+
+    def webhook_unsubscribe(self, destination: str) -> None:
+        """DELETE /api/v4/webhooks with the destination (204)."""
+        self.request("DELETE", "/api/v4/webhooks", json={"destination": destination})
 
 
 def _embedded(key: str) -> Callable[[Any], list[dict[str, Any]]]:

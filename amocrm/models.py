@@ -190,6 +190,27 @@ class CircuitBreaker(models.Model):
         return f"{self.name}: {'open (' + self.reason + ')' if self.is_open else 'closed'}"
 
 
+class HealthCheck(models.Model):
+    """The last result of `manage.py amocrm_check` (one row): what it repaired and what staff must
+    fix, shown on the control room. See amocrm.services.health."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    checked_at = models.DateTimeField(_("checked at"))
+    is_healthy = models.BooleanField(_("all is well"), default=False)
+    problems = models.JSONField(_("to fix"), default=list, blank=True)
+    repairs = models.JSONField(_("repaired"), default=list, blank=True)
+    requests = models.PositiveSmallIntegerField(_("requests made"), default=0)
+
+    class Meta:
+        verbose_name = _("amoCRM check")
+        verbose_name_plural = _("amoCRM checks")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: {'healthy' if self.is_healthy else 'problems'} at {self.checked_at:%Y-%m-%d %H:%M}"
+        )
+
+
 class LeadSyncQuerySet(models.QuerySet):
     def oldest_pending_since(self) -> datetime.datetime | None:
         """When the longest-waiting profile change was made (None: nothing waits)."""

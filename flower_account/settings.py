@@ -385,7 +385,8 @@ AMOCRM_TIMEOUT = env.float("AMOCRM_TIMEOUT", default=10)  # seconds to wait for 
 # SECRET_KEY so `make run` works; with DEBUG off, OAuth credentials need these keys (check amocrm.E001).
 AMOCRM_TOKEN_KEYS = env.list("AMOCRM_TOKEN_KEYS", default=[])
 # Where new leads land: a pipeline id and a stage (status) id from GET /api/v4/leads/pipelines.
-# Empty: amoCRM's default (the first working stage of the main pipeline).
+# Empty: amoCRM's default (the first working stage of the main pipeline). Never «Неразобранное»
+# (type 1), which the leads API refuses; `manage.py amocrm_check` checks these ids.
 AMOCRM_PIPELINE_ID = env.int("AMOCRM_PIPELINE_ID", default=None)
 AMOCRM_STATUS_ID = env.int("AMOCRM_STATUS_ID", default=None)
 # The path secret of amoCRM's webhook, /amocrm/webhook/<secret>/; empty: the endpoint answers 404.

@@ -39,11 +39,9 @@ from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
     AmoCRMCircuitOpen,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMLeadTaken,
     AmoCRMMappingError,
     AmoCRMNotFound,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
@@ -267,7 +265,7 @@ def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
 
 
 def _opens_breaker(error: AmoCRMError | None) -> bool:
-    return isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired)
+    return error is not None and error.opens_breaker
 
 
 def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:

@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -243,16 +244,44 @@ def _newer_processed(event: WebhookEvent, **entity: int | None) -> bool:
     )
 
 
+class HookState(StrEnum):
+    """Why our hook needs subscribing again (None: amoCRM has it on, with every event)."""
+
+    MISSING = "missing"
+    DISABLED = "disabled"  # amoCRM switched it off after too many bad answers (docs/amocrm-api.md §8)
+    EVENTS = "events"  # some of WEBHOOK_EVENTS are not subscribed
+
+
+def webhook_state(hooks: Sequence[dict[str, Any]], *, destination: str) -> HookState | None:
+    ours = [h for h in hooks if h.get("destination") == destination]
+    if not ours:
+        return HookState.MISSING
+    if any(set(h.get("settings") or []) >= set(WEBHOOK_EVENTS) and not h.get("disabled") for h in ours):
+        return None
+    if all(h.get("disabled") for h in ours):
+        return HookState.DISABLED
+    return HookState.EVENTS
+
+
+def webhook_resubscribe(*, client: AmoCRMClient, destination: str) -> None:
+    """Subscribe our endpoint to every event and make sure it is on."""
+    answer = client.webhook_subscribe(destination, WEBHOOK_EVENTS)
+    if answer.get("disabled"):
+        # Whether posting a switched-off destination again turns it back on is unverified (docs §8):
+        # when amoCRM answers that it is still off, remove it and add it anew.
+        client.webhook_unsubscribe(destination)
+        client.webhook_subscribe(destination, WEBHOOK_EVENTS)
+    logger.info("amocrm.webhook_subscribed events=%s", len(WEBHOOK_EVENTS))
+
+
 def webhook_subscribe(*, client: AmoCRMClient | None = None, dry_run: bool = False) -> bool:
     """Register our endpoint for the lead events; False when amoCRM already has it as wanted."""
     if not settings.AMOCRM_WEBHOOK_SECRET:
         raise AmoCRMNotConfigured("AMOCRM_WEBHOOK_SECRET is not set")
     client = client or client_get()
     destination = webhook_url()
-    hooks = [h for h in client.webhooks_list(destination) if h.get("destination") == destination]
-    if any(set(h.get("settings") or []) >= set(WEBHOOK_EVENTS) and not h.get("disabled") for h in hooks):
+    if webhook_state(client.webhooks_list(destination), destination=destination) is None:
         return False
     if not dry_run:
-        client.webhook_subscribe(destination, WEBHOOK_EVENTS)
-        logger.info("amocrm.webhook_subscribed events=%s", len(WEBHOOK_EVENTS))
+        webhook_resubscribe(client=client, destination=destination)
     return True
