@@ -100,8 +100,19 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
 def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
     """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
     today = today or timezone.localdate()
-    first = today + datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
-    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
+    return Delivery.first_open_on(today=today), today + datetime.timedelta(
+        weeks=settings.DELIVERY_HORIZON_WEEKS
+    )
+
+
+def changes_reach(
+    deliveries: list[Delivery], *, today: datetime.date | None = None
+) -> tuple[list[Delivery], Delivery | None]:
+    """Of the upcoming deliveries (in date order), the scheduled ones past the cut-off, which a change
+    made now leaves as they are, and the first one it applies to (what the pages tell the customer)."""
+    scheduled = [d for d in deliveries if d.status == Delivery.Status.SCHEDULED]
+    locked = [d for d in scheduled if d.is_locked(today=today)]
+    return locked, next((d for d in scheduled if not d.is_locked(today=today)), None)
 
 
 @transaction.atomic

@@ -65,9 +65,13 @@ class DashboardView(ProfileMixin, TemplateView):
         history_page = history.page_get(
             profile=profile, number=self.request.GET.get("page"), per_page=settings.ACCOUNT_HISTORY_SHOWN
         )
+        upcoming = profile.upcoming_deliveries(include_skipped=True)
+        locked, changes_from = delivery_actions.changes_reach(upcoming)
         return super().get_context_data(
             profile=profile,
-            upcoming_deliveries=profile.upcoming_deliveries(include_skipped=True),
+            upcoming_deliveries=upcoming,
+            locked_deliveries=locked,
+            changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
             progress=progress.steps(profile=profile, awaiting_sum=profile.awaiting_sum),
             history_page=history_page,
@@ -213,6 +217,10 @@ class PreferencesView(ProfileMixin, FormView):
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "profile": self.get_profile()}
+
+    def get_context_data(self, **kwargs):
+        locked, changes_from = delivery_actions.changes_reach(self.get_profile().upcoming_deliveries())
+        return super().get_context_data(locked_deliveries=locked, changes_from=changes_from, **kwargs)
 
     def form_valid(self, form: PreferencesForm):
         form.save()

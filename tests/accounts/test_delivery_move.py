@@ -170,15 +170,16 @@ def test_a_schedule_that_comes_to_want_the_moved_day_keeps_a_bouquet_on_it(weekl
 
 @pytest.mark.parametrize("status", ["paused", "closed"])
 def test_a_moved_delivery_whose_old_day_has_passed_stops_with_the_subscription(weekly, status):
-    move(weekly, "2027-02-04", "2027-02-06", today=d("2027-02-01"))
-    later = d("2027-02-05")  # the 4th has passed; the bouquet waits for the 6th
+    # The 8th, not sooner: a bouquet inside the cut-off stays as it is whatever happens (test_cutoff).
+    move(weekly, "2027-02-04", "2027-02-08", today=d("2027-02-01"))
+    later = d("2027-02-05")  # the 4th has passed; the bouquet waits for the 8th
 
     weekly.account_status = status
     weekly.paused_until = None
     weekly.save(update_fields=["account_status", "paused_until"])
     services.deliveries_reschedule(profile=weekly, today=later)
 
-    assert row(weekly, "2027-02-06").status == "cancelled"
+    assert row(weekly, "2027-02-08").status == "cancelled"
 
 
 def test_a_moved_delivery_whose_old_day_has_passed_stands_while_the_subscription_runs(weekly):
