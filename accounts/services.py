@@ -250,11 +250,16 @@ def deliveries_reschedule(
     existing = {
         d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
     }
+    # Schedule dates another live delivery was moved away from: a row moved onto one of them is
+    # still that other date's bouquet, not the day's ordinary one (or the roll would undo its move).
+    moved_away = {
+        d.moved_from for d in existing.values() if d.moved_from and d.status != Delivery.Status.CANCELLED
+    }
     for day, delivery in existing.items():
         fields: list[str] = []
         if delivery.status == Delivery.Status.DELIVERED or day < open_from:
             continue
-        if delivery.moved_from is not None and day in wanted:
+        if delivery.moved_from is not None and day in wanted and day not in moved_away:
             delivery.moved_from = None  # the schedule wants this very day now: an ordinary row
             fields.append("moved_from")
         slot = delivery.moved_from or day

@@ -128,6 +128,22 @@ def test_the_daily_roll_keeps_a_moved_delivery_and_does_not_refill_its_old_day(w
     assert row(weekly, "2027-02-13").status == "scheduled"
 
 
+def test_the_daily_roll_keeps_a_move_onto_the_day_another_delivery_moved_from(weekly):
+    move(weekly, "2027-02-11", "2027-02-13")
+    move(weekly, "2027-02-18", "2027-02-11")  # the 11th is free: its bouquet went to the 13th
+    confirmed = scheduled_days(weekly)
+
+    delivery_actions.deliveries_roll(today=TODAY)
+    delivery_actions.deliveries_roll(today=TODAY + datetime.timedelta(days=1))
+
+    assert scheduled_days(weekly) == confirmed
+    assert not weekly.deliveries.filter(delivery_on=d("2027-02-18")).exists()
+    assert (row(weekly, "2027-02-11").moved_from, row(weekly, "2027-02-13").moved_from) == (
+        d("2027-02-18"),
+        d("2027-02-11"),
+    )
+
+
 def test_a_delivery_moved_earlier_still_holds_its_old_day_once_its_new_day_has_passed(weekly):
     move(weekly, "2027-02-18", "2027-02-09")
 
