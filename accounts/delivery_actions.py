@@ -5,7 +5,7 @@ commands call them."""
 import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
@@ -136,9 +136,10 @@ def delivery_move(
             gettext("Choose a day from %(first)s to %(last)s.")
             % {"first": date_format(first, "j E"), "last": date_format(last, "j E Y")}
         )
+    day_taken = gettext("There is already a delivery on that day; choose another one.")
     there = profile.deliveries.select_for_update().filter(delivery_on=new_date).first()
     if there is not None and there.status != Delivery.Status.CANCELLED:
-        raise DeliveryError(gettext("There is already a delivery on that day; choose another one."))
+        raise DeliveryError(day_taken)
     if there is not None:
         there.delete()  # a cancelled date holds no money (only delivered rows have ledger entries)
     old_date = delivery.delivery_on
@@ -146,7 +147,13 @@ def delivery_move(
     delivery.delivery_on = new_date
     delivery.moved_from = None if new_date == slot else slot  # moved back home: an ordinary row again
     delivery.reminded_at = None  # a new date, a new reminder
-    delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
+    try:
+        # A savepoint: another tab's move may have taken the free day since the check above (there
+        # was no row to lock), and the database's one-delivery-a-day constraint is what says so.
+        with transaction.atomic():
+            delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
+    except IntegrityError:
+        raise DeliveryError(day_taken) from None
     _lead_touch(profile)
     history.event_send(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
     return delivery

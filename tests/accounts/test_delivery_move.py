@@ -2,10 +2,12 @@
 page, ownership, and the daily reschedule that must keep a moved bouquet where the customer put it."""
 
 import datetime
+import threading
 from http import HTTPStatus
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -278,6 +280,59 @@ def test_the_account_page_moves_a_delivery_and_says_so(customer_client, customer
     assert "перенесена на" in " ".join(texts(response))
     page = page_text(customer_client.get(reverse("accounts:dashboard")))
     assert "перенесена с" in page
+
+
+def test_two_tabs_moving_two_deliveries_to_one_day_get_the_forms_answer_not_a_500(
+    customer_client, customer, monkeypatch
+):
+    first, second = upcoming(customer, 1), upcoming(customer, 2)
+    day = first.delivery_on + datetime.timedelta(days=1)
+    save = Delivery.save
+
+    def other_tab_lands_first(self, *args, **kwargs):
+        # The other tab's move of `second` commits between this move's check and its write.
+        if self.pk == first.pk and not Delivery.objects.filter(delivery_on=day, profile=customer).exists():
+            Delivery.objects.filter(pk=second.pk).update(delivery_on=day, moved_from=second.delivery_on)
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Delivery, "save", other_tab_lands_first)
+
+    response = customer_client.post(
+        reverse("accounts:delivery_move", args=[first.pk]), {"delivery_on": day.isoformat()}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND and response.url == reverse("accounts:dashboard")
+    assert texts(response) == ["На этот день уже есть доставка — выберите другой."]
+    first.refresh_from_db()
+    assert first.delivery_on == day - datetime.timedelta(days=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_moves_to_one_day_at_once_make_one_move_and_one_refusal(weekly):
+    if connection.vendor != "postgresql":  # SQLite locks the whole table: the test above simulates it
+        pytest.skip("needs PostgreSQL: DATABASE_URL=postgres://...")
+    start, results = threading.Barrier(2, timeout=10), []
+
+    def move_to_the_13th(day: str) -> None:
+        try:
+            start.wait()
+            move(weekly, day, "2027-02-13")
+            results.append("moved")
+        except delivery_actions.DeliveryError as e:
+            results.append(str(e))
+        except Exception as e:  # noqa: BLE001 - reported below
+            results.append(repr(e))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=move_to_the_13th, args=(day,)) for day in ("2027-02-11", "2027-02-18")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == ["moved", "На этот день уже есть доставка — выберите другой."]
 
 
 @pytest.mark.parametrize("value", ["", "31.02.2027", "не дата"])
