@@ -193,7 +193,8 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
 
 @transaction.atomic
 def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None) -> bool:
-    """Staff mark a delivery delivered: debit its price once, then reward the referrer of a first one.
+    """Staff mark a delivery delivered, on its day or later (the site's day): debit its price once, then
+    reward the referrer of a first one.
 
     True when completed now, False when it already was (a second click changes nothing). A price
     the balance cannot cover raises `InsufficientBalance` and nothing changes: staff top the balance
@@ -204,6 +205,12 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         return False
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
+    now = now or timezone.now()
+    if delivery.delivery_on > timezone.localdate(now):  # the site's day, not the server's
+        raise DeliveryError(
+            gettext("The delivery is on %(day)s: it can be marked delivered from that day on.")
+            % {"day": date_format(delivery.delivery_on, "j E Y")}
+        )
     ledger.ledger_post(
         profile=delivery.profile,
         amount=-delivery.price,
@@ -212,7 +219,7 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         note=delivery.delivery_on.isoformat(),
     )
     delivery.status = Delivery.Status.DELIVERED
-    delivery.delivered_at = now or timezone.now()
+    delivery.delivered_at = now
     delivery.save(update_fields=["status", "delivered_at", "updated_at"])
     services.referral_reward_grant(delivery=delivery)
     history.event_send(

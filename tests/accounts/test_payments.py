@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts import delivery_actions, ledger, payments
 from accounts.models import Invoice, LedgerEntry, Profile
-from tests.accounts.helpers import field_errors, input_value, page_text
+from tests.accounts.helpers import field_errors, input_value, on_its_day, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def test_an_unpaid_customer_s_delivery_cannot_be_marked_delivered(unpaid):
     delivery = unpaid.deliveries.first()
 
     with pytest.raises(ledger.InsufficientBalance):
-        delivery_actions.delivery_complete(delivery_id=delivery.pk)
+        delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery))
 
 
 # -- the admin's "Payment received" -----------------------------------------------------------------

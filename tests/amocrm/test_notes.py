@@ -16,6 +16,7 @@ from accounts.models import Delivery, Profile
 from amocrm import history
 from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync
+from tests.accounts.helpers import on_its_day
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, link
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_a_signup_with_nothing_to_pay_mentions_no_invoice(profile_factory):
 def test_staff_actions_note_themselves(linked, amo):
     LeadNote.objects.all().delete()
     delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").first()
-    delivery_actions.delivery_complete(delivery_id=delivery.pk)
+    delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery))
     profile = Profile.objects.get(pk=linked.pk)
     profile.account_sum = profile.account_sum + Decimal("1000")
     accounts.profile_save_by_staff(profile=profile, is_new=False, staff_email="staff@example.ru")
