@@ -242,6 +242,12 @@ class Delivery(models.Model):
         blank=True,
         help_text=_("The schedule's date the customer moved this delivery from; that date stays taken."),
     )
+    skip_link_used_date = models.DateField(
+        _("skip link used for"),
+        null=True,
+        blank=True,
+        help_text=_("The date whose emailed skip link was used: it works no more, un-skip or not."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -133,7 +133,18 @@ class DeliveryMoveView(DeliveryActionView):
 
 
 class DeliverySkipLinkView(View):
-    """The reminder email's "skip this one" link: GET asks, POST skips; no login, the link is the key.
+    """The reminder email's "skip this one" link: the token goes into the session and the browser on
+    to the token-free page at once, so nothing (no tag manager either) renders with it in the address."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        request.session[skip_links.SESSION_KEY] = token
+        return redirect("accounts:delivery_skip_confirm")
+
+
+class DeliverySkipConfirmView(View):
+    """The skip link's page: GET asks, POST skips; no login, the link (now in the session) is the key.
 
     A bad, expired or used link gets a page that says so, never an error page."""
 
@@ -146,22 +157,24 @@ class DeliverySkipLinkView(View):
         skip_links.Problem.USED: HTTPStatus.OK,
     }
 
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            delivery = skip_links.delivery_for(token)
+            delivery = skip_links.delivery_for(self._token())
         except skip_links.LinkError as e:
             return self._problem(e)
         return render(request, self.template_name, {"delivery": delivery})
 
-    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+    def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            delivery = skip_links.delivery_for(token)
-            delivery_actions.delivery_skip(profile=delivery.profile, delivery_id=delivery.pk)
+            skip_links.delivery_skip_by_link(token=self._token())
         except skip_links.LinkError as e:
             return self._problem(e)
         except delivery_actions.DeliveryError as e:  # changed between the check and the lock
             return render(request, self.template_name, {"error": str(e)}, status=HTTPStatus.CONFLICT)
         return redirect(request.path)  # now a used link: the page says the delivery is skipped
+
+    def _token(self) -> str:
+        return self.request.session.get(skip_links.SESSION_KEY, "")
 
     def _problem(self, error: skip_links.LinkError) -> HttpResponse:
         context = {"problem": str(error.problem), "delivery": error.delivery}
