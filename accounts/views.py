@@ -43,6 +43,16 @@ class HomeView(TemplateView):
 
 
 class ProfileMixin(LoginRequiredMixin):
+    """The logged-in customer's own pages; their posts count against the per-customer action rate."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Only a signed-in customer's posts count; anyone else goes on to LoginRequiredMixin's redirect.
+        if request.user.is_authenticated and request.method == "POST":
+            too_many = ratelimit.consume_or_429(request, action="account_action", user=request.user)
+            if too_many is not None:
+                return too_many
+        return super().dispatch(request, *args, **kwargs)
+
     def get_profile_queryset(self):
         return Profile.objects.select_related("user", "bouquet_category")
 
