@@ -145,3 +145,27 @@ def test_the_pause_form_says_from_which_delivery_the_pause_applies(client, tomor
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     assert "уже передана курьерам" in text
     assert f"с доставки {(tomorrow + datetime.timedelta(weeks=1)).day}" in text
+
+
+def test_the_preferences_form_refuses_a_new_next_delivery_before_the_cut_off(
+    client, profile_factory, settings
+):
+    settings.DELIVERY_SKIP_CUTOFF_DAYS = 2
+    profile = profile_factory(first_delivery_date=timezone.localdate() + datetime.timedelta(days=5))
+    client.force_login(profile.user)
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    data = {
+        "bouquet_category": profile.bouquet_category.slug,
+        "delivery_address": profile.delivery_address,
+        "next_delivery_date": tomorrow.isoformat(),
+        "delivery_interval": profile.delivery_interval,
+        "wishes": profile.wishes,
+        "phone": "",
+    }
+
+    response = client.post(reverse("accounts:preferences"), data)
+
+    assert response.status_code == 200
+    assert "Следующую доставку можно перенести на" in page_text(response)
+    profile.refresh_from_db()
+    assert profile.first_delivery_date == timezone.localdate() + datetime.timedelta(days=5)
