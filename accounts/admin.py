@@ -412,7 +412,15 @@ class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         change_url = reverse("admin:accounts_invoice_change", args=[invoice.pk])
         form = PaymentForm(request.POST or None, initial={"amount": invoice.amount})
-        if request.method == "POST" and form.is_valid():
+        # An amount other than the invoice's (a typo, a field pasted into) goes in only once staff
+        # confirm it on a second page, as Django's admin asks before a deletion.
+        needs_confirmation = (
+            request.method == "POST"
+            and form.is_valid()
+            and form.cleaned_data["amount"] != invoice.amount
+            and request.POST.get("confirm") != "yes"
+        )
+        if request.method == "POST" and form.is_valid() and not needs_confirmation:
             try:
                 _invoice, paid_now = payments.invoice_pay(
                     invoice=invoice,
@@ -437,6 +445,7 @@ class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
             "form": form,
             "opts": self.opts,
             "change_url": change_url,
+            "needs_confirmation": needs_confirmation,
         }
         return TemplateResponse(request, "admin/accounts/invoice/pay.html", context)
 

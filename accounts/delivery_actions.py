@@ -5,7 +5,7 @@ commands call them."""
 import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
@@ -100,8 +100,19 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
 def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
     """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
     today = today or timezone.localdate()
-    first = today + datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
-    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
+    return Delivery.first_open_on(today=today), today + datetime.timedelta(
+        weeks=settings.DELIVERY_HORIZON_WEEKS
+    )
+
+
+def changes_reach(
+    deliveries: list[Delivery], *, today: datetime.date | None = None
+) -> tuple[list[Delivery], Delivery | None]:
+    """Of the upcoming deliveries (in date order), the scheduled ones past the cut-off, which a change
+    made now leaves as they are, and the first one it applies to (what the pages tell the customer)."""
+    scheduled = [d for d in deliveries if d.status == Delivery.Status.SCHEDULED]
+    locked = [d for d in scheduled if d.is_locked(today=today)]
+    return locked, next((d for d in scheduled if not d.is_locked(today=today)), None)
 
 
 @transaction.atomic
@@ -125,9 +136,10 @@ def delivery_move(
             gettext("Choose a day from %(first)s to %(last)s.")
             % {"first": date_format(first, "j E"), "last": date_format(last, "j E Y")}
         )
+    day_taken = gettext("There is already a delivery on that day; choose another one.")
     there = profile.deliveries.select_for_update().filter(delivery_on=new_date).first()
     if there is not None and there.status != Delivery.Status.CANCELLED:
-        raise DeliveryError(gettext("There is already a delivery on that day; choose another one."))
+        raise DeliveryError(day_taken)
     if there is not None:
         there.delete()  # a cancelled date holds no money (only delivered rows have ledger entries)
     old_date = delivery.delivery_on
@@ -135,7 +147,13 @@ def delivery_move(
     delivery.delivery_on = new_date
     delivery.moved_from = None if new_date == slot else slot  # moved back home: an ordinary row again
     delivery.reminded_at = None  # a new date, a new reminder
-    delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
+    try:
+        # A savepoint: another tab's move may have taken the free day since the check above (there
+        # was no row to lock), and the database's one-delivery-a-day constraint is what says so.
+        with transaction.atomic():
+            delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
+    except IntegrityError:
+        raise DeliveryError(day_taken) from None
     _lead_touch(profile)
     history.event_send(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
     return delivery
@@ -175,7 +193,8 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
 
 @transaction.atomic
 def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None) -> bool:
-    """Staff mark a delivery delivered: debit its price once, then reward the referrer of a first one.
+    """Staff mark a delivery delivered, on its day or later (the site's day): debit its price once, then
+    reward the referrer of a first one.
 
     True when completed now, False when it already was (a second click changes nothing). A price
     the balance cannot cover raises `InsufficientBalance` and nothing changes: staff top the balance
@@ -186,6 +205,12 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         return False
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
+    now = now or timezone.now()
+    if delivery.delivery_on > timezone.localdate(now):  # the site's day, not the server's
+        raise DeliveryError(
+            gettext("The delivery is on %(day)s: it can be marked delivered from that day on.")
+            % {"day": date_format(delivery.delivery_on, "j E Y")}
+        )
     ledger.ledger_post(
         profile=delivery.profile,
         amount=-delivery.price,
@@ -194,7 +219,7 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         note=delivery.delivery_on.isoformat(),
     )
     delivery.status = Delivery.Status.DELIVERED
-    delivery.delivered_at = now or timezone.now()
+    delivery.delivered_at = now
     delivery.save(update_fields=["status", "delivered_at", "updated_at"])
     services.referral_reward_grant(delivery=delivery)
     history.event_send(

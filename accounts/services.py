@@ -80,7 +80,7 @@ def profile_create(
     )
     profile.full_clean()
     profile.save()
-    deliveries_reschedule(profile=profile)
+    deliveries_reschedule(profile=profile, is_first_plan=True)
     history.event_send(
         profile,
         Action.SIGNED_UP,
@@ -205,11 +205,17 @@ def profile_apply_staff_changes(
 
 
 @transaction.atomic
-def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = None) -> None:
+def deliveries_reschedule(
+    *, profile: Profile, today: datetime.date | None = None, is_first_plan: bool = False
+) -> None:
     """Keep the next weeks of scheduled deliveries in step with the preferences and the pause.
 
-    Only rows from today on that are still scheduled (or skipped) are touched: past and delivered ones
-    never. A date that leaves the schedule is cancelled; a skipped date that stays on it stays skipped,
+    Only rows from the cut-off on (`Delivery.first_open_on`) that are still scheduled (or skipped) are
+    touched: past, delivered and locked ones never, and no new row is planned before the cut-off either,
+    since those days are on the couriers' list already; only a new subscription's first plan
+    (`is_first_plan`) starts from today.
+
+    A date that leaves the schedule is cancelled; a skipped date that stays on it stays skipped,
     one that leaves it is cancelled; a cancelled date that comes back is scheduled again (one row per
     day). Scheduled rows take the current category, its price and the address. A pause with a resume
     date plans nothing before that date; an indefinite pause (or a closed account) plans nothing.
@@ -240,14 +246,20 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
         "price": category.price,
         "delivery_address": profile.delivery_address,
     }
+    open_from = today if is_first_plan else Delivery.first_open_on(today=today)
     existing = {
         d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
     }
+    # Schedule dates another live delivery was moved away from: a row moved onto one of them is
+    # still that other date's bouquet, not the day's ordinary one (or the roll would undo its move).
+    moved_away = {
+        d.moved_from for d in existing.values() if d.moved_from and d.status != Delivery.Status.CANCELLED
+    }
     for day, delivery in existing.items():
         fields: list[str] = []
-        if delivery.status == Delivery.Status.DELIVERED:
+        if delivery.status == Delivery.Status.DELIVERED or day < open_from:
             continue
-        if delivery.moved_from is not None and day in wanted:
+        if delivery.moved_from is not None and day in wanted and day not in moved_away:
             delivery.moved_from = None  # the schedule wants this very day now: an ordinary row
             fields.append("moved_from")
         slot = delivery.moved_from or day
@@ -280,6 +292,7 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
         [
             Delivery(profile=profile, delivery_on=day, **snapshot)
             for day in sorted(wanted - set(existing) - taken)
+            if day >= open_from
         ]
     )
 

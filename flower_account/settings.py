@@ -176,6 +176,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "request_login_code": "20/m/ip,5/m/key",  # as reset_password: each sends an email
     "change_password": "5/m/user",
+    # A customer's own actions (skip, un-skip, move, pause, resume, preferences): each one reaches
+    # amoCRM, whose few requests a second the whole deployment shares; more is a 429 page.
+    "account_action": env.str("ACCOUNT_ACTION_RATE_LIMIT", default="10/m/user,60/h/user"),
 }
 
 # SESSIONS AND COOKIES

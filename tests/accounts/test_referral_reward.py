@@ -7,6 +7,7 @@ from django.core import mail
 
 from accounts import delivery_actions, services
 from accounts.models import LedgerEntry
+from tests.accounts.helpers import on_its_day
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def friend(profile_factory, referrer):
 
 def deliver(profile, n: int = 0) -> bool:
     delivery = profile.deliveries.filter(status="scheduled").order_by("delivery_on")[n]
-    return delivery_actions.delivery_complete(delivery_id=delivery.pk)
+    return delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery))
 
 
 def test_the_friends_first_delivery_credits_the_referrer_once_with_an_email(
@@ -63,8 +64,8 @@ def test_clicking_mark_delivered_twice_rewards_once(referrer, friend, django_cap
     delivery = friend.deliveries.filter(status="scheduled").first()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert delivery_actions.delivery_complete(delivery_id=delivery.pk) is True
-        assert delivery_actions.delivery_complete(delivery_id=delivery.pk) is False
+        assert delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery)) is True
+        assert delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery)) is False
         assert services.referral_reward_grant(delivery=delivery) is None  # a retry of the reward itself
 
     assert LedgerEntry.objects.filter(profile=referrer, reason="referral").count() == 1
