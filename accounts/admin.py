@@ -56,7 +56,7 @@ class ProfileInline(ForgivingAdminMixin, PhoneFieldMixin, admin.StackedInline):
     can_delete = False
     autocomplete_fields = ["referred_by"]
     # The sum changes through the ledger: on the profile's own page (which posts the difference).
-    readonly_fields = ["account_sum", "referral_code", "created_at", "updated_at"]
+    readonly_fields = ["account_sum", "referral_code", "referral_reward_withheld", "created_at", "updated_at"]
 
 
 @admin.register(User)
@@ -124,6 +124,7 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
     readonly_fields = [
         "referral_code",
         "referral_url",
+        "referral_reward_withheld",
         "ledger_history",
         "invoices_awaiting",
         "created_at",
@@ -145,7 +146,10 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
                 ]
             },
         ),
-        (_("Referrals"), {"fields": ["referral_code", "referral_url", "referred_by"]}),
+        (
+            _("Referrals"),
+            {"fields": ["referral_code", "referral_url", "referred_by", "referral_reward_withheld"]},
+        ),
         (_("Account history"), {"fields": ["invoices_awaiting", "ledger_history"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
     ]

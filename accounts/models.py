@@ -87,6 +87,14 @@ class Profile(models.Model):
         PAUSED = "paused", _("paused")
         CLOSED = "closed", _("closed")
 
+    class ReferralWithheld(models.TextChoices):
+        """Why the referrer got no reward for this customer's first bouquet (accounts.referrals)."""
+
+        SAME_MAILBOX = "same_mailbox", _("the same mailbox as the referrer")
+        SAME_ADDRESS = "same_address", _("the same delivery address as the referrer")
+        SAME_PHONE = "same_phone", _("the same phone as the referrer")
+        REFERRER_NEVER_PAID = "referrer_never_paid", _("the referrer had paid no invoice")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile", verbose_name=_("user")
     )
@@ -117,6 +125,13 @@ class Profile(models.Model):
         blank=True,
         related_name="referrals",
         verbose_name=_("referred by"),
+    )
+    referral_reward_withheld = models.CharField(
+        _("referral reward withheld"),
+        max_length=32,
+        choices=ReferralWithheld,
+        blank=True,
+        help_text=_("Why the referrer got no reward for this customer's first bouquet; empty when they did."),
     )
     # E.164 (+79001234567), or empty; clean() parses whatever was given (accounts.phones).
     phone = models.CharField(_("phone"), max_length=32, blank=True)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import history, payments
+from accounts import history, payments, referrals
 from accounts.ledger import ledger_post
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
 from accounts.signals import Action
@@ -338,7 +338,9 @@ def password_reset_requested(*, email: str) -> None:
 
 @transaction.atomic
 def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
-    """Credit the referrer once, for the referred customer's first delivered bouquet; email after commit."""
+    """Credit the referrer once, for the referred customer's first delivered bouquet; email after commit.
+
+    Withheld (and the reason kept for staff) when accounts.referrals refuses it."""
     friend = delivery.profile
     if friend.referred_by_id is None:
         return None
@@ -347,6 +349,18 @@ def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
     if LedgerEntry.objects.filter(reason=LedgerEntry.Reason.REFERRAL, delivery__profile=friend).exists():
         return None
     referrer = Profile.objects.select_related("user").get(pk=friend.referred_by_id)
+    refusal = referrals.reward_refusal(referrer=referrer, friend=friend)
+    if refusal:
+        # Kept on the friend's profile, where staff look for why the referrer got nothing.
+        friend.referral_reward_withheld = refusal
+        friend.save(update_fields=["referral_reward_withheld", "updated_at"])
+        logger.info(
+            "accounts.referral_reward_withheld profile_id=%s referrer_id=%s reason=%s",
+            friend.pk,
+            referrer.pk,
+            refusal,
+        )
+        return None
     entry = ledger_post(
         profile=referrer,
         amount=settings.REFERRAL_REWARD_AMOUNT,
