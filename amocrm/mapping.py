@@ -56,6 +56,8 @@ class FieldSpec:
     owner: Owner
     # The Profile field a change made in amoCRM is written to ("" when amoCRM never writes it).
     profile_field: str = ""
+    # What else a site change names (accounts.signals) when it changes this field's value.
+    changed_by: tuple[str, ...] = ()
 
     def read(self, profile: Profile, *, today: datetime.date | None = None) -> Any:
         value = operator.attrgetter(self.profile_attr)(profile)
@@ -66,7 +68,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     # The balance plus invoices awaiting payment: the lead shows the sum invoiced from signup on.
     FieldSpec(
         Key.ACCOUNT_SUM, "Сумма счёта", "numeric", "FA_ACCOUNT_SUM", 500,
-        profile_attr="invoiced_sum", owner=Owner.CRM, profile_field="account_sum",
+        profile_attr="invoiced_sum", owner=Owner.CRM, profile_field="account_sum", changed_by=("invoices",),
     ),
     FieldSpec(
         Key.BOUQUET_CATEGORY, "Выбор букета (категория)", "select", "FA_BOUQUET_CATEGORY", 510,
@@ -81,6 +83,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         Key.DELIVERY_DATE, "Дата доставки", "date", "FA_DELIVERY_DATE", 530,
         profile_attr="next_delivery_on", owner=Owner.BOTH, profile_field="first_delivery_date",
+        changed_by=("deliveries", "delivery_interval", "account_status", "paused_until"),
     ),
     FieldSpec(
         Key.DELIVERY_INTERVAL, "Интервал поставки букетов", "select", "FA_DELIVERY_INTERVAL", 540,
@@ -90,7 +93,10 @@ FIELDS: tuple[FieldSpec, ...] = (
         Key.WISHES, "Пожелания к букетам", "textarea", "FA_WISHES", 550,
         profile_attr="wishes", owner=Owner.BOTH, profile_field="wishes",
     ),
-    FieldSpec(Key.EMAIL, "Email", "text", "FA_EMAIL", 560, profile_attr="user.email", owner=Owner.SITE),
+    FieldSpec(
+        Key.EMAIL, "Email", "text", "FA_EMAIL", 560, profile_attr="user.email", owner=Owner.SITE,
+        changed_by=("email",),
+    ),
     FieldSpec(
         Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570,
         profile_attr="referral_url", owner=Owner.SITE,
@@ -106,6 +112,19 @@ FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
 CRM_OWNED_KEYS = tuple(spec.key for spec in FIELDS if spec.owner is Owner.CRM)
 PREFERENCE_KEYS = tuple(spec.key for spec in FIELDS if spec.owner is Owner.BOTH)
 KEYS_BY_PROFILE_FIELD = {spec.profile_field: spec.key for spec in FIELDS if spec.profile_field}
+# The contact's phone has a clock of its own beside the lead's fields (LeadSync.site_changed_at).
+PHONE = "phone"
+
+
+def keys_changed_by(fields: Iterable[str]) -> set[str]:
+    """The field keys (and PHONE) whose value a site change of these profile facts may change."""
+    named = set(fields)
+    keys = {
+        spec.key
+        for spec in FIELDS
+        if named & {spec.profile_field, spec.profile_attr.split(".")[0], *spec.changed_by} - {""}
+    }
+    return keys | ({PHONE} if PHONE in named else set())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 import datetime
+from collections.abc import Iterable
 
 from django.db import models
 from django.utils import timezone
@@ -245,6 +246,10 @@ class LeadSync(models.Model):
     create_started_at = models.DateTimeField(_("lead creation started at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     synced_values = models.JSONField(_("last values sent"), default=dict, blank=True)
+    # The conflict clock: per field key (and "phone", the contact's), when the site last changed it
+    # (ISO time). A change made in amoCRM to a field loses only to a site change of that very field
+    # made after it; `updated_at` is the row's audit stamp, never compared.
+    site_changed_at = models.JSONField(_("changed on the site at, by field"), default=dict, blank=True)
     synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -265,6 +270,15 @@ class LeadSync(models.Model):
 
     def __str__(self) -> str:
         return f"profile {self.profile_id} → lead {self.lead_id or '-'} ({self.status})"
+
+    def site_changed(self, key: str) -> datetime.datetime | None:
+        """When the site last changed the field `key` (None: not since it was first synced)."""
+        stamp = (self.site_changed_at or {}).get(key)
+        return datetime.datetime.fromisoformat(stamp) if stamp else None
+
+    def stamp_site_changes(self, keys: Iterable[str], *, now: datetime.datetime) -> None:
+        """The site changed these fields now; the caller saves."""
+        self.site_changed_at = {**(self.site_changed_at or {}), **dict.fromkeys(keys, now.isoformat())}
 
     def is_claimed(self, *, now: datetime.datetime) -> bool:
         return self.claimed_until is not None and self.claimed_until > now
@@ -453,6 +467,9 @@ class WebhookEvent(models.Model):
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.RECEIVED)
     changes = models.JSONField(_("fields changed"), default=list, blank=True)
+    # amoCRM's changes a later site change of the same field won over: [{field, crm_changed_at,
+    # site_changed_at}], for staff (nothing is dropped silently).
+    dropped = models.JSONField(_("changes dropped"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
@@ -469,9 +486,12 @@ class WebhookEvent(models.Model):
         entity_id = self.contact_id if self.entity == self.Entity.CONTACT else self.lead_id
         return f"{self.action or 'body'} {self.entity} {entity_id or '-'} ({self.status})"
 
-    def mark(self, status: str, *, error: str = "", changes: list[str] | None = None) -> None:
+    def mark(
+        self, status: str, *, error: str = "", changes: list | None = None, dropped: list | None = None
+    ) -> None:
         """Record the outcome; the caller saves."""
         self.status = status
         self.error = error[:4000]
         self.changes = changes or []
+        self.dropped = dropped or []
         self.processed_at = timezone.now()

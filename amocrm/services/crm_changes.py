@@ -5,9 +5,12 @@ amoCRM holds) come through here, so the rules live in one place:
   * a lead or contact we do not know (no LeadSync with its id) is ignored;
   * a field counts as changed in amoCRM only when it differs from the value we last sent
     (`synced_values`; the contact's phone: `contact_phone`): our own updates echoed back change nothing;
-  * CRM-owned fields (the account sum and status) always follow amoCRM; the preferences and the
-    contact's phone only when the amoCRM change is newer than the profile's `updated_at` (the last
-    change made on the site; applying a change from amoCRM leaves it alone);
+  * CRM-owned fields (the account sum and status) always follow amoCRM; a preference or the
+    contact's phone loses only to a site change of that very field made after amoCRM's change (its
+    clock, `LeadSync.site_changed_at`); a change that loses is recorded (`Applied.dropped`);
+  * what is applied is recorded as synced in the same transaction: nothing goes back to amoCRM
+    but a derived value that now differs from what the lead holds (the budget after a new sum, the
+    status field after a stage move), named in the log;
   * a bad value is recorded for its field, the other fields still apply;
   * while an invoice awaits payment, a new sum or a move to a stage mapped to `active` confirms its
     payment (`accounts.payments.invoice_pay`: one ledger entry, however often it is confirmed);
@@ -32,9 +35,11 @@ from django.utils import timezone
 from accounts import payments, phones
 from accounts import services as accounts_services
 from accounts.models import BouquetCategory, Invoice, Profile
+from accounts.signals import Origin
 from amocrm import mapping, webhooks
 from amocrm.exceptions import AmoCRMMappingError
 from amocrm.models import LeadSync
+from amocrm.services.outbox import lead_sync_mark_pending
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,10 @@ class Applied:
     status: str
     changes: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
-    relinked_profile_id: int | None = None  # a restored lead: its profile must be synced again
+    # amoCRM's changes a later site change of the same field won over, for the webhook event.
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    # Its profile's lead must be synced now: a restored lead (every field), or a derived value to send.
+    sync_profile_id: int | None = None
 
     @property
     def error(self) -> str:
@@ -79,7 +87,7 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     crm, errors = _crm_values(change, fields, stage_overrides)
     synced = dict(sync.synced_values or {})
     current = mapping.profile_values(profile)
-    site_is_older = _site_is_older(profile, change.modified_at)
+    dropped: list[dict[str, str]] = []
     # No sum field in the body: the sum came from the lead's budget (whole roubles).
     sum_from_price = Key.ACCOUNT_SUM in crm and not change.has_field(fields.field_ids.get(Key.ACCOUNT_SUM))
 
@@ -94,8 +102,8 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
     for key, value in crm.items():
         if value == current[key] or not crm_changed(key):
             continue
-        if key in mapping.PREFERENCE_KEYS and not site_is_older:
-            continue  # the customer changed the profile after the manager did: the site wins
+        if key in mapping.PREFERENCE_KEYS and not _crm_wins(sync, key, change.modified_at, dropped):
+            continue  # the customer changed this field after the manager did: the site wins
         if key == Key.DELIVERY_DATE:
             next_delivery_date = value
         elif key == Key.BOUQUET_CATEGORY:
@@ -114,16 +122,14 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
         next_delivery_date = None
     paid = _payment_confirm(profile, sync, change, crm, data, errors, stage_moved=bool(stage_overrides))
     changed, invalid = accounts_services.profile_apply_staff_changes(
-        profile=profile, data=data, next_delivery_date=next_delivery_date
+        profile=profile, data=data, next_delivery_date=next_delivery_date, origin=Origin.CRM
     )
     changed = [*paid, *changed]
     errors.update(
         {mapping.KEYS_BY_PROFILE_FIELD.get(name, name): message for name, message in invalid.items()}
     )
-    # No echo: the profile save above marked the LeadSync row pending and queued a sync (amocrm.signals).
-    # amoCRM already holds the values just applied, so they go into `synced_values` here, in the same
-    # transaction; that sync then finds nothing changed and sends nothing back.
-    sync.refresh_from_db()
+    # No echo: amoCRM already holds the values just applied, so they go into `synced_values` here,
+    # in the same transaction; only a derived value that now differs is sent (below).
     state = mapping.lead_state(profile, fields)
     now_values = mapping.profile_values(profile)
     for key, value in crm.items():
@@ -149,7 +155,19 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
         updates.append("crm_modified_at")
     if updates:
         sync.save(update_fields=[*updates, "updated_at"])
-    return Applied("processed", changes=changed, errors=errors)
+    derived = mapping.lead_state_changes(state, synced)
+    if derived:
+        # Values the site derives from what was applied (the budget from the sum, the status field
+        # from the stage): amoCRM does not hold them yet.
+        logger.info("amocrm.derived_sent lead_id=%s keys=%s", change.lead_id, ",".join(sorted(derived)))
+        lead_sync_mark_pending(profile=profile)
+    return Applied(
+        "processed",
+        changes=changed,
+        errors=errors,
+        dropped=dropped,
+        sync_profile_id=profile.pk if derived else None,
+    )
 
 
 def _payment_confirm(
@@ -192,10 +210,26 @@ def _payment_confirm(
     return ["invoice"]
 
 
-def _site_is_older(profile: Profile, modified_at: datetime.datetime | None) -> bool:
-    """The change in amoCRM came after the customer's last change on the site. amoCRM counts whole
-    seconds: within the same second amoCRM wins, and both sides still end up holding its value."""
-    return modified_at is not None and profile.updated_at.replace(microsecond=0) <= modified_at
+def _crm_wins(
+    sync: LeadSync, key: str, modified_at: datetime.datetime | None, dropped: list[dict[str, str]]
+) -> bool:
+    """amoCRM's change of `key` came after the site last changed that field (its clock); when it did
+    not, the change is recorded in `dropped`. amoCRM counts whole seconds: within the same second
+    amoCRM wins, and both sides still end up holding its value."""
+    site_at = sync.site_changed(key)
+    if modified_at is not None and (site_at is None or site_at.replace(microsecond=0) <= modified_at):
+        return True
+    dropped.append(
+        {
+            "field": key,
+            "crm_changed_at": modified_at.isoformat() if modified_at else "",
+            "site_changed_at": site_at.isoformat() if site_at else "",
+        }
+    )
+    logger.info(
+        "amocrm.crm_change_dropped lead_id=%s profile_id=%s field=%s", sync.lead_id, sync.profile_id, key
+    )
+    return False
 
 
 def _crm_values(
@@ -252,7 +286,7 @@ def _lead_restore(lead_id: int | None) -> Applied:
     if sync is None:
         return Applied("ignored", errors={"lead": "no profile is linked to this lead"})
     lead_relink(sync)
-    return Applied("processed", changes=["lead_sync"], relinked_profile_id=sync.profile_id)
+    return Applied("processed", changes=["lead_sync"], sync_profile_id=sync.profile_id)
 
 
 def lead_relink(sync: LeadSync) -> None:
@@ -306,13 +340,16 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
                 applied.changes.append("contact_email")
         # The phone changed in amoCRM (not our own value echoed back) after the site last changed it.
         phone = _phone_e164(change.phone, profile_id=profile.pk, errors=applied.errors)
-        site_is_older = _site_is_older(profile, change.modified_at)
         if phone and phone != sync.contact_phone:
             # An unknown baseline (None: a contact that was linked, not made by us) is only recorded:
             # its phone may be older than the customer's.
-            if sync.contact_phone is not None and phone != profile.phone and site_is_older:
+            if (
+                sync.contact_phone is not None
+                and phone != profile.phone
+                and _crm_wins(sync, mapping.PHONE, change.modified_at, applied.dropped)
+            ):
                 changed, invalid = accounts_services.profile_apply_staff_changes(
-                    profile=profile, data={"phone": phone[:32]}
+                    profile=profile, data={"phone": phone[:32]}, origin=Origin.CRM
                 )
                 applied.changes.extend(changed)
                 applied.errors.update({f"phone ({profile.pk})": m for m in invalid.values()})

@@ -161,7 +161,7 @@ class ApplyReport:
     """What one run applied: events by outcome, and the profiles whose lead came back (to sync)."""
 
     outcome: dict[str, int] = field(default_factory=dict)
-    relinked: list[int] = field(default_factory=list)
+    relinked: list[int] = field(default_factory=list)  # to sync now: a lead back, a derived value
 
     def count(self, status: str) -> None:
         self.outcome[status] = self.outcome.get(status, 0) + 1
@@ -185,7 +185,9 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
                 if event is None or event.status != WebhookEvent.Status.RECEIVED:
                     continue
                 applied = _webhook_apply_one(event, fields)
-                event.mark(applied.status, changes=applied.changes, error=applied.error)
+                event.mark(
+                    applied.status, changes=applied.changes, error=applied.error, dropped=applied.dropped
+                )
                 event.save()
         except Exception as e:  # noqa: BLE001 - a bad event must not stop the others
             logger.exception("amocrm.webhook_apply_failed event_id=%s", event_id)
@@ -197,8 +199,8 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
             report.count(WebhookEvent.Status.FAILED)
             continue
         report.count(event.status)
-        if applied.relinked_profile_id is not None:
-            report.relinked.append(applied.relinked_profile_id)
+        if applied.sync_profile_id is not None:
+            report.relinked.append(applied.sync_profile_id)
         logger.info(
             "amocrm.webhook_applied event_id=%s entity=%s id=%s action=%s status=%s changed=%s errors=%s",
             event.pk,

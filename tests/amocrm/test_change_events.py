@@ -1,0 +1,121 @@
+"""One conversation between the site and amoCRM: a change is told once by the service that makes it,
+and a manager's change loses only to a later site change of the same field (its clock)."""
+
+import datetime
+
+import pytest
+import responses
+from django.utils import timezone
+
+from accounts import delivery_actions, services
+from amocrm import mapping
+from amocrm.models import CustomField, LeadSync, WebhookEvent
+from amocrm.services import lead_sync
+from tests.amocrm.conftest import LEADS_URL
+from tests.amocrm.helpers import bodies, body, cf, deliver, lead, patch_answer
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
+
+Key = CustomField.Key
+ADDRESS = "Москва, ул. Арбат, 1"
+
+
+def signed_up_an_hour_ago(profile) -> None:
+    """The customer last changed anything an hour ago (the site's clock of every field)."""
+    hour_ago = (timezone.now() - datetime.timedelta(hours=1)).isoformat()
+    LeadSync.objects.filter(profile=profile).update(
+        site_changed_at=dict.fromkeys([*mapping.PREFERENCE_KEYS, mapping.PHONE], hour_ago)
+    )
+
+
+def later_delivery(profile):
+    """A delivery past the skip cut-off."""
+    return profile.deliveries.order_by("delivery_on")[1]
+
+
+def test_a_skip_enqueues_exactly_one_sync(linked, settings, enqueued, django_capture_on_commit_callbacks):
+    settings.AMOCRM_LEAD_NOTES = True  # the history note rides on the same sync
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_actions.delivery_skip(profile=linked, delivery_id=later_delivery(linked).pk)
+
+    assert [(r.task.name, r.kwargs) for r in enqueued] == [("sync_profile", {"profile_id": linked.pk})]
+
+
+def test_a_preferences_save_enqueues_exactly_one_sync(
+    linked, settings, enqueued, django_capture_on_commit_callbacks
+):
+    settings.AMOCRM_LEAD_NOTES = True
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.profile_update_preferences(
+            profile=linked, data={"wishes": "Пионы", "delivery_address": ADDRESS}
+        )
+
+    assert [r.kwargs for r in enqueued] == [{"profile_id": linked.pk}]
+
+
+def test_a_managers_address_change_arriving_after_a_customers_skip_survives(client, linked):
+    signed_up_an_hour_ago(linked)
+    managers_edit = timezone.now() - datetime.timedelta(seconds=5)
+    # Seconds later, before amoCRM's hook arrives, the customer skips a delivery.
+    delivery_actions.delivery_skip(profile=linked, delivery_id=later_delivery(linked).pk)
+
+    deliver(client, body(update=[lead(cf(Key.DELIVERY_ADDRESS, ADDRESS), at=managers_edit)]))
+
+    linked.refresh_from_db()
+    assert linked.delivery_address == ADDRESS
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.changes, event.dropped) == ("processed", ["delivery_address"], [])
+
+
+def test_a_managers_change_loses_to_a_later_site_change_of_the_same_field_and_is_recorded(client, linked):
+    signed_up_an_hour_ago(linked)
+    managers_edit = timezone.now() - datetime.timedelta(seconds=5)
+    services.profile_update_preferences(profile=linked, data={"wishes": "Только ирисы"})
+    site_at = LeadSync.objects.get(profile=linked).site_changed(Key.WISHES)
+
+    deliver(
+        client,
+        body(
+            update=[lead(cf(Key.WISHES, "От менеджера"), cf(Key.DELIVERY_ADDRESS, ADDRESS), at=managers_edit)]
+        ),
+    )
+
+    linked.refresh_from_db()
+    assert (linked.wishes, linked.delivery_address) == ("Только ирисы", ADDRESS)
+    event = WebhookEvent.objects.get()
+    assert event.dropped == [
+        {
+            "field": Key.WISHES,
+            "crm_changed_at": managers_edit.replace(microsecond=0).isoformat(),
+            "site_changed_at": site_at.isoformat(),
+        }
+    ]
+
+
+def test_a_change_from_amocrm_moves_no_site_clock_and_queues_nothing(
+    client, linked, enqueued, django_capture_on_commit_callbacks
+):
+    clock = LeadSync.objects.get(profile=linked).site_changed_at
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, body(update=[lead(cf(Key.WISHES, "Пионы"), cf(Key.DELIVERY_ADDRESS, ADDRESS))]))
+
+    sync = LeadSync.objects.get(profile=linked)
+    assert (sync.status, sync.site_changed_at) == (LeadSync.Status.SYNCED, clock)
+    assert [r.task.name for r in enqueued] == ["webhook_apply"]  # the hook's own, no sync back
+
+
+@responses.activate
+def test_a_new_sum_from_amocrm_sends_back_only_the_derived_budget(client, linked, field_map):
+    # The sum field changed, the lead's budget did not: the budget is the site's to derive.
+    deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))]))
+    assert LeadSync.objects.get(profile=linked).status == LeadSync.Status.PENDING
+    responses.patch(LEADS_URL, json=patch_answer(linked.lead_sync.lead_id))
+
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk])
+
+    [[patch]] = bodies("PATCH", LEADS_URL)
+    assert set(patch) == {"id", "price"}
+    assert patch["price"] == 7500
