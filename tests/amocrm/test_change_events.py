@@ -11,8 +11,8 @@ from accounts import delivery_actions, services
 from amocrm import mapping
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync
-from tests.amocrm.conftest import LEADS_URL
-from tests.amocrm.helpers import bodies, body, cf, deliver, lead, patch_answer
+from tests.amocrm.conftest import LEAD, LEADS_URL
+from tests.amocrm.helpers import as_amocrm_holds, bodies, body, cf, deliver, later, lead, patch_answer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
@@ -119,3 +119,35 @@ def test_a_new_sum_from_amocrm_sends_back_only_the_derived_budget(client, linked
     [[patch]] = bodies("PATCH", LEADS_URL)
     assert set(patch) == {"id", "price"}
     assert patch["price"] == 7500
+
+
+@responses.activate
+def test_a_stale_echo_in_the_same_second_cannot_undo_a_managers_new_sum(client, linked, field_map):
+    # The e2e race, replayed: the lead is made and a manager sets a higher sum within one second;
+    # the add_lead echo of the creation (the old sum) arrives 50 ms after the manager's update.
+    second = later()
+    deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "9000"), price=9000, at=second)]))
+    linked.refresh_from_db()
+    now_held = as_amocrm_holds(linked, field_map, updated_at=int(second.timestamp()))
+    read_back = responses.get(f"{LEADS_URL}/{LEAD}", json=now_held)
+
+    deliver(client, body(add=[lead(cf(Key.ACCOUNT_SUM, "5000"), price=5000, at=second)]))
+
+    linked.refresh_from_db()
+    assert str(linked.account_sum) == "9000.00"
+    assert read_back.call_count == 1  # the same second: amoCRM was asked what it holds now
+    assert list(WebhookEvent.objects.order_by("pk").values_list("status", flat=True)) == [
+        "processed",
+        "processed",
+    ]
+
+
+def test_an_event_of_a_later_second_is_applied_without_reading_the_lead_back(client, linked):
+    second = later()
+    deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "9000"), price=9000, at=second)]))
+
+    with responses.RequestsMock():  # any request would fail the event
+        deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "9100"), price=9100, at=later(61))]))
+
+    linked.refresh_from_db()
+    assert str(linked.account_sum) == "9100.00"

@@ -176,7 +176,7 @@ def test_a_mass_edit_of_50_leads_with_40_fields_each_is_accepted(client, linked)
 
 
 def test_duplicate_delivery_changes_nothing_the_second_time(client, linked, enqueued):
-    data = body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))], status=[lead(status_id=143)])
+    data = body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))], status=[lead(status_id=143, at=later(61))])
     deliver(client, data)
     linked.refresh_from_db()
     first = (linked.account_sum, linked.account_status, linked.updated_at)
