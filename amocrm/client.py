@@ -23,9 +23,7 @@ from amocrm.answers import error_for
 from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMNotFound,
-    AmoCRMPaymentRequired,
     AmoCRMRateLimited,
     AmoCRMUnavailable,
     AmoCRMValidationError,
@@ -204,7 +202,7 @@ class AmoCRMClient:
         nothing; any other answer (2xx, 400, 401, 404) shows amoCRM is there."""
         if self.breaker is None or isinstance(error, AmoCRMRateLimited):
             return
-        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired | AmoCRMUnavailable):
+        if error is not None and (error.opens_breaker or isinstance(error, AmoCRMUnavailable)):
             self.breaker.failed(error)
         else:
             self.breaker.succeeded()
@@ -214,8 +212,6 @@ class AmoCRMClient:
         path = "/oauth2/access_token"
         try:
             body = self._send("POST", path, json=data, token=None)
-        except (AmoCRMForbidden, AmoCRMPaymentRequired):
-            raise  # a blocked account or a lapsed plan: reconnecting cannot help
         except (AmoCRMValidationError, AmoCRMAuthError, AmoCRMNotFound) as e:
             raise AmoCRMAuthError(
                 f"amoCRM refused to issue tokens ({e.message}); reconnect the integration",

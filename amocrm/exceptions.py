@@ -6,6 +6,9 @@ same refused request, so the row fails for staff to look at. Everything else is 
 trouble (`AmoCRMUnavailable`, `AmoCRMRateLimited`, an unexpected answer), and states that heal without
 touching the row: a reconnect (`AmoCRMAuthError`, `AmoCRMNotConfigured`), a paid plan
 (`AmoCRMPaymentRequired`) or a lifted block (`AmoCRMForbidden`).
+Each class says too whether it opens the deployment-wide breaker (`opens_breaker`: a blocked account
+or a lapsed plan, where every call would be refused alike); the client, the breaker and the sync
+read `error.opens_breaker`, never a list of classes.
 Messages carry status codes, paths and amoCRM's error codes, never tokens or request bodies.
 """
 
@@ -17,6 +20,7 @@ class AmoCRMError(Exception):
     """Any failure talking to amoCRM; an unexpected answer (invalid JSON, an odd status) is retried."""
 
     transient = True
+    opens_breaker = False
 
     def __init__(self, message: str, *, status: int | None = None, path: str | None = None) -> None:
         super().__init__(message)
@@ -47,9 +51,13 @@ class AmoCRMAuthError(AmoCRMError):
 class AmoCRMPaymentRequired(AmoCRMError):
     """402: the account's paid plan has lapsed."""
 
+    opens_breaker = True
+
 
 class AmoCRMForbidden(AmoCRMError):
     """403: the account or our IP is blocked."""
+
+    opens_breaker = True
 
 
 class AmoCRMNotFound(AmoCRMError):

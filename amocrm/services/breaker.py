@@ -24,7 +24,6 @@ from amocrm.exceptions import (
     AmoCRMCircuitOpen,
     AmoCRMError,
     AmoCRMForbidden,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
 )
 from amocrm.models import CircuitBreaker
@@ -100,7 +99,7 @@ class DatabaseBreaker:
             logger.warning("amocrm.breaker_closed")
 
     def failed(self, error: AmoCRMError) -> None:
-        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired):
+        if error.opens_breaker:
             reason = (
                 CircuitBreaker.Reason.BLOCKED
                 if isinstance(error, AmoCRMForbidden)

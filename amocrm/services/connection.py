@@ -26,9 +26,7 @@ from amocrm.client import AmoCRMClient, StaticTokenSource, TokenSource
 from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMNotConfigured,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
 )
 from amocrm.models import OAuthToken
@@ -211,8 +209,9 @@ def token_refresh(
         return _token_refresh(
             stale_access_token=stale_access_token, margin=margin, force=force, client=client
         )
-    except (AmoCRMForbidden, AmoCRMPaymentRequired) as e:
-        breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
+    except AmoCRMError as e:
+        if e.opens_breaker:
+            breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
         raise
 
 

@@ -39,11 +39,9 @@ from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
     AmoCRMCircuitOpen,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMLeadTaken,
     AmoCRMMappingError,
     AmoCRMNotFound,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
@@ -205,7 +203,9 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     report.requests_saved += job.unchanged
                 else:
                     report.rerun.append(pid)
-            elif isinstance(job.error, AmoCRMCircuitOpen) or (blocked_until and _opens_breaker(job.error)):
+            elif isinstance(job.error, AmoCRMCircuitOpen) or (
+                blocked_until and job.error and job.error.opens_breaker
+            ):
                 # Not called, or refused by the block that opened the breaker: wait for its probe,
                 # untouched (no attempt counted), and go as soon as it closes.
                 until = job.error.retry_at if isinstance(job.error, AmoCRMCircuitOpen) else blocked_until
@@ -264,10 +264,6 @@ def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
     failed = notes.notes_send(client, {pid: job.lead_id for pid, job in ready.items()})
     for pid, error in failed.items():
         ready[pid].done, ready[pid].error = False, error
-
-
-def _opens_breaker(error: AmoCRMError | None) -> bool:
-    return isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired)
 
 
 def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:
