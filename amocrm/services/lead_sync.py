@@ -23,6 +23,7 @@ failed with amoCRM's message, for staff (admin, amocrm_resync --failed). While t
 """
 
 import datetime
+import enum
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -83,12 +84,21 @@ class SyncReport:
         }
 
 
+class Outcome(enum.Enum):
+    """Where one profile's sync stands in a run; `_record` stores it by looking it up."""
+
+    OPEN = "open"  # not sent yet (a run interrupted before its turn leaves it pending)
+    SENT = "sent"  # the lead was updated or created
+    UNCHANGED = "unchanged"  # nothing differed from the values last sent: no request
+    MERGED = "merged"  # created, but merged into a lead nobody owned: what it holds is unknown
+    FAILED = "failed"  # `error` says why; its class says what happens next
+
+
 @dataclass
 class _Job:
     sync: LeadSync
     profile: Profile
     revision: int
-    interrupted: bool  # a create was started earlier and its answer never recorded
     deleted_lead_id: int | None = None  # deleted in amoCRM: it may be back from the trash
     lead_id: int | None = None
     contact_id: int | None = None
@@ -96,11 +106,9 @@ class _Job:
     state: dict[str, Any] | None = None
     baseline: dict[str, Any] = field(default_factory=dict)  # what amoCRM is known to hold
     contact: dict[str, Any] | None = None
-    done: bool = False
-    unchanged: bool = False
+    outcome: Outcome = Outcome.OPEN
     error: AmoCRMError | None = None
-    recorded: bool = False
-    merged: bool = False  # amoCRM merged the new lead into an existing one: send everything next
+    recorded: bool = False  # stored by `_record` (a run records its creates batch by batch)
 
     @property
     def request_id(self) -> str:
@@ -108,8 +116,16 @@ class _Job:
         return str(self.profile.pk)
 
     @property
+    def interrupted(self) -> bool:
+        """A create was started earlier and its answer never recorded."""
+        return self.sync.lead_id is None and self.sync.create_started_at is not None
+
+    @property
     def is_open(self) -> bool:
-        return not self.done and self.error is None
+        return self.outcome is Outcome.OPEN
+
+    def fail(self, error: AmoCRMError) -> None:
+        self.outcome, self.error = Outcome.FAILED, error
 
 
 def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetime) -> list[_Job]:
@@ -139,7 +155,6 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
             sync=row,
             profile=profiles[row.profile_id],
             revision=row.revision,
-            interrupted=row.lead_id is None and row.create_started_at is not None,
             deleted_lead_id=row.deleted_lead_id if row.lead_id is None else None,
             lead_id=row.lead_id,
             contact_id=row.contact_id,
@@ -150,14 +165,23 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
     ]
 
 
+@dataclass(frozen=True)
+class _Recording:
+    """What every outcome of one `_record` call is stored against."""
+
+    now: datetime.datetime
+    report: SyncReport
+    jitter: Callable[[], float]
+    blocked_until: datetime.datetime | None  # the breaker is open until then
+
+
 def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float]) -> None:
     """Store each job's outcome and release its lease, under the row locks."""
     jobs = [job for job in jobs if not job.recorded]
     if not jobs:
         return
-    now = timezone.now()
     breaker = breaker_state()
-    blocked_until = breaker.retry_at if breaker.is_open else None
+    context = _Recording(timezone.now(), report, jitter, breaker.retry_at if breaker.is_open else None)
     with transaction.atomic():
         rows = LeadSync.objects.select_for_update().in_bulk([job.sync.pk for job in jobs])
         for job in jobs:
@@ -165,87 +189,110 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
             row = rows.get(job.sync.pk)
             if row is None:
                 continue  # the profile was deleted meanwhile
-            pid = row.profile_id
             if job.sync.lead_id is not None and row.lead_id != job.sync.lead_id:
                 # Unlinked (or relinked) by amoCRM's change while this run sent: that change stands.
                 row.claimed_until = None
                 row.save(update_fields=["claimed_until", "updated_at"])
                 continue
             if job.lead_id and row.lead_id != job.lead_id:
-                owner = LeadSync.objects.filter(lead_id=job.lead_id).exclude(pk=row.pk).first()
-                if owner is not None:
-                    job.done, job.error = False, _lead_taken(job, owner)
-                    job.lead_id = None
-                    row.create_started_at = None
-                else:
-                    # A lead found or created is remembered even when the rest failed.
-                    row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
-                    row.deleted_lead_id = None
-                    # Without it, a stage move that only reconciliation reads would not count as one.
-                    row.crm_status_id = job.status_id
-                    row.synced_values = job.baseline
-                    # A contact we made holds the profile's phone; a linked one's is unknown.
-                    made_contact = job.contact is not None and "id" not in job.contact and not job.merged
-                    row.contact_phone = job.profile.phone if made_contact else None
-            if job.done and job.merged:
-                # Merged into a lead that was nobody's: ours now, but what it holds is unknown.
-                row.mark_linked(lead_id=job.lead_id, contact_id=job.contact_id, now=now)
-                report.rerun.append(pid)
-            elif job.done:
-                if row.mark_synced(
-                    values=job.state or {},
-                    lead_id=job.lead_id,
-                    contact_id=job.contact_id,
-                    revision=job.revision,
-                    now=now,
-                ):
-                    report.synced.append(pid)
-                    report.requests_saved += job.unchanged
-                else:
-                    report.rerun.append(pid)
-            elif isinstance(job.error, AmoCRMCircuitOpen) or (
-                blocked_until and job.error and job.error.opens_breaker
-            ):
-                # Not called, or refused by the block that opened the breaker: wait for its probe,
-                # untouched (no attempt counted), and go as soon as it closes.
-                until = job.error.retry_at if isinstance(job.error, AmoCRMCircuitOpen) else blocked_until
-                row.mark_waiting(error=str(job.error), until=until)
-                report.retry[pid] = row.next_attempt_at
-            elif job.error is not None and job.error.transient:
-                delay = retry_delay(row.attempts + 1, jitter=jitter)
-                retry_after = getattr(job.error, "retry_after", None)
-                if retry_after:
-                    delay = max(delay, datetime.timedelta(seconds=retry_after))
-                row.mark_retry(error=str(job.error), delay=delay, now=now)
-                report.retry[pid] = row.next_attempt_at
-                logger.warning(
-                    "amocrm.lead_sync_retry profile_id=%s attempts=%s delay_s=%d status=%s",
-                    pid,
-                    row.attempts,
-                    delay.total_seconds(),
-                    job.error.status,
-                )
-            elif job.error is not None and row.revision != job.revision:
-                # Saved again while this sync failed: the new values may not fail. Their own task
-                # was skipped (the row was claimed), so rerun now rather than wait for staff.
-                row.claimed_until = None
-                report.rerun.append(pid)
-            elif job.error is not None:
-                row.mark_failed(error=str(job.error))
-                report.failed.append(pid)
-                logger.warning(
-                    "amocrm.lead_sync_failed profile_id=%s lead_id=%s status=%s error=%s",
-                    pid,
-                    row.lead_id,
-                    job.error.status,
-                    type(job.error).__name__,
-                )
-            else:
-                row.claimed_until = None  # interrupted before its turn: still pending
+                _remember_lead(row, job)
+            _RECORD[job.outcome](row, job, context)
             row.save()
     report.recorded += len(jobs)
     if report.progress is not None:
         report.progress(report.recorded, report.total)
+
+
+def _remember_lead(row: LeadSync, job: _Job) -> None:
+    """A lead found or created is remembered even when the rest failed, unless it is another's."""
+    owner = LeadSync.objects.filter(lead_id=job.lead_id).exclude(pk=row.pk).first()
+    if owner is not None:
+        job.fail(_lead_taken(job, owner))
+        job.lead_id = None
+        row.create_started_at = None
+        return
+    row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
+    row.deleted_lead_id = None
+    # Without it, a stage move that only reconciliation reads would not count as one.
+    row.crm_status_id = job.status_id
+    row.synced_values = job.baseline
+    # A contact we made holds the profile's phone; a linked one's is unknown.
+    made_contact = job.contact is not None and "id" not in job.contact and job.outcome is not Outcome.MERGED
+    row.contact_phone = job.profile.phone if made_contact else None
+
+
+def _record_synced(row: LeadSync, job: _Job, context: _Recording) -> None:
+    pid = row.profile_id
+    if row.mark_synced(
+        values=job.state or {},
+        lead_id=job.lead_id,
+        contact_id=job.contact_id,
+        revision=job.revision,
+        now=context.now,
+    ):
+        context.report.synced.append(pid)
+        context.report.requests_saved += job.outcome is Outcome.UNCHANGED
+    else:
+        context.report.rerun.append(pid)
+
+
+def _record_merged(row: LeadSync, job: _Job, context: _Recording) -> None:
+    # Merged into a lead that was nobody's: ours now, but what it holds is unknown.
+    row.mark_linked(lead_id=job.lead_id, contact_id=job.contact_id, now=context.now)
+    context.report.rerun.append(row.profile_id)
+
+
+def _record_failed(row: LeadSync, job: _Job, context: _Recording) -> None:
+    """What follows a failure is a fact of the error's class: wait for the breaker, retry, or fail."""
+    pid, error = row.profile_id, job.error
+    if isinstance(error, AmoCRMCircuitOpen) or (context.blocked_until and error.opens_breaker):
+        # Not called, or refused by the block that opened the breaker: wait for its probe,
+        # untouched (no attempt counted), and go as soon as it closes.
+        until = error.retry_at if isinstance(error, AmoCRMCircuitOpen) else context.blocked_until
+        row.mark_waiting(error=str(error), until=until)
+        context.report.retry[pid] = row.next_attempt_at
+    elif error.transient:
+        delay = retry_delay(row.attempts + 1, jitter=context.jitter)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            delay = max(delay, datetime.timedelta(seconds=retry_after))
+        row.mark_retry(error=str(error), delay=delay, now=context.now)
+        context.report.retry[pid] = row.next_attempt_at
+        logger.warning(
+            "amocrm.lead_sync_retry profile_id=%s attempts=%s delay_s=%d status=%s",
+            pid,
+            row.attempts,
+            delay.total_seconds(),
+            error.status,
+        )
+    elif row.revision != job.revision:
+        # Saved again while this sync failed: the new values may not fail. Their own task
+        # was skipped (the row was claimed), so rerun now rather than wait for staff.
+        row.claimed_until = None
+        context.report.rerun.append(pid)
+    else:
+        row.mark_failed(error=str(error))
+        context.report.failed.append(pid)
+        logger.warning(
+            "amocrm.lead_sync_failed profile_id=%s lead_id=%s status=%s error=%s",
+            pid,
+            row.lead_id,
+            error.status,
+            type(error).__name__,
+        )
+
+
+def _record_released(row: LeadSync, job: _Job, context: _Recording) -> None:
+    row.claimed_until = None  # interrupted before its turn: still pending
+
+
+_RECORD: dict[Outcome, Callable[[LeadSync, _Job, _Recording], None]] = {
+    Outcome.SENT: _record_synced,
+    Outcome.UNCHANGED: _record_synced,
+    Outcome.MERGED: _record_merged,
+    Outcome.FAILED: _record_failed,
+    Outcome.OPEN: _record_released,
+}
 
 
 def _renew(jobs: list[_Job]) -> None:
@@ -263,7 +310,7 @@ def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
     ready = {job.profile.pk: job for job in jobs if job.lead_id and job.error is None and not job.recorded}
     failed = notes.notes_send(client, {pid: job.lead_id for pid, job in ready.items()})
     for pid, error in failed.items():
-        ready[pid].done, ready[pid].error = False, error
+        ready[pid].fail(error)
 
 
 def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:
@@ -290,7 +337,7 @@ def _send(
     are the names amoCRM gives the items of that very batch (our request_ids, or their positions)."""
 
     def refuse(job: _Job, error: AmoCRMError) -> None:
-        job.error = error
+        job.fail(error)
 
     batches.send_refusing_named(
         chunk,
@@ -334,7 +381,7 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
     for job in jobs:
         keys = list(job.state) if full else mapping.lead_state_changes(job.state, job.baseline)
         if not keys:
-            job.done = job.unchanged = True
+            job.outcome = Outcome.UNCHANGED
             continue
         patches[id(job)] = mapping.lead_update_payload(job.lead_id, job.state, keys)
 
@@ -344,7 +391,7 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
         }
         for job in batch:
             if job.lead_id in returned:
-                job.done = True
+                job.outcome = Outcome.SENT
                 logger.info("amocrm.lead_updated lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
             else:
                 # amoCRM answers a PATCH of a deleted lead with 204 / without it: its delete hook was
@@ -379,22 +426,22 @@ def _create(
         for job in batch:
             answer = answers.get(job.request_id) or {}
             if not answer.get("id"):
-                job.error = AmoCRMUnavailable("amoCRM did not return the created lead")
+                job.fail(AmoCRMUnavailable("amoCRM did not return the created lead"))
                 continue
             job.lead_id = int(answer["id"])
             job.contact_id = int(answer.get("contact_id") or job.contact.get("id") or 0) or None
-            job.merged = bool(answer.get("merged"))
+            merged = bool(answer.get("merged"))
             # leads/complex answers no stage (docs/amocrm-api.md): a new lead is in the one we asked
             # for (none: the pipeline's first, unknown); a lead ours was merged into, where it was.
-            job.status_id = _stage_of(client, job.lead_id) if job.merged else settings.AMOCRM_STATUS_ID
-            job.done = True
+            job.status_id = _stage_of(client, job.lead_id) if merged else settings.AMOCRM_STATUS_ID
+            job.outcome = Outcome.MERGED if merged else Outcome.SENT
             logger.info(
                 "amocrm.lead_created lead_id=%s contact_id=%s profile_id=%s linked=%s merged=%s",
                 job.lead_id,
                 job.contact_id,
                 job.profile.pk,
                 "id" in job.contact,
-                job.merged,
+                merged,
             )
 
     contacts = contacts or ContactFinder(client)
@@ -466,7 +513,7 @@ def lead_sync_profiles(
             try:
                 job.state = mapping.lead_state(job.profile, fields)
             except AmoCRMMappingError as e:
-                job.error = e
+                job.fail(e)
         try:
             _recover(client, [j for j in jobs if j.is_open and j.lead_id is None and j.interrupted])
             _recover_deleted(
@@ -479,7 +526,7 @@ def lead_sync_profiles(
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.
             for job in jobs:
                 if job.is_open:
-                    job.error = e
+                    job.fail(e)
     finally:
         _record(jobs, report, jitter)
     return report
