@@ -1,7 +1,7 @@
 """The lead sync run (profile → lead): claim → recover / update / create → record.
 
-A profile save marks its LeadSync row pending (services.outbox, same transaction) and amocrm.signals
-has it enqueued after commit (services.enqueue). lead_sync_profiles is the one engine behind every
+A change told by accounts marks its LeadSync row pending (amocrm.signals → services.enqueue, in the
+change's transaction) and has it enqueued after commit. lead_sync_profiles is the one engine behind every
 task, bulk or single:
   1. claim: in a short transaction, take the rows (select_for_update) and set a lease, so two
      workers never sync one profile at once; no transaction is held open during HTTP;
@@ -14,7 +14,8 @@ task, bulk or single:
      call per 50 leads (the existing contact by id, else a new one), answers matched by our
      `request_id`; a lead merged by amoCRM's duplicate control into another customer's lead is
      never linked to a second profile;
-  4. record each outcome; a save that happened meanwhile leaves the row pending for a rerun.
+  4. record each job's Outcome (services.sync_outcomes); a change made meanwhile leaves the row
+     pending for a rerun.
 A 400 fails only the items it names (by request_id, index or lead id); one that names none is
 retried item by item. Errors whose class says `transient` (5xx, timeouts, 429, auth, see
 amocrm.exceptions) back off by outbox.retry_delay and retry without end; permanent ones mark the row
@@ -23,11 +24,9 @@ failed with amoCRM's message, for staff (admin, amocrm_resync --failed). While t
 """
 
 import datetime
-import enum
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -38,9 +37,7 @@ from accounts.models import Profile
 from amocrm import batches, mapping
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
-    AmoCRMCircuitOpen,
     AmoCRMError,
-    AmoCRMLeadTaken,
     AmoCRMMappingError,
     AmoCRMNotFound,
     AmoCRMUnavailable,
@@ -48,87 +45,17 @@ from amocrm.exceptions import (
 )
 from amocrm.models import LeadSync
 from amocrm.services import notes
-from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import client_get
 from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
-from amocrm.services.outbox import retry_delay
+from amocrm.services.sync_outcomes import Outcome, SyncJob, SyncReport, outcomes_record
 
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
 
 
-@dataclass
-class SyncReport:
-    """What one run did, by profile id."""
-
-    synced: list[int] = field(default_factory=list)
-    requests_saved: int = 0  # profiles whose values equalled the last ones sent: no request
-    failed: list[int] = field(default_factory=list)
-    retry: dict[int, datetime.datetime] = field(default_factory=dict)
-    rerun: list[int] = field(default_factory=list)  # saved again while syncing: sync once more
-    skipped: list[int] = field(default_factory=list)  # another worker holds them
-    total: int = 0  # profiles this run holds
-    recorded: int = 0  # of them, outcomes stored so far
-    progress: Callable[[int, int], None] | None = field(default=None, repr=False)  # (recorded, total)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "synced": len(self.synced),
-            "unchanged": self.requests_saved,
-            "failed": len(self.failed),
-            "retry": len(self.retry),
-            "rerun": len(self.rerun),
-            "skipped": len(self.skipped),
-        }
-
-
-class Outcome(enum.Enum):
-    """Where one profile's sync stands in a run; `_record` stores it by looking it up."""
-
-    OPEN = "open"  # not sent yet (a run interrupted before its turn leaves it pending)
-    SENT = "sent"  # the lead was updated or created
-    UNCHANGED = "unchanged"  # nothing differed from the values last sent: no request
-    MERGED = "merged"  # created, but merged into a lead nobody owned: what it holds is unknown
-    FAILED = "failed"  # `error` says why; its class says what happens next
-
-
-@dataclass
-class _Job:
-    sync: LeadSync
-    profile: Profile
-    revision: int
-    deleted_lead_id: int | None = None  # deleted in amoCRM: it may be back from the trash
-    lead_id: int | None = None
-    contact_id: int | None = None
-    status_id: int | None = None  # the stage of a lead found or created: its first "last seen"
-    state: dict[str, Any] | None = None
-    baseline: dict[str, Any] = field(default_factory=dict)  # what amoCRM is known to hold
-    contact: dict[str, Any] | None = None
-    outcome: Outcome = Outcome.OPEN
-    error: AmoCRMError | None = None
-    recorded: bool = False  # stored by `_record` (a run records its creates batch by batch)
-
-    @property
-    def request_id(self) -> str:
-        """Ours, sent with each item of a batch create: answers are matched by it, not by position."""
-        return str(self.profile.pk)
-
-    @property
-    def interrupted(self) -> bool:
-        """A create was started earlier and its answer never recorded."""
-        return self.sync.lead_id is None and self.sync.create_started_at is not None
-
-    @property
-    def is_open(self) -> bool:
-        return self.outcome is Outcome.OPEN
-
-    def fail(self, error: AmoCRMError) -> None:
-        self.outcome, self.error = Outcome.FAILED, error
-
-
-def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetime) -> list[_Job]:
+def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetime) -> list[SyncJob]:
     ids = sorted(set(profile_ids))
     with transaction.atomic():
         existing = set(LeadSync.objects.filter(profile_id__in=ids).values_list("profile_id", flat=True))
@@ -151,7 +78,7 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
         .in_bulk([r.profile_id for r in claimed])
     )
     return [
-        _Job(
+        SyncJob(
             sync=row,
             profile=profiles[row.profile_id],
             revision=row.revision,
@@ -165,144 +92,14 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
     ]
 
 
-@dataclass(frozen=True)
-class _Recording:
-    """What every outcome of one `_record` call is stored against."""
-
-    now: datetime.datetime
-    report: SyncReport
-    jitter: Callable[[], float]
-    blocked_until: datetime.datetime | None  # the breaker is open until then
-
-
-def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float]) -> None:
-    """Store each job's outcome and release its lease, under the row locks."""
-    jobs = [job for job in jobs if not job.recorded]
-    if not jobs:
-        return
-    breaker = breaker_state()
-    context = _Recording(timezone.now(), report, jitter, breaker.retry_at if breaker.is_open else None)
-    with transaction.atomic():
-        rows = LeadSync.objects.select_for_update().in_bulk([job.sync.pk for job in jobs])
-        for job in jobs:
-            job.recorded = True
-            row = rows.get(job.sync.pk)
-            if row is None:
-                continue  # the profile was deleted meanwhile
-            if job.sync.lead_id is not None and row.lead_id != job.sync.lead_id:
-                # Unlinked (or relinked) by amoCRM's change while this run sent: that change stands.
-                row.claimed_until = None
-                row.save(update_fields=["claimed_until", "updated_at"])
-                continue
-            if job.lead_id and row.lead_id != job.lead_id:
-                _remember_lead(row, job)
-            _RECORD[job.outcome](row, job, context)
-            row.save()
-    report.recorded += len(jobs)
-    if report.progress is not None:
-        report.progress(report.recorded, report.total)
-
-
-def _remember_lead(row: LeadSync, job: _Job) -> None:
-    """A lead found or created is remembered even when the rest failed, unless it is another's."""
-    owner = LeadSync.objects.filter(lead_id=job.lead_id).exclude(pk=row.pk).first()
-    if owner is not None:
-        job.fail(_lead_taken(job, owner))
-        job.lead_id = None
-        row.create_started_at = None
-        return
-    row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
-    row.deleted_lead_id = None
-    # Without it, a stage move that only reconciliation reads would not count as one.
-    row.crm_status_id = job.status_id
-    row.synced_values = job.baseline
-    # A contact we made holds the profile's phone; a linked one's is unknown.
-    made_contact = job.contact is not None and "id" not in job.contact and job.outcome is not Outcome.MERGED
-    row.contact_phone = job.profile.phone if made_contact else None
-
-
-def _record_synced(row: LeadSync, job: _Job, context: _Recording) -> None:
-    pid = row.profile_id
-    if row.mark_synced(
-        values=job.state or {},
-        lead_id=job.lead_id,
-        contact_id=job.contact_id,
-        revision=job.revision,
-        now=context.now,
-    ):
-        context.report.synced.append(pid)
-        context.report.requests_saved += job.outcome is Outcome.UNCHANGED
-    else:
-        context.report.rerun.append(pid)
-
-
-def _record_merged(row: LeadSync, job: _Job, context: _Recording) -> None:
-    # Merged into a lead that was nobody's: ours now, but what it holds is unknown.
-    row.mark_linked(lead_id=job.lead_id, contact_id=job.contact_id, now=context.now)
-    context.report.rerun.append(row.profile_id)
-
-
-def _record_failed(row: LeadSync, job: _Job, context: _Recording) -> None:
-    """What follows a failure is a fact of the error's class: wait for the breaker, retry, or fail."""
-    pid, error = row.profile_id, job.error
-    if isinstance(error, AmoCRMCircuitOpen) or (context.blocked_until and error.opens_breaker):
-        # Not called, or refused by the block that opened the breaker: wait for its probe,
-        # untouched (no attempt counted), and go as soon as it closes.
-        until = error.retry_at if isinstance(error, AmoCRMCircuitOpen) else context.blocked_until
-        row.mark_waiting(error=str(error), until=until)
-        context.report.retry[pid] = row.next_attempt_at
-    elif error.transient:
-        delay = retry_delay(row.attempts + 1, jitter=context.jitter)
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after:
-            delay = max(delay, datetime.timedelta(seconds=retry_after))
-        row.mark_retry(error=str(error), delay=delay, now=context.now)
-        context.report.retry[pid] = row.next_attempt_at
-        logger.warning(
-            "amocrm.lead_sync_retry profile_id=%s attempts=%s delay_s=%d status=%s",
-            pid,
-            row.attempts,
-            delay.total_seconds(),
-            error.status,
-        )
-    elif row.revision != job.revision:
-        # Saved again while this sync failed: the new values may not fail. Their own task
-        # was skipped (the row was claimed), so rerun now rather than wait for staff.
-        row.claimed_until = None
-        context.report.rerun.append(pid)
-    else:
-        row.mark_failed(error=str(error))
-        context.report.failed.append(pid)
-        logger.warning(
-            "amocrm.lead_sync_failed profile_id=%s lead_id=%s status=%s error=%s",
-            pid,
-            row.lead_id,
-            error.status,
-            type(error).__name__,
-        )
-
-
-def _record_released(row: LeadSync, job: _Job, context: _Recording) -> None:
-    row.claimed_until = None  # interrupted before its turn: still pending
-
-
-_RECORD: dict[Outcome, Callable[[LeadSync, _Job, _Recording], None]] = {
-    Outcome.SENT: _record_synced,
-    Outcome.UNCHANGED: _record_synced,
-    Outcome.MERGED: _record_merged,
-    Outcome.FAILED: _record_failed,
-    Outcome.OPEN: _record_released,
-}
-
-
-def _renew(jobs: list[_Job]) -> None:
+def _renew(jobs: list[SyncJob]) -> None:
     """Extend the lease of rows a long run still holds (a big batch can outlast one lease)."""
     LeadSync.objects.filter(pk__in=[job.sync.pk for job in jobs], claimed_until__isnull=False).update(
         claimed_until=timezone.now() + SYNC_LEASE
     )
 
 
-def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
+def _notes(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """Post the waiting history notes of these jobs' leads; a job whose notes failed is retried
     (its lead update, if any, is simply sent again: the same values)."""
     if not settings.AMOCRM_LEAD_NOTES:
@@ -313,15 +110,7 @@ def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
         ready[pid].fail(error)
 
 
-def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:
-    return AmoCRMLeadTaken(
-        f"amoCRM merged this customer's new lead into lead {job.lead_id}, which belongs to profile "
-        f"{owner.profile_id}: not linked. Check both in amoCRM (its duplicate control merges by contact), "
-        "then resync this profile to give it its own lead."
-    )
-
-
-def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMValidationError) -> set[int]:
+def _named_items(chunk: list[SyncJob], keys: list[str], error: AmoCRMValidationError) -> set[int]:
     """Positions in `chunk` a 400 names: by our request_id / index, or by lead id."""
     request_ids, lead_ids = error.request_ids, error.entity_ids
     named = {i for i, key in enumerate(keys) if key in request_ids}
@@ -331,12 +120,12 @@ def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMValidationErro
 
 
 def _send(
-    chunk: list[_Job], keys: Callable[[list[_Job]], list[str]], call: Callable[[list[_Job]], None]
+    chunk: list[SyncJob], keys: Callable[[list[SyncJob]], list[str]], call: Callable[[list[SyncJob]], None]
 ) -> None:
     """Send one batch through `call`, refusing only the items a 400 names (amocrm.batches); `keys(batch)`
     are the names amoCRM gives the items of that very batch (our request_ids, or their positions)."""
 
-    def refuse(job: _Job, error: AmoCRMError) -> None:
+    def refuse(job: SyncJob, error: AmoCRMError) -> None:
         job.fail(error)
 
     batches.send_refusing_named(
@@ -348,7 +137,7 @@ def _send(
     )
 
 
-def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
+def _recover(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """A create whose answer was never recorded may have happened: find the lead by referral code."""
     for job in jobs:
         code = str(job.profile.referral_code)
@@ -362,7 +151,7 @@ def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
         logger.info("amocrm.lead_recovered lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
 
-def _recover_deleted(client: AmoCRMClient, jobs: list[_Job]) -> None:
+def _recover_deleted(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """A lead deleted in amoCRM may be back from the trash (restored, same id): ask before creating
     a second lead for the same customer. amoCRM answers 204 while it is gone."""
     for job in jobs:
@@ -376,7 +165,7 @@ def _recover_deleted(client: AmoCRMClient, jobs: list[_Job]) -> None:
         logger.info("amocrm.lead_relinked lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
 
-def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
+def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
     patches: dict[int, dict[str, Any]] = {}
     for job in jobs:
         keys = list(job.state) if full else mapping.lead_state_changes(job.state, job.baseline)
@@ -385,7 +174,7 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
             continue
         patches[id(job)] = mapping.lead_update_payload(job.lead_id, job.state, keys)
 
-    def patch(batch: list[_Job]) -> None:
+    def patch(batch: list[SyncJob]) -> None:
         returned = {
             int(lead["id"]) for lead in client.leads_update([patches[id(j)] for j in batch]) if lead.get("id")
         }
@@ -406,12 +195,12 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
 
 def _create(
     client: AmoCRMClient,
-    jobs: list[_Job],
+    jobs: list[SyncJob],
     report: SyncReport,
     jitter: Callable[[], float],
     contacts: ContactFinder | None = None,
 ) -> None:
-    def create(batch: list[_Job]) -> None:
+    def create(batch: list[SyncJob]) -> None:
         payloads = [
             mapping.lead_create_payload(
                 job.state,
@@ -461,7 +250,7 @@ def _create(
         try:
             _notes(client, chunk)  # the signup's note, now that the lead exists
         finally:
-            _record(chunk, report, jitter)  # store the new ids at once
+            outcomes_record(chunk, report, jitter)  # store the new ids at once
 
 
 def _stage_of(client: AmoCRMClient, lead_id: int) -> int | None:
@@ -471,7 +260,7 @@ def _stage_of(client: AmoCRMClient, lead_id: int) -> int | None:
         return None  # unknown: reconciliation applies its rule for a stage never seen
 
 
-def _by_request_id(answers: list[dict[str, Any]], batch: list[_Job]) -> dict[str, dict[str, Any]]:
+def _by_request_id(answers: list[dict[str, Any]], batch: list[SyncJob]) -> dict[str, dict[str, Any]]:
     """Each answer of leads/complex by the request_id we sent (one answer may carry several); by
     position only when amoCRM echoed none of ours (an index, as it does for items sent without one)."""
     found: dict[str, dict[str, Any]] = {}
@@ -528,5 +317,5 @@ def lead_sync_profiles(
                 if job.is_open:
                     job.fail(e)
     finally:
-        _record(jobs, report, jitter)
+        outcomes_record(jobs, report, jitter)
     return report
