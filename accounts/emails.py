@@ -26,6 +26,12 @@ def normalize(email: str | None) -> str:
     return unicodedata.normalize("NFKC", (email or "").strip()).casefold()
 
 
+def same(first: str | None, second: str | None) -> bool:
+    """The two spellings name one mailbox: the one rule wherever the site compares addresses (its
+    own, amoCRM's contacts, a webhook's)."""
+    return normalize(first) == normalize(second)
+
+
 def validate_one_script(email: str) -> None:
     """Raise ValidationError (code `email_script`) for a look-alike address (see the module)."""
     local, _, domain = email.rpartition("@")

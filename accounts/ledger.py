@@ -42,7 +42,12 @@ def ledger_post(
     profile.account_sum = balance + amount
     profile.save(update_fields=["account_sum", *also_save, "updated_at"])
     entry = LedgerEntry.objects.create(
-        profile=profile, amount=amount, reason=reason, note=note[:255], delivery=delivery, invoice=invoice
+        profile=profile,
+        amount=amount,
+        reason=reason,
+        note=note[: LedgerEntry._meta.get_field("note").max_length],
+        delivery=delivery,
+        invoice=invoice,
     )
     logger.info(
         "accounts.ledger_posted profile_id=%s entry_id=%s reason=%s amount=%s",

@@ -53,7 +53,7 @@ def invoice_pay(
         raise PaymentError(gettext("The amount received must be more than zero."))
     invoice.status = Invoice.Status.PAID
     invoice.source = source
-    invoice.confirmed_by = confirmed_by[:255]
+    invoice.confirmed_by = confirmed_by[: Invoice._meta.get_field("confirmed_by").max_length]
     invoice.paid_at = timezone.now()
     invoice.save(update_fields=["status", "source", "confirmed_by", "paid_at"])
     ledger_post(profile=invoice.profile, amount=received, reason=LedgerEntry.Reason.PAYMENT, invoice=invoice)

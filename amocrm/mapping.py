@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Choices
 from django.utils import translation
 
+from accounts import emails
 from accounts.models import Profile
 from amocrm.exceptions import AmoCRMMappingError
 from amocrm.models import CustomField
 from amocrm.webhooks import ContactChange, FieldChange, LeadChange
 
-MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
+# The account's zone until it has been read: the one default (the site's, settings.TIME_ZONE).
+DEFAULT_ZONE = zoneinfo.ZoneInfo(settings.TIME_ZONE)
 Key = CustomField.Key
 TEXT_TYPES = {"text", "textarea", "url"}
 TEXT_MAX_LENGTH = 256  # amoCRM's limit for `text` fields
@@ -134,7 +137,7 @@ class FieldMap:
 
     field_ids: Mapping[str, int]
     enum_ids: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    zone: zoneinfo.ZoneInfo = MOSCOW  # the account's time zone: dates are its midnights
+    zone: zoneinfo.ZoneInfo = DEFAULT_ZONE  # the account's time zone: dates are its midnights
 
     def field_id(self, key: str) -> int:
         try:
@@ -168,13 +171,13 @@ def choice_enums(choices: type[Choices]) -> list[tuple[str, str]]:
         return [(str(value), str(label)) for value, label in choices.choices]
 
 
-def date_to_timestamp(day: datetime.date, zone: zoneinfo.ZoneInfo = MOSCOW) -> int:
+def date_to_timestamp(day: datetime.date, zone: zoneinfo.ZoneInfo = DEFAULT_ZONE) -> int:
     """Midnight of `day` in the account's time zone as a Unix timestamp: amoCRM reads a `date` there
     (midnight UTC, or another zone's, shows the previous day)."""
     return int(datetime.datetime.combine(day, datetime.time.min, tzinfo=zone).timestamp())
 
 
-def timestamp_to_date(value: Any, zone: zoneinfo.ZoneInfo = MOSCOW) -> datetime.date:
+def timestamp_to_date(value: Any, zone: zoneinfo.ZoneInfo = DEFAULT_ZONE) -> datetime.date:
     """A date from a Unix timestamp (int or digits), read in the account's time zone; lenient with
     YYYY-MM-DD (and RFC 3339) strings, which the API also accepts."""
     text = str(value).strip()
@@ -447,7 +450,7 @@ def contact_change_from_api(contact: Mapping[str, Any]) -> ContactChange:
         contact_id=_int(contact.get("id")),
         modified_at=_moment(contact.get("updated_at")),
         phone=first("PHONE"),
-        email=email.lower() if email is not None else None,
+        email=emails.normalize(email) if email is not None else None,
         lead_ids=(),
     )
 

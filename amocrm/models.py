@@ -1,11 +1,14 @@
 import datetime
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from amocrm import crypto
+
+ERROR_KEPT = 2000  # how much of an error message the outbox rows keep for staff
 
 
 class OAuthToken(models.Model):
@@ -72,7 +75,8 @@ class AmoCRMAccount(models.Model):
     subdomain = models.CharField(_("subdomain"), max_length=64)
     name = models.CharField(_("name"), max_length=255, blank=True)
     currency = models.CharField(_("currency"), max_length=8, blank=True)
-    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
+    # Until the account is read, its zone is taken to be the site's (most Russian accounts keep Moscow time).
+    timezone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
     checked_at = models.DateTimeField(_("read from amoCRM at"))
 
     class Meta:
@@ -246,9 +250,8 @@ class LeadSync(models.Model):
     create_started_at = models.DateTimeField(_("lead creation started at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     synced_values = models.JSONField(_("last values sent"), default=dict, blank=True)
-    # The conflict clock: per field key (and "phone", the contact's), when the site last changed it
-    # (ISO time). A change made in amoCRM to a field loses only to a site change of that very field
-    # made after it; `updated_at` is the row's audit stamp, never compared.
+    # The conflict clock: per field key (and "phone"), when the site last changed it (ISO time). An
+    # amoCRM change of a field loses only to a later site change of that field (never `updated_at`).
     site_changed_at = models.JSONField(_("changed on the site at, by field"), default=dict, blank=True)
     synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -327,7 +330,7 @@ class LeadSync(models.Model):
         self.status = self.Status.PENDING
         self.attempts += 1
         self.next_attempt_at = now + delay
-        self.last_error = error[:2000]
+        self.last_error = error[:ERROR_KEPT]
         self.claimed_until = None
 
     def mark_linked(self, *, lead_id: int, contact_id: int | None, now: datetime.datetime) -> None:
@@ -340,13 +343,13 @@ class LeadSync(models.Model):
         """amoCRM may not be called (the breaker is open): wait untouched, not failed, no attempt counted."""
         self.status = self.Status.PENDING
         self.next_attempt_at = until
-        self.last_error = error[:2000]
+        self.last_error = error[:ERROR_KEPT]
         self.claimed_until = None
 
     def mark_failed(self, *, error: str) -> None:
         """A permanent failure staff must look at (amoCRM's message kept); resync retries it."""
         self.status = self.Status.FAILED
-        self.last_error = error[:2000]
+        self.last_error = error[:ERROR_KEPT]
         self.next_attempt_at = None
         self.claimed_until = None
 

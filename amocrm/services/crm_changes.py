@@ -23,18 +23,20 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import payments, phones
+from accounts import emails, payments, phones
 from accounts import services as accounts_services
 from accounts.models import BouquetCategory, Invoice, Profile
 from accounts.signals import Origin
 from amocrm import mapping, webhooks
-from amocrm.models import LeadSync
+from amocrm.models import CustomField, LeadSync
 from amocrm.services import lead_plan
 from amocrm.services.outbox import lead_sync_mark_pending
 
 logger = logging.getLogger(__name__)
 
-Key = mapping.Key
+Key = CustomField.Key
+PHONE_LENGTH = LeadSync._meta.get_field("contact_phone").max_length
+EMAIL_LENGTH = LeadSync._meta.get_field("contact_email").max_length
 
 
 @dataclass
@@ -259,7 +261,7 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
             sync.contact_modified_at = stamp
             updates.append("contact_modified_at")
         if change.email is not None:
-            mismatch = "" if change.email == profile.user.email.lower() else change.email[:254]
+            mismatch = "" if emails.same(change.email, profile.user.email) else change.email[:EMAIL_LENGTH]
             if mismatch != sync.contact_email:
                 sync.contact_email = mismatch
                 updates.append("contact_email")
@@ -275,11 +277,11 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
                 and _phone_wins(sync, change.modified_at, applied.dropped)
             ):
                 changed, invalid = accounts_services.profile_apply_staff_changes(
-                    profile=profile, data={"phone": phone[:32]}, origin=Origin.CRM
+                    profile=profile, data={"phone": phone[:PHONE_LENGTH]}, origin=Origin.CRM
                 )
                 applied.changes.extend(changed)
                 applied.errors.update({f"phone ({profile.pk})": m for m in invalid.values()})
-            sync.contact_phone = phone[:32]
+            sync.contact_phone = phone[:PHONE_LENGTH]
             updates.append("contact_phone")
         if updates:
             sync.save(update_fields=[*updates, "updated_at"])

@@ -22,8 +22,9 @@ from typing import Any
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping, webhooks
 from amocrm.exceptions import AmoCRMMappingError
+from amocrm.models import CustomField
 
-Key = mapping.Key
+Key = CustomField.Key
 # The payment confirmed is the invoice's own amount (a stage move says "paid", not how much).
 INVOICE_AMOUNT = "invoice"
 

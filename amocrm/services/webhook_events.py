@@ -37,6 +37,8 @@ from amocrm.services.fields import field_map_load
 
 logger = logging.getLogger(__name__)
 
+ACCOUNT_LENGTH = WebhookEvent._meta.get_field("account").max_length
+
 # What amocrm_subscribe_webhook asks for, in amoCRM's names (add_lead, …, update_contact): derived from
 # the actions webhooks.py reads, so the two lists cannot drift apart.
 WEBHOOK_EVENTS = (
@@ -98,7 +100,7 @@ def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
         stamp = int(item.modified_at.timestamp()) if item.modified_at else "-"
         key = f"{item.entity}s:{item.action}:{entity_id or '-'}:{stamp}:{_item_hash(item.data)}"
         event = WebhookEvent(
-            account=subdomain[:64],
+            account=subdomain[:ACCOUNT_LENGTH],
             entity=item.entity,
             action=item.action,
             lead_id=item.lead_id,
@@ -116,7 +118,7 @@ def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
         rows.setdefault(key, event)
     if not rows:
         key = f"body:{_item_hash(payload)}"
-        event = WebhookEvent(account=subdomain[:64], dedupe_key=key, payload=payload)
+        event = WebhookEvent(account=subdomain[:ACCOUNT_LENGTH], dedupe_key=key, payload=payload)
         event.mark(
             WebhookEvent.Status.IGNORED, error="no lead or contact events the site handles in the body"
         )

@@ -8,10 +8,10 @@ import responses
 from django.utils import timezone
 
 from accounts import delivery_actions, services
-from amocrm import mapping
+from amocrm import mapping, webhooks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
-from amocrm.services import lead_sync
-from tests.amocrm.conftest import LEAD, LEADS_URL
+from amocrm.services import crm_changes, lead_sync
+from tests.amocrm.conftest import CONTACT, LEAD, LEADS_URL
 from tests.amocrm.helpers import as_amocrm_holds, bodies, body, cf, deliver, later, lead, patch_answer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
@@ -151,3 +151,15 @@ def test_an_event_of_a_later_second_is_applied_without_reading_the_lead_back(cli
 
     linked.refresh_from_db()
     assert str(linked.account_sum) == "9100.00"
+
+
+def test_a_contact_email_spelled_otherwise_is_the_customers_own_mailbox(linked):
+    # Fullwidth letters and capitals: the same mailbox by accounts.emails, so nothing for staff.
+    spelled = "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in linked.user.email.upper())
+    change = webhooks.ContactChange(
+        contact_id=CONTACT, modified_at=later(), phone=None, email=spelled, lead_ids=(LEAD,)
+    )
+
+    crm_changes.contact_change_apply(change=change)
+
+    assert LeadSync.objects.get(profile=linked).contact_email == ""

@@ -7,10 +7,11 @@ import pytest
 
 from accounts.models import BouquetCategory
 from amocrm import mapping, webhooks
+from amocrm.models import CustomField
 from amocrm.services import lead_plan
 from tests.amocrm.conftest import FIELD_IDS, LEAD
 
-Key = mapping.Key
+Key = CustomField.Key
 TODAY = datetime.date(2027, 3, 1)
 MANAGER = datetime.datetime(2027, 3, 1, 9, 0, 0, tzinfo=datetime.UTC)  # the manager's edit
 BEFORE, AFTER = MANAGER - datetime.timedelta(minutes=5), MANAGER + datetime.timedelta(minutes=5)
