@@ -28,7 +28,7 @@ def normalize(email: str | None) -> str:
 
 def same(first: str | None, second: str | None) -> bool:
     """The two spellings name one mailbox: the one rule wherever the site compares addresses (its
-    own, amoCRM's contacts, a webhook's)."""
+    own, a CRM contact's, a webhook's)."""
     return normalize(first) == normalize(second)
 
 
