@@ -2,9 +2,11 @@
 and a manager's change loses only to a later site change of the same field (its clock)."""
 
 import datetime
+from http import HTTPStatus
 
 import pytest
 import responses
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import delivery_actions, services
@@ -163,3 +165,18 @@ def test_a_contact_email_spelled_otherwise_is_the_customers_own_mailbox(linked):
     crm_changes.contact_change_apply(change=change)
 
     assert LeadSync.objects.get(profile=linked).contact_email == ""
+
+
+def test_staff_see_a_dropped_change_on_the_webhook_event(client, linked, superuser_client):
+    signed_up_an_hour_ago(linked)
+    managers_edit = timezone.now() - datetime.timedelta(seconds=5)
+    services.profile_update_preferences(profile=linked, data={"wishes": "Только ирисы"})
+    deliver(client, body(update=[lead(cf(Key.WISHES, "От менеджера"), at=managers_edit)]))
+    event = WebhookEvent.objects.get()
+
+    response = superuser_client.get(reverse("admin:amocrm_webhookevent_change", args=[event.pk]))
+
+    assert response.status_code == HTTPStatus.OK
+    assert f"{Key.WISHES}: изменено в amoCRM в {managers_edit.replace(microsecond=0).isoformat()}" in (
+        response.content.decode()
+    )
