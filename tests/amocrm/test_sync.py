@@ -168,7 +168,7 @@ def test_save_without_changes_sends_nothing(
     synced(customer)
 
     with django_capture_on_commit_callbacks(execute=True):
-        customer.save()
+        services.profile_update_preferences(profile=customer, data={"wishes": customer.wishes})
 
     assert len(responses.calls) == 0
     assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.SYNCED
