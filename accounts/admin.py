@@ -84,6 +84,13 @@ class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
         # A user being added has no profile yet; staff add one after saving, if at all.
         return self.inlines if obj else []
 
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        changed = [name for inline in formsets for f in inline.forms for name in f.changed_data]
+        if change and "email" in form.changed_data:
+            changed.append("email")
+        services.profile_edited_by_staff(user=form.instance, fields=changed)
+
 
 class ProfileAdminForm(forms.ModelForm):
     def clean_account_sum(self):
@@ -201,7 +208,10 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
 
     def save_model(self, request: HttpRequest, obj: Profile, form, change: bool) -> None:
         services.profile_save_by_staff(
-            profile=obj, is_new=not change, staff_email=request.user.get_username()
+            profile=obj,
+            is_new=not change,
+            staff_email=request.user.get_username(),
+            changed=form.changed_data,
         )
 
 

@@ -12,7 +12,10 @@ from django.utils.translation import gettext, ngettext
 
 from accounts import history, ledger, services
 from accounts.models import Delivery, LedgerEntry, Profile
-from accounts.signals import Action
+from accounts.signals import Action, Origin
+
+# What a pause or a resume changes (the next delivery with the status).
+PAUSE_FIELDS = ("account_status", "paused_until", "deliveries")
 
 
 def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
@@ -34,11 +37,6 @@ def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False
 
 class DeliveryError(Exception):
     """A customer or staff action the delivery's state does not allow; the message is for people."""
-
-
-def _lead_touch(profile: Profile) -> None:
-    # A save is what marks the lead for the CRM sync (next delivery date, status).
-    profile.save(update_fields=["updated_at"])
 
 
 def _too_late(action: str) -> DeliveryError:
@@ -73,8 +71,9 @@ def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | 
         raise _too_late("skip")
     delivery.status = Delivery.Status.SKIPPED
     delivery.save(update_fields=["status", "updated_at"])
-    _lead_touch(profile)
-    history.event_send(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
+    history.event_send(
+        profile, Action.DELIVERY_SKIPPED, fields=["deliveries"], date=delivery.delivery_on.isoformat()
+    )
     return delivery
 
 
@@ -92,8 +91,9 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
     delivery.price = profile.bouquet_category.price
     delivery.delivery_address = profile.delivery_address
     delivery.save(update_fields=["status", "bouquet_category", "price", "delivery_address", "updated_at"])
-    _lead_touch(profile)
-    history.event_send(profile, Action.DELIVERY_UNSKIPPED, date=delivery.delivery_on.isoformat())
+    history.event_send(
+        profile, Action.DELIVERY_UNSKIPPED, fields=["deliveries"], date=delivery.delivery_on.isoformat()
+    )
     return delivery
 
 
@@ -154,8 +154,13 @@ def delivery_move(
             delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
     except IntegrityError:
         raise DeliveryError(day_taken) from None
-    _lead_touch(profile)
-    history.event_send(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
+    history.event_send(
+        profile,
+        Action.DELIVERY_MOVED,
+        fields=["deliveries"],
+        date=old_date.isoformat(),
+        to=new_date.isoformat(),
+    )
     return delivery
 
 
@@ -173,7 +178,9 @@ def profile_pause(
     profile.paused_until = resume_on
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     services.deliveries_reschedule(profile=profile, today=today)
-    history.event_send(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
+    history.event_send(
+        profile, Action.PAUSED, fields=PAUSE_FIELDS, until=resume_on.isoformat() if resume_on else None
+    )
     return profile
 
 
@@ -187,7 +194,9 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     services.deliveries_reschedule(profile=profile, today=today)
     upcoming = profile.next_delivery_on(today=today)
-    history.event_send(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
+    history.event_send(
+        profile, Action.RESUMED, fields=PAUSE_FIELDS, next=upcoming.isoformat() if upcoming else None
+    )
     return profile
 
 
@@ -225,6 +234,8 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
     history.event_send(
         delivery.profile,
         Action.DELIVERY_COMPLETED,
+        fields=["account_sum", "deliveries"],
+        origin=Origin.STAFF,
         date=delivery.delivery_on.isoformat(),
         amount=str(delivery.price),
     )

@@ -49,6 +49,12 @@ def mailbox(email: str | None) -> str:
     return email
 
 
+def same(first: str | None, second: str | None) -> bool:
+    """The two spellings name one mailbox: the one rule wherever the site compares addresses (its
+    own, a CRM contact's, a webhook's)."""
+    return normalize(first) == normalize(second)
+
+
 def validate_one_script(email: str) -> None:
     """Raise ValidationError (code `email_script`) for a look-alike address (see the module)."""
     local, _, domain = email.rpartition("@")

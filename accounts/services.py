@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ from django.utils.translation import gettext
 from accounts import history, payments, referrals
 from accounts.ledger import ledger_post
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
-from accounts.signals import Action
+from accounts.signals import Action, Origin
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def profile_create(
     history.event_send(
         profile,
         Action.SIGNED_UP,
+        fields=[*CUSTOMER_EDITABLE_FIELDS, "first_delivery_date", "deliveries", "invoices"],
         category=bouquet_category.name,
         interval=str(profile.get_delivery_interval_display()),
         first_date=first_delivery_date.isoformat(),
@@ -129,11 +131,13 @@ def profile_update_preferences(
         return profile
     profile.full_clean()
     profile.save(update_fields=[*changed, "updated_at"])
-    if set(changed) & SCHEDULE_FIELDS:
+    rescheduled = bool(set(changed) & SCHEDULE_FIELDS)
+    if rescheduled:
         deliveries_reschedule(profile=profile)
     history.event_send(
         profile,
         Action.PREFERENCES_CHANGED,
+        fields=[*changed, *(["deliveries"] if rescheduled else [])],
         changes={field: [before[field], _shown(profile, field)] for field in changed},
     )
     return profile
@@ -153,14 +157,17 @@ def _shown(profile: Profile, field: str) -> str:
 
 @transaction.atomic
 def profile_apply_staff_changes(
-    *, profile: Profile, data: dict[str, Any], next_delivery_date: datetime.date | None = None
+    *,
+    profile: Profile,
+    data: dict[str, Any],
+    origin: Origin = Origin.STAFF,
+    next_delivery_date: datetime.date | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Apply changes staff made outside the site, field by field; (fields changed, errors by field).
 
     An invalid value (a negative sum, an address too long) is left out and reported, the rest is
     saved. A new next delivery date re-anchors the schedule as `profile_update_preferences` does.
-    `updated_at` is not touched: it stays the time of the last change made on the site, which is
-    what the caller compares an outside change with.
+    The change is told with its `origin` (from the CRM: the CRM holds it already).
     """
     unknown = set(data) - set(STAFF_EDITABLE_FIELDS)
     if unknown:
@@ -191,13 +198,17 @@ def profile_apply_staff_changes(
             profile=profile,
             amount=new_sum - original["account_sum"],
             reason=LedgerEntry.Reason.MANAGER,
-            touch_updated_at=False,
             also_save=[field for field in changed if field != "account_sum"],
         )
     elif changed:
-        profile.save(update_fields=changed)
-    if set(changed) & SCHEDULE_FIELDS:
+        profile.save(update_fields=[*changed, "updated_at"])
+    rescheduled = bool(set(changed) & SCHEDULE_FIELDS)
+    if rescheduled:
         deliveries_reschedule(profile=profile)
+    if changed:
+        history.event_send(
+            profile, fields=[*changed, *(["deliveries"] if rescheduled else [])], origin=origin
+        )
     return changed, errors
 
 
@@ -298,9 +309,12 @@ def deliveries_reschedule(
 
 
 @transaction.atomic
-def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -> Profile:
-    """Save a profile staff edited in the admin. The sum changes through the ledger only: a new
-    account sum becomes a staff entry for the difference, against the sum locked in the database."""
+def profile_save_by_staff(
+    *, profile: Profile, is_new: bool, staff_email: str, changed: Iterable[str] = ()
+) -> Profile:
+    """Save a profile staff edited in the admin (`changed`: the fields the form changed). The sum
+    changes through the ledger only: a new account sum becomes a staff entry for the difference,
+    against the sum locked in the database."""
     wanted = profile.account_sum
     profile.account_sum = (
         Profile._meta.get_field("account_sum").default
@@ -308,7 +322,9 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
         else Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=profile.pk)
     )
     profile.save()
-    if wanted != profile.account_sum:
+    fields = [*CUSTOMER_EDITABLE_FIELDS, *STAFF_EDITABLE_FIELDS] if is_new else list(changed)
+    corrected = wanted != profile.account_sum
+    if corrected:
         amount = wanted - profile.account_sum
         ledger_post(
             profile=profile,
@@ -316,11 +332,27 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
             reason=LedgerEntry.Reason.STAFF,
             note=gettext("Admin: %(email)s") % {"email": staff_email},
         )
+        correction = {"amount": str(amount), "balance": str(profile.account_sum)}
         history.event_send(
-            profile, Action.BALANCE_CORRECTED, amount=str(amount), balance=str(profile.account_sum)
+            profile,
+            Action.BALANCE_CORRECTED,
+            fields=[*fields, "account_sum", "deliveries"],
+            origin=Origin.STAFF,
+            **correction,
         )
     deliveries_reschedule(profile=profile)
+    if not corrected:
+        history.event_send(profile, fields=[*fields, "deliveries"], origin=Origin.STAFF)
     return profile
+
+
+@transaction.atomic
+def profile_edited_by_staff(*, user: User, fields: Iterable[str]) -> None:
+    """Staff saved the user (`email`) or its profile inline in the admin: tell what changed, once."""
+    fields = list(fields)
+    profile = Profile.objects.filter(user=user).first()
+    if profile is not None and fields:
+        history.event_send(profile, fields=fields, origin=Origin.STAFF)
 
 
 @transaction.atomic
@@ -368,6 +400,7 @@ def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
         delivery=delivery,
         note=f"profile {friend.pk}",
     )
+    history.event_send(referrer, fields=["account_sum"])
     transaction.on_commit(partial(referral_reward_email_send, entry_id=entry.pk), robust=True)
     return entry
 

@@ -19,13 +19,12 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from accounts import emails
 from amocrm.answers import error_for
 from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMNotFound,
-    AmoCRMPaymentRequired,
     AmoCRMRateLimited,
     AmoCRMUnavailable,
     AmoCRMValidationError,
@@ -92,7 +91,7 @@ def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
 
 def _contact_emails(contact: dict[str, Any]) -> set[str]:
     return {
-        str(value.get("value", "")).strip().casefold()
+        emails.normalize(str(value.get("value", "")))
         for field in contact.get("custom_fields_values") or []
         if field.get("field_code") == "EMAIL"
         for value in field.get("values") or []
@@ -214,8 +213,6 @@ class AmoCRMClient:
         path = "/oauth2/access_token"
         try:
             body = self._send("POST", path, json=data, token=None)
-        except (AmoCRMForbidden, AmoCRMPaymentRequired):
-            raise  # a blocked account or a lapsed plan: reconnecting cannot help
         except (AmoCRMValidationError, AmoCRMAuthError, AmoCRMNotFound) as e:
             raise AmoCRMAuthError(
                 f"amoCRM refused to issue tokens ({e.message}); reconnect the integration",
@@ -402,12 +399,12 @@ class AmoCRMClient:
 
         `query` is a full-text search over names, phones and emails, so every hit is checked.
         """
-        wanted = email_address.strip().casefold()
+        wanted = emails.normalize(email_address)
         body = self.request("GET", "/api/v4/contacts", params={"query": email_address.strip(), "limit": 50})
         return next((c for c in _embedded("contacts")(body) if wanted in _contact_emails(c)), None)
 
     def contacts_by_email(self, *, max_pages: int, limit: int = 250) -> dict[str, int] | None:
-        """Every contact of the account by its EMAIL addresses (casefolded; the first contact wins):
+        """Every contact of the account by its EMAIL addresses (accounts.emails.normalize; the first wins):
         one request per 250 contacts, to match many customers at once instead of one search each.
         None when the account has more than `max_pages` pages: searching one by one is cheaper."""
         found: dict[str, int] = {}

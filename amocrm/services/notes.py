@@ -25,7 +25,7 @@ from accounts.signals import Action
 from amocrm import batches, history
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import AmoCRMError, AmoCRMValidationError
-from amocrm.models import LeadNote
+from amocrm.models import ERROR_KEPT, LeadNote
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def _post(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int],
         }
 
     def refuse(note: LeadNote, error: AmoCRMError) -> None:
-        LeadNote.objects.filter(pk=note.pk).update(error=str(error)[:2000], sending_started_at=None)
+        LeadNote.objects.filter(pk=note.pk).update(error=str(error)[:ERROR_KEPT], sending_started_at=None)
         logger.warning("amocrm.note_refused note=%s profile_id=%s", note.pk, note.profile_id)
 
     batches.send_refusing_named(

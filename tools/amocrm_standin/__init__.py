@@ -20,8 +20,8 @@ switched off (`"disabled": true` in GET /api/v4/webhooks) until it is subscribed
 
 A control API under /_standin/ (JSON or form-encoded, no auth) sets the integration up, creates
 auth codes and long-lived tokens, expires tokens, changes settings (the account's: subdomain,
-timezone, duplicate_control, status_hooks, api_user_is_admin; the server's: latency, rate_limit, echo, webhook_timeout,
-blocked, errors_by_id), injects failures (whole answers, or one lead's validation), resets the state,
+timezone, duplicate_control, status_hooks, api_user_is_admin; the server's: latency, rate_limit, echo,
+webhook_timeout, blocked, errors_by_id), injects failures (whole answers, or one lead's validation), resets the state,
 shows what was received and each lead's notes, and plays a manager who edits, deletes or restores a
 lead or edits a contact — which posts amoCRM's form-encoded, v2-shaped webhook to every subscribed
 destination. Changes made through the API fire the same webhooks (amoCRM's "echo"), unless `echo`
