@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from responses import matchers
 
 from accounts.models import BouquetCategory
 from amocrm import mapping, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync, webhook_events
-from tests.amocrm.conftest import BASE, LEAD, WEBHOOK_SECRET
+from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, WEBHOOK_SECRET
 from tests.amocrm.helpers import ACCOUNT, apply_all, body, cf, deliver, later, lead, post
 from tools.amocrm_standin import php_encode
 
@@ -56,12 +57,19 @@ def test_events_are_stored_answered_200_and_applied_after_commit(
 
 
 def test_worker_task_applies_the_event(client, linked, tasks_immediate, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), responses.RequestsMock():
+    # The mock outlives the on-commit callbacks, so the follow-up sync they run is mocked too.
+    with responses.RequestsMock() as crm, django_capture_on_commit_callbacks(execute=True):
+        price = crm.patch(
+            LEADS_URL,
+            match=[matchers.json_params_matcher([{"id": LEAD, "price": 7500}])],
+            json={"_embedded": {"leads": [{"id": LEAD}]}},
+        )
         post(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))]))
 
     linked.refresh_from_db()
     assert linked.account_sum == Decimal("7500.00")
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    assert price.call_count == 1  # the follow-up sends only the lead's price, derived from the sum
 
 
 @pytest.mark.parametrize("secret", ["wrong", WEBHOOK_SECRET[:-1], WEBHOOK_SECRET + "x"])
