@@ -1,0 +1,208 @@
+"""Every email goes through the outbox: queued in the caller's transaction, sent by the worker,
+retried with backoff while the mail server refuses or hangs, sent once when it is back, never twice."""
+
+import datetime
+import smtplib
+
+import pytest
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.utils import timezone
+
+from emails import outbox, tasks
+from emails.messages import message_from_dict, message_to_dict
+from emails.models import Email
+from tests.emails.conftest import smtp_at
+from tools.harness.smtp import SmtpServer
+
+pytestmark = pytest.mark.django_db
+
+
+def queue_one(to: str = "anna@example.ru") -> Email:
+    mail.send_mail("Тема", "Ваш код: ABCD-EFGH", None, [to])
+    return Email.objects.get(recipients=to)
+
+
+def later(email: Email) -> datetime.datetime:
+    email.refresh_from_db()
+    return email.next_attempt_at + datetime.timedelta(seconds=1)
+
+
+def test_an_email_is_a_row_until_the_worker_sends_it(transport, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = queue_one()
+        assert enqueued == []  # the task waits for the commit
+
+    assert email.status == Email.Status.WAITING and mail.outbox == []
+    assert [result.args or result.kwargs for result in enqueued] == [{"email_id": email.pk}]
+
+    outbox.email_send(email_id=email.pk)
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.SENT and email.sent_at is not None
+    [sent] = mail.outbox
+    assert sent.to == ["anna@example.ru"] and sent.body == "Ваш код: ABCD-EFGH"
+
+
+def test_an_email_of_a_rolled_back_transaction_is_never_sent(
+    transport, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        queue_one()
+        raise RuntimeError
+
+    assert Email.objects.count() == 0 and enqueued == []
+
+
+def test_a_refused_mail_server_leaves_the_email_waiting_and_it_goes_once_when_back(transport, smtp_server):
+    transport.update(smtp_at(SmtpServer.refusing_port()))
+    email = queue_one()
+
+    retry_at = outbox.email_send(email_id=email.pk)
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.WAITING and email.attempts == 1
+    assert email.last_error == "ConnectionRefusedError" and retry_at == email.next_attempt_at > timezone.now()
+
+    transport.update(smtp_at(smtp_server.port))
+    outbox.email_send(email_id=email.pk, now=later(email))
+    outbox.email_send(email_id=email.pk, now=later(email))
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.SENT and email.attempts == 2
+    assert [r.recipients for r in smtp_server.received] == [["<anna@example.ru>"]]
+
+
+def test_a_hanging_mail_server_times_out_and_the_email_goes_once_when_back(transport, smtp_server):
+    with SmtpServer(mode="hang") as hanging:
+        transport.update(smtp_at(hanging.port, timeout=0.2))  # EMAIL_TIMEOUT, short for the test
+        email = queue_one()
+
+        outbox.email_send(email_id=email.pk)
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.WAITING and email.last_error in (
+        "TimeoutError",
+        "SMTPServerDisconnected",
+    )
+    transport.update(smtp_at(smtp_server.port))
+    outbox.email_send(email_id=email.pk, now=later(email))
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.SENT and len(smtp_server.received) == 1
+
+
+def test_retries_back_off_and_wait_for_their_time(transport):
+    transport.update(smtp_at(SmtpServer.refusing_port()))
+    email = queue_one()
+    outbox.email_send(email_id=email.pk)
+    email.refresh_from_db()
+    first_wait = email.next_attempt_at - timezone.now()
+
+    assert outbox.emails_due() == []  # not before its time
+    assert outbox.email_send(email_id=email.pk) is None and Email.objects.get().attempts == 1
+
+    second = later(email)
+    outbox.email_send(email_id=email.pk, now=second)
+    email.refresh_from_db()
+
+    assert email.attempts == 2 and email.next_attempt_at - second > first_wait
+
+
+def test_backoff_doubles_up_to_an_hour():
+    no_jitter = [outbox.retry_delay(n, jitter=lambda: 1.0).total_seconds() for n in (1, 2, 3, 12)]
+
+    assert no_jitter == [30, 60, 120, 3600]
+
+
+def test_an_email_is_never_sent_twice_when_its_task_runs_twice(transport, tasks_immediate):
+    email = queue_one()  # its own on-commit task never runs: the test is one transaction
+
+    tasks.email_send.enqueue(email_id=email.pk)
+    tasks.email_send.enqueue(email_id=email.pk)
+
+    assert len(mail.outbox) == 1 and Email.objects.get().attempts == 1
+
+
+def test_an_email_another_worker_holds_is_left_alone(transport):
+    email = queue_one()
+    Email.objects.filter(pk=email.pk).update(claimed_until=timezone.now() + datetime.timedelta(minutes=1))
+
+    outbox.email_send(email_id=email.pk)
+
+    assert mail.outbox == [] and outbox.emails_due() == []
+
+
+def test_an_email_whose_worker_was_killed_is_due_again_once_its_lease_runs_out(transport):
+    email = queue_one()
+    Email.objects.filter(pk=email.pk).update(claimed_until=timezone.now() - datetime.timedelta(seconds=1))
+
+    assert outbox.emails_due() == [email.pk]
+    outbox.email_send(email_id=email.pk)
+    assert len(mail.outbox) == 1
+
+
+def test_a_refused_recipient_fails_for_good_and_is_not_retried(transport, monkeypatch):
+    email = queue_one()
+    refused = smtplib.SMTPRecipientsRefused({"anna@example.ru": (550, b"no such mailbox")})
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", _raise(refused))
+
+    assert outbox.email_send(email_id=email.pk) is None
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.FAILED and email.last_error == "SMTPRecipientsRefused"
+    assert outbox.emails_due() == []
+
+
+def test_a_try_later_answer_is_retried(transport, monkeypatch):
+    email = queue_one()
+    busy = smtplib.SMTPDataError(451, b"try again later")
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", _raise(busy))
+
+    outbox.email_send(email_id=email.pk)
+
+    email.refresh_from_db()
+    assert email.status == Email.Status.WAITING and email.last_error == "SMTPDataError 451"
+
+
+def test_after_the_last_attempt_the_email_fails_for_staff_to_see(transport, monkeypatch):
+    email = queue_one()
+    Email.objects.filter(pk=email.pk).update(attempts=outbox.MAX_ATTEMPTS - 1)
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", _raise(OSError()))
+
+    outbox.email_send(email_id=email.pk)
+
+    assert Email.objects.get().status == Email.Status.FAILED
+
+
+def test_a_retry_sends_a_failed_email_again_but_never_a_sent_one(transport):
+    failed, sent = queue_one("a@example.ru"), queue_one("b@example.ru")
+    Email.objects.filter(pk=failed.pk).update(status=Email.Status.FAILED, attempts=7)
+    outbox.email_send(email_id=sent.pk)
+
+    assert outbox.emails_retry(email_ids=[failed.pk, sent.pk]) == [failed.pk]
+
+    failed.refresh_from_db()
+    assert failed.status == Email.Status.WAITING and failed.attempts == 0
+    assert outbox.emails_due() == [failed.pk]
+
+
+def test_the_message_keeps_its_html_part_and_one_message_id_across_attempts():
+    message = EmailMultiAlternatives(
+        "Тема", "текст", "from@example.ru", ["to@example.ru"], bcc=["b@example.ru"]
+    )
+    message.attach_alternative("<p>текст</p>", "text/html")
+    data = message_to_dict(message)
+
+    first, second = message_from_dict(data), message_from_dict(data)
+
+    assert first.alternatives == [("<p>текст</p>", "text/html")] and first.bcc == ["b@example.ru"]
+    assert first.message()["Message-ID"] == second.message()["Message-ID"]
+
+
+def _raise(error: Exception):
+    def send_messages(self, messages):
+        raise error
+
+    return send_messages
