@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class EmailsConfig(AppConfig):
     name = "emails"
-    verbose_name = _("Emails")
+    verbose_name = _("Outgoing email")
