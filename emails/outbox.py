@@ -104,17 +104,20 @@ def email_send(*, email_id: int, now: datetime.datetime | None = None) -> dateti
         if not mailers[TRANSPORT].send_messages([message_from_dict(email.message)]):
             raise EmailNotTaken
     except Exception as error:  # whatever the transport raises, the row records it and stays visible
-        return _record_failure(email, error, lease=lease)
+        return _record_failure(email, error, now=now, lease=lease)
+    # The body goes once the server has it: a reset link or a code kept here would outlive its use.
     Email.objects.filter(pk=email_id, claimed_until=lease).update(
-        status=Email.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
+        status=Email.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error="", message={}
     )
     logger.info("emails.sent email_id=%s attempts=%s", email_id, email.attempts)
     return None
 
 
-def _record_failure(email: Email, error: Exception, *, lease: datetime.datetime) -> datetime.datetime | None:
+def _record_failure(
+    email: Email, error: Exception, *, now: datetime.datetime, lease: datetime.datetime
+) -> datetime.datetime | None:
     transient = is_transient(error) and email.attempts < MAX_ATTEMPTS
-    retry_at = timezone.now() + retry_delay(email.attempts) if transient else None
+    retry_at = now + retry_delay(email.attempts) if transient else None
     Email.objects.filter(pk=email.pk, claimed_until=lease).update(
         status=Email.Status.WAITING if transient else Email.Status.FAILED,
         next_attempt_at=retry_at or F("next_attempt_at"),
