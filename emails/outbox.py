@@ -56,6 +56,15 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, OSError | EmailNotTaken)  # smtplib's other errors are OSErrors too
 
 
+def is_server_down(error: Exception) -> bool:
+    """Unreachable, hung or hanging up, as opposed to an answer about one email (any SMTP code)."""
+    if isinstance(error, smtplib.SMTPConnectError):
+        return True
+    return isinstance(error, OSError) and not isinstance(
+        error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+    )
+
+
 class EmailNotTaken(Exception):
     """The transport returned without raising and without sending (a backend told to fail silently)."""
 
@@ -124,6 +133,13 @@ def _record_failure(
         claimed_until=None,
         last_error=_describe(error),
     )
+    if retry_at is not None and is_server_down(error):
+        # The server, not this email: the others wait with it (their tasks find them not due, the
+        # sweep queues them then). A hung server costs the worker one timeout per backoff step,
+        # not one per email, so a morning's reminders cannot hold the worker for an hour.
+        Email.objects.filter(status=Email.Status.WAITING, next_attempt_at__lt=retry_at).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        ).update(next_attempt_at=retry_at)
     logger.warning(
         "emails.send_failed email_id=%s attempts=%s error=%s retry=%s",
         email.pk,

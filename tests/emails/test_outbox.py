@@ -224,3 +224,31 @@ def test_the_sweep_queues_what_is_due_and_nothing_else(
 
     assert [r.kwargs for r in enqueued] == [{"email_id": due.pk}]
     assert "Queued: 1 email(s)." in out.getvalue()
+
+
+def test_a_hung_mail_server_costs_one_timeout_not_one_per_email(transport):
+    first, second, third = queue_one("a@example.ru"), queue_one("b@example.ru"), queue_one("c@example.ru")
+    with SmtpServer(mode="hang") as hanging:
+        transport.update(smtp_at(hanging.port, timeout=0.2))
+
+        for email in (first, second, third):  # their tasks, run one after another by the worker
+            outbox.email_send(email_id=email.pk)
+
+    rows = {e.recipients: e for e in Email.objects.all()}
+    assert [rows[a].attempts for a in ("a@example.ru", "b@example.ru", "c@example.ru")] == [1, 0, 0]
+    assert (
+        rows["b@example.ru"].next_attempt_at
+        == rows["a@example.ru"].next_attempt_at
+        == later(first) - (datetime.timedelta(seconds=1))
+    )
+    assert outbox.emails_due() == []
+
+
+def test_an_answer_about_one_email_does_not_hold_back_the_others(transport, monkeypatch):
+    first, second = queue_one("a@example.ru"), queue_one("b@example.ru")
+    busy = smtplib.SMTPDataError(451, b"try again later")
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", _raise(busy))
+
+    outbox.email_send(email_id=first.pk)
+
+    assert outbox.emails_due() == [second.pk]
