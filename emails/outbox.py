@@ -15,6 +15,7 @@ import logging
 import random
 import smtplib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, mailers
 from django.db.models import F, Q
@@ -97,8 +98,14 @@ def emails_due(*, now: datetime.datetime | None = None) -> list[int]:
     )
 
 
-def email_send(*, email_id: int, now: datetime.datetime | None = None) -> datetime.datetime | None:
-    """Send one email if it is still waiting and no other worker holds it; when to try again, if at all."""
+@dataclass(frozen=True)
+class Attempt:
+    retry_at: datetime.datetime | None = None  # failed for now: when to try again
+    sent_on_retry: bool = False  # sent, after failing before: the server is back
+
+
+def email_send(*, email_id: int, now: datetime.datetime | None = None) -> Attempt:
+    """Send one email if it is still waiting and no other worker holds it."""
     now = now or timezone.now()
     lease = now + LEASE
     claimed = (
@@ -107,19 +114,19 @@ def email_send(*, email_id: int, now: datetime.datetime | None = None) -> dateti
         .update(claimed_until=lease, attempts=F("attempts") + 1)
     )
     if not claimed:
-        return None  # sent, failed, not due, or another worker has it
+        return Attempt()  # sent, failed, not due, or another worker has it
     email = Email.objects.get(pk=email_id)
     try:
         if not mailers[TRANSPORT].send_messages([message_from_dict(email.message)]):
             raise EmailNotTaken
     except Exception as error:  # whatever the transport raises, the row records it and stays visible
-        return _record_failure(email, error, now=now, lease=lease)
+        return Attempt(retry_at=_record_failure(email, error, now=now, lease=lease))
     # The body goes once the server has it: a reset link or a code kept here would outlive its use.
     Email.objects.filter(pk=email_id, claimed_until=lease).update(
         status=Email.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error="", message={}
     )
     logger.info("emails.sent email_id=%s attempts=%s", email_id, email.attempts)
-    return None
+    return Attempt(sent_on_retry=email.attempts > 1)
 
 
 def _record_failure(

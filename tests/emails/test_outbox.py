@@ -62,7 +62,7 @@ def test_a_refused_mail_server_leaves_the_email_waiting_and_it_goes_once_when_ba
     transport.update(smtp_at(SmtpServer.refusing_port()))
     email = queue_one()
 
-    retry_at = outbox.email_send(email_id=email.pk)
+    retry_at = outbox.email_send(email_id=email.pk).retry_at
 
     email.refresh_from_db()
     assert email.status == Email.Status.WAITING and email.attempts == 1
@@ -105,7 +105,7 @@ def test_retries_back_off_and_wait_for_their_time(transport):
     first_wait = email.next_attempt_at - first
 
     assert outbox.emails_due() == []  # not before its time
-    assert outbox.email_send(email_id=email.pk) is None and Email.objects.get().attempts == 1
+    assert outbox.email_send(email_id=email.pk).retry_at is None and Email.objects.get().attempts == 1
 
     second = later(email)
     outbox.email_send(email_id=email.pk, now=second)
@@ -152,7 +152,7 @@ def test_a_refused_recipient_fails_for_good_and_is_not_retried(transport, monkey
     refused = smtplib.SMTPRecipientsRefused({"anna@example.ru": (550, b"no such mailbox")})
     monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", _raise(refused))
 
-    assert outbox.email_send(email_id=email.pk) is None
+    assert outbox.email_send(email_id=email.pk).retry_at is None
 
     email.refresh_from_db()
     assert email.status == Email.Status.FAILED and email.last_error == "SMTPRecipientsRefused"
@@ -252,3 +252,19 @@ def test_an_answer_about_one_email_does_not_hold_back_the_others(transport, monk
     outbox.email_send(email_id=first.pk)
 
     assert outbox.emails_due() == [second.pk]
+
+
+def test_when_a_retry_goes_through_the_emails_that_waited_with_it_go_too(
+    transport, tasks_immediate, monkeypatch
+):
+    first = queue_one("a@example.ru")
+    queue_one("b@example.ru")
+    transport.update(smtp_at(SmtpServer.refusing_port()))
+    outbox.email_send(email_id=first.pk)  # the server is down: both wait
+    transport.update(BACKEND="django.core.mail.backends.locmem.EmailBackend", OPTIONS={})
+    monkeypatch.setattr(timezone, "now", lambda: later(first))
+
+    tasks.email_send.enqueue(email_id=first.pk)  # its retry, when the server is back
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["a@example.ru", "b@example.ru"]
+    assert set(Email.objects.values_list("status", flat=True)) == {Email.Status.SENT}
