@@ -1,5 +1,3 @@
-import datetime
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +35,3 @@ class Email(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.recipients}"
-
-    def is_held(self, *, now: datetime.datetime) -> bool:
-        return self.claimed_until is not None and self.claimed_until > now
