@@ -166,3 +166,9 @@ def emails_retry(*, email_ids: Sequence[int], now: datetime.datetime | None = No
     ids = list(rows.values_list("pk", flat=True))
     Email.objects.filter(pk__in=ids).update(status=Email.Status.WAITING, next_attempt_at=now, attempts=0)
     return ids
+
+
+def emails_prune(*, older_than: datetime.timedelta, dry_run: bool = False) -> int:
+    """Forget sent emails older than `older_than` (an envelope is only kept for "did it go?")."""
+    rows = Email.objects.filter(status=Email.Status.SENT, sent_at__lt=timezone.now() - older_than)
+    return rows.count() if dry_run else rows.delete()[0]

@@ -268,3 +268,17 @@ def test_when_a_retry_goes_through_the_emails_that_waited_with_it_go_too(
 
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.ru", "b@example.ru"]
     assert set(Email.objects.values_list("status", flat=True)) == {Email.Status.SENT}
+
+
+def test_pruning_forgets_old_sent_emails_and_keeps_the_rest(transport):
+    old, recent, waiting = queue_one("a@example.ru"), queue_one("b@example.ru"), queue_one("c@example.ru")
+    for email in (old, recent):
+        outbox.email_send(email_id=email.pk)
+    Email.objects.filter(pk=old.pk).update(sent_at=timezone.now() - datetime.timedelta(days=31))
+    Email.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - datetime.timedelta(days=60))
+    out = io.StringIO()
+
+    call_command("emails_prune", "--days", "30", stdout=out)
+
+    assert sorted(Email.objects.values_list("recipients", flat=True)) == ["b@example.ru", "c@example.ru"]
+    assert "Deleted 1 sent email(s) older than 30 days." in out.getvalue()
