@@ -112,44 +112,48 @@ def reminders_send(
         .update(low_balance_emailed_at=None)
     )
     for delivery_id in due:
-        claimed = _claim_and_send(
-            Delivery.objects.filter(pk=delivery_id, reminded_at__isnull=True),
-            {"reminded_at": now},
-            lambda pk=delivery_id: _reminder_email(
-                Delivery.objects.select_related("profile__user", "bouquet_category").get(pk=pk), now=now
-            ),
-        )
+        claimed = _claim_and_send(Delivery, delivery_id, field="reminded_at", now=now, build=_reminder_email)
         report.sent += claimed is True
         report.failed += claimed is False
         if progress is not None:
             progress(report)
     for profile_id in short:
         claimed = _claim_and_send(
-            Profile.objects.filter(pk=profile_id, low_balance_emailed_at__isnull=True),
-            {"low_balance_emailed_at": now},
-            lambda pk=profile_id: _low_balance_email(
-                Profile.objects.select_related("user").get(pk=pk), now=now
-            ),
+            Profile, profile_id, field="low_balance_emailed_at", now=now, build=_low_balance_email
         )
         report.low_balance_sent += claimed is True
         report.failed += claimed is False
     return report
 
 
-def _claim_and_send(row: QuerySet, claim: dict, build: Callable[[], EmailMultiAlternatives]) -> bool | None:
-    """Claim the row and queue its email in one transaction: True sent, None another run has it,
-    False failed (the claim is given back with the rollback; the next run tries again)."""
+def _claim_and_send(
+    model: type[Delivery | Profile],
+    pk: int,
+    *,
+    field: str,
+    now: datetime.datetime,
+    build: Callable[..., EmailMultiAlternatives],
+) -> bool | None:
+    """Claim the row (`field` from empty to `now`) and queue its email in one transaction: True
+    queued, None another run has it, False failed (the rollback gives the claim back)."""
     try:
         with transaction.atomic():
-            if not row.update(**claim):
+            if not model.objects.filter(pk=pk, **{f"{field}__isnull": True}).update(**{field: now}):
                 return None  # another run took it
             with translation.override(settings.LANGUAGE_CODE):
-                build().send()
+                build(_SELECTED[model].get(pk=pk), now=now).send()
     except Exception:  # one customer's bad data must not stop the rest
-        logger.exception("accounts.reminder_failed model=%s", row.model.__name__)
+        logger.exception("accounts.reminder_failed kind=%s id=%s", build.__name__, pk)
         return False
-    logger.info("accounts.reminder_queued model=%s", row.model.__name__)
+    logger.info("accounts.reminder_queued kind=%s id=%s", build.__name__, pk)
     return True
+
+
+# What each email's template reads, in one query.
+_SELECTED = {
+    Delivery: Delivery.objects.select_related("profile__user", "bouquet_category"),
+    Profile: Profile.objects.select_related("user"),
+}
 
 
 def _email(name: str, context: dict, to: str) -> EmailMultiAlternatives:
