@@ -24,6 +24,7 @@ class EmailAdmin(ForgivingAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     # Never `message`: see the module docstring.
     fields = ["subject", "recipients", "status", "attempts", "next_attempt_at", "claimed_until", "last_error"]
+    fields += ["failed_on_server"]
     fields += ["created_at", "sent_at"]
     readonly_fields = fields
     actions = ["send_again"]

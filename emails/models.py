@@ -24,6 +24,9 @@ class Email(models.Model):
     # killed) lets the next sweep take it again.
     claimed_until = models.DateTimeField(_("held by a worker until"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=200, blank=True)
+    # The last attempt failed on the mail server (unreachable, hung), not on this email: until its
+    # next attempt, no other email tries the server either.
+    failed_on_server = models.BooleanField(_("mail server down"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, mailers
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from emails.messages import message_from_dict, message_to_dict
@@ -108,11 +108,14 @@ def email_send(*, email_id: int, now: datetime.datetime | None = None) -> Attemp
     """Send one email if it is still waiting and no other worker holds it."""
     now = now or timezone.now()
     lease = now + LEASE
-    claimed = (
-        Email.objects.filter(pk=email_id, status=Email.Status.WAITING, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .update(claimed_until=lease, attempts=F("attempts") + 1)
+    due = Email.objects.filter(pk=email_id, status=Email.Status.WAITING, next_attempt_at__lte=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     )
+    if (server_back_at := _server_down_until(now=now)) is not None:
+        # Queued while the server is down: it waits for the next probe instead of a timeout of its own.
+        due.update(next_attempt_at=server_back_at)
+        return Attempt()
+    claimed = due.update(claimed_until=lease, attempts=F("attempts") + 1)
     if not claimed:
         return Attempt()  # sent, failed, not due, or another worker has it
     email = Email.objects.get(pk=email_id)
@@ -123,10 +126,22 @@ def email_send(*, email_id: int, now: datetime.datetime | None = None) -> Attemp
         return Attempt(retry_at=_record_failure(email, error, now=now, lease=lease))
     # The body goes once the server has it: a reset link or a code kept here would outlive its use.
     Email.objects.filter(pk=email_id, claimed_until=lease).update(
-        status=Email.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error="", message={}
+        status=Email.Status.SENT,
+        sent_at=timezone.now(),
+        claimed_until=None,
+        last_error="",
+        failed_on_server=False,
+        message={},
     )
     logger.info("emails.sent email_id=%s attempts=%s", email_id, email.attempts)
     return Attempt(sent_on_retry=email.attempts > 1)
+
+
+def _server_down_until(*, now: datetime.datetime) -> datetime.datetime | None:
+    """When the next try of a server that was down is due, if that is still ahead."""
+    return Email.objects.filter(
+        status=Email.Status.WAITING, failed_on_server=True, next_attempt_at__gt=now
+    ).aggregate(until=Min("next_attempt_at"))["until"]
 
 
 def _record_failure(
@@ -139,6 +154,7 @@ def _record_failure(
         next_attempt_at=retry_at or F("next_attempt_at"),
         claimed_until=None,
         last_error=_describe(error),
+        failed_on_server=retry_at is not None and is_server_down(error),
     )
     if retry_at is not None and is_server_down(error):
         # The server, not this email: the others wait with it (their tasks find them not due, the

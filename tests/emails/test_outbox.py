@@ -282,3 +282,17 @@ def test_pruning_forgets_old_sent_emails_and_keeps_the_rest(transport):
 
     assert sorted(Email.objects.values_list("recipients", flat=True)) == ["b@example.ru", "c@example.ru"]
     assert "Deleted 1 sent email(s) older than 30 days." in out.getvalue()
+
+
+def test_an_email_queued_while_the_server_is_down_waits_for_the_next_try_without_one_of_its_own(transport):
+    first = queue_one("a@example.ru")
+    transport.update(smtp_at(SmtpServer.refusing_port()))
+    outbox.email_send(email_id=first.pk)
+    first.refresh_from_db()
+    latecomer = queue_one("b@example.ru")
+
+    outbox.email_send(email_id=latecomer.pk)
+
+    latecomer.refresh_from_db()
+    assert latecomer.attempts == 0 and latecomer.next_attempt_at == first.next_attempt_at
+    assert first.failed_on_server and not latecomer.failed_on_server
