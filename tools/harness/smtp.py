@@ -28,6 +28,7 @@ class Received:
 class SmtpServer:
     mode: str = "ok"
     delay: float = 0.0
+    port: int = 0  # 0: any free port; a given one to come back where a failed server was
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -38,7 +39,7 @@ class SmtpServer:
                 server._converse(self.rfile, self.wfile, self.connection)
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._tcp = socketserver.ThreadingTCPServer((HOST, 0), Handler)
+        self._tcp = socketserver.ThreadingTCPServer((HOST, self.port), Handler)
         self._tcp.daemon_threads = True
         self._stop = threading.Event()
         self.port = self._tcp.server_address[1]
