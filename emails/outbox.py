@@ -32,7 +32,7 @@ TRANSPORT = "transport"
 LEASE = datetime.timedelta(minutes=5)
 RETRY_BASE = datetime.timedelta(seconds=30)
 RETRY_CAP = datetime.timedelta(hours=1)
-# 30 s doubling to an hour: about a day of trying before staff are asked to look (status failed).
+# 30 s doubling to an hour: about 18 hours of trying before staff are asked to look (status failed).
 MAX_ATTEMPTS = 30
 
 
