@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "amocrm",
+    "emails",
 ]
 
 MIDDLEWARE = [
@@ -261,7 +262,8 @@ SECURE_CSP = content_security_policy(gtm=bool(GTM_CONTAINER_ID))
 
 # EMAIL
 # ------------------------------------------------------------------------------
-# EMAIL_URL in django-environ's URL form, turned into Django 6.1's MAILERS setting.
+# Every email is written to the outbox (emails.backends) in the transaction that wants it sent; the
+# task worker sends it through the "transport" mailer, EMAIL_URL in django-environ's URL form.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 _mailer_options = {
     "django.core.mail.backends.smtp.EmailBackend": {
@@ -271,7 +273,9 @@ _mailer_options = {
         "password": _email["EMAIL_HOST_PASSWORD"],
         "use_tls": _email.get("EMAIL_USE_TLS", False),
         "use_ssl": _email.get("EMAIL_USE_SSL", False),
-        "timeout": 10,
+        # Seconds per SMTP command: a server that accepts and never answers holds the worker this long
+        # (the email stays waiting and is retried).
+        "timeout": env.float("EMAIL_TIMEOUT", default=5),
     },
     "django.core.mail.backends.filebased.EmailBackend": {"file_path": _email["EMAIL_FILE_PATH"]},
 }.get(_email["EMAIL_BACKEND"], {})
@@ -280,10 +284,11 @@ _mail_backend = {
     "django.core.mail.backends.console.EmailBackend": "flower_account.console_mail.EmailBackend",
 }.get(_email["EMAIL_BACKEND"], _email["EMAIL_BACKEND"])
 MAILERS = {
-    "default": {
+    "default": {"BACKEND": "emails.backends.OutboxBackend"},
+    "transport": {
         "BACKEND": _mail_backend,
         "OPTIONS": {key: value for key, value in _mailer_options.items() if value not in (None, "")},
-    }
+    },
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Flower Account <noreply@flower-account.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
