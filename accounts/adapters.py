@@ -1,11 +1,32 @@
-"""allauth customised in one place (STYLE §7): only what our settings cannot say."""
+"""allauth customised in one place (STYLE §7): only what our settings cannot say.
+
+Failed sign-ins are counted so that nobody can lock anybody out (docs/security.md): allauth's
+`login_failed` limit is keyed by the client IP *and* the address, so a stranger who fails fifty
+times locks only their own IP out of that address, and a slower ceiling per address
+(`login_failed_address`) still bounds guesses spread over many IPs. Sign-in by code has its own
+limits and ignores both (accounts.login_code), so the owner always has a way in.
+"""
 
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.internal import ratelimit
 from django.http import HttpRequest
 
 from accounts import emails
+
+
+def _address(credentials: dict[str, Any]) -> str:
+    return emails.normalize(credentials.get("email", credentials.get("username", "")))
+
+
+def client_address_key(request: HttpRequest, email: str) -> str:
+    """`<client IP>:<address>`: the key of every per-address limit a stranger must not use up.
+
+    The IP is allauth's own (the trusted proxy count, IPv6 cut to its /64), so one owner of the
+    IP rule. The address is normalised as everywhere else, so `Mike@…` and `ＭＩＫＥ@…` share a key.
+    """
+    return f"{ratelimit.get_ip(request)}:{emails.normalize(email)}"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -17,11 +38,34 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().clean_email(email)
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
-        """Key the failed-login lock by the email alone, so it holds on every page and host.
+        """Key the failed-login lock by (client IP, address), the same on every page and host.
 
-        allauth prefixes the site's domain, which without django.contrib.sites is the Host header
-        with its port; ALLOWED_HOSTS ignores ports, so each port was a fresh 5-per-5-minutes bucket.
-        The admin logs in through the same form, so one lock covers both pages. The address is
-        normalised as everywhere else, so `Mike@…` and `ＭＩＫＥ@…` share one lock.
+        allauth keys it by the address alone, so anyone anywhere could lock the owner out with five
+        wrong passwords. It also prefixes the site's domain, which without django.contrib.sites is
+        the Host header with its port; ALLOWED_HOSTS ignores ports, so each port was a fresh bucket.
+        The admin logs in through the same form, so one lock covers both pages.
         """
-        return emails.normalize(credentials.get("email", credentials.get("username", "")))
+        return client_address_key(request, _address(credentials))
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        """allauth's per-IP and per-(IP, address) check, then the slower ceiling per address.
+
+        The ceiling is taken only once the IP's own lock let the attempt through, so a locked-out
+        IP hammering on cannot eat into it; and it joins allauth's usage, so a right password
+        gives its slot back (allauth's `authenticate` rolls the usage back on success).
+        """
+        super().pre_authenticate(request, **credentials)
+        ceiling = ratelimit.consume(
+            request, app="allauth.account", action="login_failed_address", key=_address(credentials)
+        )
+        if not ceiling:
+            self._rollback_login_failed_rl_usage()
+            raise self.validation_error("too_many_login_attempts")
+        self._login_failed_rl_usage.usage.extend(ceiling.usage)
+
+    def _delete_login_attempts_cached_email(self, request: HttpRequest, **credentials: Any) -> None:
+        """A password reset (proof of the mailbox) lifts the IP's lock and the address's ceiling."""
+        super()._delete_login_attempts_cached_email(request, **credentials)
+        ratelimit.clear(
+            request, app="allauth.account", action="login_failed_address", key=_address(credentials)
+        )

@@ -3,7 +3,6 @@ import datetime
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
-from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -21,7 +20,7 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
-from accounts import admin_consents, delivery_actions, ledger, payments, phones, services, spreadsheet
+from accounts import admin_personal_data, delivery_actions, ledger, payments, phones, services, spreadsheet
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
@@ -57,7 +56,7 @@ class ProfileInline(ForgivingAdminMixin, PhoneFieldMixin, admin.StackedInline):
     can_delete = False
     autocomplete_fields = ["referred_by"]
     # The sum changes through the ledger: on the profile's own page (which posts the difference).
-    readonly_fields = ["account_sum", "referral_code", "created_at", "updated_at"]
+    readonly_fields = ["account_sum", "referral_code", "referral_reward_withheld", "created_at", "updated_at"]
 
 
 @admin.register(User)
@@ -67,7 +66,7 @@ class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["email", "first_name", "last_name", "profile__delivery_address"]
-    inlines = [ProfileInline, admin_consents.ConsentRecordInline]
+    inlines = [ProfileInline, admin_personal_data.ConsentRecordInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (_("Personal info"), {"fields": ["first_name", "last_name"]}),
@@ -84,6 +83,13 @@ class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
     def get_inlines(self, request, obj):
         # A user being added has no profile yet; staff add one after saving, if at all.
         return self.inlines if obj else []
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        changed = [name for inline in formsets for f in inline.forms for name in f.changed_data]
+        if change and "email" in form.changed_data:
+            changed.append("email")
+        services.profile_edited_by_staff(user=form.instance, fields=changed)
 
 
 class ProfileAdminForm(forms.ModelForm):
@@ -125,6 +131,7 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
     readonly_fields = [
         "referral_code",
         "referral_url",
+        "referral_reward_withheld",
         "ledger_history",
         "invoices_awaiting",
         "consents",
@@ -147,7 +154,10 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
                 ]
             },
         ),
-        (_("Referrals"), {"fields": ["referral_code", "referral_url", "referred_by"]}),
+        (
+            _("Referrals"),
+            {"fields": ["referral_code", "referral_url", "referred_by", "referral_reward_withheld"]},
+        ),
         (_("Account history"), {"fields": ["invoices_awaiting", "ledger_history"]}),
         (_("Personal data"), {"fields": ["consents"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
@@ -155,7 +165,7 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
 
     @admin.display(description=_("consents"))
     def consents(self, obj: Profile) -> str:
-        return admin_consents.consents_summary(obj.user) if obj.pk else "—"
+        return admin_personal_data.consents_summary(obj.user) if obj.pk else "—"
 
     @admin.display(description=_("referral link"))
     def referral_url(self, obj: Profile) -> str:
@@ -204,7 +214,10 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
 
     def save_model(self, request: HttpRequest, obj: Profile, form, change: bool) -> None:
         services.profile_save_by_staff(
-            profile=obj, is_new=not change, staff_email=request.user.get_username()
+            profile=obj,
+            is_new=not change,
+            staff_email=request.user.get_username(),
+            changed=form.changed_data,
         )
 
 
@@ -419,7 +432,15 @@ class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         change_url = reverse("admin:accounts_invoice_change", args=[invoice.pk])
         form = PaymentForm(request.POST or None, initial={"amount": invoice.amount})
-        if request.method == "POST" and form.is_valid():
+        # An amount other than the invoice's (a typo, a field pasted into) goes in only once staff
+        # confirm it on a second page, as Django's admin asks before a deletion.
+        needs_confirmation = (
+            request.method == "POST"
+            and form.is_valid()
+            and form.cleaned_data["amount"] != invoice.amount
+            and request.POST.get("confirm") != "yes"
+        )
+        if request.method == "POST" and form.is_valid() and not needs_confirmation:
             try:
                 _invoice, paid_now = payments.invoice_pay(
                     invoice=invoice,
@@ -444,6 +465,7 @@ class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
             "form": form,
             "opts": self.opts,
             "change_url": change_url,
+            "needs_confirmation": needs_confirmation,
         }
         return TemplateResponse(request, "admin/accounts/invoice/pay.html", context)
 
@@ -454,26 +476,6 @@ class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
 admin.site.unregister(EmailAddress)
 admin.site.unregister(DBTaskResult)
 admin.site.unregister(Group)
-admin.site.unregister(Authenticator)
-
-
-@admin.register(Authenticator)
-class AuthenticatorAdmin(ForgivingAdminMixin, admin.ModelAdmin):
-    """Staff authenticators (allauth.mfa): listed so a superuser can remove a lost one (its owner
-    then sets up a new one before the next admin page); never added or edited here."""
-
-    list_display = ["user", "type", "created_at", "last_used_at"]
-    list_filter = ["type"]
-    list_select_related = ["user"]
-    search_fields = ["user__email"]
-    fields = ["user", "type", "created_at", "last_used_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Group)

@@ -5,14 +5,17 @@ commands call them."""
 import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from accounts import history, ledger, services
 from accounts.models import Delivery, LedgerEntry, Profile
-from accounts.signals import Action
+from accounts.signals import Action, Origin
+
+# What a pause or a resume changes (the next delivery with the status).
+PAUSE_FIELDS = ("account_status", "paused_until", "deliveries")
 
 
 def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False) -> dict[str, int]:
@@ -34,11 +37,6 @@ def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False
 
 class DeliveryError(Exception):
     """A customer or staff action the delivery's state does not allow; the message is for people."""
-
-
-def _lead_touch(profile: Profile) -> None:
-    # A save is what marks the lead for the CRM sync (next delivery date, status).
-    profile.save(update_fields=["updated_at"])
 
 
 def _too_late(action: str) -> DeliveryError:
@@ -73,8 +71,9 @@ def delivery_skip(*, profile: Profile, delivery_id: int, today: datetime.date | 
         raise _too_late("skip")
     delivery.status = Delivery.Status.SKIPPED
     delivery.save(update_fields=["status", "updated_at"])
-    _lead_touch(profile)
-    history.event_send(profile, Action.DELIVERY_SKIPPED, date=delivery.delivery_on.isoformat())
+    history.event_send(
+        profile, Action.DELIVERY_SKIPPED, fields=["deliveries"], date=delivery.delivery_on.isoformat()
+    )
     return delivery
 
 
@@ -92,16 +91,28 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
     delivery.price = profile.bouquet_category.price
     delivery.delivery_address = profile.delivery_address
     delivery.save(update_fields=["status", "bouquet_category", "price", "delivery_address", "updated_at"])
-    _lead_touch(profile)
-    history.event_send(profile, Action.DELIVERY_UNSKIPPED, date=delivery.delivery_on.isoformat())
+    history.event_send(
+        profile, Action.DELIVERY_UNSKIPPED, fields=["deliveries"], date=delivery.delivery_on.isoformat()
+    )
     return delivery
 
 
 def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
     """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
     today = today or timezone.localdate()
-    first = today + datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
-    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
+    return Delivery.first_open_on(today=today), today + datetime.timedelta(
+        weeks=settings.DELIVERY_HORIZON_WEEKS
+    )
+
+
+def changes_reach(
+    deliveries: list[Delivery], *, today: datetime.date | None = None
+) -> tuple[list[Delivery], Delivery | None]:
+    """Of the upcoming deliveries (in date order), the scheduled ones past the cut-off, which a change
+    made now leaves as they are, and the first one it applies to (what the pages tell the customer)."""
+    scheduled = [d for d in deliveries if d.status == Delivery.Status.SCHEDULED]
+    locked = [d for d in scheduled if d.is_locked(today=today)]
+    return locked, next((d for d in scheduled if not d.is_locked(today=today)), None)
 
 
 @transaction.atomic
@@ -125,9 +136,10 @@ def delivery_move(
             gettext("Choose a day from %(first)s to %(last)s.")
             % {"first": date_format(first, "j E"), "last": date_format(last, "j E Y")}
         )
+    day_taken = gettext("There is already a delivery on that day; choose another one.")
     there = profile.deliveries.select_for_update().filter(delivery_on=new_date).first()
     if there is not None and there.status != Delivery.Status.CANCELLED:
-        raise DeliveryError(gettext("There is already a delivery on that day; choose another one."))
+        raise DeliveryError(day_taken)
     if there is not None:
         there.delete()  # a cancelled date holds no money (only delivered rows have ledger entries)
     old_date = delivery.delivery_on
@@ -135,9 +147,20 @@ def delivery_move(
     delivery.delivery_on = new_date
     delivery.moved_from = None if new_date == slot else slot  # moved back home: an ordinary row again
     delivery.reminded_at = None  # a new date, a new reminder
-    delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
-    _lead_touch(profile)
-    history.event_send(profile, Action.DELIVERY_MOVED, date=old_date.isoformat(), to=new_date.isoformat())
+    try:
+        # A savepoint: another tab's move may have taken the free day since the check above (there
+        # was no row to lock), and the database's one-delivery-a-day constraint is what says so.
+        with transaction.atomic():
+            delivery.save(update_fields=["delivery_on", "moved_from", "reminded_at", "updated_at"])
+    except IntegrityError:
+        raise DeliveryError(day_taken) from None
+    history.event_send(
+        profile,
+        Action.DELIVERY_MOVED,
+        fields=["deliveries"],
+        date=old_date.isoformat(),
+        to=new_date.isoformat(),
+    )
     return delivery
 
 
@@ -155,7 +178,9 @@ def profile_pause(
     profile.paused_until = resume_on
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     services.deliveries_reschedule(profile=profile, today=today)
-    history.event_send(profile, Action.PAUSED, until=resume_on.isoformat() if resume_on else None)
+    history.event_send(
+        profile, Action.PAUSED, fields=PAUSE_FIELDS, until=resume_on.isoformat() if resume_on else None
+    )
     return profile
 
 
@@ -169,13 +194,16 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
     profile.save(update_fields=["account_status", "paused_until", "updated_at"])
     services.deliveries_reschedule(profile=profile, today=today)
     upcoming = profile.next_delivery_on(today=today)
-    history.event_send(profile, Action.RESUMED, next=upcoming.isoformat() if upcoming else None)
+    history.event_send(
+        profile, Action.RESUMED, fields=PAUSE_FIELDS, next=upcoming.isoformat() if upcoming else None
+    )
     return profile
 
 
 @transaction.atomic
 def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None) -> bool:
-    """Staff mark a delivery delivered: debit its price once, then reward the referrer of a first one.
+    """Staff mark a delivery delivered, on its day or later (the site's day): debit its price once, then
+    reward the referrer of a first one.
 
     True when completed now, False when it already was (a second click changes nothing). A price
     the balance cannot cover raises `InsufficientBalance` and nothing changes: staff top the balance
@@ -186,6 +214,12 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         return False
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
+    now = now or timezone.now()
+    if delivery.delivery_on > timezone.localdate(now):  # the site's day, not the server's
+        raise DeliveryError(
+            gettext("The delivery is on %(day)s: it can be marked delivered from that day on.")
+            % {"day": date_format(delivery.delivery_on, "j E Y")}
+        )
     ledger.ledger_post(
         profile=delivery.profile,
         amount=-delivery.price,
@@ -194,12 +228,14 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         note=delivery.delivery_on.isoformat(),
     )
     delivery.status = Delivery.Status.DELIVERED
-    delivery.delivered_at = now or timezone.now()
+    delivery.delivered_at = now
     delivery.save(update_fields=["status", "delivered_at", "updated_at"])
     services.referral_reward_grant(delivery=delivery)
     history.event_send(
         delivery.profile,
         Action.DELIVERY_COMPLETED,
+        fields=["account_sum", "deliveries"],
+        origin=Origin.STAFF,
         date=delivery.delivery_on.isoformat(),
         amount=str(delivery.price),
     )

@@ -26,6 +26,35 @@ def normalize(email: str | None) -> str:
     return unicodedata.normalize("NFKC", (email or "").strip()).casefold()
 
 
+# Providers whose help pages say which spellings reach one mailbox (docs/security.md). Gmail ignores
+# dots and everything after "+"; Yandex ignores everything after "+", treats "." and "-" in a login
+# alike and serves each login on all its domains. Every other provider (mail.ru, bk.ru, list.ru,
+# inbox.ru, corporate domains, …) is compared as written: calling two people one wrongly costs an
+# honest referrer their reward, and a paid invoice is asked of every referrer anyway.
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+YANDEX_DOMAINS = frozenset({"yandex.ru", "ya.ru", "yandex.com", "yandex.by", "yandex.kz", "yandex.ua"})
+
+
+def mailbox(email: str | None) -> str:
+    """The mailbox an address reaches: `I.van+promo@googlemail.com` → `ivan@gmail.com`.
+
+    For telling one person's addresses apart (the referral reward), never for storing or mailing.
+    """
+    email = normalize(email)
+    local, _, domain = email.rpartition("@")
+    if domain in GMAIL_DOMAINS:
+        return f"{local.partition('+')[0].replace('.', '')}@gmail.com"
+    if domain in YANDEX_DOMAINS:
+        return f"{local.partition('+')[0].replace('.', '-')}@yandex.ru"
+    return email
+
+
+def same(first: str | None, second: str | None) -> bool:
+    """The two spellings name one mailbox: the one rule wherever the site compares addresses (its
+    own, a CRM contact's, a webhook's)."""
+    return normalize(first) == normalize(second)
+
+
 def validate_one_script(email: str) -> None:
     """Raise ValidationError (code `email_script`) for a look-alike address (see the module)."""
     local, _, domain = email.rpartition("@")

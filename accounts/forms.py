@@ -10,12 +10,12 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import analytics, emails, legal, phones, reminders, services
-from accounts.models import BouquetCategory, LegalText, Profile
+from accounts.models import BouquetCategory, Delivery, LegalText, Profile
 
 MAX_DAYS_AHEAD = 365
 
@@ -285,7 +285,18 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         ) | BouquetCategory.objects.filter(pk=profile.bouquet_category_id)
 
     def clean_next_delivery_date(self) -> datetime.date:
-        return validate_delivery_date(self.cleaned_data["next_delivery_date"])
+        value = validate_delivery_date(self.cleaned_data["next_delivery_date"])
+        first_open = Delivery.first_open_on()
+        # Left as shown, the date changes nothing; a new one before the cut-off would not be planned
+        # (the couriers' list is out), so it is refused here rather than silently dropped.
+        unchanged = {self.initial["next_delivery_date"], self.profile.schedule_next_on()}
+        if value < first_open and value not in unchanged:
+            raise forms.ValidationError(
+                _("The next delivery can move to %(day)s or later: earlier days are with the couriers."),
+                code="cutoff",
+                params={"day": date_format(first_open, "j E")},
+            )
+        return value
 
     def save(self) -> Profile:
         data = {field: self.cleaned_data[field] for field in services.CUSTOMER_EDITABLE_FIELDS}

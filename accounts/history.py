@@ -11,6 +11,7 @@ notes (which may name staff) are not shown.
 
 import datetime
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
 from accounts.models import AccountEvent, Invoice, LedgerEntry, Profile
-from accounts.signals import Action, subscription_event
+from accounts.signals import Action, Origin, profile_changed
 
 # What the customer did themselves; other actions (staff's, a reset link asked for) are not theirs to read.
 CUSTOMER_ACTIONS = frozenset(
@@ -40,10 +41,20 @@ CUSTOMER_ACTIONS = frozenset(
 HIDDEN_INVOICE_SOURCES = (Invoice.Source.MIGRATION,)
 
 
-def event_send(profile: Profile, action: Action, **details: Any) -> None:
-    """Tell whoever keeps the subscription's history (accounts.signals), in the caller's transaction,
-    and keep the customer's own actions for their page."""
-    subscription_event.send(sender=Profile, profile=profile, action=action, details=details)
+def event_send(
+    profile: Profile,
+    action: Action | None = None,
+    *,
+    fields: Iterable[str] = (),
+    origin: Origin = Origin.SITE,
+    **details: Any,
+) -> None:
+    """The one call a service makes once it saved a change: tell whoever mirrors the profile or keeps
+    its history (accounts.signals.profile_changed), in the caller's transaction, and keep the
+    customer's own actions for their page."""
+    profile_changed.send(
+        sender=Profile, profile=profile, fields=tuple(fields), origin=origin, action=action, details=details
+    )
     if action in CUSTOMER_ACTIONS:
         AccountEvent.objects.create(profile=profile, action=action, details=details)
 

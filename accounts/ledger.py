@@ -27,24 +27,27 @@ def ledger_post(
     note: str = "",
     delivery: Delivery | None = None,
     invoice: Invoice | None = None,
-    touch_updated_at: bool = True,
     also_save: list[str] | tuple[str, ...] = (),
 ) -> LedgerEntry:
     """The one way the account sum changes: an entry plus the new sum, under a row lock, in one transaction.
 
-    A debit the sum cannot cover raises `InsufficientBalance` and changes nothing. The profile save
-    marks the lead for the CRM sync; `touch_updated_at=False` keeps `updated_at` the time of the last
-    change made on the site (a change that came from the CRM); `also_save` names other fields changed
-    on `profile` to save in the same save (one save, one sync).
+    A debit the sum cannot cover raises `InsufficientBalance` and changes nothing. `also_save` names
+    other fields changed on `profile` to save in the same save. The caller, which knows the whole
+    change and who made it, tells of it (`history.event_send`) once.
     """
     amount = Decimal(amount).quantize(Decimal("0.01"))
     balance = Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=profile.pk)
     if balance + amount < 0:
         raise InsufficientBalance(profile=profile, balance=balance, amount=amount)
     profile.account_sum = balance + amount
-    profile.save(update_fields=["account_sum", *also_save, *(["updated_at"] if touch_updated_at else [])])
+    profile.save(update_fields=["account_sum", *also_save, "updated_at"])
     entry = LedgerEntry.objects.create(
-        profile=profile, amount=amount, reason=reason, note=note[:255], delivery=delivery, invoice=invoice
+        profile=profile,
+        amount=amount,
+        reason=reason,
+        note=note[: LedgerEntry._meta.get_field("note").max_length],
+        delivery=delivery,
+        invoice=invoice,
     )
     logger.info(
         "accounts.ledger_posted profile_id=%s entry_id=%s reason=%s amount=%s",

@@ -1,50 +1,40 @@
-"""Sign-in by a code sent by email (allauth's login by code) under the same lockout as passwords.
+"""Sign-in by a code sent by email (allauth's login by code): the way in nobody can lock.
 
-allauth limits code requests (ACCOUNT_RATE_LIMITS["request_login_code"]) and guesses per code
-(ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS), but a code never goes through `authenticate`, so the
-failed-login lockout of passwords (`login_failed`: per address and per IP) would not see it. These
-two forms, plugged in through allauth's ACCOUNT_FORMS, make it one lockout: a wrong code counts as
-a failed login for that address, and while the address is locked out no code is sent or accepted.
-The answers are the same for known and unknown addresses (the lockout counts addresses, not users).
+A stranger who knows an address can fail passwords for it, but cannot read its mailbox, so the code
+is the owner's way in whatever the password locks say (docs/security.md). It therefore answers to
+neither password lock. Its own limits: code requests per IP and per (client IP, address)
+(ACCOUNT_RATE_LIMITS["request_login_code"]; allauth keys the latter by the address alone, which a
+stranger could use up for the owner), and three guesses per code, after which the code is dead
+(ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS). A code is eight letters from twenty: three guesses in 2.6e10.
+The answers are the same for known and unknown addresses.
 """
 
+from allauth.account import app_settings
 from allauth.account import forms as allauth_forms
 from allauth.account.adapter import get_adapter
-from allauth.account.internal.stagekit import unstash_login
+from allauth.account.internal.userkit import filter_users_by_email  # the lookup allauth's form makes
 from allauth.core import context, ratelimit
-from django import forms
-from django.http import HttpRequest
 
-
-def _lockout(request: HttpRequest, email: str, *, dry_run: bool) -> bool:
-    """True while `email` may still try (and, unless `dry_run`, count one failed try)."""
-    # The key allauth's own password check counts failed logins under (the address: accounts.adapters).
-    key = get_adapter(request)._get_login_attempts_cache_key(request, email=email)
-    return ratelimit.consume(request, action="login_failed", key=key, dry_run=dry_run)
+from accounts.adapters import client_address_key
 
 
 class RequestLoginCodeForm(allauth_forms.RequestLoginCodeForm):
     def clean_email(self) -> str:
+        """allauth's clean_email, with the address normalised first and the limit per (IP, address)."""
+        adapter = get_adapter()
+        email = self.cleaned_data["email"]
+        if not email:
+            return email
         # allauth's form skips the adapter's clean_email: normalise and refuse look-alikes here, as
         # signup and the password login do, before the address is looked up, counted or mailed.
-        if self.cleaned_data.get("email"):
-            self.cleaned_data["email"] = get_adapter().clean_email(self.cleaned_data["email"])
-        email = super().clean_email()
-        if email and not _lockout(context.request, email, dry_run=True):
-            raise get_adapter().validation_error("too_many_login_attempts")
-        return email
-
-
-class ConfirmLoginCodeForm(allauth_forms.ConfirmLoginCodeForm):
-    def clean_code(self) -> str:
+        email = adapter.clean_email(email)
+        users = filter_users_by_email(email, is_active=True, prefer_verified=True, for_login=True)
+        if not app_settings.PREVENT_ENUMERATION and not users:
+            raise adapter.validation_error("unknown_email")
         request = context.request
-        login = unstash_login(request, peek=True)  # the sign-in this code is for (allauth's stash)
-        email = (login.email if login else "") or ""
-        if email and not _lockout(request, email, dry_run=True):
-            raise get_adapter().validation_error("too_many_login_attempts")
-        try:
-            return super().clean_code()
-        except forms.ValidationError:
-            if email:
-                _lockout(request, email, dry_run=False)
-            raise
+        if not ratelimit.consume(
+            request, action="request_login_code", key=client_address_key(request, email)
+        ):
+            raise adapter.validation_error("too_many_login_attempts")
+        self._user = users[0] if users else None
+        return email

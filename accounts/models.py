@@ -87,6 +87,14 @@ class Profile(models.Model):
         PAUSED = "paused", _("paused")
         CLOSED = "closed", _("closed")
 
+    class ReferralWithheld(models.TextChoices):
+        """Why the referrer got no reward for this customer's first bouquet (accounts.referrals)."""
+
+        SAME_MAILBOX = "same_mailbox", _("the same mailbox as the referrer")
+        SAME_ADDRESS = "same_address", _("the same delivery address as the referrer")
+        SAME_PHONE = "same_phone", _("the same phone as the referrer")
+        REFERRER_NEVER_PAID = "referrer_never_paid", _("the referrer had paid no invoice")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile", verbose_name=_("user")
     )
@@ -117,6 +125,13 @@ class Profile(models.Model):
         blank=True,
         related_name="referrals",
         verbose_name=_("referred by"),
+    )
+    referral_reward_withheld = models.CharField(
+        _("referral reward withheld"),
+        max_length=32,
+        choices=ReferralWithheld,
+        blank=True,
+        help_text=_("Why the referrer got no reward for this customer's first bouquet; empty when they did."),
     )
     # E.164 (+79001234567), or empty; clean() parses whatever was given (accounts.phones).
     phone = models.CharField(_("phone"), max_length=32, blank=True)
@@ -242,6 +257,12 @@ class Delivery(models.Model):
         blank=True,
         help_text=_("The schedule's date the customer moved this delivery from; that date stays taken."),
     )
+    skip_link_used_date = models.DateField(
+        _("skip link used for"),
+        null=True,
+        blank=True,
+        help_text=_("The date whose emailed skip link was used: it works no more, un-skip or not."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -259,17 +280,28 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.profile} — {self.delivery_on.isoformat()}"
 
+    @staticmethod
+    def first_open_on(*, today: datetime.date | None = None) -> datetime.date:
+        """The first delivery date anything may still change: earlier ones are on the couriers' list.
+
+        The one owner of the cut-off (`DELIVERY_SKIP_CUTOFF_DAYS`): skip, un-skip, move and every
+        reschedule (preferences, pause, resume, the CRM, the daily roll) follow it.
+        """
+        return (today or timezone.localdate()) + datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
+
     def skip_deadline(self) -> datetime.date:
         """The last day the customer may still skip this delivery."""
         return self.delivery_on - datetime.timedelta(days=settings.DELIVERY_SKIP_CUTOFF_DAYS)
 
+    def is_locked(self, *, today: datetime.date | None = None) -> bool:
+        """Past the cut-off: the delivery stays exactly as it is (date, bouquet, price, address, status)."""
+        return self.delivery_on < self.first_open_on(today=today)
+
     def can_skip(self, *, today: datetime.date | None = None) -> bool:
-        return (
-            self.status == self.Status.SCHEDULED and (today or timezone.localdate()) <= self.skip_deadline()
-        )
+        return self.status == self.Status.SCHEDULED and not self.is_locked(today=today)
 
     def can_unskip(self, *, today: datetime.date | None = None) -> bool:
-        return self.status == self.Status.SKIPPED and (today or timezone.localdate()) <= self.skip_deadline()
+        return self.status == self.Status.SKIPPED and not self.is_locked(today=today)
 
     @property
     def is_moved(self) -> bool:

@@ -3,7 +3,9 @@
 The request only validates the address and enqueues `password_reset_send` after commit, whatever
 the address: a known and an unknown one cost the page the same, and a slow or failing mail server
 never slows it or turns it into an error. The user lookup, the token and the mail all happen here,
-in the worker; the token is made at send time, so its one-day validity starts when the mail leaves.
+in the worker; the token is made here, so its one-day validity starts when the task runs.
+The mail itself is a row of the site's email outbox (MAILERS default): a mail server that is down
+delays it, and the outbox retries it until the server takes it.
 """
 
 import logging

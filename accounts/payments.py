@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from accounts import history
 from accounts.ledger import ledger_post
 from accounts.models import Invoice, LedgerEntry, Profile
-from accounts.signals import Action
+from accounts.signals import Action, Origin
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +53,20 @@ def invoice_pay(
         raise PaymentError(gettext("The amount received must be more than zero."))
     invoice.status = Invoice.Status.PAID
     invoice.source = source
-    invoice.confirmed_by = confirmed_by[:255]
+    invoice.confirmed_by = confirmed_by[: Invoice._meta.get_field("confirmed_by").max_length]
     invoice.paid_at = timezone.now()
     invoice.save(update_fields=["status", "source", "confirmed_by", "paid_at"])
-    ledger_post(
-        profile=invoice.profile,
-        amount=received,
-        reason=LedgerEntry.Reason.PAYMENT,
-        invoice=invoice,
-        # A payment confirmed from the CRM leaves `updated_at` the time of the last change made on the site.
-        touch_updated_at=source != Invoice.Source.CRM,
-    )
-    if source == Invoice.Source.STAFF:
-        # Managers learn of a payment they did not confirm themselves (the CRM's own one they know of).
+    ledger_post(profile=invoice.profile, amount=received, reason=LedgerEntry.Reason.PAYMENT, invoice=invoice)
+    paid = ["account_sum", "invoices"]
+    if source == Invoice.Source.CRM:
+        history.event_send(invoice.profile, fields=paid, origin=Origin.CRM)  # the manager's own: no note
+    else:
+        # Managers learn of a payment they did not confirm themselves.
         history.event_send(
             invoice.profile,
             Action.PAYMENT_RECEIVED,
+            fields=paid,
+            origin=Origin.STAFF,
             amount=str(received),
             balance=str(invoice.profile.account_sum),
         )

@@ -4,13 +4,11 @@
 DELIVERY_REMINDER_HOUR (Moscow time) DELIVERY_REMINDER_DAYS days before it, so a delivery booked
 later than that moment is due at once; deliveries of today or earlier are never reminded.
 
-Each reminder is claimed before it is sent: a conditional UPDATE sets `reminded_at` on a row that
-has none (one statement, so two overlapping runs cannot both claim it), it commits, then the email
-goes. A failure the mail backend reports gives the claim back (the next run retries); a process
-killed between the claim and the send loses that one reminder. That is at-most-once on purpose: a
-reminder the customer does not get costs little (the account page shows the date too), the same
-reminder twice looks broken, and "claim in a transaction, send inside it" would hold a row lock
-across an SMTP conversation without making the send any more certain.
+Each reminder is claimed and its email queued in one transaction: a conditional UPDATE sets
+`reminded_at` on a row that has none (one statement, so two overlapping runs cannot both claim it),
+and the email becomes a row of the outbox (emails.outbox), which the worker sends and retries. So a
+reminder is queued exactly once: a failure (a template or the database) rolls the claim back for
+the next run, and no SMTP conversation holds the row lock, since the mail server is the worker's.
 
 The low-balance email follows the same claim-then-send on `Profile.low_balance_emailed_at`, which
 a later run clears once the balance covers the next delivery again: one email per shortfall. Both
@@ -26,6 +24,7 @@ from dataclasses import dataclass
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone, translation
 
@@ -113,40 +112,48 @@ def reminders_send(
         .update(low_balance_emailed_at=None)
     )
     for delivery_id in due:
-        if not Delivery.objects.filter(pk=delivery_id, reminded_at__isnull=True).update(reminded_at=now):
-            continue  # another run took it
-        delivery = Delivery.objects.select_related("profile__user", "bouquet_category").get(pk=delivery_id)
-        if _send(_reminder_email, delivery, now=now):
-            report.sent += 1
-        else:
-            Delivery.objects.filter(pk=delivery_id, reminded_at=now).update(reminded_at=None)
-            report.failed += 1
+        claimed = _claim_and_send(Delivery, delivery_id, field="reminded_at", now=now, build=_reminder_email)
+        report.sent += claimed is True
+        report.failed += claimed is False
         if progress is not None:
             progress(report)
     for profile_id in short:
-        if not Profile.objects.filter(pk=profile_id, low_balance_emailed_at__isnull=True).update(
-            low_balance_emailed_at=now
-        ):
-            continue
-        if _send(_low_balance_email, Profile.objects.select_related("user").get(pk=profile_id), now=now):
-            report.low_balance_sent += 1
-        else:
-            Profile.objects.filter(pk=profile_id, low_balance_emailed_at=now).update(
-                low_balance_emailed_at=None
-            )
-            report.failed += 1
+        claimed = _claim_and_send(
+            Profile, profile_id, field="low_balance_emailed_at", now=now, build=_low_balance_email
+        )
+        report.low_balance_sent += claimed is True
+        report.failed += claimed is False
     return report
 
 
-def _send(build: Callable[..., EmailMultiAlternatives], obj, **kwargs) -> bool:
+def _claim_and_send(
+    model: type[Delivery | Profile],
+    pk: int,
+    *,
+    field: str,
+    now: datetime.datetime,
+    build: Callable[..., EmailMultiAlternatives],
+) -> bool | None:
+    """Claim the row (`field` from empty to `now`) and queue its email in one transaction: True
+    queued, None another run has it, False failed (the rollback gives the claim back)."""
     try:
-        with translation.override(settings.LANGUAGE_CODE):
-            build(obj, **kwargs).send()
-    except Exception:  # one customer's bad address or a hiccup of the mail server must not stop the rest
-        logger.exception("accounts.reminder_failed kind=%s id=%s", build.__name__, obj.pk)
+        with transaction.atomic():
+            if not model.objects.filter(pk=pk, **{f"{field}__isnull": True}).update(**{field: now}):
+                return None  # another run took it
+            with translation.override(settings.LANGUAGE_CODE):
+                build(_SELECTED[model].get(pk=pk), now=now).send()
+    except Exception:  # one customer's bad data must not stop the rest
+        logger.exception("accounts.reminder_failed kind=%s id=%s", build.__name__, pk)
         return False
-    logger.info("accounts.reminder_sent kind=%s id=%s", build.__name__, obj.pk)
+    logger.info("accounts.reminder_queued kind=%s id=%s", build.__name__, pk)
     return True
+
+
+# What each email's template reads, in one query.
+_SELECTED = {
+    Delivery: Delivery.objects.select_related("profile__user", "bouquet_category"),
+    Profile: Profile.objects.select_related("user"),
+}
 
 
 def _email(name: str, context: dict, to: str) -> EmailMultiAlternatives:

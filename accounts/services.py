@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -14,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import history, payments
+from accounts import history, payments, referrals
 from accounts.ledger import ledger_post
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
-from accounts.signals import Action
+from accounts.signals import Action, Origin
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +81,11 @@ def profile_create(
     )
     profile.full_clean()
     profile.save()
-    deliveries_reschedule(profile=profile)
+    deliveries_reschedule(profile=profile, is_first_plan=True)
     history.event_send(
         profile,
         Action.SIGNED_UP,
+        fields=[*CUSTOMER_EDITABLE_FIELDS, "first_delivery_date", "deliveries", "invoices"],
         category=bouquet_category.name,
         interval=str(profile.get_delivery_interval_display()),
         first_date=first_delivery_date.isoformat(),
@@ -129,11 +131,13 @@ def profile_update_preferences(
         return profile
     profile.full_clean()
     profile.save(update_fields=[*changed, "updated_at"])
-    if set(changed) & SCHEDULE_FIELDS:
+    rescheduled = bool(set(changed) & SCHEDULE_FIELDS)
+    if rescheduled:
         deliveries_reschedule(profile=profile)
     history.event_send(
         profile,
         Action.PREFERENCES_CHANGED,
+        fields=[*changed, *(["deliveries"] if rescheduled else [])],
         changes={field: [before[field], _shown(profile, field)] for field in changed},
     )
     return profile
@@ -153,14 +157,17 @@ def _shown(profile: Profile, field: str) -> str:
 
 @transaction.atomic
 def profile_apply_staff_changes(
-    *, profile: Profile, data: dict[str, Any], next_delivery_date: datetime.date | None = None
+    *,
+    profile: Profile,
+    data: dict[str, Any],
+    origin: Origin = Origin.STAFF,
+    next_delivery_date: datetime.date | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Apply changes staff made outside the site, field by field; (fields changed, errors by field).
 
     An invalid value (a negative sum, an address too long) is left out and reported, the rest is
     saved. A new next delivery date re-anchors the schedule as `profile_update_preferences` does.
-    `updated_at` is not touched: it stays the time of the last change made on the site, which is
-    what the caller compares an outside change with.
+    The change is told with its `origin` (from the CRM: the CRM holds it already).
     """
     unknown = set(data) - set(STAFF_EDITABLE_FIELDS)
     if unknown:
@@ -191,13 +198,17 @@ def profile_apply_staff_changes(
             profile=profile,
             amount=new_sum - original["account_sum"],
             reason=LedgerEntry.Reason.MANAGER,
-            touch_updated_at=False,
             also_save=[field for field in changed if field != "account_sum"],
         )
     elif changed:
-        profile.save(update_fields=changed)
-    if set(changed) & SCHEDULE_FIELDS:
+        profile.save(update_fields=[*changed, "updated_at"])
+    rescheduled = bool(set(changed) & SCHEDULE_FIELDS)
+    if rescheduled:
         deliveries_reschedule(profile=profile)
+    if changed:
+        history.event_send(
+            profile, fields=[*changed, *(["deliveries"] if rescheduled else [])], origin=origin
+        )
     return changed, errors
 
 
@@ -205,11 +216,17 @@ def profile_apply_staff_changes(
 
 
 @transaction.atomic
-def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = None) -> None:
+def deliveries_reschedule(
+    *, profile: Profile, today: datetime.date | None = None, is_first_plan: bool = False
+) -> None:
     """Keep the next weeks of scheduled deliveries in step with the preferences and the pause.
 
-    Only rows from today on that are still scheduled (or skipped) are touched: past and delivered ones
-    never. A date that leaves the schedule is cancelled; a skipped date that stays on it stays skipped,
+    Only rows from the cut-off on (`Delivery.first_open_on`) that are still scheduled (or skipped) are
+    touched: past, delivered and locked ones never, and no new row is planned before the cut-off either,
+    since those days are on the couriers' list already; only a new subscription's first plan
+    (`is_first_plan`) starts from today.
+
+    A date that leaves the schedule is cancelled; a skipped date that stays on it stays skipped,
     one that leaves it is cancelled; a cancelled date that comes back is scheduled again (one row per
     day). Scheduled rows take the current category, its price and the address. A pause with a resume
     date plans nothing before that date; an indefinite pause (or a closed account) plans nothing.
@@ -240,14 +257,20 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
         "price": category.price,
         "delivery_address": profile.delivery_address,
     }
+    open_from = today if is_first_plan else Delivery.first_open_on(today=today)
     existing = {
         d.delivery_on: d for d in profile.deliveries.select_for_update().filter(delivery_on__gte=today)
     }
+    # Schedule dates another live delivery was moved away from: a row moved onto one of them is
+    # still that other date's bouquet, not the day's ordinary one (or the roll would undo its move).
+    moved_away = {
+        d.moved_from for d in existing.values() if d.moved_from and d.status != Delivery.Status.CANCELLED
+    }
     for day, delivery in existing.items():
         fields: list[str] = []
-        if delivery.status == Delivery.Status.DELIVERED:
+        if delivery.status == Delivery.Status.DELIVERED or day < open_from:
             continue
-        if delivery.moved_from is not None and day in wanted:
+        if delivery.moved_from is not None and day in wanted and day not in moved_away:
             delivery.moved_from = None  # the schedule wants this very day now: an ordinary row
             fields.append("moved_from")
         slot = delivery.moved_from or day
@@ -280,14 +303,18 @@ def deliveries_reschedule(*, profile: Profile, today: datetime.date | None = Non
         [
             Delivery(profile=profile, delivery_on=day, **snapshot)
             for day in sorted(wanted - set(existing) - taken)
+            if day >= open_from
         ]
     )
 
 
 @transaction.atomic
-def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -> Profile:
-    """Save a profile staff edited in the admin. The sum changes through the ledger only: a new
-    account sum becomes a staff entry for the difference, against the sum locked in the database."""
+def profile_save_by_staff(
+    *, profile: Profile, is_new: bool, staff_email: str, changed: Iterable[str] = ()
+) -> Profile:
+    """Save a profile staff edited in the admin (`changed`: the fields the form changed). The sum
+    changes through the ledger only: a new account sum becomes a staff entry for the difference,
+    against the sum locked in the database."""
     wanted = profile.account_sum
     profile.account_sum = (
         Profile._meta.get_field("account_sum").default
@@ -295,7 +322,9 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
         else Profile.objects.select_for_update().values_list("account_sum", flat=True).get(pk=profile.pk)
     )
     profile.save()
-    if wanted != profile.account_sum:
+    fields = [*CUSTOMER_EDITABLE_FIELDS, *STAFF_EDITABLE_FIELDS] if is_new else list(changed)
+    corrected = wanted != profile.account_sum
+    if corrected:
         amount = wanted - profile.account_sum
         ledger_post(
             profile=profile,
@@ -303,11 +332,27 @@ def profile_save_by_staff(*, profile: Profile, is_new: bool, staff_email: str) -
             reason=LedgerEntry.Reason.STAFF,
             note=gettext("Admin: %(email)s") % {"email": staff_email},
         )
+        correction = {"amount": str(amount), "balance": str(profile.account_sum)}
         history.event_send(
-            profile, Action.BALANCE_CORRECTED, amount=str(amount), balance=str(profile.account_sum)
+            profile,
+            Action.BALANCE_CORRECTED,
+            fields=[*fields, "account_sum", "deliveries"],
+            origin=Origin.STAFF,
+            **correction,
         )
     deliveries_reschedule(profile=profile)
+    if not corrected:
+        history.event_send(profile, fields=[*fields, "deliveries"], origin=Origin.STAFF)
     return profile
+
+
+@transaction.atomic
+def profile_edited_by_staff(*, user: User, fields: Iterable[str]) -> None:
+    """Staff saved the user (`email`) or its profile inline in the admin: tell what changed, once."""
+    fields = list(fields)
+    profile = Profile.objects.filter(user=user).first()
+    if profile is not None and fields:
+        history.event_send(profile, fields=fields, origin=Origin.STAFF)
 
 
 @transaction.atomic
@@ -325,7 +370,9 @@ def password_reset_requested(*, email: str) -> None:
 
 @transaction.atomic
 def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
-    """Credit the referrer once, for the referred customer's first delivered bouquet; email after commit."""
+    """Credit the referrer once, for the referred customer's first delivered bouquet; email after commit.
+
+    Withheld (and the reason kept for staff) when accounts.referrals refuses it."""
     friend = delivery.profile
     if friend.referred_by_id is None:
         return None
@@ -334,6 +381,18 @@ def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
     if LedgerEntry.objects.filter(reason=LedgerEntry.Reason.REFERRAL, delivery__profile=friend).exists():
         return None
     referrer = Profile.objects.select_related("user").get(pk=friend.referred_by_id)
+    refusal = referrals.reward_refusal(referrer=referrer, friend=friend)
+    if refusal:
+        # Kept on the friend's profile, where staff look for why the referrer got nothing.
+        friend.referral_reward_withheld = refusal
+        friend.save(update_fields=["referral_reward_withheld", "updated_at"])
+        logger.info(
+            "accounts.referral_reward_withheld profile_id=%s referrer_id=%s reason=%s",
+            friend.pk,
+            referrer.pk,
+            refusal,
+        )
+        return None
     entry = ledger_post(
         profile=referrer,
         amount=settings.REFERRAL_REWARD_AMOUNT,
@@ -341,6 +400,7 @@ def referral_reward_grant(*, delivery: Delivery) -> LedgerEntry | None:
         delivery=delivery,
         note=f"profile {friend.pk}",
     )
+    history.event_send(referrer, fields=["account_sum"])
     transaction.on_commit(partial(referral_reward_email_send, entry_id=entry.pk), robust=True)
     return entry
 

@@ -1,17 +1,31 @@
-"""What happened to a subscription, for whoever keeps its history (another app may record it).
+"""What changed in a subscription, for whoever mirrors it or keeps its history (another app may).
 
-`subscription_event` is sent by accounts.services inside the transaction of the change, after the
-change is saved: a receiver that records something records it in the same transaction, so the
-history is never lost nor written for a change that was rolled back. Arguments: `profile`,
-`action` (an Action) and `details`, JSON-ready (dates as ISO strings, money as strings, choices as
-their Russian labels), never a password or a token.
+`profile_changed` is the one event: the services of accounts that change what a mirror of the
+profile holds send it themselves (`history.event_send`), inside the transaction of the change,
+after the change is saved. A receiver that records something records it in the same transaction,
+so nothing is lost nor written for a change that was rolled back. No model signal stands in for it
+and no save is made only to be noticed. Arguments:
+
+- `profile`;
+- `fields`: what changed, by name: a Profile field (`wishes`, `account_sum`, …), or `deliveries`
+  (the schedule: the next delivery moved), `invoices` (one issued or paid), `email` (the login);
+  empty for an event that changed nothing a mirror holds (a reset link asked for);
+- `origin`: who changed it (an Origin): a change that came from the CRM is already there;
+- `action` (an Action, or None for a change with nothing to tell) and `details`, JSON-ready (dates
+  as ISO strings, money as strings, choices as their Russian labels), never a password or a token.
 """
 
 import enum
 
 from django.dispatch import Signal
 
-subscription_event = Signal()
+profile_changed = Signal()
+
+
+class Origin(enum.StrEnum):
+    SITE = "site"  # the customer on the site, or the site itself (a reward, the daily roll)
+    STAFF = "staff"  # staff in the admin
+    CRM = "crm"  # a manager in the CRM: the CRM holds it already
 
 
 class Action(enum.StrEnum):

@@ -6,6 +6,11 @@ nothing but this (no other signed value of the site passes for it) and a moved d
 no longer matches. It ends with the delivery's own skip cut-off (`Delivery.skip_deadline`, the one
 the account page follows), so editing the link cannot extend it and a later change of
 DELIVERY_SKIP_CUTOFF_DAYS applies to links already sent.
+
+A link works once: the delivery stores the date whose link was used (`skip_link_used_date`), so
+after an un-skip on the account page the email's link does not skip again. The link's own address
+only hands the token to the session and redirects to a token-free page (`SESSION_KEY`): no page
+that renders, and no tag manager on it, ever sees the token in its address.
 """
 
 import datetime
@@ -13,12 +18,16 @@ import enum
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import delivery_actions
 from accounts.models import Delivery
 
 SALT = "accounts.skip_links.delivery_skip"
+# Where the link's token waits for the token-free confirmation page.
+SESSION_KEY = "skip_link_token"
 
 
 class Problem(enum.StrEnum):
@@ -53,11 +62,26 @@ def delivery_for(token: str, *, now: datetime.datetime | None = None) -> Deliver
     )
     if delivery is None:
         raise LinkError(Problem.GONE)
-    if delivery.status == Delivery.Status.SKIPPED and delivery.delivery_on == on:
+    if delivery.skip_link_used_date == on or (
+        delivery.status == Delivery.Status.SKIPPED and delivery.delivery_on == on
+    ):
         raise LinkError(Problem.USED, delivery)
     today = timezone.localdate(now)
     if delivery.delivery_on != on or today > delivery.skip_deadline():
         raise LinkError(Problem.EXPIRED, delivery)
     if not delivery.can_skip(today=today):
         raise LinkError(Problem.GONE, delivery)
+    return delivery
+
+
+@transaction.atomic
+def delivery_skip_by_link(*, token: str, now: datetime.datetime | None = None) -> Delivery:
+    """Skip the link's delivery and spend the link (`LinkError`, or `DeliveryError` when the delivery
+    changed between the check and the lock)."""
+    delivery = delivery_for(token, now=now)
+    delivery = delivery_actions.delivery_skip(
+        profile=delivery.profile, delivery_id=delivery.pk, today=timezone.localdate(now)
+    )
+    delivery.skip_link_used_date = delivery.delivery_on
+    delivery.save(update_fields=["skip_link_used_date", "updated_at"])
     return delivery

@@ -84,6 +84,16 @@ class CookieChoiceView(View):
 
 
 class ProfileMixin(LoginRequiredMixin):
+    """The logged-in customer's own pages; their posts count against the per-customer action rate."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Only a signed-in customer's posts count; anyone else goes on to LoginRequiredMixin's redirect.
+        if request.user.is_authenticated and request.method == "POST":
+            too_many = ratelimit.consume_or_429(request, action="account_action", user=request.user)
+            if too_many is not None:
+                return too_many
+        return super().dispatch(request, *args, **kwargs)
+
     def get_profile_queryset(self):
         return Profile.objects.select_related("user", "bouquet_category")
 
@@ -106,9 +116,13 @@ class DashboardView(ProfileMixin, TemplateView):
         history_page = history.page_get(
             profile=profile, number=self.request.GET.get("page"), per_page=settings.ACCOUNT_HISTORY_SHOWN
         )
+        upcoming = profile.upcoming_deliveries(include_skipped=True)
+        locked, changes_from = delivery_actions.changes_reach(upcoming)
         return super().get_context_data(
             profile=profile,
-            upcoming_deliveries=profile.upcoming_deliveries(include_skipped=True),
+            upcoming_deliveries=upcoming,
+            locked_deliveries=locked,
+            changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
             progress=progress.steps(profile=profile, awaiting_sum=profile.awaiting_sum),
             history_page=history_page,
@@ -170,7 +184,18 @@ class DeliveryMoveView(DeliveryActionView):
 
 
 class DeliverySkipLinkView(View):
-    """The reminder email's "skip this one" link: GET asks, POST skips; no login, the link is the key.
+    """The reminder email's "skip this one" link: the token goes into the session and the browser on
+    to the token-free page at once, so nothing (no tag manager either) renders with it in the address."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        request.session[skip_links.SESSION_KEY] = token
+        return redirect("accounts:delivery_skip_confirm")
+
+
+class DeliverySkipConfirmView(View):
+    """The skip link's page: GET asks, POST skips; no login, the link (now in the session) is the key.
 
     A bad, expired or used link gets a page that says so, never an error page."""
 
@@ -183,22 +208,24 @@ class DeliverySkipLinkView(View):
         skip_links.Problem.USED: HTTPStatus.OK,
     }
 
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            delivery = skip_links.delivery_for(token)
+            delivery = skip_links.delivery_for(self._token())
         except skip_links.LinkError as e:
             return self._problem(e)
         return render(request, self.template_name, {"delivery": delivery})
 
-    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+    def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            delivery = skip_links.delivery_for(token)
-            delivery_actions.delivery_skip(profile=delivery.profile, delivery_id=delivery.pk)
+            skip_links.delivery_skip_by_link(token=self._token())
         except skip_links.LinkError as e:
             return self._problem(e)
         except delivery_actions.DeliveryError as e:  # changed between the check and the lock
             return render(request, self.template_name, {"error": str(e)}, status=HTTPStatus.CONFLICT)
         return redirect(request.path)  # now a used link: the page says the delivery is skipped
+
+    def _token(self) -> str:
+        return self.request.session.get(skip_links.SESSION_KEY, "")
 
     def _problem(self, error: skip_links.LinkError) -> HttpResponse:
         context = {"problem": str(error.problem), "delivery": error.delivery}
@@ -254,6 +281,10 @@ class PreferencesView(ProfileMixin, FormView):
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "profile": self.get_profile()}
+
+    def get_context_data(self, **kwargs):
+        locked, changes_from = delivery_actions.changes_reach(self.get_profile().upcoming_deliveries())
+        return super().get_context_data(locked_deliveries=locked, changes_from=changes_from, **kwargs)
 
     def form_valid(self, form: PreferencesForm):
         form.save()

@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts import admin as accounts_admin
 from accounts.admin_forgiving import ForgivingAdminMixin
@@ -296,6 +296,7 @@ class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
         "modified_at",
         "status",
         "changes",
+        "dropped_changes",
         "error",
         "processed_at",
         "dedupe_key",
@@ -312,6 +313,22 @@ class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
     @admin.display(description=_("fields changed"))
     def changed(self, obj: WebhookEvent) -> str:
         return ", ".join(obj.changes or []) or "—"
+
+    @admin.display(description=_("changes dropped"))
+    def dropped_changes(self, obj: WebhookEvent) -> str:
+        """amoCRM's changes a later site change of the same field won over, one a line."""
+        return (
+            "\n".join(
+                gettext("%(field)s: changed in amoCRM at %(crm)s, on the site later, at %(site)s")
+                % {
+                    "field": item.get("field", "?"),
+                    "crm": item.get("crm_changed_at") or "—",
+                    "site": item.get("site_changed_at") or "—",
+                }
+                for item in obj.dropped or []
+            )
+            or "—"
+        )
 
     @admin.display(description=_("error"))
     def short_error(self, obj: WebhookEvent) -> str:

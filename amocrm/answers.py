@@ -16,6 +16,7 @@ from amocrm.exceptions import (
     AmoCRMNotFound,
     AmoCRMPaymentRequired,
     AmoCRMRateLimited,
+    AmoCRMRightsRefused,
     AmoCRMUnavailable,
     AmoCRMValidationError,
     ValidationErrorItem,
@@ -78,6 +79,20 @@ def _validation_errors(body: Any) -> list[ValidationErrorItem]:
     return items
 
 
+# What amoCRM's JSON 403 says when the user or the token may not make the call (docs/amocrm-api.md
+# §1): "Insufficient rights to call this method", "Invalid scope", "Client doesn't have the required
+# scope". A block comes as an HTML page (nginx) or JSON naming neither ("…за нарушение правил" is a
+# block: the Russian words are matched whole, not as the stem "прав").
+RIGHTS_WORDS = ("rights", "scope", "permission", "недостаточно прав", "нет прав", "прав доступа")
+
+
+def _names_rights(body: Any) -> bool:
+    if not isinstance(body, dict):
+        return False
+    text = " ".join(str(body.get(k) or "") for k in ("detail", "title", "hint")).casefold()
+    return any(word in text for word in RIGHTS_WORDS)
+
+
 def error_for(response: requests.Response, path: str) -> AmoCRMError:
     """The typed error for a non-2xx answer; carries amoCRM's title/detail, never the request."""
     status = response.status_code
@@ -99,6 +114,13 @@ def error_for(response: requests.Response, path: str) -> AmoCRMError:
     if status == 402:
         return AmoCRMPaymentRequired("the amoCRM account's paid plan has lapsed", status=status, path=path)
     if status == 403:
+        if _names_rights(body):
+            return AmoCRMRightsRefused(
+                "the connected amoCRM user lacks the rights for this call (give it them in amoCRM, or "
+                f"reconnect amoCRM as a user who has them): {summary}",
+                status=status,
+                path=path,
+            )
         return AmoCRMForbidden("amoCRM blocked the account or this server's IP", status=status, path=path)
     if status == 404:
         return AmoCRMNotFound("amoCRM has no such path or entity", status=status, path=path)

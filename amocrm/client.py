@@ -19,13 +19,12 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from accounts import emails
 from amocrm.answers import error_for
 from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMNotFound,
-    AmoCRMPaymentRequired,
     AmoCRMRateLimited,
     AmoCRMUnavailable,
     AmoCRMValidationError,
@@ -92,7 +91,7 @@ def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
 
 def _contact_emails(contact: dict[str, Any]) -> set[str]:
     return {
-        str(value.get("value", "")).strip().casefold()
+        emails.normalize(str(value.get("value", "")))
         for field in contact.get("custom_fields_values") or []
         if field.get("field_code") == "EMAIL"
         for value in field.get("values") or []
@@ -204,7 +203,7 @@ class AmoCRMClient:
         nothing; any other answer (2xx, 400, 401, 404) shows amoCRM is there."""
         if self.breaker is None or isinstance(error, AmoCRMRateLimited):
             return
-        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired | AmoCRMUnavailable):
+        if error is not None and (error.opens_breaker or isinstance(error, AmoCRMUnavailable)):
             self.breaker.failed(error)
         else:
             self.breaker.succeeded()
@@ -214,8 +213,6 @@ class AmoCRMClient:
         path = "/oauth2/access_token"
         try:
             body = self._send("POST", path, json=data, token=None)
-        except (AmoCRMForbidden, AmoCRMPaymentRequired):
-            raise  # a blocked account or a lapsed plan: reconnecting cannot help
         except (AmoCRMValidationError, AmoCRMAuthError, AmoCRMNotFound) as e:
             raise AmoCRMAuthError(
                 f"amoCRM refused to issue tokens ({e.message}); reconnect the integration",
@@ -406,12 +403,12 @@ class AmoCRMClient:
 
         `query` is a full-text search over names, phones and emails, so every hit is checked.
         """
-        wanted = email_address.strip().casefold()
+        wanted = emails.normalize(email_address)
         body = self.request("GET", "/api/v4/contacts", params={"query": email_address.strip(), "limit": 50})
         return next((c for c in _embedded("contacts")(body) if wanted in _contact_emails(c)), None)
 
     def contacts_by_email(self, *, max_pages: int, limit: int = 250) -> dict[str, int] | None:
-        """Every contact of the account by its EMAIL addresses (casefolded; the first contact wins):
+        """Every contact of the account by its EMAIL addresses (accounts.emails.normalize; the first wins):
         one request per 250 contacts, to match many customers at once instead of one search each.
         None when the account has more than `max_pages` pages: searching one by one is cheaper."""
         found: dict[str, int] = {}
@@ -462,6 +459,13 @@ class AmoCRMClient:
         """PATCH one field. `enums` replaces the whole list: send existing enums with their ids."""
         return self.request("PATCH", f"/api/v4/{entity}/custom_fields/{int(field_id)}", json=data) or {}
 
+    # -- pipelines -------------------------------------------------------------------------
+
+    def pipelines_list(self) -> list[dict[str, Any]]:
+        """GET /api/v4/leads/pipelines: every pipeline with its stages (`_embedded.statuses`, each with
+        `type`: 1 is «Неразобранное», which takes no lead through the API)."""
+        return _embedded("pipelines")(self.request("GET", "/api/v4/leads/pipelines"))
+
     # -- webhooks --------------------------------------------------------------------------
 
     def webhooks_list(self, destination: str | None = None) -> list[dict[str, Any]]:
@@ -472,6 +476,10 @@ class AmoCRMClient:
         """POST /api/v4/webhooks; posting the same destination again updates it, so it is safe to retry."""
         body = {"destination": destination, "settings": list(events), "sort": sort}
         return self.request("POST", "/api/v4/webhooks", json=body, idempotent=True) or {}
+
+    def webhook_unsubscribe(self, destination: str) -> None:
+        """DELETE /api/v4/webhooks with the destination (204)."""
+        self.request("DELETE", "/api/v4/webhooks", json={"destination": destination})
 
 
 def _embedded(key: str) -> Callable[[Any], list[dict[str, Any]]]:

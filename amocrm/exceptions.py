@@ -6,6 +6,9 @@ same refused request, so the row fails for staff to look at. Everything else is 
 trouble (`AmoCRMUnavailable`, `AmoCRMRateLimited`, an unexpected answer), and states that heal without
 touching the row: a reconnect (`AmoCRMAuthError`, `AmoCRMNotConfigured`), a paid plan
 (`AmoCRMPaymentRequired`) or a lifted block (`AmoCRMForbidden`).
+Whether an error stops every process calling amoCRM (the breaker) is `opens_breaker`, read by the
+breaker and the outbox: a blocked account or a lapsed plan does; a call the connected user may not
+make (`AmoCRMRightsRefused`, a JSON 403 naming rights or scope) fails that call only.
 Messages carry status codes, paths and amoCRM's error codes, never tokens or request bodies.
 """
 
@@ -17,6 +20,7 @@ class AmoCRMError(Exception):
     """Any failure talking to amoCRM; an unexpected answer (invalid JSON, an odd status) is retried."""
 
     transient = True
+    opens_breaker = False
 
     def __init__(self, message: str, *, status: int | None = None, path: str | None = None) -> None:
         super().__init__(message)
@@ -47,9 +51,27 @@ class AmoCRMAuthError(AmoCRMError):
 class AmoCRMPaymentRequired(AmoCRMError):
     """402: the account's paid plan has lapsed."""
 
+    opens_breaker = True
+
 
 class AmoCRMForbidden(AmoCRMError):
-    """403: the account or our IP is blocked."""
+    """403: the account or our IP is blocked (an HTML page, or JSON naming no rights or scope)."""
+
+    opens_breaker = True
+
+
+class AmoCRMRightsRefused(AmoCRMError):
+    """403 with JSON naming rights or scope ("Insufficient rights to call this method", "Invalid
+    scope"): the connected amoCRM user may not make this call (webhook subscription and field set-up
+    are admin-only). Only this call fails; the account is not blocked, so the breaker stays closed."""
+
+    transient = False
+    opens_breaker = False
+    # What a command that needs an admin (field set-up, webhook subscription) tells the operator.
+    ADMIN_NEEDED = (
+        "the connected amoCRM user lacks admin rights: reconnect amoCRM as an account admin "
+        "(or make the connected user one), then run this again"
+    )
 
 
 class AmoCRMNotFound(AmoCRMError):

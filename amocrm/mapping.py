@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Choices
 from django.utils import translation
 
+from accounts import emails
 from accounts.models import Profile
 from amocrm.exceptions import AmoCRMMappingError
 from amocrm.models import CustomField
 from amocrm.webhooks import ContactChange, FieldChange, LeadChange
 
-MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
+# The account's zone until it has been read: the one default (the site's, settings.TIME_ZONE).
+DEFAULT_ZONE = zoneinfo.ZoneInfo(settings.TIME_ZONE)
 Key = CustomField.Key
 TEXT_TYPES = {"text", "textarea", "url"}
 TEXT_MAX_LENGTH = 256  # amoCRM's limit for `text` fields
@@ -56,6 +59,8 @@ class FieldSpec:
     owner: Owner
     # The Profile field a change made in amoCRM is written to ("" when amoCRM never writes it).
     profile_field: str = ""
+    # What else a site change names (accounts.signals) when it changes this field's value.
+    changed_by: tuple[str, ...] = ()
 
     def read(self, profile: Profile, *, today: datetime.date | None = None) -> Any:
         value = operator.attrgetter(self.profile_attr)(profile)
@@ -66,7 +71,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     # The balance plus invoices awaiting payment: the lead shows the sum invoiced from signup on.
     FieldSpec(
         Key.ACCOUNT_SUM, "Сумма счёта", "numeric", "FA_ACCOUNT_SUM", 500,
-        profile_attr="invoiced_sum", owner=Owner.CRM, profile_field="account_sum",
+        profile_attr="invoiced_sum", owner=Owner.CRM, profile_field="account_sum", changed_by=("invoices",),
     ),
     FieldSpec(
         Key.BOUQUET_CATEGORY, "Выбор букета (категория)", "select", "FA_BOUQUET_CATEGORY", 510,
@@ -81,6 +86,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         Key.DELIVERY_DATE, "Дата доставки", "date", "FA_DELIVERY_DATE", 530,
         profile_attr="next_delivery_on", owner=Owner.BOTH, profile_field="first_delivery_date",
+        changed_by=("deliveries", "delivery_interval", "account_status", "paused_until"),
     ),
     FieldSpec(
         Key.DELIVERY_INTERVAL, "Интервал поставки букетов", "select", "FA_DELIVERY_INTERVAL", 540,
@@ -90,7 +96,10 @@ FIELDS: tuple[FieldSpec, ...] = (
         Key.WISHES, "Пожелания к букетам", "textarea", "FA_WISHES", 550,
         profile_attr="wishes", owner=Owner.BOTH, profile_field="wishes",
     ),
-    FieldSpec(Key.EMAIL, "Email", "text", "FA_EMAIL", 560, profile_attr="user.email", owner=Owner.SITE),
+    FieldSpec(
+        Key.EMAIL, "Email", "text", "FA_EMAIL", 560, profile_attr="user.email", owner=Owner.SITE,
+        changed_by=("email",),
+    ),
     FieldSpec(
         Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570,
         profile_attr="referral_url", owner=Owner.SITE,
@@ -106,6 +115,19 @@ FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
 CRM_OWNED_KEYS = tuple(spec.key for spec in FIELDS if spec.owner is Owner.CRM)
 PREFERENCE_KEYS = tuple(spec.key for spec in FIELDS if spec.owner is Owner.BOTH)
 KEYS_BY_PROFILE_FIELD = {spec.profile_field: spec.key for spec in FIELDS if spec.profile_field}
+# The contact's phone has a clock of its own beside the lead's fields (LeadSync.site_changed_at).
+PHONE = "phone"
+
+
+def keys_changed_by(fields: Iterable[str]) -> set[str]:
+    """The field keys (and PHONE) whose value a site change of these profile facts may change."""
+    named = set(fields)
+    keys = {
+        spec.key
+        for spec in FIELDS
+        if named & {spec.profile_field, spec.profile_attr.split(".")[0], *spec.changed_by} - {""}
+    }
+    return keys | ({PHONE} if PHONE in named else set())
 
 
 @dataclass(frozen=True)
@@ -115,7 +137,7 @@ class FieldMap:
 
     field_ids: Mapping[str, int]
     enum_ids: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    zone: zoneinfo.ZoneInfo = MOSCOW  # the account's time zone: dates are its midnights
+    zone: zoneinfo.ZoneInfo = DEFAULT_ZONE  # the account's time zone: dates are its midnights
 
     def field_id(self, key: str) -> int:
         try:
@@ -149,13 +171,13 @@ def choice_enums(choices: type[Choices]) -> list[tuple[str, str]]:
         return [(str(value), str(label)) for value, label in choices.choices]
 
 
-def date_to_timestamp(day: datetime.date, zone: zoneinfo.ZoneInfo = MOSCOW) -> int:
+def date_to_timestamp(day: datetime.date, zone: zoneinfo.ZoneInfo = DEFAULT_ZONE) -> int:
     """Midnight of `day` in the account's time zone as a Unix timestamp: amoCRM reads a `date` there
     (midnight UTC, or another zone's, shows the previous day)."""
     return int(datetime.datetime.combine(day, datetime.time.min, tzinfo=zone).timestamp())
 
 
-def timestamp_to_date(value: Any, zone: zoneinfo.ZoneInfo = MOSCOW) -> datetime.date:
+def timestamp_to_date(value: Any, zone: zoneinfo.ZoneInfo = DEFAULT_ZONE) -> datetime.date:
     """A date from a Unix timestamp (int or digits), read in the account's time zone; lenient with
     YYYY-MM-DD (and RFC 3339) strings, which the API also accepts."""
     text = str(value).strip()
@@ -428,7 +450,7 @@ def contact_change_from_api(contact: Mapping[str, Any]) -> ContactChange:
         contact_id=_int(contact.get("id")),
         modified_at=_moment(contact.get("updated_at")),
         phone=first("PHONE"),
-        email=email.lower() if email is not None else None,
+        email=emails.normalize(email) if email is not None else None,
         lead_ids=(),
     )
 

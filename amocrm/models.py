@@ -1,10 +1,14 @@
 import datetime
+from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from amocrm import crypto
+
+ERROR_KEPT = 2000  # how much of an error message the outbox rows keep for staff
 
 
 class OAuthToken(models.Model):
@@ -71,7 +75,8 @@ class AmoCRMAccount(models.Model):
     subdomain = models.CharField(_("subdomain"), max_length=64)
     name = models.CharField(_("name"), max_length=255, blank=True)
     currency = models.CharField(_("currency"), max_length=8, blank=True)
-    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
+    # Until the account is read, its zone is taken to be the site's (most Russian accounts keep Moscow time).
+    timezone = models.CharField(_("time zone"), max_length=64, default=settings.TIME_ZONE)
     checked_at = models.DateTimeField(_("read from amoCRM at"))
 
     class Meta:
@@ -190,6 +195,27 @@ class CircuitBreaker(models.Model):
         return f"{self.name}: {'open (' + self.reason + ')' if self.is_open else 'closed'}"
 
 
+class HealthCheck(models.Model):
+    """The last result of `manage.py amocrm_check` (one row): what it repaired and what staff must
+    fix, shown on the control room. See amocrm.services.health."""
+
+    name = models.CharField(_("name"), max_length=32, primary_key=True)
+    checked_at = models.DateTimeField(_("checked at"))
+    is_healthy = models.BooleanField(_("all is well"), default=False)
+    problems = models.JSONField(_("to fix"), default=list, blank=True)
+    repairs = models.JSONField(_("repaired"), default=list, blank=True)
+    requests = models.PositiveSmallIntegerField(_("requests made"), default=0)
+
+    class Meta:
+        verbose_name = _("amoCRM check")
+        verbose_name_plural = _("amoCRM checks")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: {'healthy' if self.is_healthy else 'problems'} at {self.checked_at:%Y-%m-%d %H:%M}"
+        )
+
+
 class LeadSyncQuerySet(models.QuerySet):
     def oldest_pending_since(self) -> datetime.datetime | None:
         """When the longest-waiting profile change was made (None: nothing waits)."""
@@ -248,6 +274,9 @@ class LeadSync(models.Model):
     create_started_at = models.DateTimeField(_("lead creation started at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     synced_values = models.JSONField(_("last values sent"), default=dict, blank=True)
+    # The conflict clock: per field key (and "phone"), when the site last changed it (ISO time). An
+    # amoCRM change of a field loses only to a later site change of that field (never `updated_at`).
+    site_changed_at = models.JSONField(_("changed on the site at, by field"), default=dict, blank=True)
     synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -268,6 +297,15 @@ class LeadSync(models.Model):
 
     def __str__(self) -> str:
         return f"profile {self.profile_id} → lead {self.lead_id or '-'} ({self.status})"
+
+    def site_changed(self, key: str) -> datetime.datetime | None:
+        """When the site last changed the field `key` (None: not since it was first synced)."""
+        stamp = (self.site_changed_at or {}).get(key)
+        return datetime.datetime.fromisoformat(stamp) if stamp else None
+
+    def stamp_site_changes(self, keys: Iterable[str], *, now: datetime.datetime) -> None:
+        """The site changed these fields now; the caller saves."""
+        self.site_changed_at = {**(self.site_changed_at or {}), **dict.fromkeys(keys, now.isoformat())}
 
     def is_claimed(self, *, now: datetime.datetime) -> bool:
         return self.claimed_until is not None and self.claimed_until > now
@@ -316,7 +354,7 @@ class LeadSync(models.Model):
         self.status = self.Status.PENDING
         self.attempts += 1
         self.next_attempt_at = now + delay
-        self.last_error = error[:2000]
+        self.last_error = error[:ERROR_KEPT]
         self.claimed_until = None
 
     def mark_linked(self, *, lead_id: int, contact_id: int | None, now: datetime.datetime) -> None:
@@ -329,13 +367,13 @@ class LeadSync(models.Model):
         """amoCRM may not be called (the breaker is open): wait untouched, not failed, no attempt counted."""
         self.status = self.Status.PENDING
         self.next_attempt_at = until
-        self.last_error = error[:2000]
+        self.last_error = error[:ERROR_KEPT]
         self.claimed_until = None
 
     def mark_failed(self, *, error: str) -> None:
         """A permanent failure staff must look at (amoCRM's message kept); resync retries it."""
         self.status = self.Status.FAILED
-        self.last_error = error[:2000]
+        self.last_error = error[:ERROR_KEPT]
         self.next_attempt_at = None
         self.claimed_until = None
 
@@ -456,6 +494,9 @@ class WebhookEvent(models.Model):
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.RECEIVED)
     changes = models.JSONField(_("fields changed"), default=list, blank=True)
+    # amoCRM's changes a later site change of the same field won over: [{field, crm_changed_at,
+    # site_changed_at}], for staff (nothing is dropped silently).
+    dropped = models.JSONField(_("changes dropped"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
@@ -472,9 +513,12 @@ class WebhookEvent(models.Model):
         entity_id = self.contact_id if self.entity == self.Entity.CONTACT else self.lead_id
         return f"{self.action or 'body'} {self.entity} {entity_id or '-'} ({self.status})"
 
-    def mark(self, status: str, *, error: str = "", changes: list[str] | None = None) -> None:
+    def mark(
+        self, status: str, *, error: str = "", changes: list | None = None, dropped: list | None = None
+    ) -> None:
         """Record the outcome; the caller saves."""
         self.status = status
         self.error = error[:4000]
         self.changes = changes or []
+        self.dropped = dropped or []
         self.processed_at = timezone.now()

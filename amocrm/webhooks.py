@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from accounts import emails
+
 # A mass edit of 50 leads with 40 filled fields each is about 1 MB of form body and 7,600 keys
 # (python -m benchmarks.webhook_parse); Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) is above this.
 MAX_BYTES = 2 * 1024 * 1024
@@ -341,6 +343,6 @@ def read_contact(*, action: str, data: dict[str, Any]) -> ContactChange:
         contact_id=item.contact_id,
         modified_at=item.modified_at,
         phone=by_code["PHONE"].first_value if "PHONE" in by_code else None,
-        email=by_code["EMAIL"].first_value.lower() if "EMAIL" in by_code else None,
+        email=emails.normalize(by_code["EMAIL"].first_value) if "EMAIL" in by_code else None,
         lead_ids=tuple(lead_ids),
     )

@@ -8,11 +8,11 @@ Run from the project root:
 One throwaway database (tools/harness's) and `migrate`; `--customers` customers are bulk-inserted
 through the ORM (no signals, no password hashing), each with one scheduled delivery in three days,
 a quarter of them with a balance below its price (so they get the low-balance email too). The
-command runs with the integration off, DELIVERY_REMINDER_HOUR=0 (everything due now) and Django's
-in-memory mail backend (`memorymail://`): the figures are the database work and the rendering of
-plain text + HTML, not an SMTP server. Wall time is the subprocess's, Django start-up included;
-the second run's time is that floor, so (first - second) / emails is the cost of one email.
-No timing is asserted.
+command runs with the integration off and DELIVERY_REMINDER_HOUR=0 (everything due now); each email
+becomes a row of the outbox (docs/email.md), and no worker runs to send it: the figures are the
+database work and the rendering of plain text + HTML, not an SMTP server. Wall time is the
+subprocess's, Django start-up included; the second run's time is that floor, so (first - second) /
+emails is the cost of one email. No timing is asserted.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "amocrm",
+    "emails",
 ]
 
 MIDDLEWARE = [
@@ -141,22 +142,21 @@ LOGOUT_REDIRECT_URL = "account_login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link lives one day
 
 # allauth: email is the login, no username; signup logs the customer straight in.
-# Normalises addresses, refuses look-alikes (accounts.emails) and keys the login lock by the email.
+# Normalises addresses, refuses look-alikes (accounts.emails) and keys the login lock by IP and email.
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_FORMS = {
     "signup": "accounts.forms.SignupForm",
     "login": "accounts.forms.LoginForm",
-    # Sign-in by code answers to the password's failed-login lockout too (accounts/login_code.py).
+    # Sign-in by code: its request limit per (IP, address), not per address (accounts/login_code.py).
     "request_login_code": "accounts.login_code.RequestLoginCodeForm",
-    "confirm_login_code": "accounts.login_code.ConfirmLoginCodeForm",
 }
 # Beside the password on /login/: the customer gets a code by email and types it. A code lives for
 # ACCOUNT_LOGIN_BY_CODE_TIMEOUT seconds (the page and the email read it from here) and takes three
-# guesses; a wrong one counts as a failed login.
+# guesses; it answers to no password lock, so the owner always has a way in (docs/security.md).
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
-# No "send again" on the code page: a new code is asked for on /login/code/, where the lockout is checked.
+# No "send again" on the code page: a new code is asked for on /login/code/, under its request limit.
 ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = False
 # A code asked for an unknown address sends nothing (the page answers the same): the form cannot be
 # used to mail strangers.
@@ -176,14 +176,21 @@ ACCOUNT_SIGNUP_REDIRECT_URL = "accounts:dashboard"
 # Behind a load balancer, how many proxies append to X-Forwarded-For: allauth then rate-limits the
 # customer's address, not the proxy's (0 = use REMOTE_ADDR, for a site served directly).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# allauth's own rate limits, counted in the configured cache (Redis in production).
+# allauth's own rate limits, counted in the configured cache (Redis in production). Nobody can lock
+# anybody out (docs/security.md): failed logins lock a (client IP, address) pair, not the address;
+# the address alone has a slower ceiling against guesses spread over many IPs; the code by email
+# answers to neither, and its request limit is per (IP, address) too (accounts.adapters, login_code).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
+    "login_failed": "10/m/ip,5/15m/key",  # key: (client IP, address); one IP: at most 20 an hour
+    "login_failed_address": "30/h/key",  # key: the address, from every IP: 720 guesses a day at most
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
-    "request_login_code": "20/m/ip,5/m/key",  # as reset_password: each sends an email
+    "request_login_code": "20/m/ip,3/m/key",  # key: (client IP, address); each sends an email
     "change_password": "5/m/user",
+    # A customer's own actions (skip, un-skip, move, pause, resume, preferences): each one reaches
+    # amoCRM, whose few requests a second the whole deployment shares; more is a 429 page.
+    "account_action": env.str("ACCOUNT_ACTION_RATE_LIMIT", default="10/m/user,60/h/user"),
 }
 
 # Staff two-factor sign-in (allauth.mfa): an authenticator app (TOTP) and recovery codes. With
@@ -273,7 +280,8 @@ SECURE_CSP = content_security_policy(gtm=bool(GTM_CONTAINER_ID))
 
 # EMAIL
 # ------------------------------------------------------------------------------
-# EMAIL_URL in django-environ's URL form, turned into Django 6.1's MAILERS setting.
+# Every email is written to the outbox (emails.backends) in the transaction that wants it sent; the
+# task worker sends it through the "transport" mailer, EMAIL_URL in django-environ's URL form.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 _mailer_options = {
     "django.core.mail.backends.smtp.EmailBackend": {
@@ -283,7 +291,9 @@ _mailer_options = {
         "password": _email["EMAIL_HOST_PASSWORD"],
         "use_tls": _email.get("EMAIL_USE_TLS", False),
         "use_ssl": _email.get("EMAIL_USE_SSL", False),
-        "timeout": 10,
+        # Seconds per SMTP command: a server that accepts and never answers holds the worker this long
+        # (the email stays waiting and is retried).
+        "timeout": env.float("EMAIL_TIMEOUT", default=5),
     },
     "django.core.mail.backends.filebased.EmailBackend": {"file_path": _email["EMAIL_FILE_PATH"]},
 }.get(_email["EMAIL_BACKEND"], {})
@@ -292,10 +302,11 @@ _mail_backend = {
     "django.core.mail.backends.console.EmailBackend": "flower_account.console_mail.EmailBackend",
 }.get(_email["EMAIL_BACKEND"], _email["EMAIL_BACKEND"])
 MAILERS = {
-    "default": {
+    "default": {"BACKEND": "emails.backends.OutboxBackend"},
+    "transport": {
         "BACKEND": _mail_backend,
         "OPTIONS": {key: value for key, value in _mailer_options.items() if value not in (None, "")},
-    }
+    },
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Flower Account <noreply@flower-account.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -408,7 +419,8 @@ AMOCRM_TIMEOUT = env.float("AMOCRM_TIMEOUT", default=10)  # seconds to wait for 
 # SECRET_KEY so `make run` works; with DEBUG off, OAuth credentials need these keys (check amocrm.E001).
 AMOCRM_TOKEN_KEYS = env.list("AMOCRM_TOKEN_KEYS", default=[])
 # Where new leads land: a pipeline id and a stage (status) id from GET /api/v4/leads/pipelines.
-# Empty: amoCRM's default (the first working stage of the main pipeline).
+# Empty: amoCRM's default (the first working stage of the main pipeline). Never «Неразобранное»
+# (type 1), which the leads API refuses; `manage.py amocrm_check` checks these ids.
 AMOCRM_PIPELINE_ID = env.int("AMOCRM_PIPELINE_ID", default=None)
 AMOCRM_STATUS_ID = env.int("AMOCRM_STATUS_ID", default=None)
 # The path secret of amoCRM's webhook, /amocrm/webhook/<secret>/; empty: the endpoint answers 404.

@@ -1,4 +1,6 @@
 import datetime
+import ipaddress
+import socket
 from decimal import Decimal
 from itertools import count
 
@@ -38,10 +40,99 @@ def _clear_cache():
     cache.clear()
 
 
+# -- suite hygiene: no internet, no slow hashing (issue 22) ----------------------------------------
+# Other fixtures go above or below this block; keep it whole.
+
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
+class NetworkBlocked(RuntimeError):
+    """A test reached for a host outside this machine. Not an OSError, so no client mistakes it
+    for a network outage and retries it quietly."""
+
+
+_blocked: list[str] = []
+
+
+def _is_local(host: object) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode()
+    name = str(host).split("%", 1)[0].strip("[]").lower()  # "fe80::1%eth0", "[::1]"
+    if name in ("", "localhost") or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    # The unspecified address is what servers bind to; connecting to it reaches this machine.
+    return address.is_loopback or address.is_unspecified
+
+
+def _refuse(what: str) -> None:
+    _blocked.append(what)
+    raise NetworkBlocked(f"tests reach only 127.0.0.1/::1/localhost; this one tried {what}")
+
+
+def _guarded_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse DNS lookups and connections to anything but this machine; unix sockets pass."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _is_local(host):
+            _refuse(f"to resolve {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check(sock: socket.socket, address) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            _refuse(f"to connect to {address!r}")
+
+    def connect(self, address):
+        check(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _network_guard_installed():
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _guarded_network(monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _network_guard(_network_guard_installed):
+    """A test that tried the internet fails, even when the code under test swallowed the error."""
+    _blocked.clear()
+    yield _blocked
+    if _blocked:
+        attempts, _blocked[:] = list(_blocked), []
+        pytest.fail("a test tried to reach the internet: " + "; ".join(attempts), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """MD5 first: a test's accounts cost microseconds, not Argon2's ~50 ms each. Tests of password
+    hashing itself opt back in with `@pytest.mark.argon2`; Argon2 hashes still verify either way."""
+    if request.node.get_closest_marker("argon2") is None:
+        settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
+
+
 @pytest.fixture
-def fast_hashing(settings):
-    """MD5 instead of Argon2, for tests that make hundreds of accounts and do not test passwords."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def fast_hashing(_fast_password_hashing):
+    """The suite's default now; kept so tests that ask for it by name still run."""
+
+
+# -- end of suite hygiene -----------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_consolemail_in_the_environment_picks_the_readable_backend():
     env.setdefault("SECRET_KEY", "test-only-insecure-key")
     code = (
         "import django; django.setup(); from django.conf import settings; "
-        "print(settings.MAILERS['default']['BACKEND'])"
+        "print(settings.MAILERS['transport']['BACKEND'])"
     )
 
     chosen = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments

@@ -3,6 +3,7 @@ count), one importer of amocrm.tasks, no `sys.path` edits, tools and benchmarks 
 nothing points outside the repository, and no module grows past its size limit."""
 
 import ast
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -132,3 +133,13 @@ def test_no_module_is_over_its_size_limit():
         if (lines := len(path.read_text().splitlines())) > limit
     }
     assert too_long == {}
+
+
+def test_amocrm_listens_to_no_model_save_of_accounts():
+    # A change is told by the service that makes it (accounts.signals.profile_changed), not by a save.
+    assert [p for p in source_files("amocrm") if "post_save" in p.read_text()] == []
+
+
+def test_accounts_never_saves_only_to_touch_updated_at():
+    touch = re.compile(r"""update_fields\s*=\s*\[\s*["']updated_at["']\s*\]""")
+    assert [p for p in source_files("accounts") if touch.search(p.read_text())] == []

@@ -5,6 +5,7 @@ renamed, the id cannot), and its time zone is the one every `date` field is writ
 
 import logging
 import zoneinfo
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,8 +16,13 @@ from amocrm.models import AmoCRMAccount
 
 logger = logging.getLogger(__name__)
 
-# Most Russian accounts keep Moscow time; used until the account has been read.
-DEFAULT_TIMEZONE = "Europe/Moscow"
+# Used until the account has been read: one default, the model's (the site's own zone).
+DEFAULT_TIMEZONE = AmoCRMAccount._meta.get_field("timezone").default
+
+
+def _fit(name: str, value: Any) -> str:
+    """A value of the account's answer, cut to its column."""
+    return str(value or "")[: AmoCRMAccount._meta.get_field(name).max_length]
 
 
 def account_current() -> AmoCRMAccount | None:
@@ -24,7 +30,7 @@ def account_current() -> AmoCRMAccount | None:
 
 
 def account_zone() -> zoneinfo.ZoneInfo:
-    """The account's time zone (Moscow until it has been read)."""
+    """The account's time zone (DEFAULT_TIMEZONE until it has been read)."""
     account = account_current()
     return _zone(account.timezone if account else DEFAULT_TIMEZONE)
 
@@ -58,9 +64,9 @@ def _account_store(body: dict) -> AmoCRMAccount:
     account, _ = AmoCRMAccount.objects.update_or_create(
         account_id=account_id,
         defaults={
-            "subdomain": str(body.get("subdomain") or "")[:64],
-            "name": str(body.get("name") or "")[:255],
-            "currency": str(body.get("currency") or "")[:8],
+            "subdomain": _fit("subdomain", body.get("subdomain")),
+            "name": _fit("name", body.get("name")),
+            "currency": _fit("currency", body.get("currency")),
             "timezone": zone_name,
             "checked_at": timezone.now(),
         },
@@ -76,4 +82,4 @@ def _account_store(body: dict) -> AmoCRMAccount:
 
 def account_renamed(*, subdomain: str) -> None:
     """amoCRM told us the account's new subdomain (after a failed refresh): remember it."""
-    AmoCRMAccount.objects.update(subdomain=subdomain[:64])
+    AmoCRMAccount.objects.update(subdomain=_fit("subdomain", subdomain))

@@ -24,7 +24,6 @@ from amocrm.exceptions import (
     AmoCRMCircuitOpen,
     AmoCRMError,
     AmoCRMForbidden,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
 )
 from amocrm.models import CircuitBreaker
@@ -100,7 +99,7 @@ class DatabaseBreaker:
             logger.warning("amocrm.breaker_closed")
 
     def failed(self, error: AmoCRMError) -> None:
-        if isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired):
+        if error.opens_breaker:
             reason = (
                 CircuitBreaker.Reason.BLOCKED
                 if isinstance(error, AmoCRMForbidden)
@@ -125,7 +124,11 @@ class DatabaseBreaker:
         # opened_at keeps the start of the trouble across failed probes.
         CircuitBreaker.objects.filter(pk=NAME, opened_at__isnull=True).update(opened_at=now)
         CircuitBreaker.objects.filter(pk=NAME).update(
-            is_open=True, reason=reason, detail=str(error)[:500], retry_at=retry_at, probe_until=None
+            is_open=True,
+            reason=reason,
+            detail=str(error)[: CircuitBreaker._meta.get_field("detail").max_length],
+            retry_at=retry_at,
+            probe_until=None,
         )
         self._probing, self._clean = False, False
         logger.warning(

@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,9 +27,7 @@ from amocrm.client import AmoCRMClient, StaticTokenSource, TokenSource
 from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
-    AmoCRMForbidden,
     AmoCRMNotConfigured,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
 )
 from amocrm.models import OAuthToken
@@ -37,6 +36,10 @@ from amocrm.services.account import account_current, account_refresh, account_re
 from amocrm.services.breaker import DatabaseBreaker, breaker_trip
 
 logger = logging.getLogger(__name__)
+
+# How the clients built here wait out a retry's backoff. A seam, not a setting: the unit tests put a
+# recorder here (tests/amocrm/conftest.py), so none of them sleeps for real.
+backoff_sleep: Callable[[float], None] = time.sleep
 
 # A token this close to its expiry is refreshed before use rather than after a 401.
 # Hosts an account's API (and its api_domain) may live on; nothing else is sent a refresh token.
@@ -211,8 +214,9 @@ def token_refresh(
         return _token_refresh(
             stale_access_token=stale_access_token, margin=margin, force=force, client=client
         )
-    except (AmoCRMForbidden, AmoCRMPaymentRequired) as e:
-        breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
+    except AmoCRMError as e:
+        if e.opens_breaker:
+            breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
         raise
 
 
@@ -322,4 +326,5 @@ def client_get(**kwargs: Any) -> AmoCRMClient:
         rate=settings.AMOCRM_RATE_LIMIT, sleep=kwargs.get("sleep", time.sleep)
     )
     breaker = kwargs.pop("breaker", None) or DatabaseBreaker()
+    kwargs.setdefault("sleep", backoff_sleep)
     return AmoCRMClient(base_url=api_base_url(), tokens=tokens, limiter=limiter, breaker=breaker, **kwargs)

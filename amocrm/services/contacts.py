@@ -4,6 +4,7 @@ sync, an import) one listing of the account's contacts, 250 a request, shared by
 
 import logging
 
+from accounts import emails
 from amocrm.client import AmoCRMClient
 
 logger = logging.getLogger(__name__)
@@ -28,5 +29,5 @@ class ContactFinder:
             self.by_email = self.client.contacts_by_email(max_pages=among)
             logger.info("amocrm.contacts_listed leads=%s contacts=%s", among, len(self.by_email or {}))
         if self.by_email is not None:
-            return self.by_email.get(email.strip().casefold())
+            return self.by_email.get(emails.normalize(email))
         return (self.client.contact_find_by_email(email) or {}).get("id")

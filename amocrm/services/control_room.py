@@ -10,10 +10,19 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
-from amocrm.models import AmoCRMAccount, CircuitBreaker, LeadSync, OAuthToken, ReconcileCursor, WebhookEvent
+from amocrm.models import (
+    AmoCRMAccount,
+    CircuitBreaker,
+    HealthCheck,
+    LeadSync,
+    OAuthToken,
+    ReconcileCursor,
+    WebhookEvent,
+)
 from amocrm.services.account import account_current
 from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import can_connect, is_enabled
+from amocrm.services.health import health_last
 
 WEBHOOK_FAILURES_WINDOW = datetime.timedelta(hours=24)
 
@@ -27,6 +36,7 @@ class ControlRoom:
     token_expires_at: datetime.datetime | None
     token_is_expired: bool
     breaker: CircuitBreaker
+    health: HealthCheck | None  # the last `amocrm_check`: what it repaired, what staff must fix
     reconciled_at: datetime.datetime | None  # the last finished run over leads and contacts
     drifts_repaired: int  # in those last runs
     last_webhook_at: datetime.datetime | None
@@ -41,7 +51,7 @@ class ControlRoom:
 
 
 def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
-    """Gather the figures in seven queries (indexes: webhook received_at, lead sync status)."""
+    """Gather the figures in eight queries (indexes: webhook received_at, lead sync status)."""
     now = now or timezone.now()
     token = OAuthToken.objects.order_by("-updated_at").only("expires_at").first()
     reconcile = ReconcileCursor.objects.aggregate(at=Max("last_finished_at"), drifts=Sum("last_drifts"))
@@ -62,6 +72,7 @@ def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
         token_expires_at=token.expires_at if token else None,
         token_is_expired=bool(token and token.is_expired(now=now)),
         breaker=breaker_state(),
+        health=health_last(),
         reconciled_at=reconcile["at"],
         drifts_repaired=reconcile["drifts"] or 0,
         last_webhook_at=WebhookEvent.objects.aggregate(at=Max("received_at"))["at"],

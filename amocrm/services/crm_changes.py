@@ -1,44 +1,42 @@
 """Changes made in amoCRM, applied to the site: one lead or contact as amoCRM now holds it →
 the profile, by the ownership in `mapping.FIELDS`. Webhook events (and any other reader of what
-amoCRM holds) come through here, so the rules live in one place:
+amoCRM holds) come through here. For a lead, `lead_plan` decides (a pure function, its rules
+listed there) and the writers here write, one per action:
 
   * a lead or contact we do not know (no LeadSync with its id) is ignored;
-  * a field counts as changed in amoCRM only when it differs from the value we last sent
-    (`synced_values`; the contact's phone: `contact_phone`): our own updates echoed back change nothing;
-  * CRM-owned fields (the account sum and status) always follow amoCRM; the preferences and the
-    contact's phone only when the amoCRM change is newer than the profile's `updated_at` (the last
-    change made on the site; applying a change from amoCRM leaves it alone);
-  * a bad value is recorded for its field, the other fields still apply;
-  * while an invoice awaits payment, a new sum or a move to a stage mapped to `active` confirms its
-    payment (`accounts.payments.invoice_pay`: one ledger entry, however often it is confirmed);
-  * a stage change (a `leads[status]` hook, or an `update` item with `old_status_id`) maps the
-    pipeline stage through AMOCRM_STATUS_MAP (unmapped: no change);
+  * what is applied is recorded as synced in the same transaction: nothing goes back to amoCRM
+    but a derived value that now differs from what the lead holds (the budget after a new sum, the
+    status field after a stage move), named in the log;
+  * a change a later site change of the same field won over is recorded (`Applied.dropped`);
   * a deleted lead unlinks the profile (remembered in `deleted_lead_id`); a restored one links it
     again and is sent every field once;
-  * the contact's email never changes the customer's login: a different one is kept on LeadSync
-    (`contact_email`) and shown to staff.
+  * the contact's phone follows amoCRM by the same clock rule (`contact_phone` is the value we last
+    saw: our own echoed back changes nothing); its email never changes the customer's login: a
+    different one is kept on LeadSync (`contact_email`) and shown to staff.
 """
 
 import dataclasses
 import datetime
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import payments, phones
+from accounts import emails, payments, phones
 from accounts import services as accounts_services
 from accounts.models import BouquetCategory, Invoice, Profile
+from accounts.signals import Origin
 from amocrm import mapping, webhooks
-from amocrm.exceptions import AmoCRMMappingError
-from amocrm.models import LeadSync
+from amocrm.models import CustomField, LeadSync
+from amocrm.services import lead_plan
+from amocrm.services.outbox import lead_sync_mark_pending
 
 logger = logging.getLogger(__name__)
 
-Key = mapping.Key
+Key = CustomField.Key
+PHONE_LENGTH = LeadSync._meta.get_field("contact_phone").max_length
+EMAIL_LENGTH = LeadSync._meta.get_field("contact_email").max_length
 
 
 @dataclass
@@ -48,7 +46,10 @@ class Applied:
     status: str
     changes: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
-    relinked_profile_id: int | None = None  # a restored lead: its profile must be synced again
+    # amoCRM's changes a later site change of the same field won over, for the webhook event.
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    # Its profile's lead must be synced now: a restored lead (every field), or a derived value to send.
+    sync_profile_id: int | None = None
 
     @property
     def error(self) -> str:
@@ -56,84 +57,104 @@ class Applied:
 
 
 def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) -> Applied:
-    """Apply what amoCRM holds for one lead; call inside a transaction (rows are locked)."""
+    """Apply what amoCRM holds for one lead; call inside a transaction (rows are locked). One
+    writer per action: a restore, a delete, and everything else (add, update, status: the same
+    rules, a status item moves the stage)."""
     if change.action == "restore":
         return _lead_restore(change.lead_id)
-    found = LeadSync.objects.filter(lead_id=change.lead_id).values_list("profile_id", flat=True).first()
-    if found is None:
+    locked = _lead_lock(change.lead_id)
+    if locked is None:
         return Applied("ignored", errors={"lead": "no profile is linked to this lead"})
+    profile, sync = locked
+    if change.action == "delete":
+        return _lead_delete(sync)
+    return _lead_update(profile, sync, change, fields)
+
+
+def _lead_lock(lead_id: int | None) -> tuple[Profile, LeadSync] | None:
+    """The profile and sync row of the lead, locked; None when no profile is linked to it (or it
+    was unlinked meanwhile)."""
+    found = LeadSync.objects.filter(lead_id=lead_id).values_list("profile_id", flat=True).first()
+    if found is None:
+        return None
     # The profile's row first, then its sync row: the order a customer's save takes them in.
     profile = Profile.objects.select_for_update().select_related("user", "bouquet_category").get(pk=found)
     sync = LeadSync.objects.select_for_update().get(profile_id=found)
-    if sync.lead_id != change.lead_id:
-        return Applied("ignored", errors={"lead": "no profile is linked to this lead"})  # unlinked meanwhile
-    if change.action == "delete":
-        lead_unlink(sync)
-        return Applied("processed", changes=["lead_sync"])
+    return (profile, sync) if sync.lead_id == lead_id else None
+
+
+def _lead_delete(sync: LeadSync) -> Applied:
+    lead_unlink(sync)
+    return Applied("processed", changes=["lead_sync"])
+
+
+def _lead_update(
+    profile: Profile, sync: LeadSync, change: webhooks.LeadChange, fields: mapping.FieldMap
+) -> Applied:
     if change.modified_at and sync.crm_modified_at and change.modified_at < sync.crm_modified_at:
         return Applied("ignored", errors={"lead": "older than a change already applied to this lead"})
     if change.old_status_id is None and sync.crm_status_id is not None:
         # An item without old_status_id still moves the stage when it differs from the one last seen.
         change = dataclasses.replace(change, old_status_id=sync.crm_status_id)
-    stage_overrides: dict[str, Any] = {}
-    crm, errors = _crm_values(change, fields, stage_overrides)
-    synced = dict(sync.synced_values or {})
-    current = mapping.profile_values(profile)
-    site_is_older = _site_is_older(profile, change.modified_at)
-    # No sum field in the body: the sum came from the lead's budget (whole roubles).
-    sum_from_price = Key.ACCOUNT_SUM in crm and not change.has_field(fields.field_ids.get(Key.ACCOUNT_SUM))
-
-    def crm_changed(key: str) -> bool:
-        # Our own update echoed back equals what we last sent: it is not a change made in amoCRM.
-        if key == Key.ACCOUNT_SUM and sum_from_price:
-            return change.price != synced.get("price")
-        return mapping.field_value(mapping.FIELDS_BY_KEY[key], crm[key], fields) != synced.get(key)
-
-    data: dict[str, Any] = {}
-    next_delivery_date = None
-    for key, value in crm.items():
-        if value == current[key] or not crm_changed(key):
-            continue
-        if key in mapping.PREFERENCE_KEYS and not site_is_older:
-            continue  # the customer changed the profile after the manager did: the site wins
-        if key == Key.DELIVERY_DATE:
-            next_delivery_date = value
-        elif key == Key.BOUQUET_CATEGORY:
-            category = BouquetCategory.objects.filter(slug=value).first()
-            if category is None:
-                errors[key] = f"no bouquet category {value!r}"
-                continue
-            data["bouquet_category"] = category
-        else:
-            data[mapping.FIELDS_BY_KEY[key].profile_field] = value
-    if Key.DELIVERY_INTERVAL in data and Key.DELIVERY_DATE in crm:
-        # A new interval moves the next date; keep the one amoCRM shows.
-        next_delivery_date = next_delivery_date or crm[Key.DELIVERY_DATE]
-    if next_delivery_date is not None and next_delivery_date < timezone.localdate():
-        errors[Key.DELIVERY_DATE] = f"{next_delivery_date.isoformat()} is in the past"
-        next_delivery_date = None
-    paid = _payment_confirm(profile, sync, change, crm, data, errors, stage_moved=bool(stage_overrides))
+    invoice = payments.awaiting_invoice(profile=profile)
+    plan = lead_plan.lead_change_plan(
+        change=change,
+        fields=fields,
+        current=mapping.profile_values(profile),
+        synced=sync.synced_values or {},
+        site_changed={key: sync.site_changed(key) for key in mapping.PREFERENCE_KEYS},
+        categories={category.slug: category for category in BouquetCategory.objects.all()},
+        balance=profile.account_sum,
+        awaits_payment=invoice is not None,
+        last_status_id=sync.crm_status_id,
+        status_map=settings.AMOCRM_STATUS_MAP,
+        today=timezone.localdate(),
+    )
+    for item in plan.dropped:
+        logger.info("amocrm.crm_change_dropped lead_id=%s field=%s", change.lead_id, item["field"])
+    paid = _payment_confirm(profile, invoice, plan, change) if invoice is not None else []
     changed, invalid = accounts_services.profile_apply_staff_changes(
-        profile=profile, data=data, next_delivery_date=next_delivery_date
+        profile=profile, data=dict(plan.data), next_delivery_date=plan.next_delivery_date, origin=Origin.CRM
     )
-    changed = [*paid, *changed]
-    errors.update(
-        {mapping.KEYS_BY_PROFILE_FIELD.get(name, name): message for name, message in invalid.items()}
+    errors = {
+        **plan.errors,
+        **{mapping.KEYS_BY_PROFILE_FIELD.get(name, name): message for name, message in invalid.items()},
+    }
+    derived = _synced_record(profile, sync, change, plan, fields)
+    if derived:
+        # Values the site derives from what was applied (the budget from the sum, the status field
+        # from the stage): amoCRM does not hold them yet, so they alone go back.
+        logger.info("amocrm.derived_sent lead_id=%s keys=%s", change.lead_id, ",".join(sorted(derived)))
+        lead_sync_mark_pending(profile=profile)
+    return Applied(
+        "processed",
+        changes=[*paid, *changed],
+        errors=errors,
+        dropped=plan.dropped,
+        sync_profile_id=profile.pk if derived else None,
     )
-    # No echo: the profile save above marked the LeadSync row pending and queued a sync (amocrm.signals).
-    # amoCRM already holds the values just applied, so they go into `synced_values` here, in the same
-    # transaction; that sync then finds nothing changed and sends nothing back.
-    sync.refresh_from_db()
+
+
+def _synced_record(
+    profile: Profile,
+    sync: LeadSync,
+    change: webhooks.LeadChange,
+    plan: lead_plan.LeadPlan,
+    fields: mapping.FieldMap,
+) -> list[str]:
+    """No echo: amoCRM already holds the values just applied, so they go into `synced_values` in
+    this transaction, with the stage and the time seen. The keys that still differ: derived values."""
+    synced = dict(sync.synced_values or {})
     state = mapping.lead_state(profile, fields)
     now_values = mapping.profile_values(profile)
-    for key, value in crm.items():
-        if key in stage_overrides:
+    for key, value in plan.crm.items():
+        if key in plan.status_field:
             # The status came from the stage; the lead's status field still holds its own value:
             # that is what amoCRM holds, so a later hook repeating it is not a change, and the sync
             # sends the stage's status to the field.
-            if stage_overrides[key] is not None:
-                synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], stage_overrides[key], fields)
-        elif value == now_values[key] and not (key == Key.ACCOUNT_SUM and sum_from_price):
+            if plan.status_field[key] is not None:
+                synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], plan.status_field[key], fields)
+        elif value == now_values[key] and not (key == Key.ACCOUNT_SUM and plan.sum_from_price):
             synced[key] = state[key]
     if change.price is not None and change.price == state["price"]:
         synced["price"] = change.price
@@ -149,40 +170,17 @@ def lead_change_apply(*, change: webhooks.LeadChange, fields: mapping.FieldMap) 
         updates.append("crm_modified_at")
     if updates:
         sync.save(update_fields=[*updates, "updated_at"])
-    return Applied("processed", changes=changed, errors=errors)
+    return mapping.lead_state_changes(state, synced)
 
 
 def _payment_confirm(
-    profile: Profile,
-    sync: LeadSync,
-    change: webhooks.LeadChange,
-    crm: dict[str, Any],
-    data: dict[str, Any],
-    errors: dict[str, str],
-    *,
-    stage_moved: bool,
+    profile: Profile, invoice: Invoice, plan: lead_plan.LeadPlan, change: webhooks.LeadChange
 ) -> list[str]:
-    """The manager confirms the payment of the invoice awaiting it: by setting the sum (the customer
-    paid the difference between it and the balance; `data` then loses the sum, the payment is the
-    change) or by moving the lead to a stage AMOCRM_STATUS_MAP maps to active. Our own values echoed
-    back never get here: `data` holds only real changes, and the stage must differ from the last seen."""
-    invoice = payments.awaiting_invoice(profile=profile)
-    if invoice is None:
+    """Confirm the payment the plan found (`accounts.payments.invoice_pay`: one ledger entry,
+    however often it is confirmed)."""
+    if plan.payment is None:
         return []
-    if "account_sum" in data:
-        new_sum = data.pop("account_sum")
-        received = new_sum - profile.account_sum
-        if received <= 0:
-            errors[Key.ACCOUNT_SUM] = f"an invoice awaits payment: {new_sum} is not above the balance"
-            return []
-    elif (
-        stage_moved
-        and crm.get(Key.ACCOUNT_STATUS) == Profile.AccountStatus.ACTIVE
-        and change.status_id != sync.crm_status_id
-    ):
-        received = None  # the invoice's own amount
-    else:
-        return []
+    received = None if plan.payment == lead_plan.INVOICE_AMOUNT else plan.payment
     paid, paid_now = payments.invoice_pay(
         invoice=invoice, amount=received, source=Invoice.Source.CRM, confirmed_by=f"lead {change.lead_id}"
     )
@@ -190,51 +188,6 @@ def _payment_confirm(
         return []  # paid meanwhile (a staff click): nothing changed here
     profile.account_sum = paid.profile.account_sum  # posted on another copy of the locked row
     return ["invoice"]
-
-
-def _site_is_older(profile: Profile, modified_at: datetime.datetime | None) -> bool:
-    """The change in amoCRM came after the customer's last change on the site. amoCRM counts whole
-    seconds: within the same second amoCRM wins, and both sides still end up holding its value."""
-    return modified_at is not None and profile.updated_at.replace(microsecond=0) <= modified_at
-
-
-def _crm_values(
-    change: webhooks.LeadChange, fields: mapping.FieldMap, stage_overrides: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Field key → value amoCRM holds, for the keys amoCRM may change (CRM-owned and preferences);
-    errors by key. A stage change overrides the status field: `stage_overrides` gets the field's own
-    value (None when the item has none)."""
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    wanted = (*mapping.CRM_OWNED_KEYS, *mapping.PREFERENCE_KEYS)
-    keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
-    for item in change.fields:
-        key = keys_by_id.get(item.field_id)
-        if key not in wanted:
-            continue  # a field the site does not take from amoCRM
-        try:
-            value = mapping.decode_value(mapping.FIELDS_BY_KEY[key], item.values, fields)
-        except (AmoCRMMappingError, ValueError, TypeError, AttributeError) as e:
-            errors[key] = str(e)[:200]
-            continue
-        if value is None or value == "" and key != Key.WISHES:
-            errors[key] = "empty in amoCRM: kept the site's value"
-            continue
-        if key == Key.ACCOUNT_SUM and value < 0:
-            errors[key] = f"negative sum {value}"
-            continue
-        values[key] = value
-    if Key.ACCOUNT_SUM not in values and Key.ACCOUNT_SUM not in errors and change.price is not None:
-        # No exact sum field: the lead's budget, whole roubles.
-        values[Key.ACCOUNT_SUM] = Decimal(change.price).quantize(Decimal("0.01"))
-    if change.stage_changed:
-        status = settings.AMOCRM_STATUS_MAP.get(change.status_id)
-        if status is not None and status not in Profile.AccountStatus.values:
-            errors[Key.ACCOUNT_STATUS] = f"AMOCRM_STATUS_MAP maps {change.status_id} to unknown {status!r}"
-        elif status is not None:
-            stage_overrides[Key.ACCOUNT_STATUS] = values.get(Key.ACCOUNT_STATUS)
-            values[Key.ACCOUNT_STATUS] = status
-    return values, errors
 
 
 def lead_unlink(sync: LeadSync) -> None:
@@ -252,7 +205,7 @@ def _lead_restore(lead_id: int | None) -> Applied:
     if sync is None:
         return Applied("ignored", errors={"lead": "no profile is linked to this lead"})
     lead_relink(sync)
-    return Applied("processed", changes=["lead_sync"], relinked_profile_id=sync.profile_id)
+    return Applied("processed", changes=["lead_sync"], sync_profile_id=sync.profile_id)
 
 
 def lead_relink(sync: LeadSync) -> None:
@@ -260,6 +213,15 @@ def lead_relink(sync: LeadSync) -> None:
     logger.info("amocrm.lead_relinked lead_id=%s profile_id=%s", sync.deleted_lead_id, sync.profile_id)
     sync.mark_relinked(now=timezone.now())
     sync.save()
+
+
+def _phone_wins(sync: LeadSync, modified_at: datetime.datetime | None, dropped: list[dict[str, str]]) -> bool:
+    """amoCRM's phone came after the site last changed the phone; when not, the change is dropped."""
+    site_at = sync.site_changed(mapping.PHONE)
+    if lead_plan.crm_wins(site_at, modified_at):
+        return True
+    dropped.append(lead_plan.dropped_change(mapping.PHONE, modified_at, site_at))
+    return False
 
 
 def _phone_e164(phone: str | None, *, profile_id: int, errors: dict[str, str]) -> str | None:
@@ -299,24 +261,27 @@ def contact_change_apply(*, change: webhooks.ContactChange) -> Applied:
             sync.contact_modified_at = stamp
             updates.append("contact_modified_at")
         if change.email is not None:
-            mismatch = "" if change.email == profile.user.email.lower() else change.email[:254]
+            mismatch = "" if emails.same(change.email, profile.user.email) else change.email[:EMAIL_LENGTH]
             if mismatch != sync.contact_email:
                 sync.contact_email = mismatch
                 updates.append("contact_email")
                 applied.changes.append("contact_email")
         # The phone changed in amoCRM (not our own value echoed back) after the site last changed it.
         phone = _phone_e164(change.phone, profile_id=profile.pk, errors=applied.errors)
-        site_is_older = _site_is_older(profile, change.modified_at)
         if phone and phone != sync.contact_phone:
             # An unknown baseline (None: a contact that was linked, not made by us) is only recorded:
             # its phone may be older than the customer's.
-            if sync.contact_phone is not None and phone != profile.phone and site_is_older:
+            if (
+                sync.contact_phone is not None
+                and phone != profile.phone
+                and _phone_wins(sync, change.modified_at, applied.dropped)
+            ):
                 changed, invalid = accounts_services.profile_apply_staff_changes(
-                    profile=profile, data={"phone": phone[:32]}
+                    profile=profile, data={"phone": phone[:PHONE_LENGTH]}, origin=Origin.CRM
                 )
                 applied.changes.extend(changed)
                 applied.errors.update({f"phone ({profile.pk})": m for m in invalid.values()})
-            sync.contact_phone = phone[:32]
+            sync.contact_phone = phone[:PHONE_LENGTH]
             updates.append("contact_phone")
         if updates:
             sync.save(update_fields=[*updates, "updated_at"])

@@ -6,16 +6,34 @@ amocrm_sync_due sweep finds them). The tasks themselves enqueue only their own f
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from django.db import transaction
+from django.utils import timezone
 
+from accounts.models import Profile
 from amocrm import tasks
 from amocrm.client import chunks
-from amocrm.services.outbox import SYNC_TASK_SIZE, lead_sync_mark_queued
+from amocrm.models import LeadSync
+from amocrm.services.connection import is_enabled
+from amocrm.services.outbox import SYNC_TASK_SIZE, lead_sync_mark_pending, lead_sync_mark_queued
 
 logger = logging.getLogger(__name__)
+
+
+def lead_sync_request(*, profile: Profile, site_changed: Iterable[str] = ()) -> LeadSync:
+    """The lead needs the profile's values: mark the outbox row pending in the caller's transaction
+    (stamping the clock of the fields the site changed) and queue its sync after commit.
+
+    With no CRM configured the pending state is still recorded (one cheap row), but nothing is
+    enqueued: `make run` stays quiet, and once amoCRM is connected `manage.py amocrm_resync` (or
+    the amocrm_sync_due cron) catches up. A retry already scheduled is not hurried by a new change.
+    """
+    sync = lead_sync_mark_pending(profile=profile, site_changed=site_changed)
+    if is_enabled() and not sync.is_waiting_for_retry(now=timezone.now()):
+        lead_sync_after_commit(profile_id=profile.pk)
+    return sync
 
 
 def lead_sync_after_commit(*, profile_id: int) -> None:

@@ -2,12 +2,12 @@
 wishes cleared (the lead sync sends the erased profile like any change), and a note on the lead that
 the customer deleted the account, with no personal data in it.
 
-Durable like every change: `erasure_record` runs in the transaction that erases the account
-(accounts.erasure.account_erased), writes the note, flags the LeadSync row and marks it pending;
-the lead sync then PATCHes the contact (`contacts_erase`) with its own retries, breaker and sweep.
-Local copies go too: notes already sent lose their text (amoCRM has it), unsent ones are dropped
-(they could carry an old address), and the sync row forgets the contact's phone and email and the
-last values sent.
+Durable like every change: on accounts.erasure.account_erased, in the transaction that erases the
+account, the receiver marks the lead's sync pending and `erasure_record` writes the note and flags
+the LeadSync row; the lead sync then PATCHes the contact (`contacts_erase`) with its own retries,
+breaker and sweep. Local copies go too: notes already sent lose their text (amoCRM has it), unsent
+ones are dropped (they could carry an old address), and the sync row forgets the contact's phone
+and email and the last values sent.
 """
 
 import logging
@@ -21,7 +21,6 @@ from amocrm import mapping
 from amocrm.client import AmoCRMClient
 from amocrm.exceptions import AmoCRMError
 from amocrm.models import LeadNote, LeadSync
-from amocrm.services.outbox import lead_sync_mark_pending
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +30,8 @@ NOTE_TEXT = (
     "имя, телефон и email контакта, адрес и пожелания в сделке стёрты."
 )
 CONTACT_NAME = "Клиент удалил аккаунт"  # amoCRM shows a nameless contact as "Контакт #<id>"
+# The profile facts an erasure changes (accounts.erasure): their lead fields are the site's to clear.
+ERASED_FIELDS = ("delivery_address", "phone", "wishes", "user")  # "user": its email
 
 
 class Job(Protocol):
@@ -40,21 +41,22 @@ class Job(Protocol):
     lead_id: int | None
     contact_id: int | None
     error: AmoCRMError | None
-    done: bool
+
+    def fail(self, error: AmoCRMError) -> None: ...
 
 
 def erasure_record(*, profile: Profile) -> None:
-    """Record the erasure for amoCRM; call inside the transaction that erases the account."""
+    """Record the erasure for amoCRM; call inside the transaction that erases the account, after
+    marking the lead's sync pending (enqueue.lead_sync_request)."""
     LeadNote.objects.filter(profile=profile, note_id__isnull=True).delete()
     LeadNote.objects.filter(profile=profile).update(text=Value("—"))
     LeadNote.objects.create(profile=profile, action=ACTION, text=NOTE_TEXT)
-    sync = lead_sync_mark_pending(profile=profile)
     # The local copies of what amoCRM held go too; with no last values, the next sync sends every
     # field (the cleared ones included).
-    LeadSync.objects.filter(pk=sync.pk).update(
+    LeadSync.objects.filter(profile=profile).update(
         contact_erase_requested_at=timezone.now(), contact_phone="", contact_email="", synced_values={}
     )
-    logger.info("amocrm.erasure_recorded profile_id=%s lead_id=%s", profile.pk, sync.lead_id)
+    logger.info("amocrm.erasure_recorded profile_id=%s", profile.pk)
 
 
 def contact_erase_payload(contact_id: int) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def contacts_erase(client: AmoCRMClient, jobs: list[Job]) -> None:
             if contact_id:
                 client.contacts_update([contact_erase_payload(contact_id)])
         except AmoCRMError as e:
-            job.done, job.error = False, e
+            job.fail(e)
             continue
         LeadSync.objects.filter(pk=job.sync.pk).update(contact_erase_requested_at=None)
         job.sync.contact_erase_requested_at = None

@@ -1,7 +1,7 @@
 """The lead sync run (profile → lead): claim → recover / update / create → record.
 
-A profile save marks its LeadSync row pending (services.outbox, same transaction) and amocrm.signals
-has it enqueued after commit (services.enqueue). lead_sync_profiles is the one engine behind every
+A change told by accounts marks its LeadSync row pending (amocrm.signals → services.enqueue, in the
+change's transaction) and has it enqueued after commit. lead_sync_profiles is the one engine behind every
 task, bulk or single:
   1. claim: in a short transaction, take the rows (select_for_update) and set a lease, so two
      workers never sync one profile at once; no transaction is held open during HTTP;
@@ -14,7 +14,8 @@ task, bulk or single:
      call per 50 leads (the existing contact by id, else a new one), answers matched by our
      `request_id`; a lead merged by amoCRM's duplicate control into another customer's lead is
      never linked to a second profile;
-  4. record each outcome; a save that happened meanwhile leaves the row pending for a rerun.
+  4. record each job's Outcome (services.sync_outcomes); a change made meanwhile leaves the row
+     pending for a rerun.
 A 400 fails only the items it names (by request_id, index or lead id); one that names none is
 retried item by item. Errors whose class says `transient` (5xx, timeouts, 429, auth, see
 amocrm.exceptions) back off by outbox.retry_delay and retry without end; permanent ones mark the row
@@ -25,8 +26,7 @@ failed with amoCRM's message, for staff (admin, amocrm_resync --failed). While t
 import datetime
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -37,84 +37,25 @@ from accounts.models import Profile
 from amocrm import batches, mapping
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import (
-    AmoCRMCircuitOpen,
     AmoCRMError,
-    AmoCRMForbidden,
-    AmoCRMLeadTaken,
     AmoCRMMappingError,
     AmoCRMNotFound,
-    AmoCRMPaymentRequired,
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
 from amocrm.services import erasure, notes
-from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import client_get
 from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
-from amocrm.services.outbox import retry_delay
+from amocrm.services.sync_outcomes import Outcome, SyncJob, SyncReport, outcomes_record
 
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
 
 
-@dataclass
-class SyncReport:
-    """What one run did, by profile id."""
-
-    synced: list[int] = field(default_factory=list)
-    requests_saved: int = 0  # profiles whose values equalled the last ones sent: no request
-    failed: list[int] = field(default_factory=list)
-    retry: dict[int, datetime.datetime] = field(default_factory=dict)
-    rerun: list[int] = field(default_factory=list)  # saved again while syncing: sync once more
-    skipped: list[int] = field(default_factory=list)  # another worker holds them
-    total: int = 0  # profiles this run holds
-    recorded: int = 0  # of them, outcomes stored so far
-    progress: Callable[[int, int], None] | None = field(default=None, repr=False)  # (recorded, total)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "synced": len(self.synced),
-            "unchanged": self.requests_saved,
-            "failed": len(self.failed),
-            "retry": len(self.retry),
-            "rerun": len(self.rerun),
-            "skipped": len(self.skipped),
-        }
-
-
-@dataclass
-class _Job:
-    sync: LeadSync
-    profile: Profile
-    revision: int
-    interrupted: bool  # a create was started earlier and its answer never recorded
-    deleted_lead_id: int | None = None  # deleted in amoCRM: it may be back from the trash
-    lead_id: int | None = None
-    contact_id: int | None = None
-    status_id: int | None = None  # the stage of a lead found or created: its first "last seen"
-    state: dict[str, Any] | None = None
-    baseline: dict[str, Any] = field(default_factory=dict)  # what amoCRM is known to hold
-    contact: dict[str, Any] | None = None
-    done: bool = False
-    unchanged: bool = False
-    error: AmoCRMError | None = None
-    recorded: bool = False
-    merged: bool = False  # amoCRM merged the new lead into an existing one: send everything next
-
-    @property
-    def request_id(self) -> str:
-        """Ours, sent with each item of a batch create: answers are matched by it, not by position."""
-        return str(self.profile.pk)
-
-    @property
-    def is_open(self) -> bool:
-        return not self.done and self.error is None
-
-
-def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetime) -> list[_Job]:
+def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetime) -> list[SyncJob]:
     ids = sorted(set(profile_ids))
     with transaction.atomic():
         existing = set(LeadSync.objects.filter(profile_id__in=ids).values_list("profile_id", flat=True))
@@ -137,11 +78,10 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
         .in_bulk([r.profile_id for r in claimed])
     )
     return [
-        _Job(
+        SyncJob(
             sync=row,
             profile=profiles[row.profile_id],
             revision=row.revision,
-            interrupted=row.lead_id is None and row.create_started_at is not None,
             deleted_lead_id=row.deleted_lead_id if row.lead_id is None else None,
             lead_id=row.lead_id,
             contact_id=row.contact_id,
@@ -152,110 +92,14 @@ def _claim(profile_ids: Sequence[int], report: SyncReport, now: datetime.datetim
     ]
 
 
-def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float]) -> None:
-    """Store each job's outcome and release its lease, under the row locks."""
-    jobs = [job for job in jobs if not job.recorded]
-    if not jobs:
-        return
-    now = timezone.now()
-    breaker = breaker_state()
-    blocked_until = breaker.retry_at if breaker.is_open else None
-    with transaction.atomic():
-        rows = LeadSync.objects.select_for_update().in_bulk([job.sync.pk for job in jobs])
-        for job in jobs:
-            job.recorded = True
-            row = rows.get(job.sync.pk)
-            if row is None:
-                continue  # the profile was deleted meanwhile
-            pid = row.profile_id
-            if job.sync.lead_id is not None and row.lead_id != job.sync.lead_id:
-                # Unlinked (or relinked) by amoCRM's change while this run sent: that change stands.
-                row.claimed_until = None
-                row.save(update_fields=["claimed_until", "updated_at"])
-                continue
-            if job.lead_id and row.lead_id != job.lead_id:
-                owner = LeadSync.objects.filter(lead_id=job.lead_id).exclude(pk=row.pk).first()
-                if owner is not None:
-                    job.done, job.error = False, _lead_taken(job, owner)
-                    job.lead_id = None
-                    row.create_started_at = None
-                else:
-                    # A lead found or created is remembered even when the rest failed.
-                    row.lead_id, row.contact_id, row.create_started_at = job.lead_id, job.contact_id, None
-                    row.deleted_lead_id = None
-                    # Without it, a stage move that only reconciliation reads would not count as one.
-                    row.crm_status_id = job.status_id
-                    row.synced_values = job.baseline
-                    # A contact we made holds the profile's phone; a linked one's is unknown.
-                    made_contact = job.contact is not None and "id" not in job.contact and not job.merged
-                    row.contact_phone = job.profile.phone if made_contact else None
-            if job.done and job.merged:
-                # Merged into a lead that was nobody's: ours now, but what it holds is unknown.
-                row.mark_linked(lead_id=job.lead_id, contact_id=job.contact_id, now=now)
-                report.rerun.append(pid)
-            elif job.done:
-                if row.mark_synced(
-                    values=job.state or {},
-                    lead_id=job.lead_id,
-                    contact_id=job.contact_id,
-                    revision=job.revision,
-                    now=now,
-                ):
-                    report.synced.append(pid)
-                    report.requests_saved += job.unchanged
-                else:
-                    report.rerun.append(pid)
-            elif isinstance(job.error, AmoCRMCircuitOpen) or (blocked_until and _opens_breaker(job.error)):
-                # Not called, or refused by the block that opened the breaker: wait for its probe,
-                # untouched (no attempt counted), and go as soon as it closes.
-                until = job.error.retry_at if isinstance(job.error, AmoCRMCircuitOpen) else blocked_until
-                row.mark_waiting(error=str(job.error), until=until)
-                report.retry[pid] = row.next_attempt_at
-            elif job.error is not None and job.error.transient:
-                delay = retry_delay(row.attempts + 1, jitter=jitter)
-                retry_after = getattr(job.error, "retry_after", None)
-                if retry_after:
-                    delay = max(delay, datetime.timedelta(seconds=retry_after))
-                row.mark_retry(error=str(job.error), delay=delay, now=now)
-                report.retry[pid] = row.next_attempt_at
-                logger.warning(
-                    "amocrm.lead_sync_retry profile_id=%s attempts=%s delay_s=%d status=%s",
-                    pid,
-                    row.attempts,
-                    delay.total_seconds(),
-                    job.error.status,
-                )
-            elif job.error is not None and row.revision != job.revision:
-                # Saved again while this sync failed: the new values may not fail. Their own task
-                # was skipped (the row was claimed), so rerun now rather than wait for staff.
-                row.claimed_until = None
-                report.rerun.append(pid)
-            elif job.error is not None:
-                row.mark_failed(error=str(job.error))
-                report.failed.append(pid)
-                logger.warning(
-                    "amocrm.lead_sync_failed profile_id=%s lead_id=%s status=%s error=%s",
-                    pid,
-                    row.lead_id,
-                    job.error.status,
-                    type(job.error).__name__,
-                )
-            else:
-                row.claimed_until = None  # interrupted before its turn: still pending
-            row.save()
-    report.recorded += len(jobs)
-    if report.progress is not None:
-        report.progress(report.recorded, report.total)
-
-
-def _renew(jobs: list[_Job]) -> None:
+def _renew(jobs: list[SyncJob]) -> None:
     """Extend the lease of rows a long run still holds (a big batch can outlast one lease)."""
     LeadSync.objects.filter(pk__in=[job.sync.pk for job in jobs], claimed_until__isnull=False).update(
         claimed_until=timezone.now() + SYNC_LEASE
     )
 
 
-def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
+def _notes(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """Post the waiting history notes of these jobs' leads; a job whose notes failed is retried
     (its lead update, if any, is simply sent again: the same values)."""
     if not settings.AMOCRM_LEAD_NOTES:
@@ -263,22 +107,10 @@ def _notes(client: AmoCRMClient, jobs: list[_Job]) -> None:
     ready = {job.profile.pk: job for job in jobs if job.lead_id and job.error is None and not job.recorded}
     failed = notes.notes_send(client, {pid: job.lead_id for pid, job in ready.items()})
     for pid, error in failed.items():
-        ready[pid].done, ready[pid].error = False, error
+        ready[pid].fail(error)
 
 
-def _opens_breaker(error: AmoCRMError | None) -> bool:
-    return isinstance(error, AmoCRMForbidden | AmoCRMPaymentRequired)
-
-
-def _lead_taken(job: _Job, owner: LeadSync) -> AmoCRMLeadTaken:
-    return AmoCRMLeadTaken(
-        f"amoCRM merged this customer's new lead into lead {job.lead_id}, which belongs to profile "
-        f"{owner.profile_id}: not linked. Check both in amoCRM (its duplicate control merges by contact), "
-        "then resync this profile to give it its own lead."
-    )
-
-
-def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMValidationError) -> set[int]:
+def _named_items(chunk: list[SyncJob], keys: list[str], error: AmoCRMValidationError) -> set[int]:
     """Positions in `chunk` a 400 names: by our request_id / index, or by lead id."""
     request_ids, lead_ids = error.request_ids, error.entity_ids
     named = {i for i, key in enumerate(keys) if key in request_ids}
@@ -288,13 +120,13 @@ def _named_items(chunk: list[_Job], keys: list[str], error: AmoCRMValidationErro
 
 
 def _send(
-    chunk: list[_Job], keys: Callable[[list[_Job]], list[str]], call: Callable[[list[_Job]], None]
+    chunk: list[SyncJob], keys: Callable[[list[SyncJob]], list[str]], call: Callable[[list[SyncJob]], None]
 ) -> None:
     """Send one batch through `call`, refusing only the items a 400 names (amocrm.batches); `keys(batch)`
     are the names amoCRM gives the items of that very batch (our request_ids, or their positions)."""
 
-    def refuse(job: _Job, error: AmoCRMError) -> None:
-        job.error = error
+    def refuse(job: SyncJob, error: AmoCRMError) -> None:
+        job.fail(error)
 
     batches.send_refusing_named(
         chunk,
@@ -305,7 +137,7 @@ def _send(
     )
 
 
-def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
+def _recover(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """A create whose answer was never recorded may have happened: find the lead by referral code."""
     for job in jobs:
         code = str(job.profile.referral_code)
@@ -319,7 +151,7 @@ def _recover(client: AmoCRMClient, jobs: list[_Job]) -> None:
         logger.info("amocrm.lead_recovered lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
 
-def _recover_deleted(client: AmoCRMClient, jobs: list[_Job]) -> None:
+def _recover_deleted(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """A lead deleted in amoCRM may be back from the trash (restored, same id): ask before creating
     a second lead for the same customer. amoCRM answers 204 while it is gone."""
     for job in jobs:
@@ -333,22 +165,22 @@ def _recover_deleted(client: AmoCRMClient, jobs: list[_Job]) -> None:
         logger.info("amocrm.lead_relinked lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
 
 
-def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
+def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
     patches: dict[int, dict[str, Any]] = {}
     for job in jobs:
         keys = list(job.state) if full else mapping.lead_state_changes(job.state, job.baseline)
         if not keys:
-            job.done = job.unchanged = True
+            job.outcome = Outcome.UNCHANGED
             continue
         patches[id(job)] = mapping.lead_update_payload(job.lead_id, job.state, keys)
 
-    def patch(batch: list[_Job]) -> None:
+    def patch(batch: list[SyncJob]) -> None:
         returned = {
             int(lead["id"]) for lead in client.leads_update([patches[id(j)] for j in batch]) if lead.get("id")
         }
         for job in batch:
             if job.lead_id in returned:
-                job.done = True
+                job.outcome = Outcome.SENT
                 logger.info("amocrm.lead_updated lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
             else:
                 # amoCRM answers a PATCH of a deleted lead with 204 / without it: its delete hook was
@@ -363,12 +195,12 @@ def _update(client: AmoCRMClient, jobs: list[_Job], *, full: bool) -> None:
 
 def _create(
     client: AmoCRMClient,
-    jobs: list[_Job],
+    jobs: list[SyncJob],
     report: SyncReport,
     jitter: Callable[[], float],
     contacts: ContactFinder | None = None,
 ) -> None:
-    def create(batch: list[_Job]) -> None:
+    def create(batch: list[SyncJob]) -> None:
         payloads = [
             mapping.lead_create_payload(
                 job.state,
@@ -383,22 +215,22 @@ def _create(
         for job in batch:
             answer = answers.get(job.request_id) or {}
             if not answer.get("id"):
-                job.error = AmoCRMUnavailable("amoCRM did not return the created lead")
+                job.fail(AmoCRMUnavailable("amoCRM did not return the created lead"))
                 continue
             job.lead_id = int(answer["id"])
             job.contact_id = int(answer.get("contact_id") or job.contact.get("id") or 0) or None
-            job.merged = bool(answer.get("merged"))
+            merged = bool(answer.get("merged"))
             # leads/complex answers no stage (docs/amocrm-api.md): a new lead is in the one we asked
             # for (none: the pipeline's first, unknown); a lead ours was merged into, where it was.
-            job.status_id = _stage_of(client, job.lead_id) if job.merged else settings.AMOCRM_STATUS_ID
-            job.done = True
+            job.status_id = _stage_of(client, job.lead_id) if merged else settings.AMOCRM_STATUS_ID
+            job.outcome = Outcome.MERGED if merged else Outcome.SENT
             logger.info(
                 "amocrm.lead_created lead_id=%s contact_id=%s profile_id=%s linked=%s merged=%s",
                 job.lead_id,
                 job.contact_id,
                 job.profile.pk,
                 "id" in job.contact,
-                job.merged,
+                merged,
             )
 
     contacts = contacts or ContactFinder(client)
@@ -418,7 +250,7 @@ def _create(
         try:
             _notes(client, chunk)  # the signup's note, now that the lead exists
         finally:
-            _record(chunk, report, jitter)  # store the new ids at once
+            outcomes_record(chunk, report, jitter)  # store the new ids at once
 
 
 def _stage_of(client: AmoCRMClient, lead_id: int) -> int | None:
@@ -428,7 +260,7 @@ def _stage_of(client: AmoCRMClient, lead_id: int) -> int | None:
         return None  # unknown: reconciliation applies its rule for a stage never seen
 
 
-def _by_request_id(answers: list[dict[str, Any]], batch: list[_Job]) -> dict[str, dict[str, Any]]:
+def _by_request_id(answers: list[dict[str, Any]], batch: list[SyncJob]) -> dict[str, dict[str, Any]]:
     """Each answer of leads/complex by the request_id we sent (one answer may carry several); by
     position only when amoCRM echoed none of ours (an index, as it does for items sent without one)."""
     found: dict[str, dict[str, Any]] = {}
@@ -470,7 +302,7 @@ def lead_sync_profiles(
             try:
                 job.state = mapping.lead_state(job.profile, fields)
             except AmoCRMMappingError as e:
-                job.error = e
+                job.fail(e)
         try:
             _recover(client, [j for j in jobs if j.is_open and j.lead_id is None and j.interrupted])
             _recover_deleted(
@@ -484,7 +316,7 @@ def lead_sync_profiles(
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.
             for job in jobs:
                 if job.is_open:
-                    job.error = e
+                    job.fail(e)
     finally:
-        _record(jobs, report, jitter)
+        outcomes_record(jobs, report, jitter)
     return report

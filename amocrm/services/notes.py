@@ -7,6 +7,11 @@ doubled: `sending_started_at` is committed before the POST; a note found with it
 (the worker died, or the answer never came) is first looked for among the lead's recent notes in
 amoCRM (same text, since shortly before the attempt) and only posted again when it is not there.
 Notes wait for their profile's lead: a signup's note goes once the lead exists.
+
+A skip and an un-skip of the same delivery cancel out while neither has left for amoCRM, so a burst
+of back-and-forth leaves the lead at most one note for that delivery (what it ended as), not one a
+click. A note being sent is never cancelled: the delete asks for `sending_started_at` unset, and a
+batch posts only the notes still there once it has marked them.
 """
 
 import datetime
@@ -16,10 +21,11 @@ from collections.abc import Mapping
 from django.utils import timezone
 
 from accounts.models import Profile
+from accounts.signals import Action
 from amocrm import batches, history
 from amocrm.client import AmoCRMClient, chunks
 from amocrm.exceptions import AmoCRMError, AmoCRMValidationError
-from amocrm.models import LeadNote
+from amocrm.models import ERROR_KEPT, LeadNote
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +33,33 @@ logger = logging.getLogger(__name__)
 LOOK_BACK = datetime.timedelta(minutes=2)
 
 
-def note_record(*, profile: Profile, action: str, details: Mapping) -> LeadNote:
-    """Keep one event for the lead's history (call inside the transaction of the change)."""
+# Events that undo each other when they concern the same delivery.
+OPPOSITES = {
+    Action.DELIVERY_SKIPPED: Action.DELIVERY_UNSKIPPED,
+    Action.DELIVERY_UNSKIPPED: Action.DELIVERY_SKIPPED,
+}
+
+
+def note_record(*, profile: Profile, action: str, details: Mapping) -> LeadNote | None:
+    """Keep one event for the lead's history (call inside the transaction of the change); None when
+    it only undid an event still waiting to be sent, which is then dropped too."""
+    opposite = OPPOSITES.get(action)
+    if opposite is not None:
+        undone = (
+            LeadNote.objects.filter(
+                profile=profile,
+                action=opposite,
+                text=history.note_text(opposite, dict(details)),
+                note_id__isnull=True,
+                sending_started_at__isnull=True,
+                error="",
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if undone and LeadNote.objects.filter(pk=undone.pk, sending_started_at__isnull=True).delete()[0]:
+            logger.info("amocrm.note_cancelled profile_id=%s action=%s", profile.pk, action)
+            return None
     return LeadNote.objects.create(
         profile=profile, action=action, text=history.note_text(action, dict(details))
     )
@@ -87,7 +118,7 @@ def _post(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int],
         }
 
     def refuse(note: LeadNote, error: AmoCRMError) -> None:
-        LeadNote.objects.filter(pk=note.pk).update(error=str(error)[:2000], sending_started_at=None)
+        LeadNote.objects.filter(pk=note.pk).update(error=str(error)[:ERROR_KEPT], sending_started_at=None)
         logger.warning("amocrm.note_refused note=%s profile_id=%s", note.pk, note.profile_id)
 
     batches.send_refusing_named(
@@ -96,7 +127,14 @@ def _post(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int],
 
 
 def _post_batch(client: AmoCRMClient, chunk: list[LeadNote], leads: Mapping[int, int], failed: dict) -> None:
-    LeadNote.objects.filter(pk__in=[note.pk for note in chunk]).update(sending_started_at=timezone.now())
+    marked = LeadNote.objects.filter(pk__in=[note.pk for note in chunk]).update(
+        sending_started_at=timezone.now()
+    )
+    if marked < len(chunk):  # some were cancelled by their opposite since they were read
+        left = set(LeadNote.objects.filter(pk__in=[note.pk for note in chunk]).values_list("pk", flat=True))
+        chunk = [note for note in chunk if note.pk in left]
+        if not chunk:
+            return
     payload = [
         {
             "entity_id": leads[note.profile_id],

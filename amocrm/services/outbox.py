@@ -5,7 +5,7 @@ resync. The sync run itself is lead_sync's.
 
 import datetime
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.db import transaction
 from django.db.models import Q
@@ -28,8 +28,11 @@ def retry_delay(attempts: int, *, jitter: Callable[[], float] = random.random) -
 
 
 @transaction.atomic
-def lead_sync_mark_pending(*, profile: Profile, now: datetime.datetime | None = None) -> LeadSync:
-    """Record that the profile needs syncing, inside the transaction that saved it."""
+def lead_sync_mark_pending(
+    *, profile: Profile, site_changed: Iterable[str] = (), now: datetime.datetime | None = None
+) -> LeadSync:
+    """Record that the profile needs syncing, inside the transaction that saved it; `site_changed`:
+    the field keys the site changed now (their conflict clock)."""
     now = now or timezone.now()
     sync, created = LeadSync.objects.select_for_update().get_or_create(
         profile=profile,
@@ -42,9 +45,18 @@ def lead_sync_mark_pending(*, profile: Profile, now: datetime.datetime | None = 
     )
     if not created:
         sync.mark_pending(now=now)
-        sync.save(
-            update_fields=["status", "pending_since", "attempts", "next_attempt_at", "revision", "updated_at"]
-        )
+    sync.stamp_site_changes(site_changed, now=now)
+    sync.save(
+        update_fields=[
+            "status",
+            "pending_since",
+            "attempts",
+            "next_attempt_at",
+            "revision",
+            "site_changed_at",
+            "updated_at",
+        ]
+    )
     return sync
 
 

@@ -163,8 +163,8 @@ def _apply(entity: str, item: dict[str, Any], fields: mapping.FieldMap, *, dry_r
             elif sync is None:
                 return 0  # a lead of another source
             applied = crm_changes.lead_change_apply(change=change, fields=fields)
-            if applied.relinked_profile_id is not None and not dry_run:
-                enqueue.lead_sync_after_commit(profile_id=applied.relinked_profile_id)
+            if applied.sync_profile_id is not None and not dry_run:
+                enqueue.lead_sync_after_commit(profile_id=applied.sync_profile_id)
         else:
             change = mapping.contact_change_from_api(item)
             applied = crm_changes.contact_change_apply(change=change)

@@ -4,7 +4,10 @@ order in the worker (the rules are crm_changes'), and subscribe our endpoint.
 The view checks the secret and the account, then webhook_receive stores one WebhookEvent per lead
 or contact item (duplicates dropped by their dedupe key) and the worker runs webhook_events_apply
 after commit: oldest change first, each in its own transaction; an event older than one already
-applied to the same lead (or contact) changes nothing.
+applied to the same lead (or contact) changes nothing. amoCRM stamps whole seconds, so an event of
+the same second as another one already applied to its lead may be older or newer (the `add_lead` echo of a
+lead's creation arriving 50 ms after a manager's new sum): the lead is read back
+(`GET /api/v4/leads/{id}`, before the transaction) and what amoCRM holds now is applied instead.
 """
 
 import datetime
@@ -14,6 +17,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,13 +30,15 @@ from django.utils import timezone
 from amocrm import mapping, webhooks
 from amocrm.client import AmoCRMClient
 from amocrm.exceptions import AmoCRMNotConfigured
-from amocrm.models import WebhookEvent
+from amocrm.models import LeadSync, WebhookEvent
 from amocrm.services import crm_changes
 from amocrm.services.account import account_current
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
 
 logger = logging.getLogger(__name__)
+
+ACCOUNT_LENGTH = WebhookEvent._meta.get_field("account").max_length
 
 # What amocrm_subscribe_webhook asks for, in amoCRM's names (add_lead, …, update_contact): derived from
 # the actions webhooks.py reads, so the two lists cannot drift apart.
@@ -95,7 +101,7 @@ def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
         stamp = int(item.modified_at.timestamp()) if item.modified_at else "-"
         key = f"{item.entity}s:{item.action}:{entity_id or '-'}:{stamp}:{_item_hash(item.data)}"
         event = WebhookEvent(
-            account=subdomain[:64],
+            account=subdomain[:ACCOUNT_LENGTH],
             entity=item.entity,
             action=item.action,
             lead_id=item.lead_id,
@@ -113,7 +119,7 @@ def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
         rows.setdefault(key, event)
     if not rows:
         key = f"body:{_item_hash(payload)}"
-        event = WebhookEvent(account=subdomain[:64], dedupe_key=key, payload=payload)
+        event = WebhookEvent(account=subdomain[:ACCOUNT_LENGTH], dedupe_key=key, payload=payload)
         event.mark(
             WebhookEvent.Status.IGNORED, error="no lead or contact events the site handles in the body"
         )
@@ -161,7 +167,7 @@ class ApplyReport:
     """What one run applied: events by outcome, and the profiles whose lead came back (to sync)."""
 
     outcome: dict[str, int] = field(default_factory=dict)
-    relinked: list[int] = field(default_factory=list)
+    relinked: list[int] = field(default_factory=list)  # to sync now: a lead back, a derived value
 
     def count(self, status: str) -> None:
         self.outcome[status] = self.outcome.get(status, 0) + 1
@@ -180,12 +186,15 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
     fields = field_map_load()
     for event_id in order:
         try:
+            now_held = _lead_read_back_on_tie(event_id)  # HTTP: before the transaction, not in it
             with transaction.atomic():
                 event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
                 if event is None or event.status != WebhookEvent.Status.RECEIVED:
                     continue
-                applied = _webhook_apply_one(event, fields)
-                event.mark(applied.status, changes=applied.changes, error=applied.error)
+                applied = _webhook_apply_one(event, fields, now_held=now_held)
+                event.mark(
+                    applied.status, changes=applied.changes, error=applied.error, dropped=applied.dropped
+                )
                 event.save()
         except Exception as e:  # noqa: BLE001 - a bad event must not stop the others
             logger.exception("amocrm.webhook_apply_failed event_id=%s", event_id)
@@ -197,8 +206,8 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
             report.count(WebhookEvent.Status.FAILED)
             continue
         report.count(event.status)
-        if applied.relinked_profile_id is not None:
-            report.relinked.append(applied.relinked_profile_id)
+        if applied.sync_profile_id is not None:
+            report.relinked.append(applied.sync_profile_id)
         logger.info(
             "amocrm.webhook_applied event_id=%s entity=%s id=%s action=%s status=%s changed=%s errors=%s",
             event.pk,
@@ -212,7 +221,36 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
     return report
 
 
-def _webhook_apply_one(event: WebhookEvent, fields: mapping.FieldMap) -> crm_changes.Applied:
+def _lead_read_back_on_tie(event_id: int) -> webhooks.LeadChange | None:
+    """What the lead holds now, when the event carries the same second as the last change applied to
+    it by another event: the order of the two is unknown. None when there is no tie (or the lead is
+    gone: its delete hook says so)."""
+    event = (
+        WebhookEvent.objects.filter(pk=event_id, entity=WebhookEvent.Entity.LEAD, lead_id__isnull=False)
+        .exclude(action__in=("delete", "restore"))
+        .first()
+    )
+    if event is None or event.modified_at is None:
+        return None
+    sync = LeadSync.objects.filter(lead_id=event.lead_id).first()
+    if sync is None or sync.crm_modified_at != event.modified_at:
+        return None
+    tied = WebhookEvent.objects.filter(
+        entity=event.entity,
+        lead_id=event.lead_id,
+        status=WebhookEvent.Status.PROCESSED,
+        modified_at=event.modified_at,
+    ).exclude(pk=event.pk)
+    if not tied.exists():
+        return None  # the event itself again (staff reprocess it), or the same second's only change
+    lead = client_get().lead_get(event.lead_id, with_contacts=False)
+    logger.info("amocrm.webhook_tie_read_back event_id=%s lead_id=%s", event.pk, event.lead_id)
+    return mapping.lead_change_from_api(lead, last_status_id=sync.crm_status_id) if lead else None
+
+
+def _webhook_apply_one(
+    event: WebhookEvent, fields: mapping.FieldMap, *, now_held: webhooks.LeadChange | None = None
+) -> crm_changes.Applied:
     if event.entity == WebhookEvent.Entity.CONTACT:
         if _newer_processed(event, contact_id=event.contact_id):
             return crm_changes.Applied("ignored", errors={"contact": OLDER})
@@ -222,9 +260,8 @@ def _webhook_apply_one(event: WebhookEvent, fields: mapping.FieldMap) -> crm_cha
     # A delete carries no time of its own (stamped when received); a restore brings the lead back.
     if event.action not in ("delete", "restore") and _newer_processed(event, lead_id=event.lead_id):
         return crm_changes.Applied("ignored", errors={"lead": OLDER})
-    return crm_changes.lead_change_apply(
-        change=webhooks.read_lead(action=event.action, data=event.payload), fields=fields
-    )
+    change = now_held or webhooks.read_lead(action=event.action, data=event.payload)
+    return crm_changes.lead_change_apply(change=change, fields=fields)
 
 
 OLDER = "older than a change already applied"
@@ -243,16 +280,44 @@ def _newer_processed(event: WebhookEvent, **entity: int | None) -> bool:
     )
 
 
+class HookState(StrEnum):
+    """Why our hook needs subscribing again (None: amoCRM has it on, with every event)."""
+
+    MISSING = "missing"
+    DISABLED = "disabled"  # amoCRM switched it off after too many bad answers (docs/amocrm-api.md §8)
+    EVENTS = "events"  # some of WEBHOOK_EVENTS are not subscribed
+
+
+def webhook_state(hooks: Sequence[dict[str, Any]], *, destination: str) -> HookState | None:
+    ours = [h for h in hooks if h.get("destination") == destination]
+    if not ours:
+        return HookState.MISSING
+    if any(set(h.get("settings") or []) >= set(WEBHOOK_EVENTS) and not h.get("disabled") for h in ours):
+        return None
+    if all(h.get("disabled") for h in ours):
+        return HookState.DISABLED
+    return HookState.EVENTS
+
+
+def webhook_resubscribe(*, client: AmoCRMClient, destination: str) -> None:
+    """Subscribe our endpoint to every event and make sure it is on."""
+    answer = client.webhook_subscribe(destination, WEBHOOK_EVENTS)
+    if answer.get("disabled"):
+        # Whether posting a switched-off destination again turns it back on is unverified (docs §8):
+        # when amoCRM answers that it is still off, remove it and add it anew.
+        client.webhook_unsubscribe(destination)
+        client.webhook_subscribe(destination, WEBHOOK_EVENTS)
+    logger.info("amocrm.webhook_subscribed events=%s", len(WEBHOOK_EVENTS))
+
+
 def webhook_subscribe(*, client: AmoCRMClient | None = None, dry_run: bool = False) -> bool:
     """Register our endpoint for the lead events; False when amoCRM already has it as wanted."""
     if not settings.AMOCRM_WEBHOOK_SECRET:
         raise AmoCRMNotConfigured("AMOCRM_WEBHOOK_SECRET is not set")
     client = client or client_get()
     destination = webhook_url()
-    hooks = [h for h in client.webhooks_list(destination) if h.get("destination") == destination]
-    if any(set(h.get("settings") or []) >= set(WEBHOOK_EVENTS) and not h.get("disabled") for h in hooks):
+    if webhook_state(client.webhooks_list(destination), destination=destination) is None:
         return False
     if not dry_run:
-        client.webhook_subscribe(destination, WEBHOOK_EVENTS)
-        logger.info("amocrm.webhook_subscribed events=%s", len(WEBHOOK_EVENTS))
+        webhook_resubscribe(client=client, destination=destination)
     return True

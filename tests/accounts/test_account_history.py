@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import delivery_actions, history, ledger, payments, services
 from accounts.models import AccountEvent, Invoice
-from tests.accounts.helpers import page_text
+from tests.accounts.helpers import on_its_day, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_a_paused_subscription_says_so_in_the_progress_line(customer_client, cus
 def test_the_history_merges_actions_deliveries_and_payments_newest_first(customer_client, customer):
     first, second = customer.upcoming_deliveries()[:2]
     delivery_actions.delivery_skip(profile=customer, delivery_id=second.pk)
-    delivery_actions.delivery_complete(delivery_id=first.pk)
+    delivery_actions.delivery_complete(delivery_id=first.pk, now=on_its_day(first))
     delivery_actions.profile_pause(profile=customer)
 
     lines = history_lines(customer_client.get("/account/"))

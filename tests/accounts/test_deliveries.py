@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import delivery_actions, services
 from accounts.models import Delivery, LedgerEntry, Profile
-from tests.accounts.helpers import page_text
+from tests.accounts.helpers import due_today, on_its_day, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_changing_the_interval_reshapes_only_future_scheduled_deliveries(profile
     profile = profile_factory(first_delivery_date=d("2027-01-04"), delivery_interval="weekly")
     services.deliveries_reschedule(profile=profile, today=d("2027-01-04"))
     delivered = profile.deliveries.get(delivery_on=d("2027-01-04"))
-    delivery_actions.delivery_complete(delivery_id=delivered.pk)
+    delivery_actions.delivery_complete(delivery_id=delivered.pk, now=on_its_day(delivered))
     services.deliveries_reschedule(profile=profile, today=d("2027-02-01"))  # the window a month on
     skipped_kept = profile.deliveries.get(delivery_on=d("2027-03-15"))  # stays on the biweekly schedule
     skipped_gone = profile.deliveries.get(delivery_on=d("2027-03-08"))  # leaves it
@@ -303,7 +303,7 @@ def mark_delivered(client, *deliveries):
 
 
 def test_marking_delivered_debits_the_price_once_even_if_clicked_twice(superuser_client, customer):
-    delivery = customer.deliveries.order_by("delivery_on").first()
+    delivery = due_today(customer.deliveries.order_by("delivery_on").first())
 
     first = mark_delivered(superuser_client, delivery)
     second = mark_delivered(superuser_client, delivery)
@@ -323,7 +323,7 @@ def test_marking_delivered_refuses_a_price_above_the_balance_with_a_warning(
     superuser_client, profile_factory
 ):
     profile = profile_factory(account_sum=Decimal("100.00"))
-    delivery = profile.deliveries.first()
+    delivery = due_today(profile.deliveries.first())
 
     response = mark_delivered(superuser_client, delivery)
 
@@ -332,6 +332,35 @@ def test_marking_delivered_refuses_a_price_above_the_balance_with_a_warning(
     assert profile.account_sum == Decimal("100.00")
     delivery.refresh_from_db()
     assert delivery.status == "scheduled"
+
+
+def test_marking_delivered_refuses_a_delivery_dated_tomorrow(superuser_client, profile_factory):
+    profile = profile_factory(first_delivery_date=timezone.localdate() + datetime.timedelta(days=1))
+    delivery = profile.deliveries.order_by("delivery_on").first()
+
+    response = mark_delivered(superuser_client, delivery)
+
+    assert "её можно отметить доставленной с этого дня" in page_text(response)
+    delivery.refresh_from_db()
+    assert delivery.status == "scheduled"
+    profile.refresh_from_db()
+    assert profile.account_sum == Decimal("5000.00")
+    assert not LedgerEntry.objects.filter(profile=profile, reason="delivery").exists()
+
+
+def test_marking_delivered_goes_by_the_sites_day_not_the_servers(customer):
+    delivery = customer.deliveries.order_by("delivery_on").first()
+    day = delivery.delivery_on
+    # 22:30 UTC the evening before is already 01:30 of the delivery's day in Moscow, the site's zone.
+    late_evening_utc = datetime.datetime.combine(day, datetime.time(22, 30), tzinfo=datetime.UTC)
+
+    with pytest.raises(delivery_actions.DeliveryError):
+        delivery_actions.delivery_complete(
+            delivery_id=delivery.pk, now=late_evening_utc - datetime.timedelta(days=1, hours=2)
+        )
+    assert delivery_actions.delivery_complete(
+        delivery_id=delivery.pk, now=late_evening_utc - datetime.timedelta(days=1)
+    )
 
 
 def test_the_deliveries_list_filters_by_day_and_status(superuser_client, profile_factory):

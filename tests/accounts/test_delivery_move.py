@@ -2,10 +2,12 @@
 page, ownership, and the daily reschedule that must keep a moved bouquet where the customer put it."""
 
 import datetime
+import threading
 from http import HTTPStatus
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -128,6 +130,22 @@ def test_the_daily_roll_keeps_a_moved_delivery_and_does_not_refill_its_old_day(w
     assert row(weekly, "2027-02-13").status == "scheduled"
 
 
+def test_the_daily_roll_keeps_a_move_onto_the_day_another_delivery_moved_from(weekly):
+    move(weekly, "2027-02-11", "2027-02-13")
+    move(weekly, "2027-02-18", "2027-02-11")  # the 11th is free: its bouquet went to the 13th
+    confirmed = scheduled_days(weekly)
+
+    delivery_actions.deliveries_roll(today=TODAY)
+    delivery_actions.deliveries_roll(today=TODAY + datetime.timedelta(days=1))
+
+    assert scheduled_days(weekly) == confirmed
+    assert not weekly.deliveries.filter(delivery_on=d("2027-02-18")).exists()
+    assert (row(weekly, "2027-02-11").moved_from, row(weekly, "2027-02-13").moved_from) == (
+        d("2027-02-18"),
+        d("2027-02-11"),
+    )
+
+
 def test_a_delivery_moved_earlier_still_holds_its_old_day_once_its_new_day_has_passed(weekly):
     move(weekly, "2027-02-18", "2027-02-09")
 
@@ -170,15 +188,16 @@ def test_a_schedule_that_comes_to_want_the_moved_day_keeps_a_bouquet_on_it(weekl
 
 @pytest.mark.parametrize("status", ["paused", "closed"])
 def test_a_moved_delivery_whose_old_day_has_passed_stops_with_the_subscription(weekly, status):
-    move(weekly, "2027-02-04", "2027-02-06", today=d("2027-02-01"))
-    later = d("2027-02-05")  # the 4th has passed; the bouquet waits for the 6th
+    # The 8th, not sooner: a bouquet inside the cut-off stays as it is whatever happens (test_cutoff).
+    move(weekly, "2027-02-04", "2027-02-08", today=d("2027-02-01"))
+    later = d("2027-02-05")  # the 4th has passed; the bouquet waits for the 8th
 
     weekly.account_status = status
     weekly.paused_until = None
     weekly.save(update_fields=["account_status", "paused_until"])
     services.deliveries_reschedule(profile=weekly, today=later)
 
-    assert row(weekly, "2027-02-06").status == "cancelled"
+    assert row(weekly, "2027-02-08").status == "cancelled"
 
 
 def test_a_moved_delivery_whose_old_day_has_passed_stands_while_the_subscription_runs(weekly):
@@ -261,6 +280,59 @@ def test_the_account_page_moves_a_delivery_and_says_so(customer_client, customer
     assert "перенесена на" in " ".join(texts(response))
     page = page_text(customer_client.get(reverse("accounts:dashboard")))
     assert "перенесена с" in page
+
+
+def test_two_tabs_moving_two_deliveries_to_one_day_get_the_forms_answer_not_a_500(
+    customer_client, customer, monkeypatch
+):
+    first, second = upcoming(customer, 1), upcoming(customer, 2)
+    day = first.delivery_on + datetime.timedelta(days=1)
+    save = Delivery.save
+
+    def other_tab_lands_first(self, *args, **kwargs):
+        # The other tab's move of `second` commits between this move's check and its write.
+        if self.pk == first.pk and not Delivery.objects.filter(delivery_on=day, profile=customer).exists():
+            Delivery.objects.filter(pk=second.pk).update(delivery_on=day, moved_from=second.delivery_on)
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Delivery, "save", other_tab_lands_first)
+
+    response = customer_client.post(
+        reverse("accounts:delivery_move", args=[first.pk]), {"delivery_on": day.isoformat()}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND and response.url == reverse("accounts:dashboard")
+    assert texts(response) == ["На этот день уже есть доставка — выберите другой."]
+    first.refresh_from_db()
+    assert first.delivery_on == day - datetime.timedelta(days=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_moves_to_one_day_at_once_make_one_move_and_one_refusal(weekly):
+    if connection.vendor != "postgresql":  # SQLite locks the whole table: the test above simulates it
+        pytest.skip("needs PostgreSQL: DATABASE_URL=postgres://...")
+    start, results = threading.Barrier(2, timeout=10), []
+
+    def move_to_the_13th(day: str) -> None:
+        try:
+            start.wait()
+            move(weekly, day, "2027-02-13")
+            results.append("moved")
+        except delivery_actions.DeliveryError as e:
+            results.append(str(e))
+        except Exception as e:  # noqa: BLE001 - reported below
+            results.append(repr(e))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=move_to_the_13th, args=(day,)) for day in ("2027-02-11", "2027-02-18")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == ["moved", "На этот день уже есть доставка — выберите другой."]
 
 
 @pytest.mark.parametrize("value", ["", "31.02.2027", "не дата"])

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client, TestCase
 from django.urls import reverse
 
+from accounts import emails
 from accounts.models import User
 from tests.accounts.helpers import field_errors
 
@@ -123,3 +124,18 @@ def test_the_migration_normalises_stored_addresses_and_leaves_collisions(user_fa
     assert "accounts.email_collision_kept" in caplog.text
     assert "accounts.email_lookalike_kept" in caplog.text
     assert "example.ru" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "is_same"),
+    [
+        ("anna@example.ru", "ANNA@Example.RU", True),
+        (" anna@example.ru ", "anna@example.ru", True),
+        ("ſam@example.ru", "sam@example.ru", True),
+        ("ａｎｎａ@example.ru", "anna@example.ru", True),
+        ("anna@example.ru", "anna2@example.ru", False),
+        ("", None, True),
+    ],
+)
+def test_two_spellings_are_one_mailbox_by_the_one_rule(first, second, is_same):
+    assert emails.same(first, second) is is_same

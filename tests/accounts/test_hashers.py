@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.urls import reverse
 
-pytestmark = pytest.mark.django_db
+# These tests are about the real hasher, so they opt out of the suite's fast MD5.
+pytestmark = [pytest.mark.django_db, pytest.mark.argon2]
 
 OWASP_PARAMETERS = "$argon2id$v=19$m=19456,t=2,p=1$"
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts import delivery_actions, ledger, payments
 from accounts.models import Invoice, LedgerEntry, Profile
-from tests.accounts.helpers import field_errors, input_value, page_text
+from tests.accounts.helpers import field_errors, input_value, on_its_day, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def test_an_unpaid_customer_s_delivery_cannot_be_marked_delivered(unpaid):
     delivery = unpaid.deliveries.first()
 
     with pytest.raises(ledger.InsufficientBalance):
-        delivery_actions.delivery_complete(delivery_id=delivery.pk)
+        delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery))
 
 
 # -- the admin's "Payment received" -----------------------------------------------------------------
@@ -154,6 +154,34 @@ def test_staff_confirm_a_payment_with_the_amount_in_the_admin(superuser_client, 
     assert (invoice.status, invoice.source, invoice.confirmed_by) == ("paid", "staff", "boss@example.ru")
     unpaid.refresh_from_db()
     assert unpaid.account_sum == Decimal("5000.00")
+
+
+def test_an_amount_other_than_the_invoices_asks_staff_to_confirm_first(superuser_client, unpaid):
+    invoice = unpaid.invoices.get()
+    url = reverse("admin:accounts_invoice_pay", args=[invoice.pk])
+
+    response = superuser_client.post(url, {"amount": "99999999,99"})
+
+    assert response.status_code == HTTPStatus.OK
+    text = page_text(response)
+    assert "Полученная сумма, 99 999 999,99 ₽, отличается от суммы счёта 5 000,00 ₽" in text
+    assert 'name="confirm" value="yes"' in text
+    invoice.refresh_from_db()
+    unpaid.refresh_from_db()
+    assert (invoice.status, unpaid.account_sum) == ("awaiting", Decimal("0.00"))
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_confirmed_other_amount_goes_into_the_balance(superuser_client, unpaid):
+    invoice = unpaid.invoices.get()
+    url = reverse("admin:accounts_invoice_pay", args=[invoice.pk])
+
+    response = superuser_client.post(url, {"amount": "4500,00", "confirm": "yes"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    unpaid.refresh_from_db()
+    assert unpaid.account_sum == Decimal("4500.00")
+    assert invoice.ledger_entry.amount == Decimal("4500.00")
 
 
 def test_the_profile_page_links_staff_to_the_invoice_awaiting_payment(superuser_client, unpaid):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
-from django.core.management import call_command
+from django.core.management import call_command, execute_from_command_line
 from django.urls import reverse
 from django.utils import timezone
 
@@ -287,3 +287,18 @@ def test_the_command_sends_what_is_due_and_says_how_many(anna, monkeypatch):
     assert "Sent 1 of 1 reminder(s)" in out.getvalue()
     assert "Sent 0 of 0 reminder(s)" in out.getvalue()
     assert len(reminders_to("anna@example.ru")) == 1
+
+
+def test_the_command_exits_non_zero_when_a_reminder_could_not_be_queued(anna, monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: at("2027-02-01", 10))
+    monkeypatch.setattr(EmailMultiAlternatives, "send", _refuse)
+
+    with pytest.raises(SystemExit) as exited:
+        execute_from_command_line(["manage.py", "deliveries_remind"])
+
+    assert exited.value.code == 1
+    assert not Delivery.objects.filter(profile=anna, reminded_at__isnull=False).exists()  # given back
+
+
+def _refuse(message, *args, **kwargs):
+    raise ConnectionRefusedError("the mail server is down")

@@ -11,10 +11,12 @@ TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates"
 TEMPLATES = sorted(TEMPLATES_DIR.rglob("*.html"))
 
 
+@pytest.mark.argon2
 def test_argon2_is_the_first_password_hasher():
     assert settings.PASSWORD_HASHERS[0] == "accounts.hashers.OwaspArgon2PasswordHasher"
 
 
+@pytest.mark.argon2
 def test_a_new_users_password_is_hashed_with_argon2(user_factory):
     user = user_factory()
 

@@ -32,10 +32,25 @@ def link_path(delivery: Delivery) -> str:
     return skip_links.skip_url(delivery).removeprefix("https://flowers.example")
 
 
+def confirm_path() -> str:
+    return reverse("accounts:delivery_skip_confirm")
+
+
+def open_link(client: Client, path: str):
+    """The email's link as a browser follows it: on to the token-free page."""
+    return client.get(path, follow=True)
+
+
+def skip_through(client: Client, path: str):
+    """Open the link, then press "Skip" on the page it leads to."""
+    client.get(path)
+    return client.post(confirm_path())
+
+
 def test_the_link_asks_first_and_a_get_changes_nothing(client, customer):
     delivery = next_skippable(customer)
 
-    response = client.get(link_path(delivery))
+    response = open_link(client, link_path(delivery))
 
     assert response.status_code == HTTPStatus.OK
     text = page_text(response)
@@ -50,14 +65,14 @@ def test_confirming_skips_that_delivery_only_without_logging_in(customer):
     client = Client(enforce_csrf_checks=True)
     delivery = next_skippable(customer)
     path = link_path(delivery)
-    page = client.get(path).content.decode()
+    page = open_link(client, path).content.decode()
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
-    response = client.post(path, {"csrfmiddlewaretoken": csrf})
+    response = client.post(confirm_path(), {"csrfmiddlewaretoken": csrf})
 
-    assert response.status_code == HTTPStatus.FOUND and response.url == path
+    assert response.status_code == HTTPStatus.FOUND and response.url == confirm_path()
     assert list(customer.deliveries.filter(status="skipped")) == [delivery]
-    done = client.get(path)
+    done = client.get(confirm_path())
     assert done.status_code == HTTPStatus.OK and "Доставка пропущена" in page_text(done)
     assert "_auth_user_id" not in client.session  # the link skips; it does not log anyone in
 
@@ -65,9 +80,9 @@ def test_confirming_skips_that_delivery_only_without_logging_in(customer):
 def test_a_used_link_says_the_delivery_is_skipped_and_skips_nothing_more(client, customer):
     delivery = next_skippable(customer)
     path = link_path(delivery)
-    client.post(path)
+    skip_through(client, path)
 
-    again = client.post(path)
+    again = skip_through(client, path)
 
     assert again.status_code == HTTPStatus.OK and "Доставка пропущена" in page_text(again)
     assert customer.deliveries.filter(status="skipped").count() == 1
@@ -89,7 +104,8 @@ def test_a_bad_link_gets_a_russian_page_and_changes_nothing(client, customer, ma
     delivery = next_skippable(customer)
     token = link_path(delivery).rstrip("/").rsplit("/", 1)[1]
 
-    response = getattr(client, method)(reverse("accounts:delivery_skip_link", args=[mangle(token)]))
+    follow = {"get": open_link, "post": skip_through}[method]
+    response = follow(client, reverse("accounts:delivery_skip_link", args=[mangle(token)]))
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "Ссылка не работает" in page_text(response)
@@ -109,7 +125,7 @@ def test_a_link_after_the_cut_off_has_expired(client, customer, monkeypatch):
     after = end_of_cut_off_day(delivery)
     monkeypatch.setattr(timezone, "now", lambda: after)
 
-    response = client.post(path)
+    response = skip_through(client, path)
 
     assert response.status_code == HTTPStatus.GONE
     assert "Срок действия ссылки истёк" in page_text(response)
@@ -122,7 +138,7 @@ def test_the_link_works_until_the_last_minute_of_the_cut_off_day(client, custome
     path = link_path(delivery)
     monkeypatch.setattr(timezone, "now", lambda: end_of_cut_off_day(delivery) - datetime.timedelta(minutes=1))
 
-    assert client.post(path).status_code == HTTPStatus.FOUND
+    assert skip_through(client, path).status_code == HTTPStatus.FOUND
 
     delivery.refresh_from_db()
     assert delivery.status == "skipped"
@@ -135,7 +151,7 @@ def test_a_moved_deliverys_old_link_has_expired(client, customer):
         profile=customer, delivery_id=delivery.pk, new_date=delivery.delivery_on + datetime.timedelta(days=1)
     )
 
-    response = client.post(path)
+    response = skip_through(client, path)
 
     assert response.status_code == HTTPStatus.GONE
     delivery.refresh_from_db()
@@ -147,7 +163,7 @@ def test_a_cancelled_deliverys_link_says_it_cannot_be_skipped(client, customer):
     path = link_path(delivery)
     delivery_actions.profile_pause(profile=customer)
 
-    response = client.get(path)
+    response = open_link(client, path)
 
     assert response.status_code == HTTPStatus.GONE
     assert "Эту доставку нельзя пропустить" in page_text(response)
@@ -158,7 +174,43 @@ def test_one_customers_link_never_reaches_another_customers_delivery(client, pro
     annas = next_skippable(anna)
 
     client.force_login(boris.user)
-    client.post(link_path(annas))
+    skip_through(client, link_path(annas))
 
     assert list(anna.deliveries.filter(status="skipped")) == [annas]
     assert not boris.deliveries.filter(status="skipped").exists()
+
+
+def test_the_link_redirects_at_once_to_an_address_without_the_token(client, customer):
+    path = link_path(next_skippable(customer))
+    token = path.rstrip("/").rsplit("/", 1)[1]
+
+    response = client.get(path)
+
+    assert response.status_code == HTTPStatus.FOUND and response.url == confirm_path()
+    page = client.get(response.url)
+    assert page.status_code == HTTPStatus.OK and token not in page.content.decode()
+
+
+def test_the_tag_manager_never_loads_on_an_address_with_the_token(client, customer, settings):
+    settings.GTM_CONTAINER_ID = "GTM-TEST123"
+    path = link_path(next_skippable(customer))
+
+    response = open_link(client, path)
+
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    assert [url for url, _status in response.redirect_chain] == [confirm_path()]
+    assert "GTM-TEST123" not in client.get(path).content.decode()
+    assert token not in response.content.decode()
+
+
+def test_a_used_link_does_not_skip_again_after_an_unskip(client, customer):
+    delivery = next_skippable(customer)
+    path = link_path(delivery)
+    skip_through(client, path)
+    delivery_actions.delivery_unskip(profile=customer, delivery_id=delivery.pk)
+
+    again = skip_through(Client(), path)
+
+    assert again.status_code == HTTPStatus.OK and "Ссылка уже использована" in page_text(again)
+    delivery.refresh_from_db()
+    assert delivery.status == "scheduled"

@@ -14,6 +14,7 @@ from amocrm import mapping
 from amocrm.client import AmoCRMClient
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync, OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter
+from amocrm.services import connection as amocrm_connection
 from amocrm.services.connection import DatabaseTokenSource
 from amocrm.services.fields import field_map_load
 
@@ -94,6 +95,12 @@ def expiring_token(oauth_token) -> OAuthToken:
 def sleeps() -> list[float]:
     """Where the client's injected sleep records its waits (tests never really sleep)."""
     return []
+
+
+@pytest.fixture(autouse=True)
+def _backoff_recorded(monkeypatch, sleeps):
+    """Clients the code builds itself (tasks, commands) record their backoff in `sleeps` too."""
+    monkeypatch.setattr(amocrm_connection, "backoff_sleep", sleeps.append)
 
 
 @pytest.fixture

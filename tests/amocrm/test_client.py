@@ -17,6 +17,7 @@ from amocrm.exceptions import (
 )
 from amocrm.models import OAuthToken
 from amocrm.ratelimit import NoRateLimiter
+from amocrm.services import connection
 from tests.amocrm.conftest import (
     ACCESS,
     BASE,
@@ -326,6 +327,15 @@ def test_5xx_is_retried_a_bounded_number_of_times(amo, oauth_token, sleeps):
     assert excinfo.value.status == 503
     assert len(responses.calls) == 1 + amo.max_retries
     assert sleeps == sorted(sleeps) and len(sleeps) == amo.max_retries
+
+
+@responses.activate
+def test_the_configured_client_backs_off_through_the_injectable_sleep(oauth_token, sleeps):
+    responses.get(f"{LEADS_URL}/1", status=503)
+    responses.get(f"{LEADS_URL}/1", json={"id": 1})
+
+    assert connection.client_get(jitter=lambda: 0.0).lead_get(1, with_contacts=False) == {"id": 1}
+    assert len(responses.calls) == 2 and sleeps == [0.5]
 
 
 @responses.activate

@@ -9,6 +9,7 @@ from django.utils import timezone
 from amocrm.models import OAuthToken
 from tests.amocrm.conftest import (
     ACCESS,
+    BASE,
     NEW_ACCESS,
     NEW_REFRESH,
     REFRESH,
@@ -126,7 +127,11 @@ def test_refresh_without_a_connection_says_how_to_connect(db):
         run("amocrm_refresh_token")
 
 
+@responses.activate
 def test_refresh_with_a_long_lived_token_has_nothing_to_do(db, settings):
     settings.AMOCRM_LONG_LIVED_TOKEN = "long-lived"
+    # The hourly run still reads the account's settings once a day.
+    responses.get(f"{BASE}/api/v4/account", json={"id": 31000001, "subdomain": "flowers"})
 
     assert "nothing to refresh" in run("amocrm_refresh_token")
+    assert [c.request.path_url for c in responses.calls] == ["/api/v4/account?with=datetime_settings"]

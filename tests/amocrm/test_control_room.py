@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from amocrm.exceptions import AmoCRMForbidden
-from amocrm.models import AmoCRMAccount, LeadSync, ReconcileCursor, WebhookEvent
+from amocrm.models import AmoCRMAccount, HealthCheck, LeadSync, ReconcileCursor, WebhookEvent
 from amocrm.services.breaker import DatabaseBreaker
 from tests.admin_pages import figures, links
 
@@ -190,7 +190,36 @@ def test_the_index_renders_in_a_bounded_number_of_queries(
     ReconcileCursor.objects.create(entity="leads", last_finished_at=timezone.now(), last_drifts=2)
     _event("a", status=WebhookEvent.Status.FAILED, hours_ago=1)
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # 12, and the last amocrm_check
         response = superuser_client.get(reverse("admin:index"))
 
     assert response.status_code == HTTPStatus.OK
+
+
+def _checked(**fields) -> HealthCheck:
+    return HealthCheck.objects.create(name="amocrm", checked_at=timezone.now(), **fields)
+
+
+def test_the_last_check_that_found_all_well_says_so(superuser_client, oauth_token):
+    check = _checked(is_healthy=True, requests=4)
+
+    assert figures(superuser_client)["check"] == f"{_local(check.checked_at)}: всё в порядке"
+
+
+def test_the_last_check_lists_what_staff_must_fix_and_what_it_repaired(superuser_client, oauth_token):
+    check = _checked(
+        is_healthy=False,
+        problems=["AMOCRM_STATUS_ID=60000001 is «Неразобранное», the unsorted stage"],
+        repairs=["The webhook was switched off by amoCRM: subscribed it again."],
+    )
+
+    shown = figures(superuser_client)["check"]
+
+    assert shown.startswith(
+        f"{_local(check.checked_at)}: нужно исправить AMOCRM_STATUS_ID=60000001 is «Неразобранное»"
+    )
+    assert shown.endswith("Исправлено: The webhook was switched off by amoCRM: subscribed it again.")
+
+
+def test_a_check_that_never_ran_says_so(superuser_client, oauth_token):
+    assert figures(superuser_client)["check"].startswith("ещё не запускалась")

@@ -77,7 +77,7 @@ def test_delivery_date_is_the_next_delivery_at_moscow_midnight(profile):
     assert values == {600004: [{"value": mapping.date_to_timestamp(datetime.date(2025, 11, 22))}]}
     stamp = values[600004][0]["value"]
     assert isinstance(stamp, int)
-    assert datetime.datetime.fromtimestamp(stamp, tz=mapping.MOSCOW).time() == datetime.time(0, 0)
+    assert datetime.datetime.fromtimestamp(stamp, tz=mapping.DEFAULT_ZONE).time() == datetime.time(0, 0)
 
 
 def test_empty_values_clear_the_field_with_null(profile):

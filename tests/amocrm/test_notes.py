@@ -16,6 +16,7 @@ from accounts.models import Delivery, Profile
 from amocrm import history
 from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync
+from tests.accounts.helpers import on_its_day
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, link
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_a_signup_with_nothing_to_pay_mentions_no_invoice(profile_factory):
 def test_staff_actions_note_themselves(linked, amo):
     LeadNote.objects.all().delete()
     delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").first()
-    delivery_actions.delivery_complete(delivery_id=delivery.pk)
+    delivery_actions.delivery_complete(delivery_id=delivery.pk, now=on_its_day(delivery))
     profile = Profile.objects.get(pk=linked.pk)
     profile.account_sum = profile.account_sum + Decimal("1000")
     accounts.profile_save_by_staff(profile=profile, is_new=False, staff_email="staff@example.ru")
@@ -225,3 +226,80 @@ def test_a_note_amocrm_refuses_is_kept_for_staff_and_the_others_still_go(
     assert LeadNote.objects.get(profile=good).note_id is not None
     refused = LeadNote.objects.get(profile=bad)
     assert refused.note_id is None and "Invalid request body" in refused.error
+
+
+# -- a burst of back-and-forth -----------------------------------------------------------------------
+
+
+def skip_and_unskip(profile: Profile, delivery: Delivery, times: int) -> None:
+    for _ in range(times):
+        delivery_actions.delivery_skip(profile=profile, delivery_id=delivery.pk)
+        delivery_actions.delivery_unskip(profile=profile, delivery_id=delivery.pk)
+
+
+def delivery_notes(profile: Profile) -> list[str]:
+    actions = [history.Action.DELIVERY_SKIPPED, history.Action.DELIVERY_UNSKIPPED]
+    return list(LeadNote.objects.filter(profile=profile, action__in=actions).values_list("text", flat=True))
+
+
+@responses.activate
+def test_a_burst_of_skips_and_unskips_of_one_delivery_leaves_the_lead_one_note(linked, amo):
+    delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").last()
+    skip_and_unskip(linked, delivery, times=20)
+    delivery_actions.delivery_skip(profile=linked, delivery_id=delivery.pk)  # it ends skipped
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
+    responses.add_callback(responses.POST, NOTES_URL, callback=answer_notes)
+
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+
+    assert [text for text in sent_texts() if "доставку" in text] == delivery_notes(linked)
+    assert len(delivery_notes(linked)) == 1 and delivery_notes(linked)[0].startswith("Клиент пропустил")
+
+
+def test_a_skip_and_its_unskip_leave_no_note_at_all(linked):
+    delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").last()
+
+    skip_and_unskip(linked, delivery, times=3)
+
+    assert delivery_notes(linked) == []
+
+
+def test_an_unskip_keeps_a_skip_note_already_on_its_way_to_amocrm(linked):
+    delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").last()
+    delivery_actions.delivery_skip(profile=linked, delivery_id=delivery.pk)
+    LeadNote.objects.filter(action=history.Action.DELIVERY_SKIPPED).update(sending_started_at=timezone.now())
+
+    delivery_actions.delivery_unskip(profile=linked, delivery_id=delivery.pk)
+
+    assert [text.split()[1] for text in delivery_notes(linked)] == ["пропустил", "вернул"]
+
+
+def test_an_unskip_keeps_the_skip_note_of_another_delivery(linked):
+    first, second = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("-delivery_on")[:2]
+    delivery_actions.delivery_skip(profile=linked, delivery_id=first.pk)
+    delivery_actions.delivery_skip(profile=linked, delivery_id=second.pk)
+
+    delivery_actions.delivery_unskip(profile=linked, delivery_id=second.pk)
+
+    assert len(delivery_notes(linked)) == 1
+
+
+@responses.activate
+def test_a_note_cancelled_while_its_batch_was_being_read_is_not_posted(linked, amo, monkeypatch):
+    from amocrm.services import notes
+
+    LeadNote.objects.all().delete()
+    delivery = linked.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("delivery_on").last()
+    delivery_actions.delivery_skip(profile=linked, delivery_id=delivery.pk)
+    post = notes._post
+
+    def unskipped_meanwhile(client, chunk, leads, failed):
+        delivery_actions.delivery_unskip(profile=linked, delivery_id=delivery.pk)  # cancels the skip's note
+        return post(client, chunk, leads, failed)
+
+    monkeypatch.setattr(notes, "_post", unskipped_meanwhile)
+    responses.add_callback(responses.POST, NOTES_URL, callback=answer_notes)
+
+    notes.notes_send(amo, {linked.pk: LEAD})
+
+    assert sent_texts() == []

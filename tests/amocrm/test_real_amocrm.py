@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import Profile
 from amocrm import mapping
 from amocrm.models import AmoCRMAccount, CustomField, LeadSync, OAuthToken, WebhookEvent
@@ -156,8 +157,8 @@ def test_the_contacts_email_never_changes_the_login_and_is_shown_to_staff(client
 
 
 def test_an_older_contact_change_loses_to_a_newer_phone_on_the_site(client, linked, field_map):
-    linked.phone = "+79990000000"
-    linked.save()  # the customer changed it now; the manager's edit is an hour old
+    # The customer changed it now; the manager's edit is an hour old.
+    services.profile_update_preferences(profile=linked, data={"phone": "+79990000000"})
 
     deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(-3600)))
 
@@ -364,8 +365,9 @@ def linked_profiles(profile_factory, field_map, count: int) -> list[Profile]:
     profiles = []
     for n in range(count):
         profile = link(profile_factory(), field_map, lead_id=30000200 + n)
-        profile.wishes = f"Новое пожелание {n}"
-        profile.save()
+        profile = services.profile_update_preferences(
+            profile=profile, data={"wishes": f"Новое пожелание {n}"}
+        )
         profiles.append(profile)
     return profiles
 

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import Profile
 from amocrm import mapping, tasks
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync
@@ -167,7 +168,7 @@ def test_save_without_changes_sends_nothing(
     synced(customer)
 
     with django_capture_on_commit_callbacks(execute=True):
-        customer.save()
+        services.profile_update_preferences(profile=customer, data={"wishes": customer.wishes})
 
     assert len(responses.calls) == 0
     assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.SYNCED
@@ -181,8 +182,7 @@ def test_quick_edits_coalesce_into_one_request_with_the_latest_values(
     responses.patch(LEADS_URL, json=patch_answer(30000001))
     for wishes in ["Розы", "Пионы", "Тюльпаны"]:
         with django_capture_on_commit_callbacks(execute=True):
-            customer.wishes = wishes
-            customer.save(update_fields=["wishes", "updated_at"])
+            services.profile_update_preferences(profile=customer, data={"wishes": wishes})
     assert [r.kwargs for r in enqueued] == [{"profile_id": customer.pk}] * 3
 
     for result in enqueued:
@@ -533,7 +533,7 @@ def test_a_save_while_a_retry_is_scheduled_does_not_enqueue_another_task(
         attempts=3, next_attempt_at=timezone.now() + datetime.timedelta(minutes=5)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        customer.save()
+        services.profile_update_preferences(profile=customer, data={"wishes": "Пионы"})
 
     assert enqueued == []
     assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.PENDING
@@ -543,6 +543,7 @@ def test_an_email_change_marks_the_profile_pending(customer, crm):
     synced(customer)
     customer.user.email = "new@example.ru"
     customer.user.save(update_fields=["email"])
+    services.profile_edited_by_staff(user=customer.user, fields=["email"])  # the admin tells it
 
     assert LeadSync.objects.get(profile=customer).status == LeadSync.Status.PENDING
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import delivery_actions
 from amocrm import mapping, tasks
 from amocrm.models import CustomField
+from tests.accounts.helpers import due_today, on_its_day
 from tests.amocrm.conftest import FIELD_IDS, LEADS_URL
 from tests.amocrm.helpers import bodies, body, by_field, cf, deliver, later, lead, patch_answer, synced
 
@@ -65,7 +66,7 @@ def test_each_customer_action_enqueues_a_lead_update(
 def test_staff_marking_delivered_enqueues_a_lead_update(
     superuser_client, customer, crm, enqueued, django_capture_on_commit_callbacks
 ):
-    delivery = first_delivery(customer)
+    delivery = due_today(first_delivery(customer))
     enqueued.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -112,7 +113,7 @@ def test_a_completed_delivery_sends_the_new_sum_and_the_next_date(customer, crm)
     first, second = customer.deliveries.filter(status="scheduled").order_by("delivery_on")[:2]
     responses.patch(LEADS_URL, json=patch_answer(30000001))
 
-    delivery_actions.delivery_complete(delivery_id=first.pk)
+    delivery_actions.delivery_complete(delivery_id=first.pk, now=on_its_day(first))
     tasks.sync_profile.call(profile_id=customer.pk)
 
     [[patch]] = bodies("PATCH", LEADS_URL)

@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from responses import matchers
 
 from accounts.models import BouquetCategory
 from amocrm import mapping, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync, webhook_events
-from tests.amocrm.conftest import BASE, LEAD, WEBHOOK_SECRET
+from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, WEBHOOK_SECRET
 from tests.amocrm.helpers import ACCOUNT, apply_all, body, cf, deliver, later, lead, post
 from tools.amocrm_standin import php_encode
 
@@ -56,12 +57,19 @@ def test_events_are_stored_answered_200_and_applied_after_commit(
 
 
 def test_worker_task_applies_the_event(client, linked, tasks_immediate, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), responses.RequestsMock():
+    # The mock outlives the on-commit callbacks, so the follow-up sync they run is mocked too.
+    with responses.RequestsMock() as crm, django_capture_on_commit_callbacks(execute=True):
+        price = crm.patch(
+            LEADS_URL,
+            match=[matchers.json_params_matcher([{"id": LEAD, "price": 7500}])],
+            json={"_embedded": {"leads": [{"id": LEAD}]}},
+        )
         post(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))]))
 
     linked.refresh_from_db()
     assert linked.account_sum == Decimal("7500.00")
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    assert price.call_count == 1  # the follow-up sends only the lead's price, derived from the sum
 
 
 @pytest.mark.parametrize("secret", ["wrong", WEBHOOK_SECRET[:-1], WEBHOOK_SECRET + "x"])
@@ -176,7 +184,7 @@ def test_a_mass_edit_of_50_leads_with_40_fields_each_is_accepted(client, linked)
 
 
 def test_duplicate_delivery_changes_nothing_the_second_time(client, linked, enqueued):
-    data = body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))], status=[lead(status_id=143)])
+    data = body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))], status=[lead(status_id=143, at=later(61))])
     deliver(client, data)
     linked.refresh_from_db()
     first = (linked.account_sum, linked.account_status, linked.updated_at)
@@ -254,7 +262,7 @@ def test_preferences_follow_amocrm_when_its_change_is_newer(client, linked, fiel
         cf(Key.DELIVERY_INTERVAL, "раз в месяц", enum=enum(field_map, Key.DELIVERY_INTERVAL, "monthly")),
         cf(Key.WISHES, "Только тюльпаны"),
     ]
-    updated_at = linked.updated_at
+    clock = LeadSync.objects.get(profile=linked).site_changed_at
 
     deliver(client, body(update=[lead(*changes)]))
 
@@ -265,7 +273,8 @@ def test_preferences_follow_amocrm_when_its_change_is_newer(client, linked, fiel
     assert linked.next_delivery_on() == day
     assert linked.first_delivery_date == day
     assert linked.wishes == "Только тюльпаны"
-    assert linked.updated_at == updated_at  # still the time of the customer's last change
+    # Still the times of the customer's last changes: a change from amoCRM moves no site clock.
+    assert LeadSync.objects.get(profile=linked).site_changed_at == clock
 
 
 def test_preferences_stay_when_the_customer_changed_them_later(client, linked):
@@ -332,7 +341,7 @@ def test_applying_a_webhook_sends_nothing_back(
     with responses.RequestsMock() as mock:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             assert post(client, data).status_code == HTTPStatus.OK
-        assert len(callbacks) == 2  # the apply task, then the sync the profile save queued
+        assert len(callbacks) == 1  # the apply task only: no sync is queued for amoCRM's own values
         assert len(mock.calls) == 0  # nothing registered either: a request would have failed the sync
 
     linked.refresh_from_db()
@@ -342,7 +351,7 @@ def test_applying_a_webhook_sends_nothing_back(
         "Пионы",
     )
     sync = LeadSync.objects.get(profile=linked)
-    assert sync.status == LeadSync.Status.SYNCED  # the sync ran and found nothing to send
+    assert sync.status == LeadSync.Status.SYNCED  # recorded as synced when applied: nothing to send
     assert sync.synced_values == mapping.lead_state(linked, field_map)
 
 

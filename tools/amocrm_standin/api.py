@@ -17,6 +17,7 @@ from tools.amocrm_standin.constants import (
     MAX_LEADS_BATCH,
     MAX_NOTES_BATCH,
     MAX_PAGE_LIMIT,
+    RIGHTS_DETAIL,
 )
 from tools.amocrm_standin.models import Account
 from tools.amocrm_standin.runtime import Runtime
@@ -165,6 +166,8 @@ class Api:
             return problem(404, "Not Found", "No such path")
         if not self._authorized(request):
             return problem(401, "Unauthorized", "Token is missing, expired or revoked")
+        if self._admin_only(request) and not self.account.settings["api_user_is_admin"]:
+            return problem(403, "Forbidden", RIGHTS_DETAIL)
         try:
             return self._route(request)
         except Invalid as e:
@@ -175,6 +178,17 @@ class Api:
         if not header.startswith("Bearer "):
             return False
         return self.tokens.is_valid(header.removeprefix("Bearer ").strip())
+
+    @staticmethod
+    def _admin_only(request: Request) -> bool:
+        """Webhook subscriptions and custom field set-up are for an account admin (reading fields is not)."""
+        path = request.path.rstrip("/")
+        if path == "/api/v4/webhooks":
+            return True
+        return (
+            request.method != "GET"
+            and re.fullmatch(r"/api/v4/(leads|contacts)/custom_fields(/\d+)?", path) is not None
+        )
 
     def _route(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:

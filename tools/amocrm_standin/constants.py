@@ -132,6 +132,12 @@ PIPELINES = [
     }
 ]
 FIRST_WORKING_STATUS = 60000002
+UNSORTED_TYPE = 1  # «Неразобранное»: the first stage of every pipeline; the leads API takes no lead there
+# amoCRM switches a hook off after more than 100 failed deliveries (no 2xx within 2 s) in two hours.
+HOOK_OFF_FAILURES = 100
+HOOK_OFF_WINDOW = 2 * 3600
+# A JSON 403 for a call the connected user may not make (admin-only: webhooks, custom field set-up).
+RIGHTS_DETAIL = "Insufficient rights to call this method"
 CONTACT_FIELDS = [
     {"id": 500001, "name": "Телефон", "code": "PHONE", "type": "multitext", "sort": 4,
      "enums": ["WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER"]},

@@ -20,6 +20,8 @@ from tools.amocrm_standin.constants import (
     CONTACT_FIELDS,
     DEFAULT_TIMEZONE,
     FIRST_WORKING_STATUS,
+    HOOK_OFF_FAILURES,
+    HOOK_OFF_WINDOW,
     PIPELINE_ID,
     SUBDOMAIN,
 )
@@ -54,6 +56,7 @@ ACCOUNT_SETTINGS = {
     "duplicate_control": False,  # a complex lead whose new contact's EMAIL is known is merged
     "status_hooks": True,  # a stage change also fires status_lead (real accounts do not always)
     "deliver_webhooks": True,  # false: every hook is lost (a failed delivery, a disabled endpoint)
+    "api_user_is_admin": True,  # false: admin-only calls (webhooks, field set-up) answer a JSON 403
 }
 
 
@@ -88,6 +91,7 @@ class Account:
             self.settings: dict[str, Any] = dict(ACCOUNT_SETTINGS)
             self.created_at = self.updated_at = _now()
             self.webhooks: dict[str, dict[str, Any]] = {}
+            self.hook_failures: dict[str, list[float]] = {}  # destination → times of failed deliveries
             self.leads: dict[int, dict[str, Any]] = {}
             self.trash: dict[int, dict[str, Any]] = {}  # deleted leads, as they were, for a restore
             self.contacts: dict[int, dict[str, Any]] = {}
@@ -430,13 +434,8 @@ class Account:
             events: list[Event] = []
             for index, (item, contact_checked) in enumerate(zip(items, checked, strict=True)):
                 contact = self.contacts[item["id"]]
-                names = dict(contact_checked["names"])
-                if names.get("name") == "":
-                    # amoCRM names a contact without a name by its number.
-                    names["name"] = f"Контакт #{contact['id']}"
-                events.append(
-                    self.apply_contact_update(contact, names, contact_checked["cf"], by=API_USER_ID)
-                )
+                names, cf = contact_checked["names"], contact_checked["cf"]
+                events.append(self.apply_contact_update(contact, names, cf, by=API_USER_ID))
                 answer.append(
                     {
                         "id": contact["id"],
@@ -485,12 +484,31 @@ class Account:
                 hook = {"id": self._next("hook"), "destination": destination, "created_at": now}
                 hook.update({"account_id": ACCOUNT_ID, "created_by": API_USER_ID, "disabled": False})
                 self.webhooks[destination] = hook
+            # Subscribing again switches a hook amoCRM turned off back on (what amoCRM does here is
+            # unverified: docs/amocrm-api.md §8), and its count of failures starts again.
             hook.update({"updated_at": now, "sort": data.get("sort", 10), "settings": list(data["settings"])})
+            hook["disabled"] = False
+            self.hook_failures.pop(destination, None)
             return dict(hook)
+
+    def webhook_delivered(self, destination: str, *, ok: bool, at: float) -> None:
+        """Count a failed delivery; more than HOOK_OFF_FAILURES in HOOK_OFF_WINDOW switch the hook off."""
+        if ok:
+            return
+        with self.lock:
+            hook = self.webhooks.get(destination)
+            if hook is None:
+                return
+            recent = [t for t in self.hook_failures.get(destination, []) if t > at - HOOK_OFF_WINDOW]
+            recent.append(at)
+            self.hook_failures[destination] = recent
+            if len(recent) > HOOK_OFF_FAILURES:
+                hook["disabled"] = True
 
     def webhook_unsubscribe(self, destination: str) -> None:
         with self.lock:
             self.webhooks.pop(destination, None)
+            self.hook_failures.pop(destination, None)
 
     # -- storage -------------------------------------------------------------------------------
 

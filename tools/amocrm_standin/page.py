@@ -19,7 +19,9 @@ def render_page(account: Account, settings: dict[str, Any]) -> str:
         notes = {lead["id"]: account.notes.of_lead(lead["id"]) for lead in leads}
         trash = [(lead["id"], lead["name"]) for lead in account.trash.values()]
         fields = list(account.fields["leads"].values())
-        hooks = [h["destination"] for h in account.webhooks.values()]
+        hooks = [
+            h["destination"] + (" (switched off)" if h["disabled"] else "") for h in account.webhooks.values()
+        ]
         settings = {**account.settings, **settings}
         zone = account.zone
     base_url = account.base_url

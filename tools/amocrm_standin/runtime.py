@@ -8,6 +8,7 @@ import collections
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tools.amocrm_standin.constants import NGINX_403
@@ -20,8 +21,16 @@ BLOCKED = (None, "402", "403")  # `blocked`: not blocked, the plan lapsed, the a
 class Runtime:
     """Settings, failures and logs; `reset()` clears them and restores the settings given here."""
 
-    def __init__(self, *, lock: threading.RLock, rate_limit: int, webhook_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        lock: threading.RLock,
+        rate_limit: int,
+        webhook_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.lock = lock
+        self.clock = clock  # the rate limit's one-second window; tests move it instead of sleeping
         self._defaults = {"rate_limit": rate_limit, "webhook_timeout": webhook_timeout}
         self.reset()
 
@@ -74,7 +83,7 @@ class Runtime:
         return None
 
     def _take_rate_slot(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             while self.hits and self.hits[0] <= now - 1.0:
                 self.hits.popleft()

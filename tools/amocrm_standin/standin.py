@@ -135,4 +135,9 @@ class StandIn:
             hooks = self.account.webhooks_active()
             account = self.account.webhook_account()
             timeout = self.runtime.settings["webhook_timeout"]
-        return post_each(events, hooks, account=account, timeout=timeout, log=self.runtime.log_delivery)
+        results = post_each(events, hooks, account=account, timeout=timeout, log=self.runtime.log_delivery)
+        for record in results:
+            # No answer within the timeout, or not a 2xx, counts against the hook (amoCRM's rule).
+            ok = record["status"] is not None and 200 <= record["status"] < 300
+            self.account.webhook_delivered(record["destination"], ok=ok, at=record["at"])
+        return results

@@ -31,6 +31,7 @@ from tools.amocrm_standin.constants import (
     SINGLE_VALUE_TYPES,
     SUBDOMAIN_PATTERN,
     TEXT_MAX_LENGTH,
+    UNSORTED_TYPE,
     WEBHOOK_EVENTS,
     Fields,
 )
@@ -381,7 +382,8 @@ def check_lead(
     if is_int(item.get("status_id")):
         pipeline_id = item.get("pipeline_id") or PIPELINE_ID
         statuses = next((p["statuses"] for p in PIPELINES if p["id"] == pipeline_id), [])
-        if item["status_id"] not in {s[0] for s in statuses}:
+        # The unsorted stage (type 1) is listed, but a lead gets there only through the unsorted API.
+        if item["status_id"] not in {s[0] for s in statuses if s[3] != UNSORTED_TYPE}:
             errors.add("NotSupportedChoice", "status_id", "The value you selected is not a valid choice.")
     if is_int(item.get("responsible_user_id")) and item["responsible_user_id"] not in (
         API_USER_ID,
@@ -448,6 +450,8 @@ def check_contact_update(item: Any, errors: Errors, *, fields: Fields, contacts:
         errors.add("NotFound", "id", "The contact does not exist.")
     check_common(item, CONTACT_KEYS, errors)
     checked["names"] = {key: item[key] for key in ("name", "first_name", "last_name") if key in item}
+    if checked["names"].get("name") == "" and is_int(item.get("id")):
+        checked["names"]["name"] = f"Контакт #{item['id']}"  # amoCRM names a nameless contact by its id
     checked["cf"] = check_custom_fields(fields, item.get("custom_fields_values"), errors)
     return checked
 

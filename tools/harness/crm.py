@@ -97,7 +97,7 @@ def oauth_env(site_url: str, standin_url: str) -> dict[str, str]:
         # The stand-in's base URL (127.0.0.1) has no subdomain; its webhooks name the account so
         # until the site has read the account (and knows its id).
         "AMOCRM_ACCOUNT_SUBDOMAIN": SUBDOMAIN,
-        # "Успешно реализовано" → active, "Закрыто и не реализовано" → closed, as the README suggests.
+        # "Успешно реализовано" → active, "Закрыто и не реализовано" → closed, as docs/settings.md suggests.
         "AMOCRM_STATUS_MAP": "142:active,143:closed",
         # A short breaker cooldown: a blocked or failing stand-in is probed again within seconds.
         "AMOCRM_BREAKER_COOLDOWN": "5",

@@ -5,9 +5,14 @@ Run hourly, from a timer (deploy/flower-account-remind.timer):
 
 or as a long-running process (a Procfile line): `manage.py deliveries_remind --every 3600`.
 
-Safe to run twice or side by side: each email is claimed on its row before it goes (see
-accounts/reminders.py for why at-most-once).
+Safe to run twice or side by side: each email is claimed on its row as it is queued (see
+accounts/reminders.py). The emails go out through the outbox (emails.outbox), which retries what
+the mail server does not take and shows it to staff; "failed" here is an email this run could not
+queue (a template or the database broke): its claim is given back, and a one-off run exits 1 so its
+timer shows the failure. With --every, the process goes on and the next round retries.
 """
+
+from django.core.management.base import CommandError
 
 from accounts import reminders
 from flower_account.commands import RepeatableCommand
@@ -36,7 +41,10 @@ class Command(RepeatableCommand):
         self.stdout.write(
             style(
                 f"Sent {report.sent} of {report.due} reminder(s) and {report.low_balance_sent} of "
-                f"{report.low_balance_due} low-balance email(s); {report.failed} failed (retried next run); "
+                f"{report.low_balance_due} low-balance email(s) to the outbox; {report.failed} failed "
+                f"(retried next run); "
                 f"{report.low_balance_cleared} shortfall(s) covered since."
             )
         )
+        if report.failed and not keep_going:
+            raise CommandError(f"{report.failed} email(s) could not be queued; the next run retries them.")

@@ -7,7 +7,7 @@ Run it again after adding bouquet categories in the admin; a run with nothing to
 
 from django.core.management.base import BaseCommand, CommandError
 
-from amocrm.exceptions import AmoCRMError
+from amocrm.exceptions import AmoCRMError, AmoCRMRightsRefused
 from amocrm.services import connection, fields
 
 
@@ -20,6 +20,8 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, **options) -> None:
         try:
             report = fields.fields_setup(client=connection.client_get(), dry_run=dry_run)
+        except AmoCRMRightsRefused as e:
+            raise CommandError(f"amoCRM refused the field set-up: {e.ADMIN_NEEDED} ({e}).") from e
         except AmoCRMError as e:
             raise CommandError(f"amoCRM field setup failed: {e}") from e
         for line in report.lines:

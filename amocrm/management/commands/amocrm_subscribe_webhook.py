@@ -12,7 +12,7 @@ The secret is never printed.
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from amocrm.exceptions import AmoCRMError
+from amocrm.exceptions import AmoCRMError, AmoCRMRightsRefused
 from amocrm.services import connection, webhook_events
 
 
@@ -30,6 +30,8 @@ class Command(BaseCommand):
         shown = webhook_events.webhook_url(secret="SECRET")  # noqa: S106 - a placeholder: never print the secret
         try:
             needed = webhook_events.webhook_subscribe(dry_run=dry_run)
+        except AmoCRMRightsRefused as e:
+            raise CommandError(f"amoCRM refused the subscription: {e.ADMIN_NEEDED} ({e}).") from e
         except AmoCRMError as e:
             raise CommandError(f"amoCRM refused the subscription: {e}") from e
         events = ", ".join(webhook_events.WEBHOOK_EVENTS)

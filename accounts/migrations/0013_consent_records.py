@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0010_signup_top_ups_become_paid_invoices'),
+        ('accounts', '0012_merge_skip_link_referral'),
     ]
 
     operations = [

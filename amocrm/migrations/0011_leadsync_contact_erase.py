@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amocrm', '0008_leadsync_contact_phone_e164'),
+        ('amocrm', '0010_merge_health_site_clock'),
     ]
 
     operations = [

@@ -1,5 +1,7 @@
-"""The consent records in the admin: shown on the customer's pages, never added, changed or deleted."""
+"""Personal data in the admin: the consent records (on the customer's pages, never added, changed or
+deleted) and the staff's authenticators (allauth.mfa)."""
 
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -66,3 +68,26 @@ def consents_summary(user: User) -> str:
         )
         or "—"
     )
+
+
+# allauth.mfa registers its own list; ours is forgiving like every list, and read-only.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(ForgivingAdminMixin, admin.ModelAdmin):
+    """Staff authenticators: listed so a superuser can remove a lost one (its owner then sets up a
+    new one before the next admin page); never added or edited here."""
+
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    list_select_related = ["user"]
+    search_fields = ["user__email"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,153 @@
+"""The decision a lead change from amoCRM makes, as a table: no database, no HTTP."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import BouquetCategory
+from amocrm import mapping, webhooks
+from amocrm.models import CustomField
+from amocrm.services import lead_plan
+from tests.amocrm.conftest import FIELD_IDS, LEAD
+
+Key = CustomField.Key
+TODAY = datetime.date(2027, 3, 1)
+MANAGER = datetime.datetime(2027, 3, 1, 9, 0, 0, tzinfo=datetime.UTC)  # the manager's edit
+BEFORE, AFTER = MANAGER - datetime.timedelta(minutes=5), MANAGER + datetime.timedelta(minutes=5)
+CATEGORIES = {slug: BouquetCategory(slug=slug, name=slug) for slug in ("romantic", "luxe")}
+FIELDS = mapping.FieldMap(
+    field_ids=FIELD_IDS,
+    enum_ids={
+        Key.BOUQUET_CATEGORY: {"romantic": 901, "luxe": 902, "retired": 903},
+        Key.ACCOUNT_STATUS: {"active": 921, "paused": 922, "closed": 923},
+    },
+)
+CURRENT = {
+    Key.ACCOUNT_SUM: Decimal("5000.00"),
+    Key.BOUQUET_CATEGORY: "romantic",
+    Key.DELIVERY_ADDRESS: "Москва, ул. Ленина, 25",
+    Key.DELIVERY_DATE: datetime.date(2027, 3, 5),
+    Key.DELIVERY_INTERVAL: "weekly",
+    Key.WISHES: "Без роз",
+    Key.ACCOUNT_STATUS: "active",
+}
+ARBAT = "Москва, ул. Арбат, 1"
+
+
+def item(key: str, value, enum: int | None = None) -> webhooks.FieldChange:
+    return webhooks.FieldChange(field_id=FIELD_IDS[key], values=((value, enum),))
+
+
+def plan(*items, synced=None, site_changed=None, awaits_payment=False, status_id=None, old_status_id=None):
+    change = webhooks.LeadChange(
+        action="update",
+        lead_id=LEAD,
+        modified_at=MANAGER,
+        price=None,
+        status_id=status_id,
+        old_status_id=old_status_id,
+        fields=tuple(items),
+    )
+    return lead_plan.lead_change_plan(
+        change=change,
+        fields=FIELDS,
+        current=CURRENT,
+        synced=synced or {},
+        site_changed=site_changed or {},
+        categories=CATEGORIES,
+        balance=Decimal("5000.00"),
+        awaits_payment=awaits_payment,
+        last_status_id=old_status_id,
+        status_map={142: "active", 143: "closed"},
+        today=TODAY,
+    )
+
+
+ROWS = {
+    "a preference changed after the site's last change of it applies": (
+        plan(item(Key.DELIVERY_ADDRESS, ARBAT), site_changed={Key.DELIVERY_ADDRESS: BEFORE}),
+        {"data": {"delivery_address": ARBAT}, "dropped": []},
+    ),
+    "a preference the site changed later is dropped, and says when": (
+        plan(item(Key.DELIVERY_ADDRESS, ARBAT), site_changed={Key.DELIVERY_ADDRESS: AFTER}),
+        {
+            "data": {},
+            "dropped": [
+                {
+                    "field": Key.DELIVERY_ADDRESS,
+                    "crm_changed_at": MANAGER.isoformat(),
+                    "site_changed_at": AFTER.isoformat(),
+                }
+            ],
+        },
+    ),
+    "a later site change of another field does not stop it": (
+        plan(item(Key.DELIVERY_ADDRESS, ARBAT), site_changed={Key.DELIVERY_DATE: AFTER, Key.WISHES: AFTER}),
+        {"data": {"delivery_address": ARBAT}, "dropped": []},
+    ),
+    "the same second as the site's change: amoCRM wins": (
+        plan(
+            item(Key.WISHES, "Пионы"),
+            site_changed={Key.WISHES: MANAGER + datetime.timedelta(milliseconds=400)},
+        ),
+        {"data": {"wishes": "Пионы"}},
+    ),
+    "our own value echoed back changes nothing": (
+        plan(
+            item(Key.DELIVERY_ADDRESS, ARBAT),
+            synced={
+                Key.DELIVERY_ADDRESS: {
+                    "field_id": FIELD_IDS[Key.DELIVERY_ADDRESS],
+                    "values": [{"value": ARBAT}],
+                }
+            },
+        ),
+        {"data": {}, "dropped": []},
+    ),
+    "the sum follows amoCRM even after a site change": (
+        plan(item(Key.ACCOUNT_SUM, "7500"), site_changed={Key.ACCOUNT_SUM: AFTER}),
+        {"data": {"account_sum": Decimal("7500.00")}, "payment": None},
+    ),
+    "a negative sum is an error, the rest applies": (
+        plan(item(Key.ACCOUNT_SUM, "-1"), item(Key.WISHES, "Пионы")),
+        {"data": {"wishes": "Пионы"}, "errors": {Key.ACCOUNT_SUM: "negative sum -1.00"}},
+    ),
+    "a higher sum while an invoice awaits pays the difference": (
+        plan(item(Key.ACCOUNT_SUM, "7500"), awaits_payment=True),
+        {"data": {}, "payment": Decimal("2500.00")},
+    ),
+    "a sum not above the balance while an invoice awaits is an error": (
+        plan(item(Key.ACCOUNT_SUM, "4000"), awaits_payment=True),
+        {
+            "data": {},
+            "payment": None,
+            "errors": {Key.ACCOUNT_SUM: "an invoice awaits payment: 4000.00 is not above the balance"},
+        },
+    ),
+    "a move to a stage mapped to active while an invoice awaits confirms it": (
+        plan(status_id=142, old_status_id=141, awaits_payment=True),
+        {"data": {}, "payment": lead_plan.INVOICE_AMOUNT, "status_field": {Key.ACCOUNT_STATUS: None}},
+    ),
+    "a move to a stage mapped to closed closes the account": (
+        plan(status_id=143, old_status_id=142),
+        {"data": {"account_status": "closed"}, "payment": None},
+    ),
+    "a category the site does not have is an error": (
+        plan(item(Key.BOUQUET_CATEGORY, "Retired", enum=903)),
+        {"data": {}, "errors": {Key.BOUQUET_CATEGORY: "no bouquet category 'retired'"}},
+    ),
+    "a date in the past is an error": (
+        plan(item(Key.DELIVERY_DATE, str(mapping.date_to_timestamp(TODAY - datetime.timedelta(days=1))))),
+        {"next_delivery_date": None, "errors": {Key.DELIVERY_DATE: "2027-02-28 is in the past"}},
+    ),
+    "a new date re-anchors the schedule": (
+        plan(item(Key.DELIVERY_DATE, str(mapping.date_to_timestamp(datetime.date(2027, 3, 9))))),
+        {"data": {}, "next_delivery_date": datetime.date(2027, 3, 9), "errors": {}},
+    ),
+}
+
+
+@pytest.mark.parametrize(("decided", "expected"), ROWS.values(), ids=ROWS.keys())
+def test_a_lead_change_is_decided_by_its_row(decided, expected):
+    assert {name: getattr(decided, name) for name in expected} == expected
