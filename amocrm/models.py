@@ -25,6 +25,8 @@ class OAuthToken(models.Model):
     class Meta:
         verbose_name = _("amoCRM OAuth token")
         verbose_name_plural = _("amoCRM OAuth tokens")
+        # Connecting binds the integration to one amoCRM user's consent: not every staff login may.
+        permissions = [("connect_amocrm", _("Can connect amoCRM"))]
 
     def __str__(self) -> str:
         return f"amoCRM token for {self.base_url}"
