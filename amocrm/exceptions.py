@@ -129,6 +129,13 @@ class AmoCRMValidationError(AmoCRMError):
         return f"{base}: {listed}"
 
 
+class AmoCRMRedirected(AmoCRMError):
+    """3xx: amoCRM's API never redirects, and following one would send our token or client secret
+    (in the body of a 307) to whatever host it names. Not followed, and not worth retrying."""
+
+    transient = False
+
+
 class AmoCRMMappingError(AmoCRMError):
     """A value cannot be put into or read out of amoCRM's fields (e.g. a category with no enum yet)."""
 

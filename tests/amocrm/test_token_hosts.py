@@ -11,7 +11,7 @@ import responses
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from amocrm.exceptions import AmoCRMAuthError
+from amocrm.exceptions import AmoCRMAuthError, AmoCRMRedirected
 from amocrm.hosts import amocrm_host
 from amocrm.models import AmoCRMAccount, OAuthToken
 from amocrm.services import connection
@@ -184,3 +184,47 @@ def test_a_renamed_account_read_from_amocrm_is_accepted_even_without_a_token(con
     assert response.status_code == HTTPStatus.OK
     assert len(exchange.calls) == 1
     assert OAuthToken.objects.get().base_url == "https://roses.amocrm.ru"
+
+
+# -- redirects are never followed --------------------------------------------------------------------
+
+EVIL_TOKEN_URL = "https://evil.example/oauth2/access_token"
+
+
+@responses.activate
+def test_a_redirected_refresh_sends_nothing_to_the_other_host_and_stores_nothing(oauth_token):
+    responses.post(TOKEN_URL, status=307, headers={"Location": EVIL_TOKEN_URL})
+    evil = responses.post(EVIL_TOKEN_URL, json=token_answer())
+
+    with pytest.raises(AmoCRMRedirected) as raised:
+        connection.token_refresh(force=True)
+
+    assert not raised.value.transient and raised.value.status == 307
+    assert len(evil.calls) == 0
+    assert hosts_called() == {"flowers.amocrm.ru"}
+    assert OAuthToken.objects.get().refresh_token == REFRESH
+
+
+@responses.activate
+def test_a_redirected_code_exchange_stores_no_token(db):
+    responses.post(TOKEN_URL, status=307, headers={"Location": EVIL_TOKEN_URL})
+    evil = responses.post(EVIL_TOKEN_URL, json=token_answer())
+
+    with pytest.raises(AmoCRMRedirected):
+        connection.oauth_connect(code="def502")
+
+    assert len(evil.calls) == 0
+    assert not OAuthToken.objects.exists()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@responses.activate
+def test_a_redirected_api_call_is_a_permanent_error_and_never_followed(amo, oauth_token, status):
+    responses.get(f"{BASE}/api/v4/leads/7", status=status, headers={"Location": "https://evil.example/x"})
+    evil = responses.get("https://evil.example/x", json={"id": 7})
+
+    with pytest.raises(AmoCRMRedirected):
+        amo.lead_get(7)
+
+    assert len(evil.calls) == 0
+    assert len(responses.calls) == 1  # not retried either
