@@ -107,6 +107,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             status=HTTPStatus.BAD_GATEWAY,
         )
     logger.info("amocrm.oauth_connected user_id=%s token_id=%s", request.user.pk, token.pk)
+    enqueue.lead_sync_waiting_enqueue()  # what waited while it was revoked (or never connected) goes now
     return _result(request, message=_("amoCRM is connected."), status=HTTPStatus.OK, token=token)
 
 

@@ -29,6 +29,7 @@ from amocrm.exceptions import (
     AmoCRMForbidden,
     AmoCRMNotConfigured,
     AmoCRMPaymentRequired,
+    AmoCRMRevoked,
     AmoCRMUnavailable,
 )
 from amocrm.hosts import amocrm_host, host_url
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 CONNECT_PERMISSION = "amocrm.connect_amocrm"
 REFRESH_AHEAD = datetime.timedelta(minutes=5)
 DEFAULT_EXPIRES_IN = 86400  # amoCRM access tokens live 24 h
+# After the connection was revoked, queued work looks again this late (a reconnect sends it at once).
+REVOKED_RECHECK = datetime.timedelta(hours=1)
+RECONNECT = "open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
 
 
 def is_enabled() -> bool:
@@ -260,6 +264,24 @@ def token_refresh(
     except (AmoCRMForbidden, AmoCRMPaymentRequired) as e:
         breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
         raise
+    except AmoCRMRevoked:
+        raise
+    except AmoCRMAuthError as e:
+        # The refresh token was refused (after asking where a renamed account went): it will never
+        # work again. Recorded outside the token's transaction, which the error rolled back.
+        revoked_at = timezone.now()
+        OAuthToken.objects.filter(revoked_at__isnull=True).update(revoked_at=revoked_at)
+        logger.warning("amocrm.connection_revoked status=%s", e.status)
+        raise _revoked(revoked_at, reason=e.message) from e
+
+
+def _revoked(revoked_at: datetime.datetime, *, reason: str = "") -> AmoCRMRevoked:
+    return AmoCRMRevoked(
+        f"{reason + ' — ' if reason else ''}amoCRM revoked the connection (the integration was "
+        f"switched off or reinstalled) at {revoked_at:%Y-%m-%d %H:%M} UTC: nothing is sent until "
+        f"staff reconnect ({RECONNECT})",
+        retry_at=timezone.now() + REVOKED_RECHECK,
+    )
 
 
 def _token_refresh(
@@ -276,6 +298,8 @@ def _token_refresh(
             raise AmoCRMNotConfigured(
                 "amoCRM is not connected: open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
             )
+        if token.revoked_at is not None:
+            raise _revoked(token.revoked_at)  # its refresh token is dead: sending it again is pointless
         if stale_access_token is not None:
             needed = secrets.compare_digest(token.access_token, stale_access_token)
         else:
@@ -333,6 +357,8 @@ class DatabaseTokenSource:
             raise AmoCRMNotConfigured(
                 "amoCRM is not connected: open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
             )
+        if token.revoked_at is not None:
+            raise _revoked(token.revoked_at)  # before sending anything: only a reconnect helps
         current = token.access_token
         if token.expires_within(self.refresh_ahead):
             try:

@@ -26,6 +26,7 @@ class ControlRoom:
     account: AmoCRMAccount | None
     token_expires_at: datetime.datetime | None
     token_is_expired: bool
+    token_revoked_at: datetime.datetime | None  # amoCRM refused the refresh token: staff must reconnect
     breaker: CircuitBreaker
     reconciled_at: datetime.datetime | None  # the last finished run over leads and contacts
     drifts_repaired: int  # in those last runs
@@ -43,7 +44,7 @@ class ControlRoom:
 def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
     """Gather the figures in seven queries (indexes: webhook received_at, lead sync status)."""
     now = now or timezone.now()
-    token = OAuthToken.objects.order_by("-updated_at").only("expires_at").first()
+    token = OAuthToken.objects.order_by("-updated_at").only("expires_at", "revoked_at").first()
     reconcile = ReconcileCursor.objects.aggregate(at=Max("last_finished_at"), drifts=Sum("last_drifts"))
     webhooks_failed = WebhookEvent.objects.filter(
         received_at__gte=now - WEBHOOK_FAILURES_WINDOW, status=WebhookEvent.Status.FAILED
@@ -61,6 +62,7 @@ def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
         account=account_current(),
         token_expires_at=token.expires_at if token else None,
         token_is_expired=bool(token and token.is_expired(now=now)),
+        token_revoked_at=token.revoked_at if token else None,
         breaker=breaker_state(),
         reconciled_at=reconcile["at"],
         drifts_repaired=reconcile["drifts"] or 0,

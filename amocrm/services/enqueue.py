@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from functools import partial
 
 from django.db import transaction
+from django.utils import timezone
 
 from amocrm import tasks
 from amocrm.client import chunks
+from amocrm.models import LeadSync
 from amocrm.services.outbox import SYNC_TASK_SIZE, lead_sync_mark_queued
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,20 @@ def lead_sync_enqueue(*, profile_ids: Sequence[int], full: bool = False) -> int:
         count += 1
     logger.info("amocrm.lead_sync_enqueued profiles=%s tasks=%s full=%s", len(ids), count, full)
     return count
+
+
+def lead_sync_waiting_enqueue() -> int:
+    """After staff (re)connect amoCRM: every pending profile goes out now, those that waited while
+    the connection was revoked included; the number of profiles."""
+    ids = list(
+        LeadSync.objects.filter(status=LeadSync.Status.PENDING)
+        .order_by("profile_id")
+        .values_list("profile_id", flat=True)
+    )
+    LeadSync.objects.filter(profile_id__in=ids).update(next_attempt_at=timezone.now())
+    if ids:
+        lead_sync_enqueue(profile_ids=ids)
+    return len(ids)
 
 
 def webhook_events_after_commit(*, event_ids: Sequence[int]) -> None:

@@ -44,6 +44,7 @@ from amocrm.exceptions import (
     AmoCRMMappingError,
     AmoCRMNotFound,
     AmoCRMPaymentRequired,
+    AmoCRMRevoked,
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
@@ -205,10 +206,16 @@ def _record(jobs: Iterable[_Job], report: SyncReport, jitter: Callable[[], float
                     report.requests_saved += job.unchanged
                 else:
                     report.rerun.append(pid)
-            elif isinstance(job.error, AmoCRMCircuitOpen) or (blocked_until and _opens_breaker(job.error)):
-                # Not called, or refused by the block that opened the breaker: wait for its probe,
-                # untouched (no attempt counted), and go as soon as it closes.
-                until = job.error.retry_at if isinstance(job.error, AmoCRMCircuitOpen) else blocked_until
+            elif isinstance(job.error, AmoCRMCircuitOpen | AmoCRMRevoked) or (
+                blocked_until and _opens_breaker(job.error)
+            ):
+                # Not called, or refused by the block that opened the breaker, or the connection was
+                # revoked: wait untouched (no attempt counted), and go as soon as it closes (or
+                # staff reconnect).
+                if isinstance(job.error, AmoCRMCircuitOpen | AmoCRMRevoked):
+                    until = job.error.retry_at
+                else:
+                    until = blocked_until
                 row.mark_waiting(error=str(job.error), until=until)
                 report.retry[pid] = row.next_attempt_at
             elif job.error is not None and job.error.transient:
