@@ -29,7 +29,7 @@ from amocrm.models import (
     WebhookEvent,
 )
 from amocrm.services import enqueue, webhook_events
-from amocrm.services.connection import api_base_url, can_connect, is_enabled
+from amocrm.services.connection import api_base_url, can_connect, is_enabled, user_may_connect
 
 
 @admin.register(OAuthToken)
@@ -47,7 +47,8 @@ class OAuthTokenAdmin(ForgivingAdminMixin, admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        context = {"amocrm_can_connect": can_connect()}  # the same button as on the index
+        # The same button as on the index, for those who may connect.
+        context = {"amocrm_can_connect": can_connect() and user_may_connect(request.user)}
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
 
@@ -169,6 +170,11 @@ class CustomFieldAdmin(ForgivingAdminMixin, admin.ModelAdmin):
 # -- lead sync -----------------------------------------------------------------------------------
 
 
+def _may_resync(request: HttpRequest) -> bool:
+    """A resync sends customers' data to amoCRM again: view-only staff may not start one."""
+    return request.user.has_perm("amocrm.change_leadsync")
+
+
 def _resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> None:
     if not is_enabled():
         modeladmin.message_user(
@@ -257,7 +263,10 @@ class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, a
     def short_error(self, obj: LeadSync) -> str:
         return Truncator(obj.last_error).chars(120)
 
-    @admin.action(description=_("Resync selected with amoCRM"))
+    def has_resync_permission(self, request: HttpRequest) -> bool:
+        return _may_resync(request)
+
+    @admin.action(description=_("Resync selected with amoCRM"), permissions=["resync"])
     def resync_selected(self, request: HttpRequest, queryset: QuerySet[LeadSync]) -> None:
         _resync(self, request, list(queryset.values_list("profile_id", flat=True)))
 
@@ -334,7 +343,11 @@ class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
     def short_error(self, obj: WebhookEvent) -> str:
         return Truncator(obj.error).chars(120)
 
-    @admin.action(description=_("Apply selected events again"))
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # The rows are read-only in the admin; the change permission says who may act on them.
+        return request.user.has_perm("amocrm.change_webhookevent")
+
+    @admin.action(description=_("Apply selected events again"), permissions=["reprocess"])
     def reprocess_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         event_ids = webhook_events.webhook_events_reprocess(
             event_ids=list(queryset.values_list("pk", flat=True))
@@ -438,6 +451,9 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
         sync = self._sync(obj)
         return sync.last_error if sync and sync.last_error else "—"
 
-    @admin.action(description=_("Resync selected with amoCRM"))
+    def has_resync_permission(self, request: HttpRequest) -> bool:
+        return _may_resync(request)
+
+    @admin.action(description=_("Resync selected with amoCRM"), permissions=["resync"])
     def resync_to_amocrm(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
         _resync(self, request, list(queryset.values_list("pk", flat=True)))

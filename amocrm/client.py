@@ -26,6 +26,7 @@ from amocrm.exceptions import (
     AmoCRMError,
     AmoCRMNotFound,
     AmoCRMRateLimited,
+    AmoCRMRedirected,
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
@@ -269,6 +270,7 @@ class AmoCRMClient:
                 json=json,
                 headers=headers,
                 timeout=self.timeout,
+                allow_redirects=False,  # tokens only ever go to the host we chose (AmoCRMRedirected)
             )
         except requests.Timeout as e:
             self._log(method, path, "timeout", started, None, level=logging.WARNING)
@@ -285,6 +287,13 @@ class AmoCRMClient:
             raise AmoCRMError("the request to amoCRM failed", path=path) from e
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         self._log(method, path, response.status_code, started, request_id)
+        if response.is_redirect or 300 <= response.status_code < 400:
+            # The Location is not logged either: it is someone else's address, maybe with our data.
+            raise AmoCRMRedirected(
+                "amoCRM answered with a redirect, which is never followed",
+                status=response.status_code,
+                path=path,
+            )
         if response.status_code == 204:
             return None  # amoCRM answers 204 with no body for "nothing there"
         if not response.ok:

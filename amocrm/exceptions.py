@@ -48,6 +48,16 @@ class AmoCRMAuthError(AmoCRMError):
     """401, or amoCRM refused to issue tokens (revoked refresh token, bad code)."""
 
 
+class AmoCRMRevoked(AmoCRMAuthError):
+    """amoCRM refused the refresh token: the integration was switched off (uninstalled) or the pair
+    was lost. Nothing is sent until staff reconnect; queued work waits untouched until `retry_at`
+    (a reconnect sends it at once), with no attempt counted."""
+
+    def __init__(self, message: str, *, retry_at: Any, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_at = retry_at
+
+
 class AmoCRMPaymentRequired(AmoCRMError):
     """402: the account's paid plan has lapsed."""
 
@@ -149,6 +159,13 @@ class AmoCRMValidationError(AmoCRMError):
             for e in self.errors[:10]
         )
         return f"{base}: {listed}"
+
+
+class AmoCRMRedirected(AmoCRMError):
+    """3xx: amoCRM's API never redirects, and following one would send our token or client secret
+    (in the body of a 307) to whatever host it names. Not followed, and not worth retrying."""
+
+    transient = False
 
 
 class AmoCRMMappingError(AmoCRMError):

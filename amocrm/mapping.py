@@ -179,12 +179,19 @@ def date_to_timestamp(day: datetime.date, zone: zoneinfo.ZoneInfo = DEFAULT_ZONE
 
 def timestamp_to_date(value: Any, zone: zoneinfo.ZoneInfo = DEFAULT_ZONE) -> datetime.date:
     """A date from a Unix timestamp (int or digits), read in the account's time zone; lenient with
-    YYYY-MM-DD (and RFC 3339) strings, which the API also accepts."""
+    the strings the API also accepts: YYYY-MM-DD, RFC 3339 (a moment with an offset is read in the
+    account's zone: `…T21:00:00+00:00` is the next day in Moscow), and dd.mm.yyyy (as hooks and
+    amoCRM's own screens write it)."""
     text = str(value).strip()
     try:
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
             return datetime.datetime.fromtimestamp(int(float(text)), tz=zone).date()
-        return datetime.date.fromisoformat(text[:10])
+        if day := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?", text):
+            return datetime.date(int(day[3]), int(day[2]), int(day[1]))
+        if len(text) > 10:
+            moment = datetime.datetime.fromisoformat(text)
+            return moment.astimezone(zone).date() if moment.tzinfo else moment.date()
+        return datetime.date.fromisoformat(text)
     except (ValueError, OverflowError, OSError) as e:
         raise AmoCRMMappingError(f"not a date: {text[:32]!r}") from e
 

@@ -23,12 +23,17 @@ class OAuthToken(models.Model):
     refresh_token_encrypted = models.TextField(_("refresh token (encrypted)"), editable=False)
     expires_at = models.DateTimeField(_("access token expires at"))
     last_refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
+    # amoCRM refused the refresh token (the integration was switched off or uninstalled): nothing is
+    # sent until staff reconnect, which stores a new pair and clears it.
+    revoked_at = models.DateTimeField(_("revoked in amoCRM at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("amoCRM OAuth token")
         verbose_name_plural = _("amoCRM OAuth tokens")
+        # Connecting binds the integration to one amoCRM user's consent: not every staff login may.
+        permissions = [("connect_amocrm", _("Can connect amoCRM"))]
 
     def __str__(self) -> str:
         return f"amoCRM token for {self.base_url}"
@@ -53,6 +58,7 @@ class OAuthToken(models.Model):
         self.refresh_token_encrypted = crypto.encrypt(refresh_token)
         self.expires_at = now + datetime.timedelta(seconds=expires_in)
         self.last_refreshed_at = now
+        self.revoked_at = None
 
     def reencrypt(self) -> None:
         """Encrypt both values again with the first of AMOCRM_TOKEN_KEYS; the caller saves."""
@@ -64,6 +70,10 @@ class OAuthToken(models.Model):
 
     def is_expired(self, *, now: datetime.datetime | None = None) -> bool:
         return self.expires_within(datetime.timedelta(0), now=now)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 class AmoCRMAccount(models.Model):

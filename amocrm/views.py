@@ -34,11 +34,22 @@ def _result(
     return render(request, "amocrm/oauth_result.html", context, status=status)
 
 
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    logger.warning("amocrm.oauth_forbidden user_id=%s", request.user.pk)
+    return _result(
+        request,
+        message=_("Only a superuser or staff with the permission to connect amoCRM may connect it."),
+        status=HTTPStatus.FORBIDDEN,
+    )
+
+
 @never_cache
 @staff_member_required
 @require_GET
 def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send staff to amoCRM's consent page with a one-time `state` bound to their session."""
+    if not connection.user_may_connect(request.user):
+        return _forbidden(request)
     if not connection.is_oauth_configured():
         return _result(
             request,
@@ -58,6 +69,8 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     """amoCRM's redirect back: check `state`, exchange the code, store the tokens."""
+    if not connection.user_may_connect(request.user):
+        return _forbidden(request)
     expected = request.session.pop(STATE_SESSION_KEY, None)
     state = request.GET.get("state", "")
     if not expected or not secrets.compare_digest(expected, state):
@@ -75,17 +88,17 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             message=_("amoCRM did not grant access, so nothing was changed."),
             status=HTTPStatus.BAD_REQUEST,
         )
-    referer = request.GET.get("referer", "").strip().lower()
-    expected_host = (urlsplit(settings.AMOCRM_BASE_URL).hostname or "").lower()
-    if referer and referer != expected_host:
+    referer = request.GET.get("referer", "")
+    base_url = connection.oauth_account_base(referer=referer)
+    if base_url is None:
         return _result(
             request,
             message=_("Access was granted for %(account)s, but this site is set up for %(expected)s.")
-            % {"account": referer, "expected": expected_host},
+            % {"account": referer.strip()[:100], "expected": urlsplit(connection.api_base_url()).hostname},
             status=HTTPStatus.BAD_REQUEST,
         )
     try:
-        token = connection.oauth_connect(code=request.GET["code"])
+        token = connection.oauth_connect(code=request.GET["code"], base_url=base_url)
     except AmoCRMError as e:
         logger.warning("amocrm.oauth_connect_failed user_id=%s status=%s", request.user.pk, e.status)
         return _result(
@@ -94,6 +107,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             status=HTTPStatus.BAD_GATEWAY,
         )
     logger.info("amocrm.oauth_connected user_id=%s token_id=%s", request.user.pk, token.pk)
+    enqueue.lead_sync_waiting_enqueue()  # what waited while it was revoked (or never connected) goes now
     return _result(request, message=_("amoCRM is connected."), status=HTTPStatus.OK, token=token)
 
 

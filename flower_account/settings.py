@@ -426,6 +426,9 @@ AMOCRM_STATUS_ID = env.int("AMOCRM_STATUS_ID", default=None)
 # The path secret of amoCRM's webhook, /amocrm/webhook/<secret>/; empty: the endpoint answers 404.
 # `manage.py amocrm_subscribe_webhook` registers the URL with amoCRM.
 AMOCRM_WEBHOOK_SECRET = env.str("AMOCRM_WEBHOOK_SECRET", default="")
+# A webhook change stamped more than this many seconds after now is refused: a clock in the future
+# would make every later real change to the lead look older and be ignored.
+AMOCRM_WEBHOOK_MAX_FUTURE = env.int("AMOCRM_WEBHOOK_MAX_FUTURE", default=300)
 # Optional: the account id webhooks must name (account[id]); the subdomain of AMOCRM_BASE_URL is
 # always checked.
 AMOCRM_ACCOUNT_ID = env.str("AMOCRM_ACCOUNT_ID", default="")

@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -28,8 +28,10 @@ from amocrm.exceptions import (
     AmoCRMAuthError,
     AmoCRMError,
     AmoCRMNotConfigured,
+    AmoCRMRevoked,
     AmoCRMUnavailable,
 )
+from amocrm.hosts import amocrm_host, host_url
 from amocrm.models import OAuthToken
 from amocrm.ratelimit import DatabaseRateLimiter, NoRateLimiter
 from amocrm.services.account import account_current, account_refresh, account_renamed
@@ -42,10 +44,12 @@ logger = logging.getLogger(__name__)
 backoff_sleep: Callable[[float], None] = time.sleep
 
 # A token this close to its expiry is refreshed before use rather than after a 401.
-# Hosts an account's API (and its api_domain) may live on; nothing else is sent a refresh token.
-AMOCRM_HOSTS = (".amocrm.ru", ".amocrm.com", ".kommo.com")
+CONNECT_PERMISSION = "amocrm.connect_amocrm"
 REFRESH_AHEAD = datetime.timedelta(minutes=5)
 DEFAULT_EXPIRES_IN = 86400  # amoCRM access tokens live 24 h
+# After the connection was revoked, queued work looks again this late (a reconnect sends it at once).
+REVOKED_RECHECK = datetime.timedelta(hours=1)
+RECONNECT = "open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
 
 
 def is_enabled() -> bool:
@@ -67,6 +71,11 @@ def is_oauth_configured() -> bool:
     )
 
 
+def user_may_connect(user: Any) -> bool:
+    """Superusers and holders of `amocrm.connect_amocrm` may (re)connect; other staff may not."""
+    return bool(user.is_active and user.is_staff and user.has_perm(CONNECT_PERMISSION))
+
+
 def can_connect() -> bool:
     """Whether staff may (re)connect amoCRM from the browser: OAuth is set up, and no long-lived
     token stands in for it (then there is nothing to connect)."""
@@ -86,9 +95,19 @@ def api_base_url() -> str:
     rename, so a changed AMOCRM_BASE_URL never orphans them), else AMOCRM_BASE_URL."""
     if not settings.AMOCRM_LONG_LIVED_TOKEN:
         stored = OAuthToken.objects.order_by("-updated_at").values_list("base_url", flat=True).first()
-        if stored:
+        if stored and _is_trusted_base(stored):
             return stored.rstrip("/")
     return settings.AMOCRM_BASE_URL.rstrip("/")
+
+
+def _is_trusted_base(base_url: str) -> bool:
+    """A stored address is used only when it is AMOCRM_BASE_URL or exactly `https://<amoCRM host>`:
+    a row written before hosts were parsed (docs/amocrm-api.md §3) may name a foreign host."""
+    base = base_url.rstrip("/")
+    if base == settings.AMOCRM_BASE_URL.rstrip("/"):
+        return True
+    host = amocrm_host(base.removeprefix("https://"))
+    return host is not None and base == host_url(host)
 
 
 def _token_row(*, lock: bool = False) -> OAuthToken | None:
@@ -111,26 +130,49 @@ def _account_moved(token: OAuthToken) -> str | None:
     """The account's new base URL when its subdomain was renamed, else None. Asked as the official
     client asks after a refresh answered 401/404: the `api_domain` host from the access token, with
     the refresh token (docs/amocrm-api.md §3)."""
-    api_domain = str(_jwt_claims(token.access_token).get("api_domain") or "")
-    if not api_domain.endswith(AMOCRM_HOSTS):
+    api_domain = amocrm_host(_jwt_claims(token.access_token).get("api_domain"))
+    if api_domain is None:
         return None  # an old token (no api_domain) or a host that is not amoCRM's: nothing to ask
     try:
-        client = AmoCRMClient(base_url=f"https://{api_domain}", tokens=None, limiter=NoRateLimiter())
+        client = AmoCRMClient(base_url=host_url(api_domain), tokens=None, limiter=NoRateLimiter())
         answer = client.account_subdomain(refresh_token=token.refresh_token)
     except AmoCRMError as e:
         logger.warning("amocrm.account_domain_unknown status=%s", e.status)
         return None
-    domain = str(answer["domain"]).strip().lower()
-    moved = f"https://{domain}"
-    if not domain.endswith(AMOCRM_HOSTS) or moved == token.base_url.rstrip("/"):
+    domain = amocrm_host(answer.get("domain"))
+    if domain is None:
+        logger.warning("amocrm.account_domain_refused token_id=%s", token.pk)
         return None
-    account_renamed(subdomain=str(answer.get("subdomain") or domain.split(".", 1)[0]))
+    moved = host_url(domain)
+    if moved == token.base_url.rstrip("/"):
+        return None
+    account_renamed(subdomain=domain.split(".")[0])
     return moved
 
 
-def oauth_client() -> AmoCRMClient:
+def oauth_client(base_url: str | None = None) -> AmoCRMClient:
     """A client for the token endpoint only (no bearer token, no rate-limit slot)."""
-    return AmoCRMClient(base_url=api_base_url(), tokens=None, limiter=NoRateLimiter())
+    return AmoCRMClient(base_url=base_url or api_base_url(), tokens=None, limiter=NoRateLimiter())
+
+
+def oauth_account_base(*, referer: str = "") -> str | None:
+    """Where a code granted for the account host `referer` (the OAuth callback's parameter) is
+    exchanged: AMOCRM_BASE_URL, or the account's current amoCRM host after a subdomain rename
+    (learnt from amoCRM, never typed in). None for any other host: nothing is sent there."""
+    configured = settings.AMOCRM_BASE_URL.rstrip("/")
+    referer = referer.strip().lower()
+    parts = urlsplit(configured)
+    if not referer or referer in {(parts.hostname or "").lower(), parts.netloc.lower()}:
+        return configured
+    host = amocrm_host(referer)
+    if host is None:
+        return None
+    known = {urlsplit(api_base_url()).hostname}
+    account = account_current()
+    configured_domain = (parts.hostname or "").partition(".")[2]
+    if account is not None and account.subdomain and configured_domain:
+        known.add(f"{account.subdomain.lower()}.{configured_domain}")
+    return host_url(host) if host in known else None
 
 
 def oauth_authorize_url(*, state: str) -> str:
@@ -171,13 +213,21 @@ def _store_tokens(token: OAuthToken, payload: dict[str, Any]) -> None:
     token.save()
 
 
-def oauth_connect(*, code: str, client: AmoCRMClient | None = None) -> OAuthToken:
-    """Exchange an authorization code for tokens and store them (a reconnect replaces the old pair)."""
+def oauth_connect(
+    *, code: str, base_url: str | None = None, client: AmoCRMClient | None = None
+) -> OAuthToken:
+    """Exchange an authorization code for tokens and store them (a reconnect replaces the old pair).
+
+    The code goes to `base_url` (from `oauth_account_base`), else to AMOCRM_BASE_URL: never to the
+    stored address, which an old, poisoned answer may have written."""
     _require_oauth()
-    payload = _oauth_request(client, grant_type="authorization_code", code=code.strip())
+    base_url = (base_url or settings.AMOCRM_BASE_URL).rstrip("/")
+    payload = _oauth_request(
+        client or oauth_client(base_url), grant_type="authorization_code", code=code.strip()
+    )
     with transaction.atomic():
         token = _token_row(lock=True) or OAuthToken()
-        token.base_url = settings.AMOCRM_BASE_URL.rstrip("/")
+        token.base_url = base_url
         _store_tokens(token, payload)
     logger.info("amocrm.connected token_id=%s expires_at=%s", token.pk, token.expires_at.isoformat())
     account_read()
@@ -214,10 +264,28 @@ def token_refresh(
         return _token_refresh(
             stale_access_token=stale_access_token, margin=margin, force=force, client=client
         )
+    except AmoCRMRevoked:
+        raise
+    except AmoCRMAuthError as e:
+        # The refresh token was refused (after asking where a renamed account went): it will never
+        # work again. Recorded outside the token's transaction, which the error rolled back.
+        revoked_at = timezone.now()
+        OAuthToken.objects.filter(revoked_at__isnull=True).update(revoked_at=revoked_at)
+        logger.warning("amocrm.connection_revoked status=%s", e.status)
+        raise _revoked(revoked_at, reason=e.message) from e
     except AmoCRMError as e:
         if e.opens_breaker:
             breaker_trip(e)  # blocked: no process should call amoCRM until a probe says otherwise
         raise
+
+
+def _revoked(revoked_at: datetime.datetime, *, reason: str = "") -> AmoCRMRevoked:
+    return AmoCRMRevoked(
+        f"{reason + ' — ' if reason else ''}amoCRM revoked the connection (the integration was "
+        f"switched off or reinstalled) at {revoked_at:%Y-%m-%d %H:%M} UTC: nothing is sent until "
+        f"staff reconnect ({RECONNECT})",
+        retry_at=timezone.now() + REVOKED_RECHECK,
+    )
 
 
 def _token_refresh(
@@ -234,6 +302,8 @@ def _token_refresh(
             raise AmoCRMNotConfigured(
                 "amoCRM is not connected: open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
             )
+        if token.revoked_at is not None:
+            raise _revoked(token.revoked_at)  # its refresh token is dead: sending it again is pointless
         if stale_access_token is not None:
             needed = secrets.compare_digest(token.access_token, stale_access_token)
         else:
@@ -291,6 +361,8 @@ class DatabaseTokenSource:
             raise AmoCRMNotConfigured(
                 "amoCRM is not connected: open /amocrm/oauth/start/ as staff or run manage.py amocrm_connect"
             )
+        if token.revoked_at is not None:
+            raise _revoked(token.revoked_at)  # before sending anything: only a reconnect helps
         current = token.access_token
         if token.expires_within(self.refresh_ahead):
             try:

@@ -35,6 +35,7 @@ class ControlRoom:
     account: AmoCRMAccount | None
     token_expires_at: datetime.datetime | None
     token_is_expired: bool
+    token_revoked_at: datetime.datetime | None  # amoCRM refused the refresh token: staff must reconnect
     breaker: CircuitBreaker
     health: HealthCheck | None  # the last `amocrm_check`: what it repaired, what staff must fix
     reconciled_at: datetime.datetime | None  # the last finished run over leads and contacts
@@ -53,7 +54,7 @@ class ControlRoom:
 def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
     """Gather the figures in eight queries (indexes: webhook received_at, lead sync status)."""
     now = now or timezone.now()
-    token = OAuthToken.objects.order_by("-updated_at").only("expires_at").first()
+    token = OAuthToken.objects.order_by("-updated_at").only("expires_at", "revoked_at").first()
     reconcile = ReconcileCursor.objects.aggregate(at=Max("last_finished_at"), drifts=Sum("last_drifts"))
     webhooks_failed = WebhookEvent.objects.filter(
         received_at__gte=now - WEBHOOK_FAILURES_WINDOW, status=WebhookEvent.Status.FAILED
@@ -71,6 +72,7 @@ def control_room(*, now: datetime.datetime | None = None) -> ControlRoom:
         account=account_current(),
         token_expires_at=token.expires_at if token else None,
         token_is_expired=bool(token and token.is_expired(now=now)),
+        token_revoked_at=token.revoked_at if token else None,
         breaker=breaker_state(),
         health=health_last(),
         reconciled_at=reconcile["at"],

@@ -56,6 +56,20 @@ def lead_sync_enqueue(*, profile_ids: Sequence[int], full: bool = False) -> int:
     return count
 
 
+def lead_sync_waiting_enqueue() -> int:
+    """After staff (re)connect amoCRM: every pending profile goes out now, those that waited while
+    the connection was revoked included; the number of profiles."""
+    ids = list(
+        LeadSync.objects.filter(status=LeadSync.Status.PENDING)
+        .order_by("profile_id")
+        .values_list("profile_id", flat=True)
+    )
+    LeadSync.objects.filter(profile_id__in=ids).update(next_attempt_at=timezone.now())
+    if ids:
+        lead_sync_enqueue(profile_ids=ids)
+    return len(ids)
+
+
 def webhook_events_after_commit(*, event_ids: Sequence[int]) -> None:
     """Apply stored webhook events in the worker once they are committed."""
     if event_ids:

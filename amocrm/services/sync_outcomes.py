@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Profile
-from amocrm.exceptions import AmoCRMCircuitOpen, AmoCRMError, AmoCRMLeadTaken
+from amocrm.exceptions import AmoCRMCircuitOpen, AmoCRMError, AmoCRMLeadTaken, AmoCRMRevoked
 from amocrm.models import LeadSync
 from amocrm.services.breaker import breaker_state
 from amocrm.services.outbox import retry_delay
@@ -171,10 +171,12 @@ def _record_merged(row: LeadSync, job: SyncJob, context: _Recording) -> None:
 def _record_failed(row: LeadSync, job: SyncJob, context: _Recording) -> None:
     """What follows a failure is a fact of the error's class: wait for the breaker, retry, or fail."""
     pid, error = row.profile_id, job.error
-    if isinstance(error, AmoCRMCircuitOpen) or (context.blocked_until and error.opens_breaker):
-        # Not called, or refused by the block that opened the breaker: wait for its probe,
-        # untouched (no attempt counted), and go as soon as it closes.
-        until = error.retry_at if isinstance(error, AmoCRMCircuitOpen) else context.blocked_until
+    not_called = isinstance(error, AmoCRMCircuitOpen | AmoCRMRevoked)
+    if not_called or (context.blocked_until and error.opens_breaker):
+        # Not called (the breaker is open, or the connection was revoked), or refused by the block
+        # that opened the breaker: wait untouched (no attempt counted), and go as soon as it closes
+        # (or staff reconnect).
+        until = error.retry_at if not_called else context.blocked_until
         row.mark_waiting(error=str(error), until=until)
         context.report.retry[pid] = row.next_attempt_at
     elif error.transient:

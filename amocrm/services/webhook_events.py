@@ -116,6 +116,8 @@ def webhook_receive(*, payload: dict[str, Any]) -> list[int]:
             event.mark(
                 WebhookEvent.Status.FAILED, error=f"the {item.entity} item has no last_modified / updated_at"
             )
+        elif _from_the_future(modified_at, now=received_at):
+            event.mark(WebhookEvent.Status.FAILED, error=FROM_THE_FUTURE)
         rows.setdefault(key, event)
     if not rows:
         key = f"body:{_item_hash(payload)}"
@@ -248,9 +250,23 @@ def _lead_read_back_on_tie(event_id: int) -> webhooks.LeadChange | None:
     return mapping.lead_change_from_api(lead, last_status_id=sync.crm_status_id) if lead else None
 
 
+FROM_THE_FUTURE = (
+    "refused: stamped later than now (AMOCRM_WEBHOOK_MAX_FUTURE), never taken as the lead's clock"
+)
+
+
+def _from_the_future(modified_at: datetime.datetime, *, now: datetime.datetime) -> bool:
+    """A stamp past now plus the allowed skew: taken as the lead's clock, it would make every real
+    change after it look older and be ignored (a payment included)."""
+    return modified_at > now + datetime.timedelta(seconds=settings.AMOCRM_WEBHOOK_MAX_FUTURE)
+
+
 def _webhook_apply_one(
     event: WebhookEvent, fields: mapping.FieldMap, *, now_held: webhooks.LeadChange | None = None
 ) -> crm_changes.Applied:
+    # Checked again here: "apply again" must not let a refused event through.
+    if event.modified_at is not None and _from_the_future(event.modified_at, now=timezone.now()):
+        return crm_changes.Applied("failed", errors={"modified_at": FROM_THE_FUTURE})
     if event.entity == WebhookEvent.Entity.CONTACT:
         if _newer_processed(event, contact_id=event.contact_id):
             return crm_changes.Applied("ignored", errors={"contact": OLDER})

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from amocrm.models import LeadSync, WebhookEvent
+from amocrm.services.connection import user_may_connect
 from amocrm.services.control_room import WEBHOOK_FAILURES_WINDOW, control_room
 
 register = template.Library()
@@ -18,12 +19,15 @@ def _changelist(model: str, **filters: str) -> str:
     return f"{url}?{urlencode(filters)}" if filters else url
 
 
-@register.inclusion_tag("amocrm/control_room.html")
-def amocrm_control_room() -> dict:
+@register.inclusion_tag("amocrm/control_room.html", takes_context=True)
+def amocrm_control_room(context: template.Context) -> dict:
     now = timezone.now()
     since = (now - WEBHOOK_FAILURES_WINDOW).isoformat(timespec="seconds")
+    request = context.get("request")
     return {
         "room": control_room(now=now),
+        # The connect button only for those who may connect (superusers, amocrm.connect_amocrm).
+        "may_connect": request is not None and user_may_connect(request.user),
         "now": now,
         "urls": {
             "connect": reverse("amocrm:oauth_start"),

@@ -170,7 +170,7 @@ def test_our_own_phone_echoed_in_amocrms_formatting_changes_nothing(client, link
     LeadSync.objects.filter(profile=linked).update(contact_phone="+79135550102")
     linked.phone = "+79990000000"
     linked.save()
-    body = real_body("contact_update_phone", field_map, v1763884400=stamp(3600))
+    body = real_body("contact_update_phone", field_map, v1763884400=stamp(240))
 
     deliver(client, body.replace("=%2B79135550102", "=%2B7+913+555-01-02"))
 
@@ -183,7 +183,7 @@ def test_our_own_phone_echoed_by_the_contact_changes_nothing(client, linked, fie
     linked.phone = "+79990000000"
     linked.save()
 
-    deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(3600)))
+    deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(240)))
 
     linked.refresh_from_db()
     assert linked.phone == "+79990000000"
@@ -475,7 +475,7 @@ def test_a_linked_contacts_phone_is_only_recorded_the_first_time(client, linked,
     linked.phone = "+79990000000"
     linked.save()
 
-    deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(3600)))
+    deliver(client, real_body("contact_update_phone", field_map, v1763884400=stamp(240)))
 
     linked.refresh_from_db()
     assert linked.phone == "+79990000000"

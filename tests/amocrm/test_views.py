@@ -3,6 +3,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from amocrm.models import OAuthToken
@@ -12,7 +13,10 @@ from tests.amocrm.conftest import NEW_ACCESS, NEW_REFRESH, TOKEN_URL, request_js
 
 @pytest.fixture
 def staff_client(client, user_factory):
-    client.force_login(user_factory(is_staff=True))
+    """Staff who may connect amoCRM (the dedicated permission; superusers have it too)."""
+    user = user_factory(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="connect_amocrm"))
+    client.force_login(user)
     return client
 
 
@@ -41,6 +45,25 @@ def test_oauth_pages_are_for_staff_only(customer_client, url_name):
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"].startswith(reverse("admin:login"))
     assert STATE_SESSION_KEY not in customer_client.session
+
+
+@pytest.mark.parametrize("url_name", ["amocrm:oauth_start", "amocrm:oauth_callback"])
+def test_staff_without_the_connect_permission_may_not_connect(client, user_factory, url_name):
+    client.force_login(user_factory(is_staff=True))
+
+    response = client.get(reverse(url_name), {"state": "x", "code": "y"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert not OAuthToken.objects.exists()
+
+
+def test_a_superuser_may_connect(client, user_factory):
+    client.force_login(user_factory(is_staff=True, is_superuser=True))
+
+    response = client.get(reverse("amocrm:oauth_start"))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert STATE_SESSION_KEY in client.session
 
 
 @responses.activate

@@ -382,7 +382,7 @@ def test_an_old_value_amocrm_still_holds_does_not_undo_a_pending_site_change(cli
     linked.save()
     old_wishes = LeadSync.objects.get(profile=linked).synced_values[Key.WISHES]["values"][0]["value"]
 
-    deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "1"), cf(Key.WISHES, old_wishes), at=later(600))]))
+    deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "1"), cf(Key.WISHES, old_wishes), at=later(240))]))
 
     linked.refresh_from_db()
     assert (linked.account_sum, linked.wishes) == (Decimal("1.00"), "Новое от клиента")

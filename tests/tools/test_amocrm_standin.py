@@ -112,6 +112,30 @@ def test_the_api_answers_401_once_tokens_are_expired(api, control):
     assert api.get(api.url("/api/v4/leads/pipelines"), timeout=5).status_code == HTTPStatus.UNAUTHORIZED
 
 
+def test_an_uninstall_revokes_every_token_as_amocrm_does_until_a_new_consent(standin, control):
+    url = f"{standin.base_url}/oauth2/access_token"
+    tokens = requests.post(url, json=token_body(code=control("codes")["code"]), timeout=5).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    control("integration/uninstall")
+    call = requests.get(f"{standin.base_url}/api/v4/leads/pipelines", headers=headers, timeout=5)
+    refresh = requests.post(
+        url, json=token_body(grant_type="refresh_token", refresh_token=tokens["refresh_token"]), timeout=5
+    )
+    again = requests.post(url, json=token_body(code=control("codes")["code"]), timeout=5)
+
+    assert call.status_code == HTTPStatus.UNAUTHORIZED
+    assert refresh.status_code == HTTPStatus.UNAUTHORIZED
+    assert refresh.json() == {
+        "title": "Некорректный запрос",
+        "type": "https://developers.amocrm.ru/v3/errors/OAuthProblemJson",
+        "status": 401,
+        "detail": "В запросе отсутствует ряд параметров или параметры невалидны",
+        "hint": "Token has been revoked",
+    }
+    assert again.status_code == HTTPStatus.OK  # reconnecting installs it again
+
+
 # -- validation ----------------------------------------------------------------------------------
 
 

@@ -240,7 +240,8 @@ class Api:
         try:
             return plain_json(200, self.tokens.grant(data))
         except OAuthError as e:
-            return problem(e.status, e.title, "Incorrect request", hint=e.hint)
+            extra = {"type": e.problem_type} if e.problem_type else {}
+            return problem(e.status, e.title, e.detail, hint=e.hint, **extra)
 
     def oauth_subdomain(self, request: Request) -> Response:
         """What amocrm-api-php's getAccountDomainByRefreshToken asks after a failed refresh: the

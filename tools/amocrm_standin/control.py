@@ -195,6 +195,8 @@ class Control:
             return self.tokens.create_code(self.account.base_url)
         if method == "POST" and path == "/tokens/long-lived":
             return {"access_token": self.tokens.issue_long_lived(data.get("token"))}
+        if method == "POST" and path == "/integration/uninstall":
+            return self.tokens.uninstall()
         if method == "POST" and path == "/tokens/expire":
             return self.tokens.expire(refresh=bool(data.get("refresh")))
         if method == "POST" and path == "/failures":

@@ -17,13 +17,26 @@ from tools.amocrm_standin.constants import (
 )
 from tools.amocrm_standin.validation import ControlError
 
+# amoCRM's own answer to a revoked refresh token (amocrm-api-php issues 123 and 315).
+OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
+OAUTH_INVALID = "В запросе отсутствует ряд параметров или параметры невалидны"
+
 
 class OAuthError(Exception):
     """The token endpoint's refusal: amoCRM answers it as a problem with a `hint`."""
 
-    def __init__(self, status: int, hint: str, title: str = "Некорректный запрос") -> None:
+    def __init__(
+        self,
+        status: int,
+        hint: str,
+        title: str = "Некорректный запрос",
+        *,
+        detail: str = "Incorrect request",
+        problem_type: str | None = None,
+    ) -> None:
         super().__init__(hint)
         self.status, self.hint, self.title = status, hint, title
+        self.detail, self.problem_type = detail, problem_type
 
 
 class Tokens:
@@ -46,6 +59,7 @@ class Tokens:
             self.codes: dict[str, float] = {}
             self.access_tokens: dict[str, float] = {}
             self.refresh_tokens: dict[str, float] = {}
+            self.uninstalled = False
 
     def is_valid(self, access_token: str) -> bool:
         with self.lock:
@@ -77,9 +91,14 @@ class Tokens:
                 expires_at = self.codes.pop(code, None) if isinstance(code, str) else None
                 if expires_at is None or expires_at <= now:
                     raise OAuthError(400, "Authorization code has been revoked")
+                self.uninstalled = False  # installed again by the admin's consent
             elif data["grant_type"] == "refresh_token":
                 refresh = data.get("refresh_token")
                 expires_at = self.refresh_tokens.pop(refresh, None) if isinstance(refresh, str) else None
+                if expires_at is None and self.uninstalled:
+                    raise OAuthError(
+                        401, "Token has been revoked", detail=OAUTH_INVALID, problem_type=OAUTH_PROBLEM
+                    )
                 if expires_at is None or expires_at <= now:
                     raise OAuthError(400, "Token has been revoked")
             else:
@@ -132,6 +151,15 @@ class Tokens:
         with self.lock:
             self.access_tokens[token] = time.time() + LONG_LIVED_LIFETIME
         return token
+
+    def uninstall(self) -> dict[str, int]:
+        """The account's admin switched the integration off: every token is revoked at once, and
+        only a new consent (a code) brings it back."""
+        with self.lock:
+            revoked = {"access_tokens": len(self.access_tokens), "refresh_tokens": len(self.refresh_tokens)}
+            self.access_tokens, self.refresh_tokens = {}, {}
+            self.uninstalled = True
+            return revoked
 
     def expire(self, *, refresh: bool = False) -> dict[str, int]:
         """Every access token (and with `refresh`, every refresh token) stops working now."""

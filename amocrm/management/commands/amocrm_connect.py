@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from amocrm.exceptions import AmoCRMError
-from amocrm.services import connection
+from amocrm.services import connection, enqueue
 
 
 class Command(BaseCommand):
@@ -23,7 +23,11 @@ class Command(BaseCommand):
             token = connection.oauth_connect(code=code)
         except AmoCRMError as e:
             raise CommandError(f"amoCRM refused the code: {e}") from e
+        waiting = enqueue.lead_sync_waiting_enqueue()
         expiry = f"{timezone.localtime(token.expires_at):%Y-%m-%d %H:%M %Z}"
         self.stdout.write(
-            self.style.SUCCESS(f"Connected {token.base_url}; the access token expires at {expiry}.")
+            self.style.SUCCESS(
+                f"Connected {token.base_url}; the access token expires at {expiry}. "
+                f"{waiting} waiting profile(s) queued."
+            )
         )

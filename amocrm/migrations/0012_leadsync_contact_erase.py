@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('amocrm', '0010_merge_health_site_clock'),
+        ('amocrm', '0011_merge_tokens_revoked'),
     ]
 
     operations = [
