@@ -20,7 +20,7 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
-from accounts import delivery_actions, ledger, payments, phones, services, spreadsheet
+from accounts import admin_personal_data, delivery_actions, ledger, payments, phones, services, spreadsheet
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
@@ -66,7 +66,7 @@ class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["email", "first_name", "last_name", "profile__delivery_address"]
-    inlines = [ProfileInline]
+    inlines = [ProfileInline, admin_personal_data.ConsentRecordInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (_("Personal info"), {"fields": ["first_name", "last_name"]}),
@@ -134,6 +134,7 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
         "referral_reward_withheld",
         "ledger_history",
         "invoices_awaiting",
+        "consents",
         "created_at",
         "updated_at",
     ]
@@ -158,8 +159,13 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
             {"fields": ["referral_code", "referral_url", "referred_by", "referral_reward_withheld"]},
         ),
         (_("Account history"), {"fields": ["invoices_awaiting", "ledger_history"]}),
+        (_("Personal data"), {"fields": ["consents"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    @admin.display(description=_("consents"))
+    def consents(self, obj: Profile) -> str:
+        return admin_personal_data.consents_summary(obj.user) if obj.pk else "—"
 
     @admin.display(description=_("referral link"))
     def referral_url(self, obj: Profile) -> str:

@@ -14,8 +14,8 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, emails, phones, reminders, services
-from accounts.models import BouquetCategory, Delivery, Profile
+from accounts import analytics, emails, legal, phones, reminders, services
+from accounts.models import BouquetCategory, Delivery, LegalText, Profile
 
 MAX_DAYS_AHEAD = 365
 
@@ -144,7 +144,20 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         "delivery_interval",
         "wishes",
         "account_sum",
+        "consent",
     ]
+
+    # 152-FZ art. 9: a separate consent, by its own box, never ticked in advance. The template
+    # renders it with a link to the text (legal/consent.html), which is what the record hashes.
+    consent = forms.BooleanField(
+        label=_("I consent to the processing of my personal data"),
+        required=True,
+        error_messages={
+            "required": _(
+                "Without your consent to the processing of personal data we cannot open an account."
+            )
+        },
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -214,6 +227,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                     referral_code=request.session.get(services.REFERRAL_SESSION_KEY)
                 ),
             )
+            legal.consent_record(user=user, kind=LegalText.Kind.CONSENT, request=request)
         request.session.pop(services.REFERRAL_SESSION_KEY, None)
         analytics.event_push(request, "sign_up", interval=self.cleaned_data["delivery_interval"])
         return user
@@ -318,3 +332,23 @@ class DeliveryMoveForm(forms.Form):
     delivery_on = forms.DateField(
         label=_("New date"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], widget=DateInput()
     )
+
+
+class AccountDeleteForm(forms.Form):
+    """Deleting the account asks for the password: a session left open is not enough."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not right."), code="wrong_password")
+        return password

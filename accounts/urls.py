@@ -13,5 +13,7 @@ urlpatterns = [
     path("deliveries/skip/", views.DeliverySkipConfirmView.as_view(), name="delivery_skip_confirm"),
     path("deliveries/skip/<str:token>/", views.DeliverySkipLinkView.as_view(), name="delivery_skip_link"),
     path("pause/", views.PauseView.as_view(), name="pause"),
+    path("my-data/", views.MyDataView.as_view(), name="my_data"),
+    path("my-data/download/", views.MyDataDownloadView.as_view(), name="my_data_download"),
     path("resume/", views.ResumeView.as_view(), name="resume"),
 ]

@@ -10,25 +10,30 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from accounts import (
     analytics,
+    data_export,
     delivery_actions,
     emails,
+    erasure,
     history,
+    legal,
     progress,
     services,
     skip_links,
     tasks,
 )
-from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
+from accounts.forms import AccountDeleteForm, DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -40,6 +45,42 @@ class HomeView(TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(categories=BouquetCategory.objects.filter(is_active=True), **kwargs)
+
+
+class LegalPageView(TemplateView):
+    """The consent text or the privacy policy, rendered as a consent record would hash it."""
+
+    template_name = "legal/page.html"
+    kind: str = ""
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            document=legal.document_render(kind=self.kind), title=self.title, **kwargs
+        )
+
+
+class CookieChoiceView(View):
+    """The cookie notice's answer (a form post, so no script is needed) and, by GET, the page to
+    change it, linked from the footer."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not analytics.is_enabled():
+            raise Http404
+        context = {"consent": analytics.consent_of(request), "home_url": reverse("home")}
+        return render(request, "legal/cookies.html", context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not analytics.is_enabled():
+            raise Http404
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("home")
+        response = redirect(target)
+        analytics.consent_remember(response, accepted=request.POST.get("choice") == "accept")
+        return response
 
 
 class ProfileMixin(LoginRequiredMixin):
@@ -250,6 +291,44 @@ class PreferencesView(ProfileMixin, FormView):
         analytics.event_push(self.request, "preferences_update")
         messages.success(self.request, _("Your preferences are saved."))
         return super().form_valid(form)
+
+
+class MyDataView(LoginRequiredMixin, FormView):
+    """The customer's data: the download, and deleting the account behind the password."""
+
+    template_name = "accounts/my_data.html"
+    form_class = AccountDeleteForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_context_data(self, **kwargs):
+        consents = self.request.user.consents.select_related("text").order_by("created_at")
+        return super().get_context_data(consents=consents, **kwargs)
+
+    def form_valid(self, form: AccountDeleteForm):
+        erasure.account_erase(user=self.request.user, request=self.request)
+        messages.success(self.request, _("Your account is deleted. We have sent a confirmation by email."))
+        return redirect("home")
+
+    def post(self, request, *args, **kwargs):
+        # Password guesses are limited like a password change (allauth's limiter, per user).
+        if not ratelimit.consume(request, action="change_password", user=request.user):
+            form = self.get_form()
+            form.add_error(None, _("Too many attempts. Please wait a minute and try again."))
+            return self.form_invalid(form)
+        return super().post(request, *args, **kwargs)
+
+
+class MyDataDownloadView(LoginRequiredMixin, View):
+    """Everything the site holds about the customer, as one JSON file to keep."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        data = data_export.customer_data_export(user=request.user)
+        response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+        day = timezone.localdate().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="flower-account-my-data-{day}.json"'
+        return response
 
 
 def referral_landing(request: HttpRequest, referral_code: UUID) -> HttpResponse:

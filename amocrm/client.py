@@ -403,6 +403,10 @@ class AmoCRMClient:
     def contacts_create(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._batch("POST", "/api/v4/contacts", contacts, _embedded("contacts"))
 
+    def contacts_update(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PATCH /api/v4/contacts in chunks of 50; each item has an `id` and only what changes."""
+        return self._batch("PATCH", "/api/v4/contacts", contacts, _embedded("contacts"))
+
     def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
         """The first contact whose EMAIL field equals the address (case-insensitively), or None.
 

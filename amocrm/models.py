@@ -265,6 +265,9 @@ class LeadSync(models.Model):
     )
     # The contact's email when it differs from the customer's login (never applied: shown to staff).
     contact_email = models.CharField(_("email on the amoCRM contact"), max_length=254, blank=True)
+    # The customer deleted the account: the contact's name, phone and email are to be cleared by the
+    # next sync (amocrm.services.erasure), which then empties this.
+    contact_erase_requested_at = models.DateTimeField(_("contact to be erased since"), null=True, blank=True)
     # The pipeline stage last seen on the lead: reading the lead back tells a stage change from this.
     crm_status_id = models.PositiveBigIntegerField(_("amoCRM stage last seen"), null=True, blank=True)
     # When amoCRM last changed the lead / the contact, as applied here: anything older changes nothing

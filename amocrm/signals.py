@@ -10,10 +10,11 @@ listened to: a save is not a change to tell, the service that changed something 
 from django.conf import settings
 from django.dispatch import receiver
 
-from accounts.models import Profile
+from accounts.erasure import account_erased
+from accounts.models import Profile, User
 from accounts.signals import Action, Origin, profile_changed
 from amocrm import mapping
-from amocrm.services import enqueue, notes
+from amocrm.services import enqueue, erasure, notes
 
 
 @receiver(profile_changed, dispatch_uid="amocrm.profile_changed")
@@ -36,3 +37,13 @@ def on_profile_changed(
         return
     if fields or noted:
         enqueue.lead_sync_request(profile=profile, site_changed=mapping.keys_changed_by(fields))
+
+
+@receiver(account_erased, dispatch_uid="amocrm.account_erased")
+def on_account_erased(sender, user: User, profile: Profile | None, **kwargs) -> None:
+    # Same transaction as the erasure: the sync clears the lead's fields (the site's change wins
+    # their conflict clock) and the contact, and posts the note.
+    if profile is None:
+        return
+    enqueue.lead_sync_request(profile=profile, site_changed=mapping.keys_changed_by(erasure.ERASED_FIELDS))
+    erasure.erasure_record(profile=profile)

@@ -2,10 +2,14 @@ import logging
 import re
 import uuid
 
+from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect
 from django.template import loader
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.http import urlencode
 from django.utils.log import log_response
 
 from flower_account.logging import request_id_var
@@ -100,3 +104,30 @@ class FormCharsetMiddleware:
             )
             return response
         return self.get_response(request)
+
+
+class AdminTwoFactorMiddleware:
+    """With ADMIN_REQUIRE_2FA, a staff member without an authenticator app reaches no admin page:
+    each is sent to set one up first (allauth.mfa), then back. The code itself is asked at every
+    sign-in by allauth's login stage, for every account that has an authenticator."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.admin_prefix = "/" + settings.ADMIN_URL.lstrip("/")
+
+    def __call__(self, request):
+        if self._needs_setup(request):
+            setup = reverse("mfa_activate_totp")
+            return redirect(f"{setup}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+    def _needs_setup(self, request) -> bool:
+        user = getattr(request, "user", None)
+        return (
+            settings.ADMIN_REQUIRE_2FA
+            and request.path.startswith(self.admin_prefix)
+            and user is not None
+            and user.is_authenticated
+            and user.is_staff
+            and not is_mfa_enabled(user, ["totp"])
+        )

@@ -28,6 +28,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base for links that leave the site: referral links and links in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# Where staff put replacements for the legal texts (legal/consent.html, legal/privacy.html) without
+# a release; empty: the texts shipped in templates/legal/ (docs/personal-data.md).
+LEGAL_TEXTS_DIR = env.str("LEGAL_TEXTS_DIR", default="")
+
 ROOT_URLCONF = "flower_account.urls"
 WSGI_APPLICATION = "flower_account.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -45,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_tasks_db",
     "accounts",
     "amocrm",
@@ -64,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "flower_account.middleware.PrivatePagesMiddleware",
+    "flower_account.middleware.AdminTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -72,7 +78,8 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # LEGAL_TEXTS_DIR first: staff replace legal/consent.html or legal/privacy.html there.
+        "DIRS": [*([LEGAL_TEXTS_DIR] if LEGAL_TEXTS_DIR else []), BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -81,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.analytics_context",
+                "accounts.context_processors.legal_context",
             ],
         },
     },
@@ -184,6 +192,16 @@ ACCOUNT_RATE_LIMITS = {
     # amoCRM, whose few requests a second the whole deployment shares; more is a 429 page.
     "account_action": env.str("ACCOUNT_ACTION_RATE_LIMIT", default="10/m/user,60/h/user"),
 }
+
+# Staff two-factor sign-in (allauth.mfa): an authenticator app (TOTP) and recovery codes. With
+# ADMIN_REQUIRE_2FA a staff member without one is sent to set it up before any admin page, and
+# allauth asks every sign-in of an account that has one for its code.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Flower Account"
+MFA_TOTP_TOLERANCE = 1  # a phone's clock 30 s off still works
+# Wrong codes count as failed logins (allauth's "login_failed" limit above, per account), and
+# allauth refuses a code already used within its period.
 
 # SESSIONS AND COOKIES
 # ------------------------------------------------------------------------------
@@ -348,6 +366,11 @@ LOGGING = {
 
 # FLOWER ACCOUNT
 # ------------------------------------------------------------------------------
+# The operator of personal data (152-FZ), named in the consent, the privacy policy and every footer.
+OPERATOR_NAME = env.str("OPERATOR_NAME", default="ИП Цветкова Анна Сергеевна")
+OPERATOR_INN = env.str("OPERATOR_INN", default="000000000000")
+OPERATOR_ADDRESS = env.str("OPERATOR_ADDRESS", default="Москва, ул. Цветочная, 1")
+OPERATOR_EMAIL = env.str("OPERATOR_EMAIL", default="privacy@flower-account.local")
 # /readyz answers 503 when a profile change has waited longer than this for amoCRM (seconds).
 READYZ_SYNC_MAX_AGE = env.int("READYZ_SYNC_MAX_AGE", default=15 * 60)
 # How many upcoming delivery dates the account page lists.

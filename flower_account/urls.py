@@ -1,6 +1,7 @@
 """Paths are a contract (tests and emails use them): /signup/, /login/, /login/code/, /logout/,
 /forgot-password/, /reset-password/<uidb64>/<token>/, /account/, /account/preferences/,
-/account/deliveries/skip/<token>/, /<referral uuid>/, /healthz.
+/account/deliveries/skip/<token>/, /account/my-data/, /personal-data/consent/, /personal-data/policy/,
+/cookies/, /account/2fa/ (allauth.mfa, staff), /<referral uuid>/, /healthz.
 
 Only the allauth views the site uses are mounted, under allauth's own URL names, so there is one
 login, one signup and one password-reset flow (Django's) and no unused allauth pages.
@@ -15,6 +16,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from accounts import views as account_views
+from accounts.models import LegalText
 from flower_account import health
 
 admin.site.site_header = _("Flower Account administration")
@@ -33,6 +35,10 @@ urlpatterns = [
     path("logout/", allauth_views.logout, name="account_logout"),
     path("inactive/", allauth_views.account_inactive, name="account_inactive"),
     path("account/password/", allauth_views.password_change, name="account_change_password"),
+    # Staff two-factor sign-in (allauth.mfa): the code page at login, the authenticator app's setup,
+    # recovery codes; setting it up asks for the password again when the login is not recent.
+    path("account/2fa/", include("allauth.mfa.urls")),
+    path("account/reauthenticate/", allauth_views.reauthenticate, name="account_reauthenticate"),
     path("forgot-password/", account_views.PasswordResetView.as_view(), name="account_reset_password"),
     path(
         "forgot-password/sent/",
@@ -51,6 +57,17 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
+    path(
+        "personal-data/consent/",
+        account_views.LegalPageView.as_view(kind=LegalText.Kind.CONSENT, title=_("Consent to processing")),
+        name="legal_consent",
+    ),
+    path(
+        "personal-data/policy/",
+        account_views.LegalPageView.as_view(kind=LegalText.Kind.PRIVACY, title=_("Privacy policy")),
+        name="legal_privacy",
+    ),
+    path("cookies/", account_views.CookieChoiceView.as_view(), name="cookie_choice"),
     path("account/", include("accounts.urls")),
     path("amocrm/", include("amocrm.urls")),
     path("healthz", health.healthz, name="healthz"),

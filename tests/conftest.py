@@ -23,6 +23,14 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _admin_2fa_off_unless_marked(request, settings):
+    # ADMIN_REQUIRE_2FA is on by default (and in production); tests about other admin behaviour log
+    # staff in with force_login and no authenticator app. Tests of the rule itself are marked.
+    if request.node.get_closest_marker("admin_2fa") is None:
+        settings.ADMIN_REQUIRE_2FA = False
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # Rate-limit counters live in the cache; each test starts with none.
     from django.core.cache import cache
@@ -200,6 +208,7 @@ def signup_data(password):
             "delivery_interval": "biweekly",
             "wishes": "Побольше пионов, без лилий",
             "account_sum": "3000,50",
+            "consent": "on",  # the separate consent to processing (152-FZ), never ticked in advance
         }
         data.update(overrides)
         return data

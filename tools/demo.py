@@ -47,7 +47,8 @@ def _stop_on_sigterm() -> Iterator[None]:
 
 
 def run(port: int, standin_port: int) -> None:
-    stack = Stack(fresh_sqlite(DEMO_DB), port=port, standin_port=standin_port, debug=True)
+    # The demo's staff login is a password alone (printed below); production requires the code too.
+    stack = Stack(fresh_sqlite(DEMO_DB), port=port, standin_port=standin_port, debug=True, admin_2fa=False)
     site, standin = stack.site_url, stack.standin
     with _stop_on_sigterm():
         try:
@@ -62,6 +63,7 @@ def run(port: int, standin_port: int) -> None:
                 f"  site             {site}/   (sign up, or log in as {DEMO_CUSTOMER[0]} / "
                 f"{DEMO_CUSTOMER[1]})\n"
                 f"  admin            {site}/admin/   staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[1]}\n"
+                "                   (two-factor sign-in is OFF in the demo: ADMIN_REQUIRE_2FA=false)\n"
                 f"  amoCRM stand-in  {standin.base_url}/   its leads; change a sum or a status as a manager\n"
                 f"  database         {DEMO_DB.name} (recreated on every run)\n",
                 flush=True,

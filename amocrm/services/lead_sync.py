@@ -44,7 +44,7 @@ from amocrm.exceptions import (
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
-from amocrm.services import notes
+from amocrm.services import erasure, notes
 from amocrm.services.connection import client_get
 from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
@@ -311,6 +311,7 @@ def lead_sync_profiles(
             _update(client, [j for j in jobs if j.is_open and j.lead_id is not None], full=full)
             _notes(client, [j for j in jobs if j.lead_id is not None])
             _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter, contacts)
+            erasure.contacts_erase(client, [j for j in jobs if j.lead_id is not None])
         except AmoCRMError as e:
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.
             for job in jobs:

@@ -41,6 +41,7 @@ from tools.amocrm_standin.validation import (
     Errors,
     check_account_settings,
     check_contact,
+    check_contact_update,
     check_field_change,
     check_lead,
     check_link,
@@ -419,6 +420,32 @@ class Account:
         contact["updated_at"], contact["updated_by"] = _now(), by
         item = webhook_contact(contact, self.fields["contacts"], old_responsible=old_responsible)
         return ("update_contact", item)
+
+    def contacts_update(self, items: list[Any]) -> tuple[list[dict[str, Any]], list[Event]]:
+        """A PATCH of each contact (by its id), in the answer's shape, with update_contact events."""
+        with self.lock:
+            checked = validate_batch(
+                items,
+                lambda item, errors: check_contact_update(
+                    item, errors, fields=self.fields["contacts"], contacts=self.contacts
+                ),
+            )
+            answer: list[dict[str, Any]] = []
+            events: list[Event] = []
+            for index, (item, contact_checked) in enumerate(zip(items, checked, strict=True)):
+                contact = self.contacts[item["id"]]
+                names, cf = contact_checked["names"], contact_checked["cf"]
+                events.append(self.apply_contact_update(contact, names, cf, by=API_USER_ID))
+                answer.append(
+                    {
+                        "id": contact["id"],
+                        "name": contact["name"],
+                        "updated_at": contact["updated_at"],
+                        "request_id": str(item.get("request_id", index)),
+                        "_links": {"self": {"href": f"{self.base_url}/api/v4/contacts/{contact['id']}"}},
+                    }
+                )
+            return answer, events
 
     def contact_get(self, contact_id: int) -> dict[str, Any] | None:
         with self.lock:

@@ -437,6 +437,25 @@ def check_contact(item: Any, errors: Errors, *, fields: Fields) -> dict:
     return checked
 
 
+def check_contact_update(item: Any, errors: Errors, *, fields: Fields, contacts: Collection[int]) -> dict:
+    """One item of `PATCH /api/v4/contacts`: an existing contact's id, and what changes (names,
+    custom field values; a field with `"values": null` is cleared)."""
+    checked: dict[str, Any] = {"cf": [], "item": item, "names": {}}
+    if not isinstance(item, dict):
+        errors.add("InvalidType", "", "A contact must be an object")
+        return checked
+    if not is_int(item.get("id")):
+        errors.add("NotBlank", "id", "Every contact needs its integer id.")
+    elif item["id"] not in contacts:
+        errors.add("NotFound", "id", "The contact does not exist.")
+    check_common(item, CONTACT_KEYS, errors)
+    checked["names"] = {key: item[key] for key in ("name", "first_name", "last_name") if key in item}
+    if checked["names"].get("name") == "" and is_int(item.get("id")):
+        checked["names"]["name"] = f"Контакт #{item['id']}"  # amoCRM names a nameless contact by its id
+    checked["cf"] = check_custom_fields(fields, item.get("custom_fields_values"), errors)
+    return checked
+
+
 def check_link(item: Any, errors: Errors, *, contacts: Collection[int]) -> dict:
     if not isinstance(item, dict):
         errors.add("InvalidType", "", "A link must be an object")

@@ -55,6 +55,8 @@ def fill_signup(page: Any, data: dict[str, str]) -> None:
     page.fill("[name=account_sum]", data["account_sum"])
     page.check(f"input[name=bouquet_category][value={data['bouquet_category']}]")
     page.check(f"input[name=delivery_interval][value={data['delivery_interval']}]")
+    if data.get("consent"):
+        page.check("input[name=consent]")
 
 
 def sign_up(page: Any, data: dict[str, str]) -> None:

@@ -134,6 +134,7 @@ def signup_data(email: str, password: str = PASSWORD, **changes: str) -> dict[st
         "delivery_interval": "weekly",
         "wishes": "Пионы и эвкалипт, без лилий.",
         "account_sum": "5000",
+        "consent": "on",  # the separate consent to processing of personal data (152-FZ)
         **changes,
     }
 

@@ -43,8 +43,12 @@ class Stack:
         port: int = 0,
         standin_port: int = 0,
         debug: bool = False,
+        admin_2fa: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.admin_2fa = admin_2fa
+        self.extra_env = dict(env or {})  # more settings for the site, e.g. GTM_CONTAINER_ID
         self.workdir = workdir
         self.debug = debug
         self.port = port or free_port()
@@ -61,6 +65,8 @@ class Stack:
         extra = {
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             "AMOCRM_TOKEN_KEYS": Fernet.generate_key().decode(),
+            "ADMIN_REQUIRE_2FA": "true" if self.admin_2fa else "false",
+            **self.extra_env,
         }
         if self.email_dir is not None:
             self.email_dir.mkdir(parents=True, exist_ok=True)
