@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    # Before django_tasks_db: its `db_worker` is replaced by ours, which outlives a database restart
+    # (as staticfiles replaces `runserver`).
+    "flower_account",
     "django_tasks_db",
     "accounts",
     "amocrm",
@@ -90,6 +93,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A connection kept across requests (and the worker's, across tasks) is checked before reuse, so a
+# database restart costs one reconnect instead of an error.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Local SQLite has two writers (the site and the task worker): take the write lock when a
     # transaction starts and wait for it, instead of failing with "database is locked".
@@ -339,6 +345,9 @@ LOGGING = {
 # ------------------------------------------------------------------------------
 # /readyz answers 503 when a profile change has waited longer than this for amoCRM (seconds).
 READYZ_SYNC_MAX_AGE = env.int("READYZ_SYNC_MAX_AGE", default=15 * 60)
+# Monitoring presents this as `Authorization: Bearer <token>` to read /readyz's details (staff may
+# too); everyone else gets the status and the names of failing checks. Empty: staff only.
+READYZ_TOKEN = env.str("READYZ_TOKEN", default="")
 # How many upcoming delivery dates the account page lists.
 UPCOMING_DELIVERIES_SHOWN = 4
 # The admin lives at a path of your choosing in production (it ends with a slash).

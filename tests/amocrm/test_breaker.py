@@ -150,11 +150,11 @@ def test_queued_changes_wait_untouched_while_it_is_open(oauth_token, profile_fac
     assert sync.next_attempt_at == breaker_state().retry_at
 
 
-def test_readyz_warns_of_an_open_breaker_without_failing(client, settings, oauth_token):
+def test_readyz_warns_of_an_open_breaker_without_failing(admin_client, settings, oauth_token):
     settings.AMOCRM_LONG_LIVED_TOKEN = "x"
     DatabaseBreaker().failed(AmoCRMForbidden("amoCRM blocked the account", status=403))
 
-    response = client.get(reverse("readyz"))
+    response = admin_client.get(reverse("readyz"))
 
     assert response.status_code == HTTPStatus.OK
     body = response.json()
