@@ -407,8 +407,11 @@ AMOCRM_ACCOUNT_ID = env.str("AMOCRM_ACCOUNT_ID", default="")
 # AMOCRM_BASE_URL host (flowers for https://flowers.amocrm.ru). Set it when the base URL has none.
 AMOCRM_ACCOUNT_SUBDOMAIN = env.str("AMOCRM_ACCOUNT_SUBDOMAIN", default="")
 # The circuit breaker: a 403/402 (a blocked account, a lapsed plan) or AMOCRM_BREAKER_FAILURES 5xx or
-# timeouts in a row stop every process calling amoCRM; after AMOCRM_BREAKER_COOLDOWN seconds (twice
-# that for a block) one probe call decides whether it closes.
+# timeouts in a row stop every process calling amoCRM; after a cool-down one probe call decides
+# whether it closes. An outage's first cool-down is AMOCRM_BREAKER_FIRST_COOLDOWN seconds, doubled
+# by each failed probe up to AMOCRM_BREAKER_COOLDOWN; a block or a lapsed plan waits twice
+# AMOCRM_BREAKER_COOLDOWN each time.
+AMOCRM_BREAKER_FIRST_COOLDOWN = env.int("AMOCRM_BREAKER_FIRST_COOLDOWN", default=10)
 AMOCRM_BREAKER_COOLDOWN = env.int("AMOCRM_BREAKER_COOLDOWN", default=300)
 AMOCRM_BREAKER_FAILURES = env.int("AMOCRM_BREAKER_FAILURES", default=5)
 # Post the site's events (signup, skips, pauses, preference changes, staff corrections) to the
