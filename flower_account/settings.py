@@ -112,6 +112,9 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Background work (the amoCRM sync) runs on django.tasks; tasks are rows in the database and
 # `manage.py db_worker` runs them (Procfile `worker`). The web process only enqueues.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A task RUNNING longer than this lost its worker (killed, or its machine gone): `db_worker` fails it
+# and queues it again (flower_account.worker). Longer than the longest task (a 1,000-lead resync).
+TASKS_RUNNING_LEASE = env.int("TASKS_RUNNING_LEASE", default=15 * 60)
 
 # AUTH
 # ------------------------------------------------------------------------------
