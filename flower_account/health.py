@@ -62,6 +62,8 @@ def check_cache() -> tuple[bool, str]:
         cache.delete(key)
     except Exception:  # noqa: BLE001 - any cache client error means "not ready"
         return False, "unavailable"
+    if getattr(cache, "is_falling_back", False):
+        return False, "unavailable (counting in each process's memory)"
     if stored != value:
         return False, "not storing values"
     return True, "ok"

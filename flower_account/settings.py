@@ -106,6 +106,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # ------------------------------------------------------------------------------
 # Local memory by default; production points CACHE_URL at Redis so rate limits are shared.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# How long a Redis call may take (connect, then each answer) before this process counts in its own
+# memory for a few seconds instead (flower_account.cache): sign-in keeps working with Redis down or hung.
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.25)
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "flower_account.cache.FallbackRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=CACHE_SOCKET_TIMEOUT, socket_timeout=CACHE_SOCKET_TIMEOUT
+    )
 
 # TASKS
 # ------------------------------------------------------------------------------
