@@ -43,8 +43,10 @@ class Stack:
         port: int = 0,
         standin_port: int = 0,
         debug: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.extra_env = extra_env or {}  # e.g. CACHE_URL for a run that needs a real cache
         self.workdir = workdir
         self.debug = debug
         self.port = port or free_port()
@@ -70,8 +72,7 @@ class Stack:
             self.port,
             debug=self.debug,
             count_rate_limits=self.debug,
-            **extra,
-            **oauth_env(self.site_url, self.standin.base_url),
+            **{**extra, **oauth_env(self.site_url, self.standin.base_url), **self.extra_env},
         )
         prepare(self.env, static=not self.debug)  # DEBUG off: WhiteNoise serves the collected files
         self._spawn("site", runserver_args(self.port) if self.debug else gunicorn_args(self.port))
