@@ -36,6 +36,14 @@ def check_database() -> tuple[bool, str]:
             cursor.fetchone()
     except DatabaseError:
         return False, "unavailable"
+    return True, "ok"
+
+
+def check_database_writes() -> tuple[bool, str]:
+    """Readiness asks more than liveness: the database must also take a write."""
+    ok, detail = check_database()
+    if not ok:
+        return ok, detail
     try:
         database_write_probe()
     except DatabaseError:
@@ -100,7 +108,7 @@ def warn_amocrm_breaker() -> str | None:
 
 
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
-    "database": check_database,
+    "database": check_database_writes,
     "cache": check_cache,
     "amocrm_sync": check_amocrm_backlog,
 }
