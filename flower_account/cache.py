@@ -17,6 +17,7 @@ from typing import Any
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ class FallbackRedisCache(RedisCache):
         super().__init__(server, params)
         self._fallback = LocMemCache(f"redis-fallback-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._redis_again_at = 0.0  # time.monotonic() after which Redis is tried again
+        # Keys of `add`s that timed out: a hung Redis runs them when it wakes up, and allauth's
+        # lock (an `add`) would then refuse every attempt on that key for its 10 s (429s).
+        self._undo_adds: set[str] = set()
 
     @property
     def is_falling_back(self) -> bool:
@@ -38,8 +42,13 @@ class FallbackRedisCache(RedisCache):
         if not self.is_falling_back:
             method: Callable[..., Any] = getattr(super(), name)
             try:
+                if self._undo_adds:
+                    super().delete_many(list(self._undo_adds))
+                    self._undo_adds.clear()
                 return method(*args, **kwargs)
             except (RedisError, OSError) as error:
+                if name == "add" and isinstance(error, RedisTimeoutError):
+                    self._undo_adds.add(args[0] if args else kwargs["key"])
                 self._redis_again_at = time.monotonic() + FALLBACK_FOR
                 logger.warning(
                     "cache.redis_unavailable error=%s fallback_s=%.0f", type(error).__name__, FALLBACK_FOR

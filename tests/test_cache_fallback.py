@@ -143,3 +143,34 @@ def test_readyz_says_the_cache_is_down_while_redis_is_down(client, db, site_cach
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json() == {"status": "error", "failing": ["cache"]}
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    from tools.harness.services import RedisServer
+
+    try:
+        server = RedisServer(tmp_path / "redis").start()
+    except Exception as error:  # noqa: BLE001 - no redis-server on this machine
+        pytest.skip(f"no private redis-server: {error}")
+    yield server
+    server.stop()
+
+
+def test_a_lock_taken_while_redis_hung_does_not_outlive_the_hang(private_redis, monkeypatch):
+    import redis
+
+    monkeypatch.setattr("flower_account.cache.FALLBACK_FOR", 0)  # try Redis again at once
+    cache = redis_cache(private_redis.url)
+    raw = redis.Redis.from_url(private_redis.url, socket_timeout=5)
+    lock = "allauth:rl:login:127.0.0.1:lock"
+    cache.get("warm")  # a connection in the pool, as a serving process has: the command is sent
+
+    private_redis.freeze()
+    assert cache.add(lock, True, timeout=10)  # times out on Redis, taken in the process's memory
+    private_redis.thaw()
+    raw.ping()  # Redis is awake and has run what waited for it, the `add` included
+
+    cache.get("anything")  # the first call that reaches Redis again
+
+    assert not raw.exists(cache.make_and_validate_key(lock))
