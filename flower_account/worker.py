@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connections
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
@@ -34,6 +34,10 @@ RECONNECT_MAX_WAIT = 30.0
 REAP_EVERY = 60.0  # seconds between two looks for tasks past their lease
 ABANDONED = "flower_account.worker.WorkerLost"  # the exception path staff see on a reaped task
 LOST_DATABASE_ERRORS = {"django.db.utils.OperationalError", "django.db.utils.InterfaceError"}
+# What PostgreSQL's errors say when the connection, not the query, failed ("server closed the
+# connection unexpectedly", "terminating connection due to administrator command", "the connection
+# is closed"); an OperationalError about the query itself ("no such table") would fail again.
+LOST_CONNECTION_WORDS = ("connection", "connect to server", "SSL SYSCALL")
 
 
 def tasks_requeue(*, results: "list[DBTaskResult]", why: str) -> int:
@@ -93,7 +97,8 @@ class ResilientWorker(Worker):
                 finished = self._step()
             except (OperationalError, InterfaceError) as error:
                 if is_locked_database_exception(error):
-                    continue  # SQLite's lock: it is released soon
+                    self.sleep(self.interval)  # SQLite's lock: it is released soon
+                    continue
                 self._database_lost(error)
                 continue
             if finished:
@@ -101,6 +106,7 @@ class ResilientWorker(Worker):
 
     def _step(self) -> bool:
         """Claim and run one task (or wait); True when the worker is done (batch, max tasks)."""
+        close_old_connections()  # as the library does: drop connections past CONN_MAX_AGE or broken
         if self._lost_since is not None:
             self._database_back()
         if time.monotonic() >= self._next_reap:
@@ -118,6 +124,7 @@ class ResilientWorker(Worker):
         self._wait = RECONNECT_FIRST_WAIT  # a whole claim went through: the next outage starts afresh
         if task_result is not None:
             self.run_task(task_result)
+            close_old_connections()
         elif self.batch:
             logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
             return True
@@ -140,7 +147,10 @@ class ResilientWorker(Worker):
 
     @staticmethod
     def _lost_database(db_task_result: DBTaskResult) -> bool:
-        return db_task_result.exception_class_path in LOST_DATABASE_ERRORS
+        if db_task_result.exception_class_path not in LOST_DATABASE_ERRORS:
+            return False
+        message = db_task_result.traceback.strip().rsplit("\n", 1)[-1]
+        return any(word in message for word in LOST_CONNECTION_WORDS)
 
     def _database_lost(self, error: DatabaseError) -> None:
         if self._lost_since is None:

@@ -172,3 +172,14 @@ def test_db_worker_is_the_resilient_worker(monkeypatch):
     call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval=0", verbosity=0)
 
     assert worker_tasks.runs == ["via manage.py"]
+
+
+def test_a_task_whose_query_fails_is_not_run_again_for_ever():
+    from django.db import OperationalError
+
+    worker_tasks.record.enqueue(value="missing table")
+    worker_tasks.fail_next.append(OperationalError("no such table: flowers"))
+
+    run_worker()
+
+    assert [r.status for r in results()] == [TaskResultStatus.FAILED]
