@@ -29,9 +29,11 @@ class FallbackRedisCache(RedisCache):
         super().__init__(server, params)
         self._fallback = LocMemCache(f"redis-fallback-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._redis_again_at = 0.0  # time.monotonic() after which Redis is tried again
-        # Keys of `add`s that timed out: a hung Redis runs them when it wakes up, and allauth's
-        # lock (an `add`) would then refuse every attempt on that key for its 10 s (429s).
-        self._undo_adds: set[str] = set()
+        # Deletes Redis still owes once it answers again. allauth's lock is an `add` (10 s) and a
+        # `delete`: an `add` that timed out is run by a hung Redis when it wakes up, and a
+        # `delete` made in memory leaves a lock taken in Redis before; either answered 429 on
+        # that key for up to 10 s after Redis came back.
+        self._owed_deletes: set[str] = set()
 
     @property
     def is_falling_back(self) -> bool:
@@ -39,20 +41,23 @@ class FallbackRedisCache(RedisCache):
         return time.monotonic() < self._redis_again_at
 
     def _either(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        key = args[0] if args else kwargs.get("key")
         if not self.is_falling_back:
             method: Callable[..., Any] = getattr(super(), name)
             try:
-                if self._undo_adds:
-                    super().delete_many(list(self._undo_adds))
-                    self._undo_adds.clear()
+                if self._owed_deletes:
+                    super().delete_many(list(self._owed_deletes))
+                    self._owed_deletes.clear()
                 return method(*args, **kwargs)
             except (RedisError, OSError) as error:
-                if name == "add" and isinstance(error, RedisTimeoutError):
-                    self._undo_adds.add(args[0] if args else kwargs["key"])
+                if name == "delete" or (name == "add" and isinstance(error, RedisTimeoutError)):
+                    self._owed_deletes.add(key)
                 self._redis_again_at = time.monotonic() + FALLBACK_FOR
                 logger.warning(
                     "cache.redis_unavailable error=%s fallback_s=%.0f", type(error).__name__, FALLBACK_FOR
                 )
+        elif name == "delete":
+            self._owed_deletes.add(key)
         return getattr(self._fallback, name)(*args, **kwargs)
 
     def add(self, *args: Any, **kwargs: Any) -> bool:

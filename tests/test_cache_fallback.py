@@ -174,3 +174,26 @@ def test_a_lock_taken_while_redis_hung_does_not_outlive_the_hang(private_redis, 
     cache.get("anything")  # the first call that reaches Redis again
 
     assert not raw.exists(cache.make_and_validate_key(lock))
+
+
+def test_a_lock_released_while_falling_back_is_released_in_redis_too(private_redis, monkeypatch):
+    import types
+
+    import redis
+
+    clock = types.SimpleNamespace(now=1000.0)
+    monkeypatch.setattr("flower_account.cache.time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    cache = redis_cache(private_redis.url)
+    raw = redis.Redis.from_url(private_redis.url, socket_timeout=5)
+    lock = "allauth:rl:signup:127.0.0.1:lock"
+    assert cache.add(lock, True, timeout=10)  # taken in Redis; then Redis hangs
+
+    private_redis.freeze()
+    cache.get("history")  # times out: the process falls back to its memory
+    cache.delete(lock)  # released in memory only: Redis is not asked while falling back
+    private_redis.thaw()
+    clock.now += 60  # the fallback is over
+
+    cache.get("anything")  # the first call that reaches Redis again
+
+    assert not raw.exists(cache.make_and_validate_key(lock))
