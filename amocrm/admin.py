@@ -74,7 +74,7 @@ class AmoCRMAccountAdmin(ReadOnlyAdmin):
 @admin.register(CircuitBreaker)
 class CircuitBreakerAdmin(ReadOnlyAdmin):
     list_display = ["name", "is_open", "reason", "opened_at", "retry_at", "calls_while_open", "detail"]
-    fields = [*list_display, "probe_until", "failures", "updated_at"]
+    fields = [*list_display, "probe_until", "cooldown_seconds", "failures", "updated_at"]
 
 
 def lead_link(lead_id: int | None, *, base_url: str | None = None) -> str:

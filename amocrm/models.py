@@ -195,6 +195,7 @@ class CircuitBreaker(models.Model):
     probe_until = models.DateTimeField(_("probe in flight until"), null=True, blank=True)
     failures = models.PositiveIntegerField(_("failures in a row"), default=0)
     calls_while_open = models.PositiveIntegerField(_("probe calls while open"), default=0)
+    cooldown_seconds = models.PositiveIntegerField(_("current cool-down (seconds)"), default=0)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

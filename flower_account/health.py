@@ -1,19 +1,24 @@
 """/healthz and /readyz: is this instance alive, and able to do its whole job?
 
-Liveness (/healthz, for the load balancer) only asks the database. Readiness also asks the cache (rate
-limits and sessions depend on it) and how long the oldest profile change has waited for amoCRM:
-a growing backlog means the worker is down or amoCRM refuses us, which customers would not
-notice but the business would. Every check is reported, so monitoring shows which one failed.
+Liveness (/healthz, for the load balancer) only asks the database. Readiness also writes to it (a
+full disk answers reads and refuses every signup), asks the cache (rate limits depend on it) and
+how long the oldest profile change has waited for amoCRM: a growing backlog means the worker is
+down or amoCRM refuses us, which customers would not notice but the business would.
+
+Anyone gets the status and the names of the failing checks; what each check saw, and the warnings
+(which name the amoCRM account's trouble and since when), only staff or a caller presenting
+READYZ_TOKEN as `Authorization: Bearer <token>`.
 """
 
 import datetime
+import hmac
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -21,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from amocrm.models import LeadSync, ReconcileCursor
 from amocrm.services.breaker import breaker_state
 from amocrm.services.connection import is_enabled as amocrm_is_enabled
+from flower_account.models import Heartbeat
 
 
 def check_database() -> tuple[bool, str]:
@@ -33,14 +39,41 @@ def check_database() -> tuple[bool, str]:
     return True, "ok"
 
 
+def check_database_writes() -> tuple[bool, str]:
+    """Readiness asks more than liveness: the database must also take a write."""
+    ok, detail = check_database()
+    if not ok:
+        return ok, detail
+    try:
+        database_write_probe()
+    except DatabaseError:
+        return False, "not writable"
+    return True, "ok"
+
+
+def database_write_probe() -> None:
+    """Write a row and commit it: a full disk still answers reads but fails the commit.
+
+    One row, updated in place (the heartbeat's time), so the probe never grows the table.
+    """
+    with transaction.atomic():
+        Heartbeat.objects.update_or_create(pk=Heartbeat.READYZ, defaults={"beat_at": timezone.now()})
+
+
 def check_cache() -> tuple[bool, str]:
-    key, value = "readyz-probe", uuid.uuid4().hex
+    # One key per probe: probes that overlap (several load balancers, several web processes) must
+    # not read each other's value.
+    key, value = f"readyz-probe:{uuid.uuid4().hex}", "1"
     try:
         cache.set(key, value, timeout=10)
-        if cache.get(key) != value:
-            return False, "not storing values"
+        stored = cache.get(key)
+        cache.delete(key)
     except Exception:  # noqa: BLE001 - any cache client error means "not ready"
         return False, "unavailable"
+    if getattr(cache, "is_falling_back", False):
+        return False, "unavailable (counting in each process's memory)"
+    if stored != value:
+        return False, "not storing values"
     return True, "ok"
 
 
@@ -75,7 +108,7 @@ def warn_amocrm_breaker() -> str | None:
 
 
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
-    "database": check_database,
+    "database": check_database_writes,
     "cache": check_cache,
     "amocrm_sync": check_amocrm_backlog,
 }
@@ -118,14 +151,29 @@ WARNINGS: dict[str, Callable[[], str | None]] = {
 }
 
 
+def may_see_details(request: HttpRequest) -> bool:
+    """Staff, or a caller presenting READYZ_TOKEN (monitoring), may read what each check saw."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.READYZ_TOKEN
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    return (
+        bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), token.encode())
+    )
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     results = {name: check() for name, check in CHECKS.items()}
     ready = all(ok for ok, _ in results.values())
-    body: dict[str, Any] = {
-        "status": "ok" if ready else "error",
-        "checks": {name: detail for name, (_, detail) in results.items()},
-    }
+    status = 200 if ready else 503
+    body: dict[str, Any] = {"status": "ok" if ready else "error"}
+    if not may_see_details(request):
+        # Strangers learn only which check fails: the details name the amoCRM account's trouble.
+        if not ready:
+            body["failing"] = [name for name, (ok, _) in results.items() if not ok]
+        return JsonResponse(body, status=status)
+    body["checks"] = {name: detail for name, (_, detail) in results.items()}
     if warnings := {name: text for name, warn in WARNINGS.items() if (text := warn())}:
         body["warnings"] = warnings
-    return JsonResponse(body, status=200 if ready else 503)
+    return JsonResponse(body, status=status)

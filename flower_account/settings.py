@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    # Before django_tasks_db: its `db_worker` is replaced by ours, which outlives a database restart
+    # (as staticfiles replaces `runserver`).
+    "flower_account",
     "allauth.mfa",
     "django_tasks_db",
     "accounts",
@@ -99,6 +102,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A connection kept across requests (and the worker's, across tasks) is checked before reuse, so a
+# database restart costs one reconnect instead of an error.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Local SQLite has two writers (the site and the task worker): take the write lock when a
     # transaction starts and wait for it, instead of failing with "database is locked".
@@ -109,12 +115,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # ------------------------------------------------------------------------------
 # Local memory by default; production points CACHE_URL at Redis so rate limits are shared.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# How long a Redis call may take (connect, then each answer) before this process counts in its own
+# memory for a few seconds instead (flower_account.cache): sign-in keeps working with Redis down or hung.
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.25)
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "flower_account.cache.FallbackRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=CACHE_SOCKET_TIMEOUT, socket_timeout=CACHE_SOCKET_TIMEOUT
+    )
 
 # TASKS
 # ------------------------------------------------------------------------------
 # Background work (the amoCRM sync) runs on django.tasks; tasks are rows in the database and
 # `manage.py db_worker` runs them (Procfile `worker`). The web process only enqueues.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A task RUNNING longer than this lost its worker (killed, or its machine gone): `db_worker` fails it
+# and queues it again (flower_account.worker). Longer than the longest task (a 1,000-lead resync).
+TASKS_RUNNING_LEASE = env.int("TASKS_RUNNING_LEASE", default=15 * 60)
 
 # AUTH
 # ------------------------------------------------------------------------------
@@ -373,6 +390,9 @@ OPERATOR_ADDRESS = env.str("OPERATOR_ADDRESS", default="Москва, ул. Цв
 OPERATOR_EMAIL = env.str("OPERATOR_EMAIL", default="privacy@flower-account.local")
 # /readyz answers 503 when a profile change has waited longer than this for amoCRM (seconds).
 READYZ_SYNC_MAX_AGE = env.int("READYZ_SYNC_MAX_AGE", default=15 * 60)
+# Monitoring presents this as `Authorization: Bearer <token>` to read /readyz's details (staff may
+# too); everyone else gets the status and the names of failing checks. Empty: staff only.
+READYZ_TOKEN = env.str("READYZ_TOKEN", default="")
 # How many upcoming delivery dates the account page lists.
 UPCOMING_DELIVERIES_SHOWN = 4
 # The admin lives at a path of your choosing in production (it ends with a slash).
@@ -436,8 +456,11 @@ AMOCRM_ACCOUNT_ID = env.str("AMOCRM_ACCOUNT_ID", default="")
 # AMOCRM_BASE_URL host (flowers for https://flowers.amocrm.ru). Set it when the base URL has none.
 AMOCRM_ACCOUNT_SUBDOMAIN = env.str("AMOCRM_ACCOUNT_SUBDOMAIN", default="")
 # The circuit breaker: a 403/402 (a blocked account, a lapsed plan) or AMOCRM_BREAKER_FAILURES 5xx or
-# timeouts in a row stop every process calling amoCRM; after AMOCRM_BREAKER_COOLDOWN seconds (twice
-# that for a block) one probe call decides whether it closes.
+# timeouts in a row stop every process calling amoCRM; after a cool-down one probe call decides
+# whether it closes. An outage's first cool-down is AMOCRM_BREAKER_FIRST_COOLDOWN seconds, doubled
+# by each failed probe up to AMOCRM_BREAKER_COOLDOWN; a block or a lapsed plan waits twice
+# AMOCRM_BREAKER_COOLDOWN each time.
+AMOCRM_BREAKER_FIRST_COOLDOWN = env.int("AMOCRM_BREAKER_FIRST_COOLDOWN", default=10)
 AMOCRM_BREAKER_COOLDOWN = env.int("AMOCRM_BREAKER_COOLDOWN", default=300)
 AMOCRM_BREAKER_FAILURES = env.int("AMOCRM_BREAKER_FAILURES", default=5)
 # Post the site's events (signup, skips, pauses, preference changes, staff corrections) to the

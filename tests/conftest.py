@@ -254,6 +254,12 @@ def tasks_immediate(settings, _tasks_dummy):
 
 
 @pytest.fixture
+def tasks_database(settings, _tasks_dummy):
+    """Tasks are rows, as in production: a worker (flower_account.worker) runs them."""
+    _use_task_backend(settings, "django_tasks_db.DatabaseBackend")
+
+
+@pytest.fixture
 def enqueued(_tasks_dummy):
     """The tasks enqueued so far (DummyBackend results)."""
     from django.tasks import default_task_backend

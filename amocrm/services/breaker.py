@@ -7,9 +7,14 @@ a long outage (5xx, timeouts) makes every task spend seconds in retries. Then:
   * a 403 or 402 opens it at once; AMOCRM_BREAKER_FAILURES 5xx/timeouts in a row open it too;
   * while it is open no call is made: the client raises AmoCRMCircuitOpen before sending, and the
     outbox rows wait untouched (not failed, no attempt counted) until `retry_at`;
-  * after AMOCRM_BREAKER_COOLDOWN seconds (twice that for a block) the first caller takes the probe
-    (an atomic UPDATE, so one process wins) and makes one real call: an answer closes the breaker,
-    a failure opens it for another cooldown. Whatever waited then drains at the rate limit.
+  * after the cool-down the first caller takes the probe (an atomic UPDATE, so one process wins) and
+    makes one real call: an answer closes the breaker, a failure opens it for another cool-down.
+    Whatever waited then drains at the rate limit;
+  * an outage (5xx, timeouts) is mostly short: the first cool-down is AMOCRM_BREAKER_FIRST_COOLDOWN
+    and each failed probe doubles it, up to AMOCRM_BREAKER_COOLDOWN, so the sync starts again
+    soon after amoCRM does (a fixed 300 s caught up 280 s after a 60 s outage). A block or a
+    lapsed plan is lifted by people, not time, and each call may prolong a block: it waits
+    twice AMOCRM_BREAKER_COOLDOWN every time.
 The state is one database row every process shares, like the rate limiter's.
 """
 
@@ -44,6 +49,14 @@ def breaker_state() -> CircuitBreaker:
 def breaker_trip(error: AmoCRMError) -> None:
     """Open the breaker for a 403/402 seen outside a client call (the token endpoint)."""
     DatabaseBreaker().failed(error)
+
+
+def next_cooldown(*, previous: int) -> int:
+    """Seconds until the next probe of an outage: the first cool-down, then twice the last one, capped."""
+    ceiling = settings.AMOCRM_BREAKER_COOLDOWN
+    if previous <= 0:
+        return min(settings.AMOCRM_BREAKER_FIRST_COOLDOWN, ceiling)
+    return min(previous * 2, ceiling)
 
 
 class DatabaseBreaker:
@@ -119,8 +132,12 @@ class DatabaseBreaker:
 
     def _open(self, reason: str, error: AmoCRMError, *, factor: int = 1) -> None:
         now = timezone.now()
-        retry_at = now + datetime.timedelta(seconds=settings.AMOCRM_BREAKER_COOLDOWN * factor)
-        CircuitBreaker.objects.get_or_create(pk=NAME)
+        state, _ = CircuitBreaker.objects.get_or_create(pk=NAME)
+        if reason == CircuitBreaker.Reason.UNAVAILABLE:
+            cooldown = next_cooldown(previous=state.cooldown_seconds if state.is_open else 0)
+        else:
+            cooldown = settings.AMOCRM_BREAKER_COOLDOWN * factor
+        retry_at = now + datetime.timedelta(seconds=cooldown)
         # opened_at keeps the start of the trouble across failed probes.
         CircuitBreaker.objects.filter(pk=NAME, opened_at__isnull=True).update(opened_at=now)
         CircuitBreaker.objects.filter(pk=NAME).update(
@@ -129,6 +146,7 @@ class DatabaseBreaker:
             detail=str(error)[: CircuitBreaker._meta.get_field("detail").max_length],
             retry_at=retry_at,
             probe_until=None,
+            cooldown_seconds=cooldown,
         )
         self._probing, self._clean = False, False
         logger.warning(

@@ -21,6 +21,8 @@ from amocrm.services.outbox import SYNC_TASK_SIZE, lead_sync_mark_pending, lead_
 
 logger = logging.getLogger(__name__)
 
+WEBHOOK_TASK_SIZE = 100  # events per re-queued task: one task stays short
+
 
 def lead_sync_request(*, profile: Profile, site_changed: Iterable[str] = ()) -> LeadSync:
     """The lead needs the profile's values: mark the outbox row pending in the caller's transaction
@@ -74,3 +76,10 @@ def webhook_events_after_commit(*, event_ids: Sequence[int]) -> None:
     """Apply stored webhook events in the worker once they are committed."""
     if event_ids:
         transaction.on_commit(partial(tasks.webhook_apply.enqueue, event_ids=list(event_ids)), robust=True)
+
+
+def webhook_events_enqueue(*, event_ids: Sequence[int]) -> int:
+    """Queue stored events again (their task was lost); applying one twice changes nothing."""
+    for chunk in chunks(list(event_ids), WEBHOOK_TASK_SIZE):
+        tasks.webhook_apply.enqueue(event_ids=chunk)
+    return len(event_ids)

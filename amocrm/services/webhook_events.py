@@ -155,6 +155,17 @@ def webhook_events_reprocess(*, event_ids: Sequence[int]) -> list[int]:
     return ids
 
 
+def webhook_events_stale(*, older_than: datetime.timedelta) -> list[int]:
+    """Events received longer ago than `older_than` and still unapplied (their task was lost)."""
+    return list(
+        WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.RECEIVED, received_at__lt=timezone.now() - older_than
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def webhook_events_prune(*, older_than: datetime.timedelta, dry_run: bool = False) -> int:
     """Delete events received longer ago than `older_than`; the number deleted (or to delete)."""
     old = WebhookEvent.objects.filter(received_at__lt=timezone.now() - older_than)

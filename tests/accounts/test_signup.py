@@ -307,3 +307,24 @@ def test_signup_losing_a_race_for_the_address_shows_the_taken_error_not_a_500(
     assert User.objects.count() == 1
     assert not Profile.objects.exists()
     assert "_auth_user_id" not in client.session
+
+
+def test_a_committed_signup_whose_login_cannot_be_saved_sends_to_sign_in_not_a_500(
+    client, signup_data, monkeypatch
+):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import OperationalError
+
+    def database_gone(self, must_create=False):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The signup's transaction commits; then the database goes away (a restart) before the login.
+    monkeypatch.setattr(SessionStore, "save", database_gone)
+
+    response = client.post(reverse("account_signup"), signup_data())
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == reverse("account_login")
+    assert Profile.objects.filter(user__email="anna@example.ru").exists()
+    page = page_text(client.get(response["Location"]))
+    assert "войти сейчас не удалось" in page

@@ -150,11 +150,11 @@ def test_queued_changes_wait_untouched_while_it_is_open(oauth_token, profile_fac
     assert sync.next_attempt_at == breaker_state().retry_at
 
 
-def test_readyz_warns_of_an_open_breaker_without_failing(client, settings, oauth_token):
+def test_readyz_warns_of_an_open_breaker_without_failing(admin_client, settings, oauth_token):
     settings.AMOCRM_LONG_LIVED_TOKEN = "x"
     DatabaseBreaker().failed(AmoCRMForbidden("amoCRM blocked the account", status=403))
 
-    response = client.get(reverse("readyz"))
+    response = admin_client.get(reverse("readyz"))
 
     assert response.status_code == HTTPStatus.OK
     body = response.json()
@@ -169,3 +169,44 @@ def test_the_admin_index_shows_since_when_and_why(admin_client):
 
     banner = page[page.index("amocrm-breaker") :]
     assert "(403)" in banner[: banner.index("</ul>")]
+
+
+def seconds_until_probe() -> float:
+    return (breaker_state().retry_at - timezone.now()).total_seconds()
+
+
+@responses.activate
+def test_an_outage_waits_a_short_first_cooldown_that_doubles_on_each_failed_probe(oauth_token, settings):
+    settings.AMOCRM_BREAKER_FIRST_COOLDOWN = 10
+    settings.AMOCRM_BREAKER_COOLDOWN = 60
+    responses.get(LEAD_URL, status=503)
+    with pytest.raises(AmoCRMCircuitOpen):
+        guarded_client(max_retries=10).lead_get(1)  # three 503s open it
+    waits = [seconds_until_probe()]
+
+    for _ in range(4):
+        probe_due()
+        with pytest.raises(AmoCRMUnavailable):
+            guarded_client(max_retries=0).lead_get(1)  # the probe, refused again
+        waits.append(seconds_until_probe())
+
+    assert [round(wait) for wait in waits] == [10, 20, 40, 60, 60]
+
+
+@responses.activate
+def test_an_outage_after_recovery_starts_again_from_the_first_cooldown(oauth_token, settings):
+    settings.AMOCRM_BREAKER_FIRST_COOLDOWN = 10
+    responses.get(LEAD_URL, status=503)
+    responses.get(f"{BASE}/api/v4/leads/2", json={"id": 2})
+    with pytest.raises(AmoCRMCircuitOpen):
+        guarded_client(max_retries=10).lead_get(1)
+    probe_due()
+    with pytest.raises(AmoCRMUnavailable):
+        guarded_client(max_retries=0).lead_get(1)  # a failed probe: 20 s next
+    probe_due()
+    guarded_client().lead_get(2)  # amoCRM is back: the probe closes it
+
+    with pytest.raises(AmoCRMCircuitOpen):
+        guarded_client(max_retries=10).lead_get(1)  # a new outage
+
+    assert round(seconds_until_probe()) == 10

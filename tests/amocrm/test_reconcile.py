@@ -202,13 +202,13 @@ def test_a_dry_run_counts_drifts_and_changes_nothing(linked, field_map):
     assert ReconcileCursor.objects.get(entity="leads").last_finished_at is None
 
 
-def test_readyz_warns_when_reconciliation_has_not_run_for_three_intervals(client, linked, settings):
+def test_readyz_warns_when_reconciliation_has_not_run_for_three_intervals(admin_client, linked, settings):
     settings.AMOCRM_LONG_LIVED_TOKEN = "x"
     ReconcileCursor.objects.create(
         entity="leads", last_finished_at=timezone.now() - datetime.timedelta(seconds=3 * 300 + 60)
     )
 
-    response = client.get("/readyz")
+    response = admin_client.get("/readyz")
 
     assert response.status_code == HTTPStatus.OK
     assert "amocrm_reconcile last finished" in response.json()["warnings"]["amocrm_reconcile"]

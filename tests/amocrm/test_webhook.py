@@ -629,3 +629,20 @@ def test_account_subdomain_setting_names_the_account_when_the_base_url_has_none(
 
     assert webhook_events.webhook_account_matches(subdomain="flowers", account_id="31000001")
     assert not webhook_events.webhook_account_matches(subdomain="127", account_id="31000001")
+
+
+def test_sync_due_requeues_webhook_events_left_unapplied(enqueued):
+    def event(key: str, *, minutes_ago: int, status: str = WebhookEvent.Status.RECEIVED) -> WebhookEvent:
+        row = WebhookEvent.objects.create(dedupe_key=key, lead_id=LEAD, status=status)
+        WebhookEvent.objects.filter(pk=row.pk).update(
+            received_at=timezone.now() - datetime.timedelta(minutes=minutes_ago)
+        )
+        return row
+
+    lost = event("lost", minutes_ago=10)
+    event("just-received", minutes_ago=0)  # its task is about to run
+    event("applied", minutes_ago=10, status=WebhookEvent.Status.PROCESSED)
+
+    call_command("amocrm_sync_due", stdout=StringIO())
+
+    assert [(r.task.name, r.kwargs) for r in enqueued] == [("webhook_apply", {"event_ids": [lost.pk]})]

@@ -76,8 +76,7 @@ class Stack:
             self.port,
             debug=self.debug,
             count_rate_limits=self.debug,
-            **extra,
-            **oauth_env(self.site_url, self.standin.base_url),
+            **{**extra, **oauth_env(self.site_url, self.standin.base_url), **self.extra_env},
         )
         prepare(self.env, static=not self.debug)  # DEBUG off: WhiteNoise serves the collected files
         self._spawn("site", runserver_args(self.port) if self.debug else gunicorn_args(self.port))

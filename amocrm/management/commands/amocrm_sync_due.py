@@ -2,7 +2,8 @@
 
 A profile save queues its own task, and a failed sync queues its retry; this catches what those
 miss: tasks never queued while the integration was off, a worker killed mid-sync (its lease
-expires after five minutes), a retry lost with its task. Run every few minutes from cron:
+expires after five minutes), a retry lost with its task. Webhook events still unapplied a few
+minutes after they came are queued again the same way. Run every few minutes from cron:
 
     */5 * * * *  cd /srv/flower-account && .venv/bin/python manage.py amocrm_sync_due
 
@@ -10,9 +11,14 @@ Safe to overlap with the worker and with itself: a profile a worker holds is ski
 already synced by an earlier task sends nothing.
 """
 
+import datetime
+
 from django.core.management.base import BaseCommand
 
-from amocrm.services import connection, enqueue, outbox
+from amocrm.services import connection, enqueue, outbox, webhook_events
+
+# An event's task runs within seconds of the webhook; one still waiting after this lost its task.
+WEBHOOK_STALE_AFTER = datetime.timedelta(minutes=2)
 
 
 class Command(BaseCommand):
@@ -22,6 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count the due profiles; queue nothing.")
 
     def handle(self, *args, dry_run: bool, **options) -> None:
+        stale_events = webhook_events.webhook_events_stale(older_than=WEBHOOK_STALE_AFTER)
+        if stale_events and not dry_run:
+            enqueue.webhook_events_enqueue(event_ids=stale_events)
+        self.stdout.write(f"{len(stale_events)} unapplied webhook event(s) {'due' if dry_run else 'queued'}.")
         if not connection.is_enabled():
             self.stdout.write("The amoCRM integration is off: nothing to queue.")
             return
