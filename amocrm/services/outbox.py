@@ -60,16 +60,18 @@ def lead_sync_mark_pending(
     return sync
 
 
-def lead_sync_due(*, now: datetime.datetime | None = None) -> list[int]:
-    """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes)."""
+def lead_sync_due(*, now: datetime.datetime | None = None, limit: int | None = None) -> list[int]:
+    """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes, a
+    backlog), the longest-due first; at most `limit` of them."""
     now = now or timezone.now()
-    return list(
+    due = (
         LeadSync.objects.filter(status=LeadSync.Status.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .order_by("next_attempt_at", "pk")
         .values_list("profile_id", flat=True)
     )
+    return list(due if limit is None else due[:limit])
 
 
 def lead_sync_select(*, which: str) -> list[int]:
