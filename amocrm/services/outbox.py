@@ -74,6 +74,16 @@ def lead_sync_due(*, now: datetime.datetime | None = None, limit: int | None = N
     return list(due if limit is None else due[:limit])
 
 
+def lead_sync_batch(*, profile_id: int) -> list[int]:
+    """What one change's sync task takes: its profile, unless an earlier run has synced it since, and
+    every other row already due (SYNC_TASK_SIZE in all), so a burst drains 50 leads a request and
+    the tasks queued behind it cost two queries. Every reason to sync marks the row pending, so a
+    row that is not has nothing to send."""
+    done = LeadSync.objects.filter(profile_id=profile_id).exclude(status=LeadSync.Status.PENDING).exists()
+    due = [pk for pk in lead_sync_due(limit=SYNC_TASK_SIZE) if pk != profile_id]
+    return due if done else [profile_id, *due]
+
+
 def lead_sync_select(*, which: str) -> list[int]:
     """Profile ids to resync: "failed" (failed, or lead deleted in amoCRM), "unsynced" (anything
     not synced, or never recorded), or "all". A resync of an unlinked profile creates a new lead."""

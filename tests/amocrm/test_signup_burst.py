@@ -20,7 +20,7 @@ from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync, outbox
 from amocrm.services.sync_outcomes import SyncReport
 from tests.amocrm.conftest import BASE, COMPLEX_URL, CONTACTS_URL, LEADS_URL
-from tests.amocrm.helpers import bodies, patch_answer
+from tests.amocrm.helpers import bodies, patch_answer, synced
 
 pytestmark = pytest.mark.django_db
 
@@ -142,22 +142,41 @@ def test_a_lone_signup_is_sent_by_its_own_task_at_once(
     assert (sync.status, sync.lead_id) == (LeadSync.Status.SYNCED, amocrm.made[0]["id"])
 
 
-def test_a_sync_task_takes_at_most_sync_task_size_due_rows_with_its_own(
-    profile_factory, crm, enqueued, monkeypatch, fast_hashing
-):
-    burst = signups(profile_factory, 6)
-    taken = []
+@pytest.fixture
+def taken(monkeypatch) -> list[list[int]]:
+    """The profile ids each sync run was given (nothing is sent)."""
+    runs = []
 
     def lead_sync_profiles(*, profile_ids, **options) -> SyncReport:
-        taken.extend(profile_ids)
+        runs.append(list(profile_ids))
         return SyncReport()
 
-    monkeypatch.setattr(outbox, "SYNC_TASK_SIZE", 3)
     monkeypatch.setattr(lead_sync, "lead_sync_profiles", lead_sync_profiles)
+    return runs
+
+
+def test_a_sync_task_takes_at_most_sync_task_size_due_rows_with_its_own(
+    profile_factory, crm, taken, monkeypatch, fast_hashing
+):
+    burst = signups(profile_factory, 6)
+    monkeypatch.setattr(outbox, "SYNC_TASK_SIZE", 3)
 
     tasks.sync_profile.call(profile_id=burst[-1].pk)
 
-    assert taken == [burst[-1].pk, *[p.pk for p in burst[:3]]]  # its own, then the longest due
+    assert taken == [[burst[-1].pk, *[p.pk for p in burst[:3]]]]  # its own, then the longest due
+
+
+def test_a_task_whose_profile_an_earlier_run_synced_takes_only_the_rows_due(
+    profile_factory, crm, taken, fast_hashing
+):
+    done, waiting = signups(profile_factory, 2)
+    synced(done)
+
+    tasks.sync_profile.call(profile_id=done.pk)
+    synced(waiting, lead_id=30000002, contact_id=40000002)
+    tasks.sync_profile.call(profile_id=done.pk)
+
+    assert taken == [[waiting.pk], []]
 
 
 @responses.activate
