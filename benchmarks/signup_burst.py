@@ -166,6 +166,7 @@ def main() -> None:
             emails = [unique_email(f"burst{n}") for n in range(args.signups)]
             started = time.perf_counter()
             made = make_signups(emails, args.rate)
+            in_at_last = leads_count(control) - (expected - args.signups)
             if args.backlog:
                 started = time.perf_counter()  # the backlog waits for the workers, which start now
                 start_workers()
@@ -192,6 +193,10 @@ def main() -> None:
         f"signups:                         {args.signups} (made in {made:.1f} s, {args.signups / made:.1f}/s)"
     )
     print(f"time until all were in amoCRM:   {all_in:.1f} s after {since} ({args.signups / all_in:.1f}/s)")
+    if not args.backlog:
+        print(
+            f"when the last signup was made:   {in_at_last} in amoCRM, the rest {all_in - made:.1f} s later"
+        )
     print(f"requests the stand-in received:  {len(requests)} ({len(requests) / all_in:.1f}/s)")
     for kind, number in sorted(kinds.items(), key=lambda item: -item[1]):
         print(f"    {number:>6}  {kind}")
