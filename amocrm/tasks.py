@@ -12,7 +12,7 @@ from typing import Any
 
 from django.tasks import task
 
-from amocrm.services import lead_sync, webhook_events
+from amocrm.services import lead_sync, outbox, webhook_events
 from amocrm.services.connection import is_enabled
 
 logger = logging.getLogger(__name__)
@@ -20,8 +20,10 @@ logger = logging.getLogger(__name__)
 
 @task
 def sync_profile(profile_id: int) -> dict[str, Any]:
-    """Sync one profile's lead: enqueued after every profile save."""
-    return _sync([profile_id], full=False)
+    """Sync one profile's lead, enqueued after every profile save, with every other row already due
+    (outbox.lead_sync_batch): a lone signup goes at once, a burst 50 leads a request, and the tasks
+    queued behind it find their rows done."""
+    return _sync([profile_id], full=False, with_due=True)
 
 
 @task
@@ -30,11 +32,13 @@ def sync_profiles(profile_ids: list[int], full: bool = False) -> dict[str, Any]:
     return _sync(profile_ids, full=full)
 
 
-def _sync(profile_ids: list[int], *, full: bool) -> dict[str, Any]:
+def _sync(profile_ids: list[int], *, full: bool, with_due: bool = False) -> dict[str, Any]:
     if not is_enabled():
         # Off: the rows stay pending; amocrm_resync or amocrm_sync_due sends them once it is on.
         logger.info("amocrm.lead_sync_skipped reason=disabled profiles=%s", len(profile_ids))
         return {"disabled": True}
+    if with_due:  # one change's task: its row and every other row already due, in one run
+        profile_ids = outbox.lead_sync_batch(profile_id=profile_ids[0])
     report = lead_sync.lead_sync_profiles(profile_ids=profile_ids, full=full)
     if report.rerun:
         _enqueue(report.rerun)

@@ -60,16 +60,28 @@ def lead_sync_mark_pending(
     return sync
 
 
-def lead_sync_due(*, now: datetime.datetime | None = None) -> list[int]:
-    """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes)."""
+def lead_sync_due(*, now: datetime.datetime | None = None, limit: int | None = None) -> list[int]:
+    """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes, a
+    backlog), the longest-due first; at most `limit` of them."""
     now = now or timezone.now()
-    return list(
+    due = (
         LeadSync.objects.filter(status=LeadSync.Status.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .order_by("next_attempt_at", "pk")
         .values_list("profile_id", flat=True)
     )
+    return list(due if limit is None else due[:limit])
+
+
+def lead_sync_batch(*, profile_id: int) -> list[int]:
+    """What one change's sync task takes: its profile, unless an earlier run has synced it since, and
+    every other row already due (SYNC_TASK_SIZE in all), so a burst drains 50 leads a request and
+    the tasks queued behind it cost two queries. Every reason to sync marks the row pending, so a
+    row that is not has nothing to send."""
+    done = LeadSync.objects.filter(profile_id=profile_id).exclude(status=LeadSync.Status.PENDING).exists()
+    due = [pk for pk in lead_sync_due(limit=SYNC_TASK_SIZE) if pk != profile_id]
+    return due if done else [profile_id, *due]
 
 
 def lead_sync_select(*, which: str) -> list[int]:
