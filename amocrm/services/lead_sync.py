@@ -120,14 +120,13 @@ def _named_items(chunk: list[SyncJob], keys: list[str], error: AmoCRMValidationE
 
 
 def _send(
-    chunk: list[SyncJob], keys: Callable[[list[SyncJob]], list[str]], call: Callable[[list[SyncJob]], None]
+    chunk: list[SyncJob],
+    keys: Callable[[list[SyncJob]], list[str]],
+    call: Callable[[list[SyncJob]], None],
+    refuse: Callable[[SyncJob, AmoCRMError], None] = SyncJob.fail,
 ) -> None:
     """Send one batch through `call`, refusing only the items a 400 names (amocrm.batches); `keys(batch)`
     are the names amoCRM gives the items of that very batch (our request_ids, or their positions)."""
-
-    def refuse(job: SyncJob, error: AmoCRMError) -> None:
-        job.fail(error)
-
     batches.send_refusing_named(
         chunk,
         call,
@@ -167,6 +166,7 @@ def _recover_deleted(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
 
 def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
     patches: dict[int, dict[str, Any]] = {}
+    unanswered: list[tuple[SyncJob, AmoCRMError]] = []
     for job in jobs:
         keys = list(job.state) if full else mapping.lead_state_changes(job.state, job.baseline)
         if not keys:
@@ -183,14 +183,46 @@ def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
                 job.outcome = Outcome.SENT
                 logger.info("amocrm.lead_updated lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
             else:
-                # amoCRM answers a PATCH of a deleted lead with 204 / without it: its delete hook was
-                # lost. Remember it (it may be restored) and make the customer a new lead below.
-                logger.info("amocrm.lead_gone lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
-                job.deleted_lead_id, job.lead_id, job.baseline = job.lead_id, None, {}
+                unanswered.append((job, AmoCRMUnavailable("amoCRM did not return the updated lead")))
+
+    def refuse(job: SyncJob, error: AmoCRMError) -> None:
+        if _may_be_gone(error):
+            unanswered.append((job, error))
+        else:
+            job.fail(error)
 
     for chunk in chunks([job for job in jobs if id(job) in patches]):
         _renew(chunk)
-        _send(chunk, lambda batch: [str(i) for i in range(len(batch))], patch)
+        _send(chunk, lambda batch: [str(i) for i in range(len(batch))], patch, refuse)
+        _gone_check(client, unanswered)
+        unanswered.clear()
+
+
+def _may_be_gone(error: AmoCRMError) -> bool:
+    """A refusal a deleted lead gets: 404, or a 400 `NotFound` at `id` (the lead named is not there)
+    or by the lead's id alone (the `{"errors": {"<id>": …}}` shape names no code)."""
+    if isinstance(error, AmoCRMNotFound):
+        return True
+    return isinstance(error, AmoCRMValidationError) and any(
+        (item.code == "NotFound" and item.path == "id") or item.entity_id for item in error.errors
+    )
+
+
+def _gone_check(client: AmoCRMClient, jobs: list[tuple[SyncJob, AmoCRMError]]) -> None:
+    """A PATCH amoCRM refused as if the lead were not there, or answered without the lead (204): its
+    delete hook may have been lost. Read the lead: gone (204/404), it is treated as a delete hook
+    would (remembered, as it may be restored, and the customer gets a new lead below); there, the
+    refusal stands."""
+    for job, error in jobs:
+        try:
+            found = client.lead_get(job.lead_id, with_contacts=False)
+        except AmoCRMNotFound:
+            found = None
+        if found and found.get("id"):
+            job.fail(error)
+            continue
+        logger.info("amocrm.lead_gone lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
+        job.deleted_lead_id, job.lead_id, job.baseline = job.lead_id, None, {}
 
 
 def _create(
