@@ -62,6 +62,11 @@ class FieldSpec:
     # What else a site change names (accounts.signals) when it changes this field's value.
     changed_by: tuple[str, ...] = ()
 
+    @property
+    def may_be_empty(self) -> bool:
+        """amoCRM may empty it on the site: the profile's own field allows blank (the model says)."""
+        return bool(self.profile_field) and Profile._meta.get_field(self.profile_field).blank
+
     def read(self, profile: Profile, *, today: datetime.date | None = None) -> Any:
         value = operator.attrgetter(self.profile_attr)(profile)
         return value(today=today) if callable(value) else value

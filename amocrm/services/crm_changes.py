@@ -156,6 +156,9 @@ def _synced_record(
                 synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], plan.status_field[key], fields)
         elif value == now_values[key] and not (key == Key.ACCOUNT_SUM and plan.sum_from_price):
             synced[key] = state[key]
+    for key in plan.kept:
+        # amoCRM holds the field empty and the site may not: the sync puts the site's value back.
+        synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], None, fields)
     if change.price is not None and change.price == state["price"]:
         synced["price"] = change.price
     updates = []
