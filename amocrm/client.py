@@ -369,6 +369,8 @@ class AmoCRMClient:
             "limit": limit,
             "page": page,
         }
+        if entity == "leads":
+            params["with"] = "contacts"  # the main contact: a manager may have relinked or merged it
         return _embedded(entity)(self.request("GET", f"/api/v4/{entity}", params=params))
 
     def leads_search(self, query: str, *, with_contacts: bool = True) -> list[dict[str, Any]]:
@@ -394,14 +396,25 @@ class AmoCRMClient:
     def contacts_create(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._batch("POST", "/api/v4/contacts", contacts, _embedded("contacts"))
 
-    def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
-        """The first contact whose EMAIL field equals the address (case-insensitively), or None.
+    def contacts_update(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PATCH /api/v4/contacts in chunks of 50: `{id, custom_fields_values}` (values replace a field's)."""
+        return self._batch("PATCH", "/api/v4/contacts", contacts, _embedded("contacts"))
 
-        `query` is a full-text search over names, phones and emails, so every hit is checked.
-        """
+    def contact_get(self, contact_id: int) -> dict[str, Any] | None:
+        """One contact, or None when amoCRM answers 204 (deleted)."""
+        return self.request("GET", f"/api/v4/contacts/{int(contact_id)}")
+
+    def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
+        """The first contact whose EMAIL field equals the address (case-insensitively), or None. `query`
+        searches names, phones and emails: every hit is checked, page after page (`_links.next`)."""
         wanted = emails.normalize(email_address)
-        body = self.request("GET", "/api/v4/contacts", params={"query": email_address.strip(), "limit": 50})
-        return next((c for c in _embedded("contacts")(body) if wanted in _contact_emails(c)), None)
+        for page in range(1, MAX_PAGES + 1):
+            params = {"query": email_address.strip(), "limit": PAGE_SIZE, "page": page}
+            body = self.request("GET", "/api/v4/contacts", params=params)  # 204: no (more) hits
+            found = next((c for c in _embedded("contacts")(body) if wanted in _contact_emails(c)), None)
+            if found is not None or not body or not (body.get("_links") or {}).get("next"):
+                return found
+        return None
 
     def contacts_by_email(self, *, max_pages: int, limit: int = 250) -> dict[str, int] | None:
         """Every contact of the account by its EMAIL addresses (accounts.emails.normalize; the first wins):

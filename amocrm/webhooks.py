@@ -287,6 +287,7 @@ class LeadChange:
     status_id: int | None  # the pipeline stage
     old_status_id: int | None  # the stage before, on items whose stage changed
     fields: tuple[FieldChange, ...]
+    contact_id: int | None = None  # the main contact, on a lead read `with=contacts` (hooks name none)
 
     @property
     def stage_changed(self) -> bool:

@@ -14,7 +14,8 @@ task, bulk or single:
      call per 50 leads (the existing contact by id, else a new one), answers matched by our
      `request_id`; a lead merged by amoCRM's duplicate control into another customer's lead is
      never linked to a second profile;
-  4. record each job's Outcome (services.sync_outcomes); a change made meanwhile leaves the row
+  4. the customer's new phone or email goes to the lead's main contact (services.contact_sync);
+  5. record each job's Outcome (services.sync_outcomes); a change made meanwhile leaves the row
      pending for a rerun.
 A 400 fails only the items it names (by request_id, index or lead id); one that names none is
 retried item by item. Errors whose class says `transient` (5xx, timeouts, 429, auth, see
@@ -44,7 +45,7 @@ from amocrm.exceptions import (
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
-from amocrm.services import notes
+from amocrm.services import contact_sync, notes
 from amocrm.services.connection import client_get
 from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
@@ -343,6 +344,7 @@ def lead_sync_profiles(
             _update(client, [j for j in jobs if j.is_open and j.lead_id is not None], full=full)
             _notes(client, [j for j in jobs if j.lead_id is not None])
             _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter, contacts)
+            contact_sync.contacts_send(client, jobs)  # the phone or email the customer changed
         except AmoCRMError as e:
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.
             for job in jobs:

@@ -77,6 +77,7 @@ def test_it_asks_for_changes_since_the_watermark_with_an_overlap_oldest_first(li
         "order[updated_at]": "asc",
         "limit": "250",
         "page": "1",
+        "with": "contacts",  # the lead's main contact: a manager may have relinked it
     }
 
 
