@@ -145,6 +145,7 @@ class Api:
             ("POST", r"/api/v4/leads/(\d+)/link", self.lead_link),
             ("GET", r"/api/v4/contacts", self.contacts_list),
             ("POST", r"/api/v4/contacts", self.contacts_create),
+            ("PATCH", r"/api/v4/contacts", self.contacts_update),
             ("GET", r"/api/v4/contacts/(\d+)", self.contact_get),
             ("GET", r"/api/v4/webhooks", self.webhooks_list),
             ("POST", r"/api/v4/webhooks", self.webhook_subscribe),
@@ -387,6 +388,12 @@ class Api:
         contacts, events = self.account.contacts_create(body)
         self.echo(events)
         return self._created("contacts", contacts, body)
+
+    def contacts_update(self, request: Request) -> Response:
+        answer, events = self.account.contacts_update(batch_body(request, MAX_LEADS_BATCH))
+        self.echo(events)
+        links = {"self": {"href": f"{self.base_url}/api/v4/contacts"}}
+        return hal(200, {"_links": links, "_embedded": {"contacts": answer}})
 
     def contact_get(self, request: Request, contact_id: str) -> Response:
         contact = self.account.contact_get(int(contact_id))
