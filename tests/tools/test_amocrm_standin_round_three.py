@@ -76,3 +76,13 @@ def test_the_contact_search_pages_its_matches_with_a_next_link(api):
 
     assert len(first["_embedded"]["contacts"]) == 2 and "next" in first["_links"]
     assert len(second["_embedded"]["contacts"]) == 1 and "next" not in second["_links"]
+
+
+def test_a_quiet_delete_loses_its_hook(api, control, receiver):
+    lead_id = lead_id_of(api, {"name": "Подписка"})
+    subscribe(api, receiver, "delete_lead")
+
+    result = control(f"leads/{lead_id}/delete", {"quiet": True})
+
+    assert result["deliveries"] == [] and receiver.received == []
+    assert api.get(api.url(f"/api/v4/leads/{lead_id}"), timeout=5).status_code == HTTPStatus.NO_CONTENT
