@@ -363,15 +363,16 @@ class AmoCRMClient:
     def changed_since(self, entity: str, *, since: int, page: int, limit: int = 250) -> list[dict[str, Any]]:
         """One page of leads or contacts changed at or after `since` (a Unix time), oldest change
         first: `GET /api/v4/<entity>?filter[updated_at][from]=…&order[updated_at]=asc` (204: none)."""
-        params: dict[str, Any] = {
-            "filter[updated_at][from]": int(since),
-            "order[updated_at]": "asc",
-            "limit": limit,
-            "page": page,
-        }
-        if entity == "leads":
-            params["with"] = "contacts"  # the main contact: a manager may have relinked or merged it
+        params: dict[str, Any] = {"filter[updated_at][from]": int(since), "order[updated_at]": "asc"}
+        # A lead's main contact with it: a manager may have relinked or merged it.
+        params |= {"limit": limit, "page": page, **({"with": "contacts"} if entity == "leads" else {})}
         return _embedded(entity)(self.request("GET", f"/api/v4/{entity}", params=params))
+
+    def lead_events_since(self, types: str, *, since: int, page: int) -> list[dict[str, Any]]:
+        """A page of lead events of `types` (comma-separated) created at or after `since` (204: none)."""
+        params = {"filter[entity]": "lead", "filter[type]": types, "filter[created_at][from]": int(since)}
+        params |= {"limit": 250, "page": page}
+        return _embedded("events")(self.request("GET", "/api/v4/events", params=params))
 
     def leads_search(self, query: str, *, with_contacts: bool = True) -> list[dict[str, Any]]:
         """GET /api/v4/leads?query=…: a full-text search over the leads' fields (empty on a 204)."""
@@ -400,8 +401,7 @@ class AmoCRMClient:
         """PATCH /api/v4/contacts in chunks of 50: `{id, custom_fields_values}` (values replace a field's)."""
         return self._batch("PATCH", "/api/v4/contacts", contacts, _embedded("contacts"))
 
-    def contact_get(self, contact_id: int) -> dict[str, Any] | None:
-        """One contact, or None when amoCRM answers 204 (deleted)."""
+    def contact_get(self, contact_id: int) -> dict[str, Any] | None:  # None: 204, deleted
         return self.request("GET", f"/api/v4/contacts/{int(contact_id)}")
 
     def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:

@@ -86,3 +86,23 @@ def test_a_quiet_delete_loses_its_hook(api, control, receiver):
 
     assert result["deliveries"] == [] and receiver.received == []
     assert api.get(api.url(f"/api/v4/leads/{lead_id}"), timeout=5).status_code == HTTPStatus.NO_CONTENT
+
+
+def test_the_events_list_names_a_deleted_and_a_restored_lead(api, control):
+    lead_id = lead_id_of(api, {"name": "Подписка"})
+    control(f"leads/{lead_id}/delete", {"quiet": True})
+    control(f"leads/{lead_id}/restore")
+    params = {
+        "filter[type]": "lead_deleted,lead_restored",
+        "filter[entity]": "lead",
+        "filter[created_at][from]": 0,
+    }
+
+    events = api.get(api.url("/api/v4/events"), params=params, timeout=5).json()["_embedded"]["events"]
+    none = api.get(api.url("/api/v4/events"), params={**params, "filter[type]": "lead_added"}, timeout=5)
+
+    assert [(e["type"], e["entity_id"], e["entity_type"]) for e in events] == [
+        ("lead_deleted", lead_id, "lead"),
+        ("lead_restored", lead_id, "lead"),
+    ]
+    assert none.status_code == HTTPStatus.NO_CONTENT
