@@ -27,6 +27,7 @@ failed with amoCRM's message, for staff (admin, amocrm_resync --failed). While t
 import datetime
 import logging
 import random
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,6 +54,7 @@ from amocrm.services.sync_outcomes import Outcome, SyncJob, SyncReport, outcomes
 
 logger = logging.getLogger(__name__)
 
+NOT_FOUND = re.compile(r"not ?found|does not exist|не найден", re.IGNORECASE)
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
 
 
@@ -200,12 +202,14 @@ def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
 
 
 def _may_be_gone(error: AmoCRMError) -> bool:
-    """A refusal a deleted lead gets: 404, or a 400 `NotFound` at `id` (the lead named is not there)
-    or by the lead's id alone (the `{"errors": {"<id>": …}}` shape names no code)."""
+    """A refusal a deleted lead gets: 404, or a 400 `NotFound` at `id`, or one naming the lead by id
+    alone (the `{"errors": {"<id>": …}}` shape has no code) with a "not found" text. Other refusals
+    (a loss reason on an open lead…) stand without a read."""
     if isinstance(error, AmoCRMNotFound):
         return True
     return isinstance(error, AmoCRMValidationError) and any(
-        (item.code == "NotFound" and item.path == "id") or item.entity_id for item in error.errors
+        (item.code == "NotFound" and item.path == "id") or (item.entity_id and NOT_FOUND.search(item.detail))
+        for item in error.errors
     )
 
 
