@@ -372,13 +372,16 @@ class AmoCRMClient:
     def changed_since(self, entity: str, *, since: int, page: int, limit: int = 250) -> list[dict[str, Any]]:
         """One page of leads or contacts changed at or after `since` (a Unix time), oldest change
         first: `GET /api/v4/<entity>?filter[updated_at][from]=…&order[updated_at]=asc` (204: none)."""
-        params: dict[str, Any] = {
-            "filter[updated_at][from]": int(since),
-            "order[updated_at]": "asc",
-            "limit": limit,
-            "page": page,
-        }
+        params: dict[str, Any] = {"filter[updated_at][from]": int(since), "order[updated_at]": "asc"}
+        # A lead's main contact with it: a manager may have relinked or merged it.
+        params |= {"limit": limit, "page": page, **({"with": "contacts"} if entity == "leads" else {})}
         return _embedded(entity)(self.request("GET", f"/api/v4/{entity}", params=params))
+
+    def lead_events_since(self, types: str, *, since: int, page: int) -> list[dict[str, Any]]:
+        """A page of lead events of `types` (comma-separated) created at or after `since` (204: none)."""
+        params = {"filter[entity]": "lead", "filter[type]": types, "filter[created_at][from]": int(since)}
+        params |= {"limit": 250, "page": page}
+        return _embedded("events")(self.request("GET", "/api/v4/events", params=params))
 
     def leads_search(self, query: str, *, with_contacts: bool = True) -> list[dict[str, Any]]:
         """GET /api/v4/leads?query=…: a full-text search over the leads' fields (empty on a 204)."""
@@ -410,11 +413,20 @@ class AmoCRMClient:
     def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
         """The first contact whose EMAIL field equals the address (case-insensitively), or None.
 
-        `query` is a full-text search over names, phones and emails, so every hit is checked.
-        """
+    def contact_get(self, contact_id: int) -> dict[str, Any] | None:  # None: 204, deleted
+        return self.request("GET", f"/api/v4/contacts/{int(contact_id)}")
+
+    def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
+        """The first contact whose EMAIL field equals the address (case-insensitively), or None. `query`
+        searches names, phones and emails: every hit is checked, page after page (`_links.next`)."""
         wanted = emails.normalize(email_address)
-        body = self.request("GET", "/api/v4/contacts", params={"query": email_address.strip(), "limit": 50})
-        return next((c for c in _embedded("contacts")(body) if wanted in _contact_emails(c)), None)
+        for page in range(1, MAX_PAGES + 1):
+            params = {"query": email_address.strip(), "limit": PAGE_SIZE, "page": page}
+            body = self.request("GET", "/api/v4/contacts", params=params)  # 204: no (more) hits
+            found = next((c for c in _embedded("contacts")(body) if wanted in _contact_emails(c)), None)
+            if found is not None or not body or not (body.get("_links") or {}).get("next"):
+                return found
+        return None
 
     def contacts_by_email(self, *, max_pages: int, limit: int = 250) -> dict[str, int] | None:
         """Every contact of the account by its EMAIL addresses (accounts.emails.normalize; the first wins):

@@ -13,7 +13,7 @@ import enum
 import operator
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -61,6 +61,11 @@ class FieldSpec:
     profile_field: str = ""
     # What else a site change names (accounts.signals) when it changes this field's value.
     changed_by: tuple[str, ...] = ()
+
+    @property
+    def may_be_empty(self) -> bool:
+        """amoCRM may empty it on the site: the profile's own field allows blank (the model says)."""
+        return bool(self.profile_field) and Profile._meta.get_field(self.profile_field).blank
 
     def read(self, profile: Profile, *, today: datetime.date | None = None) -> Any:
         value = operator.attrgetter(self.profile_attr)(profile)
@@ -357,6 +362,32 @@ def contact_payload(profile: Profile) -> dict[str, Any]:
     return contact
 
 
+def contact_values_update(
+    contact: Mapping[str, Any] | None,
+    code: str,
+    new: str,
+    old: Iterable[str],
+    same: Callable[[str, str], bool],
+) -> dict[str, Any]:
+    """One `custom_fields_values` item of a contact PATCH for its PHONE or EMAIL (`code`): amoCRM
+    replaces a field's values as a whole, so the customer's `new` value goes first and the other
+    values the contact holds stay, except the `old` ones it replaces."""
+    enum_code = "MOB" if code == "PHONE" else "WORK"
+    values: list[dict[str, Any]] = [{"value": new, "enum_code": enum_code}]
+    replaced = [new, *[o for o in old if o]]
+    for item in _as_list((contact or {}).get("custom_fields_values")):
+        if not isinstance(item, Mapping) or item.get("field_code") != code:
+            continue
+        for value in _as_list(item.get("values")):
+            text = str((value or {}).get("value") or "").strip()
+            if text and not any(same(text, r) for r in replaced):
+                kept = {"value": text}
+                if value.get("enum_id"):
+                    kept["enum_id"] = value["enum_id"]
+                values.append(kept)
+    return {"field_code": code, "values": values}
+
+
 # -- amoCRM → profile ------------------------------------------------------------------------
 
 
@@ -434,6 +465,7 @@ def lead_change_from_api(lead: Mapping[str, Any], *, last_status_id: int | None)
         status_id=_int(lead.get("status_id")),
         old_status_id=last_status_id,
         fields=fields,
+        contact_id=lead_contact_id(lead),
     )
 
 

@@ -32,6 +32,8 @@ MAX_KEYS = 40_000
 MAX_DEPTH = 12  # leads[update][0][custom_fields][0][values][0][value] is 7 deep
 # The events `amocrm_subscribe_webhook` asks for: leads[<action>] and contacts[<action>].
 LEAD_ACTIONS = ("add", "update", "status", "delete", "restore")
+# Lead items that carry the whole lead (every non-empty field), not only what changed.
+FULL_ACTIONS = frozenset({"add", "update", "status", "restore"})
 CONTACT_ACTIONS = ("update",)
 
 _KEY = re.compile(r"([^\[\]]*)((?:\[[^\[\]]*\])*)$")
@@ -285,6 +287,7 @@ class LeadChange:
     status_id: int | None  # the pipeline stage
     old_status_id: int | None  # the stage before, on items whose stage changed
     fields: tuple[FieldChange, ...]
+    contact_id: int | None = None  # the main contact, on a lead read `with=contacts` (hooks name none)
 
     @property
     def stage_changed(self) -> bool:
@@ -298,6 +301,12 @@ class LeadChange:
 
     def has_field(self, field_id: int | None) -> bool:
         return field_id is not None and any(f.field_id == field_id for f in self.fields)
+
+    @property
+    def is_full(self) -> bool:
+        """The item lists every field the lead holds: amoCRM leaves an empty field out, so one
+        missing here was cleared (docs/amocrm-api.md, "Cleared fields"). A delete item lists none."""
+        return self.action in FULL_ACTIONS
 
 
 def read_lead(*, action: str, data: dict[str, Any]) -> LeadChange:

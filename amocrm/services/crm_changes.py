@@ -156,6 +156,9 @@ def _synced_record(
                 synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], plan.status_field[key], fields)
         elif value == now_values[key] and not (key == Key.ACCOUNT_SUM and plan.sum_from_price):
             synced[key] = state[key]
+    for key in plan.kept:
+        # amoCRM holds the field empty and the site may not: the sync puts the site's value back.
+        synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], None, fields)
     if change.price is not None and change.price == state["price"]:
         synced["price"] = change.price
     updates = []
@@ -168,6 +171,12 @@ def _synced_record(
     if change.modified_at and (sync.crm_modified_at is None or change.modified_at > sync.crm_modified_at):
         sync.crm_modified_at = change.modified_at
         updates.append("crm_modified_at")
+    if change.contact_id and change.contact_id != sync.contact_id:
+        # A manager relinked the lead to another contact, or merged ours into one: that contact's
+        # hooks apply from now on. Its phone is not known yet (None: recorded, not applied).
+        logger.info("amocrm.contact_relinked lead_id=%s contact_id=%s", change.lead_id, change.contact_id)
+        sync.contact_id, sync.contact_phone, sync.contact_modified_at = change.contact_id, None, None
+        updates += ["contact_id", "contact_phone", "contact_modified_at"]
     if updates:
         sync.save(update_fields=[*updates, "updated_at"])
     return mapping.lead_state_changes(state, synced)

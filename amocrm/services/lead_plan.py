@@ -7,6 +7,10 @@ row of a table (tests/amocrm/test_lead_plan.py). `crm_changes` reads the rows, a
   * CRM-owned fields (the account sum and status) always follow amoCRM; a preference loses only to
     a site change of that very field made after amoCRM's change (`site_changed`), and is `dropped`;
   * a bad value is an error for its field, the other fields still apply;
+  * a full item (add, update, status; a lead read back) that lacks a preference we sent a value
+    for was cleared by a manager: amoCRM leaves empty fields out. A field the site may hold empty
+    (the wishes) is cleared by the same clock rule; one it may not keeps the site's value, which
+    goes back to the lead (`kept`);
   * while an invoice awaits payment, a new sum (the difference is what was paid) or a move to a
     stage mapped to `active` confirms its payment instead of changing the sum;
   * a stage change maps the pipeline stage through the status map (unmapped: no change); the
@@ -27,6 +31,7 @@ from amocrm.models import CustomField
 Key = CustomField.Key
 # The payment confirmed is the invoice's own amount (a stage move says "paid", not how much).
 INVOICE_AMOUNT = "invoice"
+KEPT_EMPTY = "empty in amoCRM: kept the site's value"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class LeadPlan:
     payment: Decimal | str | None = None  # the amount received, or INVOICE_AMOUNT
     status_field: dict[str, Any] = field(default_factory=dict)  # key → the field's value, on a stage move
     sum_from_price: bool = False  # no sum field in the body: the sum is the lead's budget
+    kept: tuple[str, ...] = ()  # keys amoCRM holds empty and the site may not: its value goes back
 
 
 def lead_change_plan(
@@ -62,7 +68,7 @@ def lead_change_plan(
     (`synced`), each field's site clock, the categories by slug, the balance, whether an invoice
     awaits payment, the stage last seen and the status map."""
     status_field: dict[str, Any] = {}
-    crm, errors = _crm_values(change, fields, status_map, status_field)
+    crm, errors = _crm_values(change, fields, status_map, status_field, _cleared(change, fields, synced))
     sum_from_price = Key.ACCOUNT_SUM in crm and not change.has_field(fields.field_ids.get(Key.ACCOUNT_SUM))
 
     def crm_changed(key: str) -> bool:
@@ -98,7 +104,26 @@ def lead_change_plan(
     payment = None
     if awaits_payment:
         payment = _payment(change, crm, data, errors, balance, last_status_id, stage_moved=bool(status_field))
-    return LeadPlan(crm, data, next_delivery_date, errors, dropped, payment, status_field, sum_from_price)
+    kept = tuple(key for key, message in errors.items() if message == KEPT_EMPTY)
+    return LeadPlan(
+        crm, data, next_delivery_date, errors, dropped, payment, status_field, sum_from_price, kept
+    )
+
+
+def _cleared(
+    change: webhooks.LeadChange, fields: mapping.FieldMap, synced: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """The preferences a full item leaves out although we sent amoCRM a value for them: cleared
+    there (amoCRM answers and hooks leave an empty field out)."""
+    if not change.is_full:
+        return ()
+    return tuple(
+        key
+        for key in mapping.PREFERENCE_KEYS
+        if not change.has_field(fields.field_ids.get(key))
+        and fields.field_ids.get(key) is not None
+        and (synced.get(key) or {}).get("values")
+    )
 
 
 def crm_wins(site_at: datetime.datetime | None, modified_at: datetime.datetime | None) -> bool:
@@ -149,25 +174,27 @@ def _crm_values(
     fields: mapping.FieldMap,
     status_map: Mapping[int, str],
     status_field: dict[str, Any],
+    cleared: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Field key → value amoCRM holds, for the keys amoCRM may change (CRM-owned and preferences);
-    errors by key. A stage change overrides the status field: `status_field` gets the field's own
-    value (None when the item has none)."""
+    errors by key. `cleared` keys count as emptied. A stage change overrides the status field:
+    `status_field` gets the field's own value (None when the item has none)."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     wanted = (*mapping.CRM_OWNED_KEYS, *mapping.PREFERENCE_KEYS)
     keys_by_id = {field_id: key for key, field_id in fields.field_ids.items()}
-    for item in change.fields:
-        key = keys_by_id.get(item.field_id)
+    items = [(keys_by_id.get(item.field_id), item.values) for item in change.fields]
+    for key, raw in [*items, *((key, ()) for key in cleared)]:
         if key not in wanted:
             continue  # a field the site does not take from amoCRM
+        spec = mapping.FIELDS_BY_KEY[key]
         try:
-            value = mapping.decode_value(mapping.FIELDS_BY_KEY[key], item.values, fields)
+            value = mapping.decode_value(spec, raw, fields)
         except (AmoCRMMappingError, ValueError, TypeError, AttributeError) as e:
             errors[key] = str(e)[:200]
             continue
-        if value is None or value == "" and key != Key.WISHES:
-            errors[key] = "empty in amoCRM: kept the site's value"
+        if value is None or value == "" and not spec.may_be_empty:
+            errors[key] = KEPT_EMPTY
             continue
         if key == Key.ACCOUNT_SUM and value < 0:
             errors[key] = f"negative sum {value}"

@@ -14,7 +14,8 @@ task, bulk or single:
      call per 50 leads (the existing contact by id, else a new one), answers matched by our
      `request_id`; a lead merged by amoCRM's duplicate control into another customer's lead is
      never linked to a second profile;
-  4. record each job's Outcome (services.sync_outcomes); a change made meanwhile leaves the row
+  4. the customer's new phone or email goes to the lead's main contact (services.contact_sync);
+  5. record each job's Outcome (services.sync_outcomes); a change made meanwhile leaves the row
      pending for a rerun.
 A 400 fails only the items it names (by request_id, index or lead id); one that names none is
 retried item by item. Errors whose class says `transient` (5xx, timeouts, 429, auth, see
@@ -26,6 +27,7 @@ failed with amoCRM's message, for staff (admin, amocrm_resync --failed). While t
 import datetime
 import logging
 import random
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,7 +46,7 @@ from amocrm.exceptions import (
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
-from amocrm.services import erasure, notes
+from amocrm.services import contact_sync, erasure, notes
 from amocrm.services.connection import client_get
 from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
@@ -52,6 +54,7 @@ from amocrm.services.sync_outcomes import Outcome, SyncJob, SyncReport, outcomes
 
 logger = logging.getLogger(__name__)
 
+NOT_FOUND = re.compile(r"not ?found|does not exist|не найден", re.IGNORECASE)
 SYNC_LEASE = datetime.timedelta(minutes=5)  # longer than the client's own bounded retries of a batch
 
 
@@ -120,14 +123,13 @@ def _named_items(chunk: list[SyncJob], keys: list[str], error: AmoCRMValidationE
 
 
 def _send(
-    chunk: list[SyncJob], keys: Callable[[list[SyncJob]], list[str]], call: Callable[[list[SyncJob]], None]
+    chunk: list[SyncJob],
+    keys: Callable[[list[SyncJob]], list[str]],
+    call: Callable[[list[SyncJob]], None],
+    refuse: Callable[[SyncJob, AmoCRMError], None] = SyncJob.fail,
 ) -> None:
     """Send one batch through `call`, refusing only the items a 400 names (amocrm.batches); `keys(batch)`
     are the names amoCRM gives the items of that very batch (our request_ids, or their positions)."""
-
-    def refuse(job: SyncJob, error: AmoCRMError) -> None:
-        job.fail(error)
-
     batches.send_refusing_named(
         chunk,
         call,
@@ -167,6 +169,7 @@ def _recover_deleted(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
 
 def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
     patches: dict[int, dict[str, Any]] = {}
+    unanswered: list[tuple[SyncJob, AmoCRMError]] = []
     for job in jobs:
         keys = list(job.state) if full else mapping.lead_state_changes(job.state, job.baseline)
         if not keys:
@@ -183,14 +186,48 @@ def _update(client: AmoCRMClient, jobs: list[SyncJob], *, full: bool) -> None:
                 job.outcome = Outcome.SENT
                 logger.info("amocrm.lead_updated lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
             else:
-                # amoCRM answers a PATCH of a deleted lead with 204 / without it: its delete hook was
-                # lost. Remember it (it may be restored) and make the customer a new lead below.
-                logger.info("amocrm.lead_gone lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
-                job.deleted_lead_id, job.lead_id, job.baseline = job.lead_id, None, {}
+                unanswered.append((job, AmoCRMUnavailable("amoCRM did not return the updated lead")))
+
+    def refuse(job: SyncJob, error: AmoCRMError) -> None:
+        if _may_be_gone(error):
+            unanswered.append((job, error))
+        else:
+            job.fail(error)
 
     for chunk in chunks([job for job in jobs if id(job) in patches]):
         _renew(chunk)
-        _send(chunk, lambda batch: [str(i) for i in range(len(batch))], patch)
+        _send(chunk, lambda batch: [str(i) for i in range(len(batch))], patch, refuse)
+        _gone_check(client, unanswered)
+        unanswered.clear()
+
+
+def _may_be_gone(error: AmoCRMError) -> bool:
+    """A refusal a deleted lead gets: 404, or a 400 `NotFound` at `id`, or one naming the lead by id
+    alone (the `{"errors": {"<id>": …}}` shape has no code) with a "not found" text. Other refusals
+    (a loss reason on an open lead…) stand without a read."""
+    if isinstance(error, AmoCRMNotFound):
+        return True
+    return isinstance(error, AmoCRMValidationError) and any(
+        (item.code == "NotFound" and item.path == "id") or (item.entity_id and NOT_FOUND.search(item.detail))
+        for item in error.errors
+    )
+
+
+def _gone_check(client: AmoCRMClient, jobs: list[tuple[SyncJob, AmoCRMError]]) -> None:
+    """A PATCH amoCRM refused as if the lead were not there, or answered without the lead (204): its
+    delete hook may have been lost. Read the lead: gone (204/404), it is treated as a delete hook
+    would (remembered, as it may be restored, and the customer gets a new lead below); there, the
+    refusal stands."""
+    for job, error in jobs:
+        try:
+            found = client.lead_get(job.lead_id, with_contacts=False)
+        except AmoCRMNotFound:
+            found = None
+        if found and found.get("id"):
+            job.fail(error)
+            continue
+        logger.info("amocrm.lead_gone lead_id=%s profile_id=%s", job.lead_id, job.profile.pk)
+        job.deleted_lead_id, job.lead_id, job.baseline = job.lead_id, None, {}
 
 
 def _create(
@@ -311,6 +348,7 @@ def lead_sync_profiles(
             _update(client, [j for j in jobs if j.is_open and j.lead_id is not None], full=full)
             _notes(client, [j for j in jobs if j.lead_id is not None])
             _create(client, [j for j in jobs if j.is_open and j.lead_id is None], report, jitter, contacts)
+            contact_sync.contacts_send(client, jobs)  # the phone or email the customer changed
             erasure.contacts_erase(client, [j for j in jobs if j.lead_id is not None])
         except AmoCRMError as e:
             # amoCRM is down or refuses us: everything not yet done gets the same outcome.

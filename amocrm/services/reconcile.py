@@ -9,6 +9,10 @@ contact of ours goes through services.crm_changes, exactly as a webhook's would:
 newer-wins, our own values echoed back change nothing, and nothing is written to amoCRM. Others
 (leads of other sources) are skipped.
 
+Deletes and restores leave no lead to list: a lead deleted while its hook was lost is found in
+amoCRM's events (`GET /api/v4/events?filter[type]=lead_deleted,lead_restored`, from the leads'
+watermark less the overlap, oldest first) and handled as its hook would have been.
+
 Cheap when nothing happened: one request per kind, answered 204. Safe to run beside webhooks and
 beside itself: applying is idempotent, and a lease on the cursor rows keeps two runs from reading
 at once. Safe after days of downtime: it pages until done, saving its place after every page
@@ -35,6 +39,7 @@ from amocrm.models import LeadSync, ReconcileCursor
 from amocrm.services import crm_changes, enqueue
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
+from amocrm.webhooks import LeadChange
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,9 @@ OVERLAP = 2  # seconds read again at the start of every run
 LEASE = datetime.timedelta(minutes=5)
 # Bookkeeping a change may record beside the profile's fields: not a drift of the customer's data.
 NOT_DRIFTS = {"lead_sync", "contact_email"}
+# amoCRM's event types for a lead deleted or restored (Kommo "Events types") → the hook's action.
+LEAD_EVENTS = {"lead_deleted": "delete", "lead_restored": "restore"}
+MAX_EVENT_PAGES = 40  # 10 000 deletes and restores in one window: the rest waits for the next run
 
 
 @dataclass
@@ -54,9 +62,16 @@ class ReconcileReport:
     drifts: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     busy: bool = False  # another run holds the lease: nothing was read
+    relinks: int = 0  # leads deleted or restored with their hook lost, unlinked or linked again
 
     def as_dict(self) -> dict[str, Any]:
-        return {"read": self.read, "drifts": self.drifts, "requests": self.requests, "busy": self.busy}
+        return {
+            "read": self.read,
+            "drifts": self.drifts,
+            "requests": self.requests,
+            "busy": self.busy,
+            "relinks": self.relinks,
+        }
 
 
 def reconcile_run(
@@ -74,8 +89,10 @@ def reconcile_run(
     try:
         client = client or client_get()
         fields = field_map_load()
+        since = ReconcileCursor.objects.get(entity=ReconcileCursor.Entity.LEADS).watermark - OVERLAP
         for entity in ReconcileCursor.Entity.values:
             _run_entity(client, fields, entity, report, dry_run=dry_run, progress=progress)
+        _run_lead_events(client, fields, max(0, since), report, dry_run=dry_run)
     finally:
         ReconcileCursor.objects.filter(entity=ReconcileCursor.Entity.LEADS).update(running_until=None)
     logger.info(
@@ -150,6 +167,40 @@ def _run_entity(
         total_read=cursor.total_read + read,
         total_drifts=cursor.total_drifts + drifts,
     )
+
+
+def _run_lead_events(
+    client: AmoCRMClient, fields: mapping.FieldMap, since: int, report: ReconcileReport, *, dry_run: bool
+) -> None:
+    """Leads deleted or restored since `since` (read again each run until leads change: applying
+    one twice changes nothing), oldest first, as their hooks would have been applied."""
+    events: list[dict[str, Any]] = []
+    for page in range(1, MAX_EVENT_PAGES + 1):
+        found = client.lead_events_since(",".join(LEAD_EVENTS), since=since, page=page)
+        report.requests += 1
+        events += found
+        if len(found) < PAGE_SIZE:
+            break
+    for event in sorted(events, key=lambda e: (int(e.get("created_at") or 0), str(e.get("id")))):
+        lead_id = event.get("entity_id")
+        if event.get("type") not in LEAD_EVENTS or not isinstance(lead_id, int):
+            continue
+        with transaction.atomic():
+            change = LeadChange(
+                action=LEAD_EVENTS[event["type"]],
+                lead_id=lead_id,
+                modified_at=None,
+                price=None,
+                status_id=None,
+                old_status_id=None,
+                fields=(),
+            )
+            applied = crm_changes.lead_change_apply(change=change, fields=fields)
+            report.relinks += applied.status == "processed"
+            if applied.sync_profile_id is not None and not dry_run:
+                enqueue.lead_sync_after_commit(profile_id=applied.sync_profile_id)
+            if dry_run:
+                transaction.set_rollback(True)
 
 
 def _apply(entity: str, item: dict[str, Any], fields: mapping.FieldMap, *, dry_run: bool) -> int:

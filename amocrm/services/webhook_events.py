@@ -256,7 +256,7 @@ def _lead_read_back_on_tie(event_id: int) -> webhooks.LeadChange | None:
     ).exclude(pk=event.pk)
     if not tied.exists():
         return None  # the event itself again (staff reprocess it), or the same second's only change
-    lead = client_get().lead_get(event.lead_id, with_contacts=False)
+    lead = client_get().lead_get(event.lead_id)  # with its main contact: it may have been relinked
     logger.info("amocrm.webhook_tie_read_back event_id=%s lead_id=%s", event.pk, event.lead_id)
     return mapping.lead_change_from_api(lead, last_status_id=sync.crm_status_id) if lead else None
 

@@ -30,6 +30,7 @@ LEAD, CONTACT = 30000001, 40000001  # the lead and contact `linked` holds
 LEADS_URL = f"{BASE}/api/v4/leads"
 CONTACTS_URL = f"{BASE}/api/v4/contacts"
 COMPLEX_URL = f"{BASE}/api/v4/leads/complex"
+EVENTS_URL = f"{BASE}/api/v4/events"
 WEBHOOK_SECRET = "hook-SECRET-7f3a9c"
 
 
@@ -239,3 +240,10 @@ def linked(profile_factory, field_map, oauth_token) -> Profile:
     """A profile whose lead LEAD and contact CONTACT (made by us, without a phone) amoCRM holds
     exactly as the site sent them."""
     return link(profile_factory(), field_map, contact_id=CONTACT, contact_phone="")
+
+
+@pytest.fixture
+def no_lead_events():
+    """amoCRM lists no lead deleted or restored (a reconciliation run asks after reading leads and
+    contacts): registered on `responses`' default mock, which the test's `@responses.activate` uses."""
+    responses.get(EVENTS_URL, status=204)

@@ -51,6 +51,24 @@ def lead(*custom_fields: dict, lead_id: int = LEAD, at: datetime.datetime | None
     return data
 
 
+def full_lead(profile: Profile, field_map, *custom_fields: dict, **extra) -> dict:
+    """A hook's lead item as amoCRM sends it: every field the lead holds (what the site sent), with
+    `custom_fields` in place of theirs. amoCRM leaves only empty fields out (docs/amocrm-api.md)."""
+    changed = {item["id"] for item in custom_fields}
+    state = mapping.lead_state(profile, field_map)
+    held = [
+        {
+            "id": state[spec.key]["field_id"],
+            "values": [
+                {"value": v.get("value"), "enum": v.get("enum_id")} for v in state[spec.key]["values"]
+            ],
+        }
+        for spec in mapping.FIELDS
+        if state[spec.key]["values"] is not None and state[spec.key]["field_id"] not in changed
+    ]
+    return lead(*held, *custom_fields, **extra)
+
+
 def body(account: dict | None = ACCOUNT, **events: list[dict]) -> str:
     payload: dict = {"leads": events}
     if account is not None:

@@ -14,7 +14,17 @@ from amocrm import mapping, webhooks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import crm_changes, lead_sync
 from tests.amocrm.conftest import CONTACT, LEAD, LEADS_URL
-from tests.amocrm.helpers import as_amocrm_holds, bodies, body, cf, deliver, later, lead, patch_answer
+from tests.amocrm.helpers import (
+    as_amocrm_holds,
+    bodies,
+    body,
+    cf,
+    deliver,
+    full_lead,
+    later,
+    lead,
+    patch_answer,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
@@ -57,13 +67,16 @@ def test_a_preferences_save_enqueues_exactly_one_sync(
     assert [r.kwargs for r in enqueued] == [{"profile_id": linked.pk}]
 
 
-def test_a_managers_address_change_arriving_after_a_customers_skip_survives(client, linked):
+def test_a_managers_address_change_arriving_after_a_customers_skip_survives(client, linked, field_map):
     signed_up_an_hour_ago(linked)
     managers_edit = timezone.now() - datetime.timedelta(seconds=5)
     # Seconds later, before amoCRM's hook arrives, the customer skips a delivery.
     delivery_actions.delivery_skip(profile=linked, delivery_id=later_delivery(linked).pk)
 
-    deliver(client, body(update=[lead(cf(Key.DELIVERY_ADDRESS, ADDRESS), at=managers_edit)]))
+    deliver(
+        client,
+        body(update=[full_lead(linked, field_map, cf(Key.DELIVERY_ADDRESS, ADDRESS), at=managers_edit)]),
+    )
 
     linked.refresh_from_db()
     assert linked.delivery_address == ADDRESS
@@ -97,12 +110,19 @@ def test_a_managers_change_loses_to_a_later_site_change_of_the_same_field_and_is
 
 
 def test_a_change_from_amocrm_moves_no_site_clock_and_queues_nothing(
-    client, linked, enqueued, django_capture_on_commit_callbacks
+    client, linked, field_map, enqueued, django_capture_on_commit_callbacks
 ):
     clock = LeadSync.objects.get(profile=linked).site_changed_at
 
     with django_capture_on_commit_callbacks(execute=True):
-        deliver(client, body(update=[lead(cf(Key.WISHES, "Пионы"), cf(Key.DELIVERY_ADDRESS, ADDRESS))]))
+        deliver(
+            client,
+            body(
+                update=[
+                    full_lead(linked, field_map, cf(Key.WISHES, "Пионы"), cf(Key.DELIVERY_ADDRESS, ADDRESS))
+                ]
+            ),
+        )
 
     sync = LeadSync.objects.get(profile=linked)
     assert (sync.status, sync.site_changed_at) == (LeadSync.Status.SYNCED, clock)
@@ -112,7 +132,7 @@ def test_a_change_from_amocrm_moves_no_site_clock_and_queues_nothing(
 @responses.activate
 def test_a_new_sum_from_amocrm_sends_back_only_the_derived_budget(client, linked, field_map):
     # The sum field changed, the lead's budget did not: the budget is the site's to derive.
-    deliver(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))]))
+    deliver(client, body(update=[full_lead(linked, field_map, cf(Key.ACCOUNT_SUM, "7500"))]))
     assert LeadSync.objects.get(profile=linked).status == LeadSync.Status.PENDING
     responses.patch(LEADS_URL, json=patch_answer(linked.lead_sync.lead_id))
 

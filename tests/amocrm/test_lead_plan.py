@@ -39,12 +39,30 @@ def item(key: str, value, enum: int | None = None) -> webhooks.FieldChange:
     return webhooks.FieldChange(field_id=FIELD_IDS[key], values=((value, enum),))
 
 
-def plan(*items, synced=None, site_changed=None, awaits_payment=False, status_id=None, old_status_id=None):
+def sent(key: str, value) -> dict:
+    """`synced` holding the value we last sent for `key`."""
+    return {key: {"field_id": FIELD_IDS[key], "values": [{"value": value}]}}
+
+
+def dropped(key: str) -> dict:
+    return {"field": key, "crm_changed_at": MANAGER.isoformat(), "site_changed_at": AFTER.isoformat()}
+
+
+def plan(
+    *items,
+    synced=None,
+    site_changed=None,
+    awaits_payment=False,
+    status_id=None,
+    old_status_id=None,
+    price=None,
+    action="update",
+):
     change = webhooks.LeadChange(
-        action="update",
+        action=action,
         lead_id=LEAD,
         modified_at=MANAGER,
-        price=None,
+        price=price,
         status_id=status_id,
         old_status_id=old_status_id,
         fields=tuple(items),
@@ -144,6 +162,44 @@ ROWS = {
     "a new date re-anchors the schedule": (
         plan(item(Key.DELIVERY_DATE, str(mapping.date_to_timestamp(datetime.date(2027, 3, 9))))),
         {"data": {}, "next_delivery_date": datetime.date(2027, 3, 9), "errors": {}},
+    ),
+    # amoCRM leaves an empty field out of a full item: one we sent a value for was cleared.
+    "wishes left out of a full item were cleared by the manager": (
+        plan(item(Key.DELIVERY_ADDRESS, ARBAT), synced=sent(Key.WISHES, "Без роз")),
+        {"data": {"delivery_address": ARBAT, "wishes": ""}, "errors": {}, "kept": ()},
+    ),
+    "wishes cleared before the site's later change of them are dropped": (
+        plan(synced=sent(Key.WISHES, "Без роз"), site_changed={Key.WISHES: AFTER}),
+        {"data": {}, "dropped": [dropped(Key.WISHES)], "kept": ()},
+    ),
+    "a date left out of a full item is kept on the site and sent back": (
+        plan(synced=sent(Key.DELIVERY_DATE, mapping.date_to_timestamp(datetime.date(2027, 3, 5)))),
+        {
+            "data": {},
+            "next_delivery_date": None,
+            "errors": {Key.DELIVERY_DATE: lead_plan.KEPT_EMPTY},
+            "kept": (Key.DELIVERY_DATE,),
+        },
+    ),
+    "an address cleared in amoCRM is kept on the site and sent back": (
+        plan(item(Key.DELIVERY_ADDRESS, ""), synced=sent(Key.DELIVERY_ADDRESS, ARBAT)),
+        {"data": {}, "errors": {Key.DELIVERY_ADDRESS: lead_plan.KEPT_EMPTY}, "kept": (Key.DELIVERY_ADDRESS,)},
+    ),
+    "a field never sent and left out changes nothing": (
+        plan(item(Key.DELIVERY_ADDRESS, ARBAT)),
+        {"data": {"delivery_address": ARBAT}, "errors": {}, "kept": ()},
+    ),
+    "a field left out that amoCRM already held empty changes nothing": (
+        plan(synced={Key.WISHES: {"field_id": FIELD_IDS[Key.WISHES], "values": None}}),
+        {"data": {}, "errors": {}},
+    ),
+    "the sum left out follows the budget, never a clear": (
+        plan(synced=sent(Key.ACCOUNT_SUM, "5000.00"), price=6000),
+        {"data": {"account_sum": Decimal("6000.00")}, "errors": {}, "kept": ()},
+    ),
+    "a delete item clears nothing": (
+        plan(synced=sent(Key.WISHES, "Без роз"), action="delete"),
+        {"data": {}, "errors": {}},
     ),
 }
 

@@ -33,7 +33,8 @@ from tests.amocrm.conftest import (
     link,
     token_answer,
 )
-from tests.amocrm.helpers import deliver, stamp
+from tests.amocrm.helpers import body as helpers_body
+from tests.amocrm.helpers import deliver, full_lead, stamp
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
@@ -78,13 +79,10 @@ def test_a_date_a_manager_moves_arrives_bare_and_moves_the_next_delivery(client,
 def test_our_own_date_echoed_back_bare_changes_nothing_and_records_no_error(client, linked, field_map):
     state = mapping.lead_state(linked, field_map)
     date_item = state[Key.DELIVERY_DATE]["values"][0]["value"]
-    body = (
-        f"account%5Bsubdomain%5D=flowers&account%5Bid%5D=31000001&leads%5Bupdate%5D%5B0%5D%5Bid%5D={LEAD}"
-        f"&leads%5Bupdate%5D%5B0%5D%5Blast_modified%5D={stamp()}"
-        f"&leads%5Bupdate%5D%5B0%5D%5Bprice%5D={state['price']}"
-        f"&leads%5Bupdate%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bid%5D={field_map.field_id(Key.DELIVERY_DATE)}"
-        f"&leads%5Bupdate%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D={date_item}"
-    )
+    # A full item (amoCRM sends every filled field, docs/amocrm-api.md §8), the date bare.
+    bare_date = {"id": field_map.field_id(Key.DELIVERY_DATE), "values": [date_item]}
+    item = full_lead(linked, field_map, bare_date, last_modified=stamp(), price=state["price"])
+    body = helpers_body(update=[item])
 
     deliver(client, body)
 

@@ -15,10 +15,10 @@ from django.utils import timezone
 from accounts.models import Profile
 from amocrm.models import CustomField, LeadSync, ReconcileCursor, WebhookEvent
 from amocrm.services import lead_sync, reconcile, webhook_events
-from tests.amocrm.conftest import CONTACT, CONTACTS_URL, LEAD, LEADS_URL
+from tests.amocrm.conftest import CONTACT, CONTACTS_URL, EVENTS_URL, LEAD, LEADS_URL
 from tests.amocrm.helpers import as_amocrm_holds, page, stamp
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_lead_events")]
 
 Key = CustomField.Key
 
@@ -59,8 +59,12 @@ def test_a_run_with_nothing_changed_makes_one_request_per_kind_answered_204(link
 
     report = reconcile.reconcile_run()
 
-    assert [call.request.url.split("?")[0] for call in responses.calls] == [LEADS_URL, CONTACTS_URL]
-    assert report.read == {"leads": 0, "contacts": 0} and report.requests == 2
+    assert [call.request.url.split("?")[0] for call in responses.calls] == [
+        LEADS_URL,
+        CONTACTS_URL,
+        EVENTS_URL,
+    ]
+    assert report.read == {"leads": 0, "contacts": 0} and report.requests == 3  # and the deletes
 
 
 @responses.activate
@@ -77,6 +81,7 @@ def test_it_asks_for_changes_since_the_watermark_with_an_overlap_oldest_first(li
         "order[updated_at]": "asc",
         "limit": "250",
         "page": "1",
+        "with": "contacts",  # the lead's main contact: a manager may have relinked it
     }
 
 
@@ -107,7 +112,7 @@ def test_a_change_applied_by_webhook_and_read_again_changes_nothing_and_writes_n
     lead_sync.lead_sync_profiles(profile_ids=[linked.pk])  # the sync the saves queued
 
     assert report.drifts["leads"] == 0
-    assert [call.request.method for call in responses.calls] == ["GET", "GET"]  # nothing written
+    assert [call.request.method for call in responses.calls] == ["GET", "GET", "GET"]  # nothing written
 
 
 @responses.activate
@@ -169,6 +174,7 @@ def test_a_run_that_dies_mid_way_resumes_at_its_page_without_skipping(linked, fi
     responses.reset()
     responses.get(LEADS_URL, json=page("leads", [ours]))
     responses.get(CONTACTS_URL, status=204)
+    responses.get(EVENTS_URL, status=204)
 
     call_command("amocrm_reconcile", stdout=StringIO())
 
@@ -212,3 +218,51 @@ def test_readyz_warns_when_reconciliation_has_not_run_for_three_intervals(admin_
 
     assert response.status_code == HTTPStatus.OK
     assert "amocrm_reconcile last finished" in response.json()["warnings"]["amocrm_reconcile"]
+
+
+# -- leads deleted or restored with their hook lost: amoCRM's events list them ----------------------
+
+
+def lead_event(kind: str, at: int, lead_id: int = LEAD) -> dict:
+    """One item of GET /api/v4/events (Kommo "Events list")."""
+    return {
+        "id": f"01{kind}{at}",
+        "type": kind,
+        "entity_id": lead_id,
+        "entity_type": "lead",
+        "created_by": 7000001,
+        "created_at": at,
+        "value_after": [],
+        "value_before": [],
+        "account_id": 31000001,
+    }
+
+
+@responses.activate
+def test_a_lead_deleted_with_its_hook_lost_is_unlinked_by_the_events_list(linked):
+    responses.replace(
+        responses.GET, EVENTS_URL, json={"_embedded": {"events": [lead_event("lead_deleted", stamp())]}}
+    )
+    responses.get(LEADS_URL, status=204)
+    responses.get(CONTACTS_URL, status=204)
+
+    report = reconcile.reconcile_run()
+
+    sync = LeadSync.objects.get(profile=linked)
+    assert (sync.lead_id, sync.deleted_lead_id, report.relinks) == (None, LEAD, 1)
+    params = responses.calls[-1].request.params
+    assert (params["filter[type]"], params["filter[entity]"]) == ("lead_deleted,lead_restored", "lead")
+
+
+@responses.activate
+def test_a_lead_deleted_then_restored_with_both_hooks_lost_stays_linked(linked):
+    events = [lead_event("lead_restored", stamp(20)), lead_event("lead_deleted", stamp(10))]  # any order
+    responses.replace(responses.GET, EVENTS_URL, json={"_embedded": {"events": events}})
+    responses.get(LEADS_URL, status=204)
+    responses.get(CONTACTS_URL, status=204)
+
+    reconcile.reconcile_run()
+    reconcile.reconcile_run()  # read again: nothing changes
+
+    sync = LeadSync.objects.get(profile=linked)
+    assert sync.lead_id == LEAD and sync.deleted_lead_id is None

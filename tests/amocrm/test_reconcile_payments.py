@@ -9,7 +9,7 @@ import responses
 from accounts.models import LedgerEntry, Profile
 from amocrm.models import LeadSync
 from amocrm.services import lead_sync, reconcile
-from tests.amocrm.conftest import BASE, CONTACTS_URL, LEAD, LEADS_URL
+from tests.amocrm.conftest import BASE, CONTACTS_URL, EVENTS_URL, LEAD, LEADS_URL
 from tests.amocrm.helpers import as_amocrm_holds, page, stamp
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +43,7 @@ def reconcile_reading(lead: dict) -> None:
     with responses.RequestsMock() as mock:
         mock.get(LEADS_URL, json=page("leads", [lead]))
         mock.get(CONTACTS_URL, status=204)
+        mock.get(EVENTS_URL, status=204)
         reconcile.reconcile_run()
 
 

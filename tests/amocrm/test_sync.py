@@ -342,6 +342,7 @@ def test_a_patch_that_finds_the_lead_deleted_gives_the_customer_a_new_lead(custo
     customer.wishes = "Другие"
     customer.save(update_fields=["wishes", "updated_at"])
     responses.patch(LEADS_URL, status=204)
+    responses.get(f"{LEADS_URL}/30000001", status=204)  # read back: gone
     responses.get(CONTACTS_URL, status=204)
     responses.post(COMPLEX_URL, json=complex_answer(lead_id=30000099, contact_id=40000099))
 
@@ -349,7 +350,66 @@ def test_a_patch_that_finds_the_lead_deleted_gives_the_customer_a_new_lead(custo
 
     sync = LeadSync.objects.get(profile=customer)
     assert (sync.status, sync.lead_id) == (LeadSync.Status.SYNCED, 30000099)
-    assert [c.request.method for c in responses.calls] == ["PATCH", "GET", "POST"]
+    assert [c.request.method for c in responses.calls] == ["PATCH", "GET", "GET", "POST"]
+
+
+NOT_FOUND_AT_ID = {
+    "title": "Bad Request",
+    "type": "https://httpstatus.es/400",
+    "status": 400,
+    "detail": "Request validation failed",
+    "validation-errors": [
+        {
+            "request_id": "0",
+            "errors": [{"code": "NotFound", "path": "id", "detail": "The lead does not exist."}],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"status": 400, "json": NOT_FOUND_AT_ID},
+        # The other 400 shape names the lead by its id alone (amocrm-api-php issue 88).
+        {"status": 400, "json": {"title": "Bad Request", "status": 400, "errors": {"30000001": "Not found"}}},
+        {"status": 404},
+    ],
+    ids=["not-found-at-id", "by-lead-id", "404"],
+)
+@responses.activate
+def test_a_patch_refused_for_a_deleted_lead_reads_it_and_gives_the_customer_a_new_lead(
+    customer, crm, amo, refusal
+):
+    # The lead was deleted while its hook was lost: the row must not fail for ever.
+    synced(customer)
+    services.profile_update_preferences(profile=customer, data={"wishes": "Другие"})
+    responses.patch(LEADS_URL, **refusal)
+    responses.get(f"{LEADS_URL}/30000001", status=204)
+    responses.get(CONTACTS_URL, status=204)
+    responses.post(COMPLEX_URL, json=complex_answer(lead_id=30000099, contact_id=40000099))
+
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    sync = LeadSync.objects.get(profile=customer)
+    assert (sync.status, sync.lead_id) == (LeadSync.Status.SYNCED, 30000099)
+    [lead] = bodies("POST", COMPLEX_URL)[0]
+    assert by_field(lead["custom_fields_values"])[FIELD_IDS[Key.WISHES]] == [{"value": "Другие"}]
+
+
+@responses.activate
+def test_a_patch_refused_as_not_found_for_a_lead_that_is_there_still_fails_the_row(customer, crm, amo):
+    synced(customer)
+    services.profile_update_preferences(profile=customer, data={"wishes": "Другие"})
+    responses.patch(LEADS_URL, status=400, json=NOT_FOUND_AT_ID)
+    responses.get(f"{LEADS_URL}/30000001", json={"id": 30000001, "status_id": 1})
+
+    lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
+
+    sync = LeadSync.objects.get(profile=customer)
+    assert (sync.status, sync.lead_id) == (LeadSync.Status.FAILED, 30000001)
+    assert "NotFound" in sync.last_error
+    assert bodies("POST", COMPLEX_URL) == []
 
 
 @responses.activate

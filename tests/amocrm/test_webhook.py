@@ -20,7 +20,7 @@ from amocrm import mapping, tasks
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync, webhook_events
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, WEBHOOK_SECRET
-from tests.amocrm.helpers import ACCOUNT, apply_all, body, cf, deliver, later, lead, post
+from tests.amocrm.helpers import ACCOUNT, apply_all, body, cf, deliver, full_lead, later, lead, post
 from tools.amocrm_standin import php_encode
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
@@ -336,7 +336,13 @@ def test_applying_a_webhook_sends_nothing_back(
     client, linked, field_map, tasks_immediate, django_capture_on_commit_callbacks
 ):
     status = cf(Key.ACCOUNT_STATUS, "Активный", enum=enum(field_map, Key.ACCOUNT_STATUS, "active"))
-    data = body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"), status, cf(Key.WISHES, "Пионы"), price=7500)])
+    data = body(
+        update=[
+            full_lead(
+                linked, field_map, cf(Key.ACCOUNT_SUM, "7500"), status, cf(Key.WISHES, "Пионы"), price=7500
+            )
+        ]
+    )
 
     with responses.RequestsMock() as mock:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -646,3 +652,43 @@ def test_sync_due_requeues_webhook_events_left_unapplied(enqueued):
     call_command("amocrm_sync_due", stdout=StringIO())
 
     assert [(r.task.name, r.kwargs) for r in enqueued] == [("webhook_apply", {"event_ids": [lost.pk]})]
+
+
+# -- cleared fields: amoCRM leaves an empty field out of a hook's item -----------------------------
+
+
+def test_a_hook_item_without_the_wishes_clears_them_on_the_site(client, linked, field_map):
+    assert linked.wishes  # sent to amoCRM when the lead was made
+    item = full_lead(linked, field_map)
+    wishes_id = field_map.field_id(Key.WISHES)
+    item["custom_fields"] = [f for f in item["custom_fields"] if f["id"] != wishes_id]
+
+    deliver(client, body(update=[item]))
+
+    linked.refresh_from_db()
+    assert linked.wishes == ""
+    assert WebhookEvent.objects.get().changes == ["wishes"]
+    sync = LeadSync.objects.get(profile=linked)
+    assert sync.status == LeadSync.Status.SYNCED  # amoCRM holds it empty already: nothing to send
+    assert sync.synced_values[Key.WISHES]["values"] is None
+
+
+def test_a_hook_item_without_the_delivery_date_keeps_the_sites_and_sends_it_back(
+    client, linked, field_map, enqueued
+):
+    date_before = linked.next_delivery_on()
+    item = full_lead(linked, field_map)
+    date_id = field_map.field_id(Key.DELIVERY_DATE)
+    item["custom_fields"] = [f for f in item["custom_fields"] if f["id"] != date_id]
+
+    deliver(client, body(update=[item]))
+
+    linked.refresh_from_db()
+    assert linked.next_delivery_on() == date_before
+    event = WebhookEvent.objects.get()
+    assert "empty in amoCRM" in event.error
+    sync = LeadSync.objects.get(profile=linked)
+    assert sync.status == LeadSync.Status.PENDING  # the site's date goes back to the lead
+    assert mapping.lead_state_changes(mapping.lead_state(linked, field_map), sync.synced_values) == [
+        Key.DELIVERY_DATE
+    ]

@@ -146,6 +146,7 @@ class Api:
             ("GET", r"/api/v4/contacts", self.contacts_list),
             ("POST", r"/api/v4/contacts", self.contacts_create),
             ("PATCH", r"/api/v4/contacts", self.contacts_update),
+            ("GET", r"/api/v4/events", self.events_list),
             ("GET", r"/api/v4/contacts/(\d+)", self.contact_get),
             ("GET", r"/api/v4/webhooks", self.webhooks_list),
             ("POST", r"/api/v4/webhooks", self.webhook_subscribe),
@@ -389,6 +390,14 @@ class Api:
         contacts, events = self.account.contacts_create(body)
         self.echo(events)
         return self._created("contacts", contacts, body)
+
+    def events_list(self, request: Request) -> Response:
+        """Only the lead deletes and restores the stand-in keeps, by `filter[type]` and created_at."""
+        types = set((request.param("filter[type]") or "").split(",")) - {""}
+        since = int(request.param("filter[created_at][from]") or 0)
+        with self.account.lock:
+            events = [e for e in self.account.event_log if e["created_at"] >= since]
+        return self._page(request, "events", [e for e in events if not types or e["type"] in types])
 
     def contacts_update(self, request: Request) -> Response:
         try:

@@ -68,9 +68,10 @@ class Control:
         rendered, events = edit_lead(self.account, lead_id, data)
         return {"lead": rendered, "deliveries": self.deliver(events)}
 
-    def manager_delete(self, lead_id: int) -> dict[str, Any]:
+    def manager_delete(self, lead_id: int, *, quiet: bool = False) -> dict[str, Any]:
+        """A manager deletes a lead; `quiet`: its delete hook is lost (never delivered)."""
         events = delete_lead(self.account, lead_id)
-        return {"deleted": lead_id, "deliveries": self.deliver(events)}
+        return {"deleted": lead_id, "deliveries": [] if quiet else self.deliver(events)}
 
     def manager_restore(self, lead_id: int) -> dict[str, Any]:
         """A manager brings a deleted lead back from the trash: same id, same values → restore_lead."""
@@ -133,7 +134,7 @@ class Control:
         if method == "POST" and action == "/manager":
             return self.manager_edit(lead_id, data)
         if method == "POST" and action == "/delete":
-            return self.manager_delete(lead_id)
+            return self.manager_delete(lead_id, quiet=bool(data.get("quiet")))
         if method == "POST" and action == "/restore":
             return self.manager_restore(lead_id)
         if method == "POST" and action == "/reject":

@@ -32,6 +32,7 @@ from tools.amocrm_standin.shapes import (
     account_shape,
     contact_shape,
     field_shape,
+    lead_event_shape,
     lead_shape,
     update_events,
     webhook_contact,
@@ -94,6 +95,7 @@ class Account:
             self.hook_failures: dict[str, list[float]] = {}  # destination → times of failed deliveries
             self.leads: dict[int, dict[str, Any]] = {}
             self.trash: dict[int, dict[str, Any]] = {}  # deleted leads, as they were, for a restore
+            self.event_log: list[dict[str, Any]] = []  # deletes and restores, for GET /api/v4/events
             self.contacts: dict[int, dict[str, Any]] = {}
             self.notes.reset()
             self.ids = {"lead": 30000001, "contact": 20000001, "field": 600001, "enum": 900001, "hook": 1}
@@ -375,6 +377,7 @@ class Account:
                 if lead_id in contact["leads"]:
                     contact["leads"].remove(lead_id)
             self.trash[lead_id] = lead  # keeps its contacts for a restore
+            self.event_log.append(lead_event_shape("lead_deleted", lead_id, len(self.event_log)))
             return (
                 "delete_lead",
                 {"id": lead_id, "status_id": lead["status_id"], "pipeline_id": lead["pipeline_id"]},
@@ -392,6 +395,7 @@ class Account:
                 self.contacts[contact_id]["leads"].append(lead_id)
             lead["updated_at"], lead["updated_by"] = _now(), by
             self.leads[lead_id] = lead
+            self.event_log.append(lead_event_shape("lead_restored", lead_id, len(self.event_log), by=by))
             return ("restore_lead", webhook_lead(lead, self.fields["leads"]))
 
     def render_lead(self, lead: dict[str, Any], *, with_contacts: bool = False) -> dict[str, Any]:

@@ -4,6 +4,7 @@ base URL.
 """
 
 import datetime
+import time
 import zoneinfo
 from typing import Any
 
@@ -16,6 +17,7 @@ from tools.amocrm_standin.constants import (
     CURRENCY_SYMBOL,
     DATE_TYPES,
     LOST,
+    MANAGER_USER_ID,
     PIPELINES,
     WON,
     Fields,
@@ -300,4 +302,19 @@ def account_domain(subdomain: str) -> dict[str, Any]:
         "subdomain": subdomain,
         "domain": f"{subdomain}.amocrm.ru",
         "top_level_domain": "ru",
+    }
+
+
+def lead_event_shape(kind: str, lead_id: int, number: int, *, by: int = MANAGER_USER_ID) -> dict[str, Any]:
+    """A lead's `lead_deleted` / `lead_restored` as GET /api/v4/events lists it (Kommo "Events list")."""
+    return {
+        "id": f"01j{number:023d}",
+        "type": kind,
+        "entity_id": lead_id,
+        "entity_type": "lead",
+        "created_by": by,
+        "created_at": int(time.time()),
+        "value_after": [],
+        "value_before": [],
+        "account_id": ACCOUNT_ID,
     }

@@ -427,12 +427,19 @@ def check_lead(
     return checked
 
 
-def check_contact(item: Any, errors: Errors, *, fields: Fields) -> dict:
+def check_contact(
+    item: Any, errors: Errors, *, fields: Fields, contacts: Collection[int] | None = None
+) -> dict:
+    """The checked contact of a create, or of an update when `contacts` (the existing ids) is given."""
     checked: dict[str, Any] = {"cf": [], "item": item}
     if not isinstance(item, dict):
         errors.add("InvalidType", "", "A contact must be an object")
         return checked
-    check_common(item, CONTACT_KEYS - {"id"}, errors)
+    check_common(item, CONTACT_KEYS if contacts is not None else CONTACT_KEYS - {"id"}, errors)
+    if contacts is not None and not is_int(item.get("id")):
+        errors.add("NotBlank", "id", "Every item of an update needs its integer id.")
+    elif contacts is not None and item["id"] not in contacts:
+        errors.add("NotFound", "id", "The contact does not exist.")
     checked["cf"] = check_custom_fields(fields, item.get("custom_fields_values"), errors)
     return checked
 
