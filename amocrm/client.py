@@ -410,9 +410,6 @@ class AmoCRMClient:
         """PATCH /api/v4/contacts in chunks of 50; each item has an `id` and only what changes."""
         return self._batch("PATCH", "/api/v4/contacts", contacts, _embedded("contacts"))
 
-    def contact_find_by_email(self, email_address: str) -> dict[str, Any] | None:
-        """The first contact whose EMAIL field equals the address (case-insensitively), or None.
-
     def contact_get(self, contact_id: int) -> dict[str, Any] | None:  # None: 204, deleted
         return self.request("GET", f"/api/v4/contacts/{int(contact_id)}")
 
