@@ -83,7 +83,7 @@ class DashboardView(ProfileMixin, TemplateView):
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
-            progress=progress.steps(profile=profile, awaiting_sum=profile.awaiting_sum),
+            progress=progress.steps(profile=profile),
             history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,

@@ -104,10 +104,12 @@ FIELDS: tuple[FieldSpec, ...] = (
         Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570,
         profile_attr="referral_url", owner=Owner.SITE,
     ),
-    # Also follows the lead's pipeline stage (AMOCRM_STATUS_MAP).
+    # Also follows the lead's pipeline stage (AMOCRM_STATUS_MAP). Sends the one derived status (a
+    # payment makes a new subscription active), as the account page's badge shows it.
     FieldSpec(
         Key.ACCOUNT_STATUS, "Статус аккаунта", "select", "FA_ACCOUNT_STATUS", 580,
-        profile_attr="account_status", owner=Owner.CRM, profile_field="account_status",
+        profile_attr="subscription_status", owner=Owner.CRM, profile_field="account_status",
+        changed_by=("account_status", "invoices"),
     ),
 )  # fmt: skip
 FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
