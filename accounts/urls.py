@@ -14,4 +14,6 @@ urlpatterns = [
     path("deliveries/skip/<str:token>/", views.DeliverySkipLinkView.as_view(), name="delivery_skip_link"),
     path("pause/", views.PauseView.as_view(), name="pause"),
     path("resume/", views.ResumeView.as_view(), name="resume"),
+    path("close/", views.CloseView.as_view(), name="close"),
+    path("reopen/", views.ReopenView.as_view(), name="reopen"),
 ]

@@ -20,6 +20,7 @@ from django.views.generic import FormView, TemplateView
 
 from accounts import (
     analytics,
+    coverage,
     delivery_actions,
     emails,
     history,
@@ -83,6 +84,7 @@ class DashboardView(ProfileMixin, TemplateView):
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
+            coverage=coverage.profile_coverage(profile),
             progress=progress.steps(profile=profile),
             history_page=history_page,
             referral_count=profile.referral_count,
@@ -230,6 +232,41 @@ class ResumeView(ProfileMixin, View):
         else:
             analytics.event_push(request, "subscription_resume")
             messages.success(request, _("Your subscription is resumed."))
+        return redirect("accounts:dashboard")
+
+
+class CloseView(ProfileMixin, TemplateView):
+    """GET asks (saying which deliveries still come: past the cut-off), POST closes the subscription."""
+
+    template_name = "accounts/close.html"
+
+    def get_context_data(self, **kwargs):
+        profile = self.get_profile()
+        locked, _changes_from = delivery_actions.changes_reach(profile.upcoming_deliveries())
+        return super().get_context_data(profile=profile, locked_deliveries=locked, **kwargs)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            delivery_actions.profile_close(profile=self.get_profile())
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            analytics.event_push(request, "subscription_close")
+            messages.success(request, _("Your subscription is closed. You can start it again at any time."))
+        return redirect("accounts:dashboard")
+
+
+class ReopenView(ProfileMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            delivery_actions.profile_reopen(profile=self.get_profile())
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            analytics.event_push(request, "subscription_reopen")
+            messages.success(request, _("Your subscription is on again."))
         return redirect("accounts:dashboard")
 
 

@@ -111,3 +111,41 @@ def test_a_subscription_started_again_reads_as_its_payment_says_everywhere(
 
 def test_a_payment_tells_the_lead_its_new_status():
     assert Key.ACCOUNT_STATUS in mapping.keys_changed_by(["account_sum", "invoices"])
+
+
+def test_closing_moves_the_lead_to_the_stage_mapped_to_closed(customer, field_map):
+    linked = link(customer, field_map)
+    baseline = mapping.lead_state(linked, field_map)
+
+    delivery_actions.profile_close(profile=linked)
+    state = mapping.lead_state(fresh(linked), field_map)
+    keys = mapping.lead_state_changes(state, baseline)
+
+    payload = mapping.lead_update_payload(30000001, state, keys)
+    assert payload["status_id"] == 143  # webhook_settings: 143 means closed
+    assert Key.ACCOUNT_STATUS in keys
+
+
+def test_starting_again_leaves_the_stage_to_the_managers(customer, field_map):
+    delivery_actions.profile_close(profile=customer)
+    closed = mapping.lead_state(fresh(customer), field_map)
+
+    delivery_actions.profile_reopen(profile=fresh(customer))
+    state = mapping.lead_state(fresh(customer), field_map)
+
+    assert "status_id" not in mapping.lead_update_payload(
+        30000001, state, mapping.lead_state_changes(state, closed)
+    )
+
+
+def test_a_lead_the_manager_closed_is_not_moved_again(client, customer, field_map):
+    link(customer, field_map, crm_status_id=60000003)
+
+    deliver(client, body(status=[lead(status_id=143, old_status_id=60000003)]))
+
+    profile = fresh(customer)
+    assert profile.subscription_status == Profile.AccountStatus.CLOSED
+    sync = profile.lead_sync
+    assert "status_id" not in mapping.lead_state_changes(
+        mapping.lead_state(profile, field_map), sync.synced_values
+    )
