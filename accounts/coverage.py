@@ -47,15 +47,19 @@ def covered(*, balance: Decimal, deliveries: list[tuple[datetime.date, Decimal]]
 
 
 def planned(
-    profile: Profile, *, category: BouquetCategory | None = None, today: datetime.date | None = None
+    profile: Profile,
+    *,
+    category: BouquetCategory | None = None,
+    today: datetime.date | None = None,
+    upcoming: list[Delivery] | None = None,
 ) -> list[tuple[datetime.date, Decimal]]:
-    """The upcoming deliveries as (date, price), `category` (when given) priced where a change reaches."""
+    """The upcoming deliveries as (date, price), `category` (when given) priced where a change reaches.
+    `upcoming`: the profile's upcoming rows (up to MAX_COUNTED) already loaded by the caller."""
     today = today or timezone.localdate()
-    rows = list(
-        profile.deliveries.filter(status=Delivery.Status.SCHEDULED, delivery_on__gte=today)
-        .order_by("delivery_on")
-        .values_list("delivery_on", "price")[:MAX_COUNTED]
-    )
+    if upcoming is None:
+        upcoming = profile.upcoming_deliveries(today=today, limit=MAX_COUNTED)
+    scheduled = [d for d in upcoming if d.status == Delivery.Status.SCHEDULED and d.delivery_on >= today]
+    rows = [(d.delivery_on, d.price) for d in scheduled]
     if category is not None:
         first_open = Delivery.first_open_on(today=today)
         rows = [(day, price if day < first_open else category.price) for day, price in rows]
@@ -68,11 +72,15 @@ def planned(
 
 
 def profile_coverage(
-    profile: Profile, *, category: BouquetCategory | None = None, today: datetime.date | None = None
+    profile: Profile,
+    *,
+    category: BouquetCategory | None = None,
+    today: datetime.date | None = None,
+    upcoming: list[Delivery] | None = None,
 ) -> Coverage:
     """What the profile's balance covers, with its category or with `category` instead."""
     return covered(
         balance=profile.account_sum,
-        deliveries=planned(profile, category=category, today=today),
+        deliveries=planned(profile, category=category, today=today, upcoming=upcoming),
         price=(category or profile.bouquet_category).price,
     )

@@ -76,7 +76,9 @@ class DashboardView(ProfileMixin, TemplateView):
         history_page = history.page_get(
             profile=profile, number=self.request.GET.get("page"), per_page=settings.ACCOUNT_HISTORY_SHOWN
         )
-        upcoming = profile.upcoming_deliveries(include_skipped=True)
+        # One query for the list and for what the balance covers (the list shows the first few).
+        loaded = profile.upcoming_deliveries(include_skipped=True, limit=coverage.MAX_COUNTED)
+        upcoming = loaded[: settings.UPCOMING_DELIVERIES_SHOWN]
         locked, changes_from = delivery_actions.changes_reach(upcoming)
         return super().get_context_data(
             profile=profile,
@@ -84,7 +86,7 @@ class DashboardView(ProfileMixin, TemplateView):
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
-            coverage=coverage.profile_coverage(profile),
+            coverage=coverage.profile_coverage(profile, upcoming=loaded),
             progress=progress.steps(profile=profile),
             history_page=history_page,
             referral_count=profile.referral_count,

@@ -110,3 +110,12 @@ def test_a_category_past_the_cut_off_keeps_its_planned_price(profile_factory, se
     rows = coverage.planned(profile, category=luxe)
 
     assert [price for _day, price in rows[:2]] == [Decimal("2500.00"), Decimal("4900.00")]
+
+
+def test_a_balance_short_of_the_next_delivery_is_not_shown_in_green(client, profile_factory):
+    profile = profile_factory(account_sum=Decimal("2000.00"))
+    client.force_login(profile.user)
+
+    assert '<section class="card card--short" aria-labelledby="balance-title">' in page_text(
+        client.get(reverse("accounts:dashboard"))
+    )
