@@ -1,6 +1,6 @@
 """What customers (and staff) do to deliveries and to the subscription's course: skip, un-skip,
-move, pause, resume, mark delivered, and the daily roll. The rules live here; views, the admin and
-commands call them."""
+move, pause, resume, close, start again, mark delivered, and the daily roll. The rules live here;
+views, the admin and commands call them."""
 
 import datetime
 
@@ -196,6 +196,38 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
     upcoming = profile.next_delivery_on(today=today)
     history.event_send(
         profile, Action.RESUMED, fields=PAUSE_FIELDS, next=upcoming.isoformat() if upcoming else None
+    )
+    return profile
+
+
+@transaction.atomic
+def profile_close(*, profile: Profile, today: datetime.date | None = None) -> Profile:
+    """End the subscription: no delivery is planned any more. Deliveries past the cut-off
+    (`Delivery.first_open_on`) are on the couriers' list already and still come; the balance stays."""
+    if profile.account_status == Profile.AccountStatus.CLOSED:
+        raise DeliveryError(gettext("The subscription is already closed."))
+    profile.account_status = Profile.AccountStatus.CLOSED
+    profile.paused_until = None
+    profile.save(update_fields=["account_status", "paused_until", "updated_at"])
+    services.deliveries_reschedule(profile=profile, today=today)
+    still_coming = profile.upcoming_deliveries(today=today, limit=None)
+    last = still_coming[-1].delivery_on if still_coming else None
+    history.event_send(profile, Action.CLOSED, fields=PAUSE_FIELDS, last=last.isoformat() if last else None)
+    return profile
+
+
+@transaction.atomic
+def profile_reopen(*, profile: Profile, today: datetime.date | None = None) -> Profile:
+    """Start a closed subscription again: the schedule goes on from the first open day by the same
+    first date and interval (the stored status says "active"; unpaid, it still reads "new")."""
+    if profile.account_status != Profile.AccountStatus.CLOSED:
+        raise DeliveryError(gettext("The subscription is not closed."))
+    profile.account_status = Profile.AccountStatus.ACTIVE
+    profile.save(update_fields=["account_status", "updated_at"])
+    services.deliveries_reschedule(profile=profile, today=today)
+    upcoming = profile.next_delivery_on(today=today)
+    history.event_send(
+        profile, Action.REOPENED, fields=PAUSE_FIELDS, next=upcoming.isoformat() if upcoming else None
     )
     return profile
 

@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, emails, legal, phones, reminders, services
+from accounts import analytics, coverage, emails, legal, phones, reminders, services
 from accounts.models import BouquetCategory, Delivery, LegalText, Profile
 
 MAX_DAYS_AHEAD = 365
@@ -283,6 +283,21 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         self.fields["bouquet_category"].queryset = BouquetCategory.objects.filter(
             is_active=True
         ) | BouquetCategory.objects.filter(pk=profile.bouquet_category_id)
+        # Each choice says what the balance would cover with it, before anything is saved.
+        self.fields["bouquet_category"].label_from_instance = self._category_label
+
+    def _category_label(self, category: BouquetCategory) -> str:
+        label = CategoryChoiceField.label_from_instance(self.fields["bouquet_category"], category)
+        covers = coverage.profile_coverage(self.profile, category=category)
+        if covers.next_on is None:
+            return label
+        if not covers.count:
+            return gettext("%(label)s: the balance covers no delivery") % {"label": label}
+        return ngettext(
+            "%(label)s: the balance covers %(count)s delivery, until %(day)s",
+            "%(label)s: the balance covers %(count)s deliveries, until %(day)s",
+            covers.count,
+        ) % {"label": label, "count": covers.count, "day": date_format(covers.until, "j E")}
 
     def clean_next_delivery_date(self) -> datetime.date:
         value = validate_delivery_date(self.cleaned_data["next_delivery_date"])

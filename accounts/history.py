@@ -35,6 +35,8 @@ CUSTOMER_ACTIONS = frozenset(
         Action.DELIVERY_MOVED,
         Action.PAUSED,
         Action.RESUMED,
+        Action.CLOSED,
+        Action.REOPENED,
     }
 )
 # Invoices made by the migration stand for sums posted before invoices existed: the ledger shows them.
@@ -191,6 +193,10 @@ def _event_text(action: str, details: dict[str, Any]) -> str:
         return gettext("You paused the subscription until you resume it")
     if action == Action.RESUMED:
         return gettext("You resumed the subscription")
+    if action == Action.CLOSED:
+        return gettext("You closed the subscription")
+    if action == Action.REOPENED:
+        return gettext("You started the subscription again")
     return gettext("Your subscription changed")
 
 

@@ -187,14 +187,38 @@ class Profile(models.Model):
     def invoiced_sum(self, *, today: datetime.date | None = None) -> Decimal:
         """The balance plus the invoices awaiting payment: the sum the customer chose, paid or not
         (what a sales pipeline shows; `today` is accepted for readers that pass it to every method)."""
+        return self.account_sum + self.awaiting_payment()
+
+    def awaiting_payment(self) -> Decimal:
+        """The total of the invoices awaiting payment (0 when none)."""
         if self.pk is None:
-            return self.account_sum
+            return Decimal("0.00")
         # Loaded `with_awaiting_sum()` (a bulk reader, the account page): no query of its own.
         awaiting = getattr(self, "awaiting_sum", None)
         if awaiting is None:
             total = self.invoices.filter(status=Invoice.Status.AWAITING).aggregate(total=models.Sum("amount"))
             awaiting = total["total"] or Decimal("0.00")
-        return self.account_sum + awaiting
+        return awaiting
+
+    @property
+    def is_paid(self) -> bool:
+        """No invoice awaits payment (only signup issues one: paid means the first payment came)."""
+        return self.awaiting_payment() <= 0
+
+    @property
+    def subscription_status(self) -> str:
+        """The one status of the subscription (an AccountStatus value): the badge, the progress line
+        and the lead's «Статус аккаунта» are all derived from it. Closed and paused are what the
+        customer (or staff, or a manager) chose; otherwise it is "active" once paid and "new" until
+        then, whatever the stored status says (a resume or a manager's field edit cannot make an
+        unpaid subscription active, nor can a payment leave a paid one "new")."""
+        if self.account_status in (self.AccountStatus.CLOSED, self.AccountStatus.PAUSED):
+            return self.account_status
+        return self.AccountStatus.ACTIVE if self.is_paid else self.AccountStatus.NEW
+
+    @property
+    def subscription_status_display(self) -> str:
+        return str(self.AccountStatus(self.subscription_status).label)
 
     def planned_dates(
         self, *, start: datetime.date, until: datetime.date, at_least: int = 0

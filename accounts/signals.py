@@ -36,6 +36,8 @@ class Action(enum.StrEnum):
     DELIVERY_MOVED = "delivery_moved"  # date (from), to
     PAUSED = "paused"  # until (None: until resumed)
     RESUMED = "resumed"  # next (None: nothing planned)
+    CLOSED = "closed"  # last (the last delivery still coming, past the cut-off; None: none)
+    REOPENED = "reopened"  # next (None: nothing planned)
     PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an action, not a password
     DELIVERY_COMPLETED = "delivery_completed"  # by staff: date, amount
     BALANCE_CORRECTED = "balance_corrected"  # by staff: amount, balance

@@ -16,4 +16,6 @@ urlpatterns = [
     path("my-data/", views.MyDataView.as_view(), name="my_data"),
     path("my-data/download/", views.MyDataDownloadView.as_view(), name="my_data_download"),
     path("resume/", views.ResumeView.as_view(), name="resume"),
+    path("close/", views.CloseView.as_view(), name="close"),
+    path("reopen/", views.ReopenView.as_view(), name="reopen"),
 ]

@@ -22,6 +22,7 @@ from django.views.generic import FormView, TemplateView
 
 from accounts import (
     analytics,
+    coverage,
     data_export,
     delivery_actions,
     emails,
@@ -116,7 +117,9 @@ class DashboardView(ProfileMixin, TemplateView):
         history_page = history.page_get(
             profile=profile, number=self.request.GET.get("page"), per_page=settings.ACCOUNT_HISTORY_SHOWN
         )
-        upcoming = profile.upcoming_deliveries(include_skipped=True)
+        # One query for the list and for what the balance covers (the list shows the first few).
+        loaded = profile.upcoming_deliveries(include_skipped=True, limit=coverage.MAX_COUNTED)
+        upcoming = loaded[: settings.UPCOMING_DELIVERIES_SHOWN]
         locked, changes_from = delivery_actions.changes_reach(upcoming)
         return super().get_context_data(
             profile=profile,
@@ -124,7 +127,8 @@ class DashboardView(ProfileMixin, TemplateView):
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
-            progress=progress.steps(profile=profile, awaiting_sum=profile.awaiting_sum),
+            coverage=coverage.profile_coverage(profile, upcoming=loaded),
+            progress=progress.steps(profile=profile),
             history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
@@ -271,6 +275,41 @@ class ResumeView(ProfileMixin, View):
         else:
             analytics.event_push(request, "subscription_resume")
             messages.success(request, _("Your subscription is resumed."))
+        return redirect("accounts:dashboard")
+
+
+class CloseView(ProfileMixin, TemplateView):
+    """GET asks (saying which deliveries still come: past the cut-off), POST closes the subscription."""
+
+    template_name = "accounts/close.html"
+
+    def get_context_data(self, **kwargs):
+        profile = self.get_profile()
+        locked, _changes_from = delivery_actions.changes_reach(profile.upcoming_deliveries())
+        return super().get_context_data(profile=profile, locked_deliveries=locked, **kwargs)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            delivery_actions.profile_close(profile=self.get_profile())
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            analytics.event_push(request, "subscription_close")
+            messages.success(request, _("Your subscription is closed. You can start it again at any time."))
+        return redirect("accounts:dashboard")
+
+
+class ReopenView(ProfileMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            delivery_actions.profile_reopen(profile=self.get_profile())
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            analytics.event_push(request, "subscription_reopen")
+            messages.success(request, _("Your subscription is on again."))
         return redirect("accounts:dashboard")
 
 

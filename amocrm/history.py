@@ -58,6 +58,14 @@ def note_text(action: str, details: dict[str, Any]) -> str:
     if action == Action.RESUMED:
         upcoming = details.get("next")
         return "Клиент возобновил подписку" + (f"; следующая доставка {_day(upcoming)}." if upcoming else ".")
+    if action == Action.CLOSED:
+        last = details.get("last")
+        return "Клиент закрыл подписку на сайте" + (f"; последняя доставка {_day(last)}." if last else ".")
+    if action == Action.REOPENED:
+        upcoming = details.get("next")
+        return "Клиент возобновил закрытую подписку" + (
+            f"; следующая доставка {_day(upcoming)}." if upcoming else "."
+        )
     if action == Action.PASSWORD_RESET_REQUESTED:
         return "Клиент запросил ссылку для сброса пароля."
     if action == Action.DELIVERY_COMPLETED:

@@ -109,10 +109,12 @@ FIELDS: tuple[FieldSpec, ...] = (
         Key.REFERRAL_URL, "Реферальная ссылка", "url", "FA_REFERRAL_URL", 570,
         profile_attr="referral_url", owner=Owner.SITE,
     ),
-    # Also follows the lead's pipeline stage (AMOCRM_STATUS_MAP).
+    # Also follows the lead's pipeline stage (AMOCRM_STATUS_MAP). Sends the one derived status (a
+    # payment makes a new subscription active), as the account page's badge shows it.
     FieldSpec(
         Key.ACCOUNT_STATUS, "Статус аккаунта", "select", "FA_ACCOUNT_STATUS", 580,
-        profile_attr="account_status", owner=Owner.CRM, profile_field="account_status",
+        profile_attr="subscription_status", owner=Owner.CRM, profile_field="account_status",
+        changed_by=("account_status", "invoices"),
     ),
 )  # fmt: skip
 FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
@@ -283,7 +285,21 @@ def lead_state(profile: Profile, fields: FieldMap, *, today: datetime.date | Non
     state: dict[str, Any] = {"name": lead_name(profile), "price": lead_price(profile)}
     items = profile_to_custom_fields(profile, fields, today=today)
     state.update({spec.key: item for spec, item in zip(FIELDS, items, strict=True)})
+    state["status_id"] = lead_stage(profile)
     return state
+
+
+def lead_stage(profile: Profile) -> int | None:
+    """The stage the site moves the lead to: the first stage `AMOCRM_STATUS_MAP` maps to closed once
+    the subscription is closed; otherwise None (the stage is the managers' to choose)."""
+    if profile.subscription_status != Profile.AccountStatus.CLOSED:
+        return None
+    closed = (
+        stage
+        for stage, status in settings.AMOCRM_STATUS_MAP.items()
+        if status == profile.AccountStatus.CLOSED
+    )
+    return next(closed, None)
 
 
 def lead_state_changes(state: Mapping[str, Any], synced: Mapping[str, Any]) -> list[str]:
@@ -296,6 +312,8 @@ def lead_update_payload(lead_id: int, state: Mapping[str, Any], keys: Iterable[s
     keys = list(keys)
     payload: dict[str, Any] = {"id": int(lead_id)}
     payload.update({key: state[key] for key in ("name", "price") if key in keys})
+    if "status_id" in keys and state.get("status_id"):
+        payload["status_id"] = state["status_id"]  # None (not closed): the lead stays where it is
     custom = [state[spec.key] for spec in FIELDS if spec.key in keys]
     if custom:
         payload["custom_fields_values"] = custom

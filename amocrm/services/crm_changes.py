@@ -161,6 +161,8 @@ def _synced_record(
         synced[key] = mapping.field_value(mapping.FIELDS_BY_KEY[key], None, fields)
     if change.price is not None and change.price == state["price"]:
         synced["price"] = change.price
+    if change.status_id is not None and state["status_id"] is not None and plan.status_field:
+        synced["status_id"] = state["status_id"]  # the manager closed it: no move back and forth
     updates = []
     if synced != sync.synced_values:
         sync.synced_values = synced

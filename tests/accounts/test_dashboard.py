@@ -63,7 +63,8 @@ def test_account_page_shows_the_sum_as_roubles_in_russian_format(client, profile
     [("new", "новый"), ("active", "активен"), ("paused", "на паузе"), ("closed", "закрыт")],
     ids=["new", "active", "paused", "closed"],
 )
-def test_account_page_shows_the_status_in_russian(client, customer, status, label):
+def test_account_page_shows_the_status_in_russian(client, profile_factory, status, label):
+    customer = profile_factory(paid=status != "new")  # "new" is a subscription not paid yet
     Profile.objects.filter(pk=customer.pk).update(account_status=status)  # staff set it in the admin
     client.force_login(customer.user)
 

@@ -65,7 +65,7 @@ def test_profile_becomes_custom_fields_values_by_id_with_amocrm_types(profile):
     assert values[600006] == [{"value": "Без роз"}]
     assert values[600007] == [{"value": profile.user.email}]
     assert values[600008] == [{"value": profile.referral_url}]
-    assert values[600009] == [{"enum_id": 920001}]
+    assert values[600009] == [{"enum_id": 920002}]  # paid: the one status reads "active"
     assert all(set(item) == {"field_id", "values"} for item in items)  # never field_name
 
 
@@ -242,7 +242,7 @@ def test_a_profile_survives_the_round_trip(profile):
     assert back["account_sum"] == profile.account_sum
     assert back["bouquet_category"] == profile.bouquet_category.slug
     assert back["delivery_interval"] == profile.delivery_interval
-    assert back["account_status"] == profile.account_status
+    assert back["account_status"] == profile.subscription_status
     assert back["delivery_date"] == profile.next_delivery_on(today=TODAY)
     assert back["wishes"] == profile.wishes
 
