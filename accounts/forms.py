@@ -120,9 +120,20 @@ class PreferenceFieldsMixin(forms.Form):
 class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     """allauth's signup plus the bouquet preferences; the user and the profile are saved together."""
 
+    # allauth's save_user stores `first_name` on the user: the greeting, and the amoCRM contact's name.
+    first_name = forms.CharField(
+        label=_("Your name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        help_text=_("How we greet you, and who the courier asks for."),
+    )
+    phone = PhoneField(
+        label=_("Phone"),
+        help_text=_("The courier calls it before bringing the flowers. For example, +7 900 123-45-67."),
+    )
     first_delivery_date = delivery_date_field(_("First delivery date"))
     account_sum = forms.DecimalField(
-        label=_("Account sum, ₽"),
+        label=_("First invoice sum, ₽"),
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0"),
@@ -135,6 +146,8 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     )
 
     field_order = [
+        "first_name",
+        "phone",
         "email",
         "password1",
         "password2",
@@ -174,7 +187,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
             self.add_error(
                 "account_sum",
                 forms.ValidationError(
-                    _("The account sum must cover at least one bouquet: %(price)s ₽."),
+                    _("The first invoice must cover at least one bouquet: %(price)s ₽."),
                     code="below_price",
                     params={
                         "price": number_format(
@@ -210,6 +223,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                 delivery_interval=self.cleaned_data["delivery_interval"],
                 wishes=self.cleaned_data["wishes"],
                 invoice_amount=self.cleaned_data["account_sum"],
+                phone=self.cleaned_data["phone"],
                 referred_by=services.referrer_find(
                     referral_code=request.session.get(services.REFERRAL_SESSION_KEY)
                 ),
