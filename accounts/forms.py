@@ -6,6 +6,7 @@ from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.template.response import TemplateResponse
@@ -18,6 +19,8 @@ from accounts import analytics, emails, phones, reminders, services
 from accounts.models import BouquetCategory, Delivery, Profile
 
 MAX_DAYS_AHEAD = 365
+# AUTH_PASSWORD_VALIDATORS in one line, for every page that sets a password (Django lists each rule).
+PASSWORD_RULE = _("At least 8 characters, not only digits, not a common password.")
 
 
 class CategoryChoiceField(forms.ModelChoiceField):
@@ -162,9 +165,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # allauth lists every password validator here; one line reads better on a phone.
-        self.fields["password1"].help_text = _(
-            "At least 8 characters, not only digits, not a common password."
-        )
+        self.fields["password1"].help_text = PASSWORD_RULE
 
     def clean_first_delivery_date(self) -> datetime.date:
         return validate_delivery_date(self.cleaned_data["first_delivery_date"])
@@ -231,6 +232,14 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         request.session.pop(services.REFERRAL_SESSION_KEY, None)
         analytics.event_push(request, "sign_up", interval=self.cleaned_data["delivery_interval"])
         return user
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    """Django's reset form, stating the password rule in one line as signup does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = PASSWORD_RULE
 
 
 class LoginForm(AllauthLoginForm):

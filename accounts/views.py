@@ -12,7 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -28,7 +28,7 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
+from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm, SetPasswordForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -109,7 +109,8 @@ class DeliveryActionView(ProfileMixin, View):
             messages.error(request, str(e))
         else:
             messages.success(request, done)
-        return redirect("accounts:dashboard")
+        # Back to the card that changed, not the top of the page (a long scroll on a phone).
+        return redirect(f"{reverse('accounts:dashboard')}#delivery-{delivery.pk}")
 
     def act(self, profile: Profile, delivery: Delivery) -> str:
         """Do it (DeliveryError when it cannot be done); the message that says it is done."""
@@ -281,6 +282,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
+    form_class = SetPasswordForm
     success_url = reverse_lazy("password_reset_complete")
 
     def form_valid(self, form: auth_forms.SetPasswordForm):
