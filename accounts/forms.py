@@ -123,7 +123,7 @@ class PreferenceFieldsMixin(forms.Form):
 class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     """allauth's signup plus the bouquet preferences; the user and the profile are saved together."""
 
-    # allauth's save_user stores `first_name` on the user: the greeting, and the amoCRM contact's name.
+    # allauth's save_user stores `first_name` on the user: the greeting, and the CRM contact's name.
     first_name = forms.CharField(
         label=_("Your name"),
         max_length=150,
