@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext
 
@@ -40,8 +40,29 @@ def client_address_key(request: HttpRequest, email: str) -> str:
     return f"{ratelimit.get_ip(request)}:{emails.normalize(email)}"
 
 
+LOGGED_IN_MESSAGE = "account/messages/logged_in.txt"
+WELCOME_MESSAGE = "account/messages/welcome.txt"
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """allauth's adapter, with addresses normalised and look-alikes refused (accounts.emails)."""
+
+    is_signing_up = False
+
+    def post_login(self, request: HttpRequest, user: Any, *, signup: bool, **kwargs: Any) -> HttpResponse:
+        """A new customer is welcomed, not told "Successfully signed in as …" (add_message below)."""
+        self.is_signing_up = signup
+        try:
+            return super().post_login(request, user, signup=signup, **kwargs)
+        finally:
+            self.is_signing_up = False
+
+    def add_message(
+        self, request: HttpRequest, level: int, message_template: str | None = None, *args, **kwargs
+    ):
+        if self.is_signing_up and message_template == LOGGED_IN_MESSAGE:
+            message_template = WELCOME_MESSAGE
+        super().add_message(request, level, message_template, *args, **kwargs)
 
     def clean_email(self, email: str) -> str:
         email = emails.normalize(email)

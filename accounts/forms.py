@@ -6,6 +6,7 @@ from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.template.response import TemplateResponse
@@ -18,6 +19,8 @@ from accounts import analytics, coverage, emails, legal, phones, reminders, serv
 from accounts.models import BouquetCategory, Delivery, LegalText, Profile
 
 MAX_DAYS_AHEAD = 365
+# AUTH_PASSWORD_VALIDATORS in one line, for every page that sets a password (Django lists each rule).
+PASSWORD_RULE = _("At least 8 characters, not only digits, not a common password.")
 
 
 class CategoryChoiceField(forms.ModelChoiceField):
@@ -120,9 +123,20 @@ class PreferenceFieldsMixin(forms.Form):
 class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     """allauth's signup plus the bouquet preferences; the user and the profile are saved together."""
 
+    # allauth's save_user stores `first_name` on the user: the greeting, and the CRM contact's name.
+    first_name = forms.CharField(
+        label=_("Your name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        help_text=_("How we greet you, and who the courier asks for."),
+    )
+    phone = PhoneField(
+        label=_("Phone"),
+        help_text=_("The courier calls it before bringing the flowers. For example, +7 900 123-45-67."),
+    )
     first_delivery_date = delivery_date_field(_("First delivery date"))
     account_sum = forms.DecimalField(
-        label=_("Account sum, ₽"),
+        label=_("First invoice sum, ₽"),
         max_digits=10,
         decimal_places=2,
         min_value=Decimal("0"),
@@ -135,6 +149,8 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     )
 
     field_order = [
+        "first_name",
+        "phone",
         "email",
         "password1",
         "password2",
@@ -162,9 +178,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # allauth lists every password validator here; one line reads better on a phone.
-        self.fields["password1"].help_text = _(
-            "At least 8 characters, not only digits, not a common password."
-        )
+        self.fields["password1"].help_text = PASSWORD_RULE
 
     def clean_first_delivery_date(self) -> datetime.date:
         return validate_delivery_date(self.cleaned_data["first_delivery_date"])
@@ -187,7 +201,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
             self.add_error(
                 "account_sum",
                 forms.ValidationError(
-                    _("The account sum must cover at least one bouquet: %(price)s ₽."),
+                    _("The first invoice must cover at least one bouquet: %(price)s ₽."),
                     code="below_price",
                     params={
                         "price": number_format(
@@ -223,6 +237,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
                 delivery_interval=self.cleaned_data["delivery_interval"],
                 wishes=self.cleaned_data["wishes"],
                 invoice_amount=self.cleaned_data["account_sum"],
+                phone=self.cleaned_data["phone"],
                 referred_by=services.referrer_find(
                     referral_code=request.session.get(services.REFERRAL_SESSION_KEY)
                 ),
@@ -231,6 +246,14 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         request.session.pop(services.REFERRAL_SESSION_KEY, None)
         analytics.event_push(request, "sign_up", interval=self.cleaned_data["delivery_interval"])
         return user
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    """Django's reset form, stating the password rule in one line as signup does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = PASSWORD_RULE
 
 
 class LoginForm(AllauthLoginForm):

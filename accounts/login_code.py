@@ -9,11 +9,17 @@ stranger could use up for the owner), and three guesses per code, after which th
 The answers are the same for known and unknown addresses.
 """
 
+from typing import Any
+
 from allauth.account import app_settings
 from allauth.account import forms as allauth_forms
+from allauth.account import views as allauth_views
 from allauth.account.adapter import get_adapter
+from allauth.account.internal.stagekit import clear_login, get_pending_stage
 from allauth.account.internal.userkit import filter_users_by_email  # the lookup allauth's form makes
+from allauth.account.stages import LoginByCodeStage, LoginStage
 from allauth.core import context, ratelimit
+from django.http import HttpRequest, HttpResponse
 
 from accounts.adapters import client_address_key
 
@@ -38,3 +44,40 @@ class RequestLoginCodeForm(allauth_forms.RequestLoginCodeForm):
             raise adapter.validation_error("too_many_login_attempts")
         self._user = users[0] if users else None
         return email
+
+
+def pending_code_address(request: HttpRequest) -> str | None:
+    """The address a code was asked for in this session and not yet used, or None."""
+    stage = get_pending_stage(request)
+    if stage is None or stage.key != LoginByCodeStage.key:
+        return None
+    return stage.state.get("email") or ""
+
+
+class LeaveCodeLoginMixin:
+    """allauth sends every sign-in page back to "Enter the code" while a code is pending (five
+    minutes), so a mistyped address trapped the customer; the password and the address form stay open."""
+
+    def _redirect_to_pending_stage(self, request: HttpRequest, stage: LoginStage) -> HttpResponse | None:
+        if stage.key == LoginByCodeStage.key:
+            return None
+        return super()._redirect_to_pending_stage(request, stage)  # type: ignore[misc]
+
+
+class LoginView(LeaveCodeLoginMixin, allauth_views.LoginView):
+    pass
+
+
+class RequestLoginCodeView(LeaveCodeLoginMixin, allauth_views.RequestLoginCodeView):
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Coming back here ("Change the address") drops the pending code, its address typed in again."""
+        self.pending_address = pending_code_address(request)
+        if self.pending_address is not None:
+            clear_login(request)
+        return super().get(request, *args, **kwargs)
+
+    def get_initial(self) -> dict[str, Any]:
+        initial = super().get_initial()
+        if getattr(self, "pending_address", None):
+            initial["email"] = self.pending_address
+        return initial

@@ -108,7 +108,7 @@ class Profile(models.Model):
     )
     wishes = models.TextField(_("bouquet wishes"), blank=True, validators=[MaxLengthValidator(1000)])
     account_sum = models.DecimalField(
-        _("account sum, ₽"),
+        _("balance, ₽"),
         max_digits=10,
         decimal_places=2,
         default=Decimal("0.00"),

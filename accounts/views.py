@@ -34,7 +34,7 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.forms import AccountDeleteForm, DeliveryMoveForm, PauseForm, PreferencesForm
+from accounts.forms import AccountDeleteForm, DeliveryMoveForm, PauseForm, PreferencesForm, SetPasswordForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -154,7 +154,8 @@ class DeliveryActionView(ProfileMixin, View):
             messages.error(request, str(e))
         else:
             messages.success(request, done)
-        return redirect("accounts:dashboard")
+        # Back to the card that changed, not the top of the page (a long scroll on a phone).
+        return redirect(f"{reverse('accounts:dashboard')}#delivery-{delivery.pk}")
 
     def act(self, profile: Profile, delivery: Delivery) -> str:
         """Do it (DeliveryError when it cannot be done); the message that says it is done."""
@@ -399,6 +400,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
+    form_class = SetPasswordForm
     success_url = reverse_lazy("password_reset_complete")
 
     def form_valid(self, form: auth_forms.SetPasswordForm):

@@ -15,6 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from accounts import login_code
 from accounts import views as account_views
 from accounts.models import LegalText
 from flower_account import health
@@ -29,8 +30,8 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("signup/", allauth_views.signup, name="account_signup"),
-    path("login/", allauth_views.login, name="account_login"),
-    path("login/code/", allauth_views.request_login_code, name="account_request_login_code"),
+    path("login/", login_code.LoginView.as_view(), name="account_login"),
+    path("login/code/", login_code.RequestLoginCodeView.as_view(), name="account_request_login_code"),
     path("login/code/confirm/", allauth_views.confirm_login_code, name="account_confirm_login_code"),
     path("logout/", allauth_views.logout, name="account_logout"),
     path("inactive/", allauth_views.account_inactive, name="account_inactive"),

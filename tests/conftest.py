@@ -199,6 +199,8 @@ def signup_data(password):
 
     def make(**overrides) -> dict[str, str]:
         data = {
+            "first_name": "Анна",
+            "phone": "+7 900 123-45-67",
             "email": "anna@example.ru",
             "password1": password,
             "password2": password,

@@ -3,6 +3,7 @@ from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import BouquetCategory, Profile
@@ -57,6 +58,19 @@ def test_admin_profile_change_page_opens(superuser_client, anna):
 
     assert response.status_code == HTTPStatus.OK
     assert str(anna.referral_code) in response.content.decode()
+
+
+def test_admin_calls_the_profiles_sum_the_balance_and_signup_calls_its_sum_the_first_invoice(
+    superuser_client, anna
+):
+    # «Сумма счёта» meant both; one word for each thing (issue 27 item 7).
+    admin_page = superuser_client.get(f"{ADMIN}/profile/{anna.pk}/change/").content.decode()
+    changelist = superuser_client.get(f"{ADMIN}/profile/").content.decode()
+    signup = Client().get("/signup/").content.decode()
+
+    assert "Баланс, ₽" in admin_page and "Сумма счёта" not in admin_page
+    assert "Баланс, ₽" in changelist
+    assert "Сумма первого счёта, ₽" in signup
 
 
 def test_admin_category_change_page_opens(superuser_client, category):

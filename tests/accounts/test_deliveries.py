@@ -138,7 +138,7 @@ def test_skip_is_allowed_until_the_cut_off(client, profile_factory, settings, da
     response = client.post(reverse("accounts:delivery_skip", args=[delivery.pk]))
 
     assert response.status_code == HTTPStatus.FOUND
-    assert response.url == reverse("accounts:dashboard")
+    assert response.url == f"{reverse('accounts:dashboard')}#delivery-{delivery.pk}"
     delivery.refresh_from_db()
     assert delivery.status == ("skipped" if allowed else "scheduled")
     expected = "пропущена" if allowed else "Пропустить эту доставку уже нельзя"
@@ -480,3 +480,16 @@ def test_the_csv_is_for_staff_only(customer_client):
 
     assert response.status_code == HTTPStatus.FOUND
     assert "/admin/login/" in response.url
+
+
+@pytest.mark.parametrize("action", ["delivery_skip", "delivery_unskip", "delivery_move"])
+def test_a_delivery_action_returns_to_the_card_that_changed(customer_client, customer, action):
+    delivery = next(d for d in customer.upcoming_deliveries() if d.can_skip)  # a card the page shows
+    if action == "delivery_unskip":
+        customer_client.post(reverse("accounts:delivery_skip", args=[delivery.pk]))
+    data = {"delivery_on": (delivery.delivery_on + datetime.timedelta(days=1)).isoformat()}
+
+    response = customer_client.post(reverse(f"accounts:{action}", args=[delivery.pk]), data)
+
+    assert response.url == f"/account/#delivery-{delivery.pk}"
+    assert f'id="delivery-{delivery.pk}"' in page_text(customer_client.get(response.url))

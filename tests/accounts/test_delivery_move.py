@@ -274,7 +274,8 @@ def test_the_account_page_moves_a_delivery_and_says_so(customer_client, customer
         reverse("accounts:delivery_move", args=[delivery.pk]), {"delivery_on": new_day.isoformat()}
     )
 
-    assert response.status_code == HTTPStatus.FOUND and response.url == reverse("accounts:dashboard")
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == f"{reverse('accounts:dashboard')}#delivery-{delivery.pk}"
     delivery.refresh_from_db()
     assert delivery.delivery_on == new_day
     assert "перенесена на" in " ".join(texts(response))
@@ -301,7 +302,8 @@ def test_two_tabs_moving_two_deliveries_to_one_day_get_the_forms_answer_not_a_50
         reverse("accounts:delivery_move", args=[first.pk]), {"delivery_on": day.isoformat()}
     )
 
-    assert response.status_code == HTTPStatus.FOUND and response.url == reverse("accounts:dashboard")
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == f"{reverse('accounts:dashboard')}#delivery-{first.pk}"
     assert texts(response) == ["На этот день уже есть доставка — выберите другой."]
     first.refresh_from_db()
     assert first.delivery_on == day - datetime.timedelta(days=1)

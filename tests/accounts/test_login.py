@@ -1,3 +1,4 @@
+import re
 from http import HTTPStatus
 
 import pytest
@@ -178,3 +179,13 @@ def test_login_lock_holds_across_host_names(customer, password):
     response = _log_in(Client(HTTP_HOST="localhost:8000"), customer.user.email, password)
 
     assert TOO_MANY_FAILED in page_text(response)
+
+
+def test_remember_me_is_a_checkbox_inside_its_label(client):
+    text = page_text(client.get(reverse("account_login")))
+
+    assert re.search(
+        r'<label class="checkbox" for="id_remember"><input type="checkbox" name="remember"[^>]*>'
+        r"<span>Запомнить меня</span></label>",
+        text,
+    )

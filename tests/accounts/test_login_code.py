@@ -10,7 +10,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from tests.accounts.helpers import page_text
+from tests.accounts.helpers import input_value, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +189,54 @@ def test_the_code_page_sends_no_second_code(client, customer):
     client.post(reverse("account_confirm_login_code"), {"action": "resend", "code": ""})
 
     assert len(mail.outbox) == 1  # a new code is asked for on /login/code/, under its request limit
+
+
+@pytest.mark.parametrize("url_name", ["account_login", "account_request_login_code"])
+def test_a_pending_code_does_not_send_the_sign_in_pages_back_to_the_code_page(client, customer, url_name):
+    ask_code(client, "anna@exmaple.ru")  # mistyped
+
+    response = client.get(reverse(url_name))
+
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_the_password_still_logs_in_while_a_code_is_pending(client, customer, password):
+    ask_code(client, customer.user.email)
+
+    response = client.post(reverse("account_login"), {"login": customer.user.email, "password": password})
+
+    assert response.status_code == HTTPStatus.FOUND and response.url == "/account/"
+    assert client.session["_auth_user_id"] == str(customer.user.pk)
+
+
+def test_changing_the_address_drops_the_pending_code_and_offers_the_typed_address(client, customer):
+    ask_code(client, "anna@exmaple.ru")
+    code_page = page_text(client.get(reverse("account_confirm_login_code")))
+    assert "Изменить адрес" in code_page
+
+    form = client.get(reverse("account_request_login_code"))
+
+    assert input_value(form, "email") == "anna@exmaple.ru"
+    assert client.get(reverse("account_confirm_login_code")).url == reverse("account_request_login_code")
+
+
+def test_the_corrected_address_gets_the_code(client, customer):
+    ask_code(client, "nobody@example.ru")
+    client.get(reverse("account_request_login_code"))
+
+    asked = ask_code(client, customer.user.email)
+    done = client.post(asked.url, {"code": code_from_mail(customer.user.email)})
+
+    assert done.status_code == HTTPStatus.FOUND and done.url == "/account/"
+
+
+def test_asking_for_a_code_flashes_nothing_that_the_page_does_not_say(customer):
+    answers = []
+    for email in (customer.user.email, "nobody@example.ru"):
+        client = Client()
+        asked = ask_code(client, email)
+        page = client.get(asked.url)
+        answers.append([str(m) for m in page.context["messages"]])
+        assert f"Если адрес {email} есть у нас, мы отправили на него код." in page_text(page)
+
+    assert answers == [[], []]

@@ -209,3 +209,15 @@ def test_reset_lifts_the_failed_login_lock(client, customer, password):
     _set_new_password(client, _reset_link(mail.outbox[0]))
 
     assert _can_log_in(customer.user.email, NEW_PASSWORD)
+
+
+def test_the_set_password_page_states_the_password_rule_in_one_line_as_signup_does(client, customer):
+    _ask_for_reset(client, customer.user.email)
+    set_password_page = client.get(_reset_link(mail.outbox[0]))
+
+    text = page_text(client.get(set_password_page.url))
+
+    rule = "Не короче 8 символов, не только цифры и не слишком простой."
+    assert f'<p class="help" id="id_new_password1_helptext">{rule}</p>' in text
+    assert rule in page_text(client.get(reverse("account_signup")))
+    assert "<ul><li>" not in text  # Django's list of every validator

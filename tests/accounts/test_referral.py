@@ -1,5 +1,8 @@
+import re
 import uuid
+from decimal import Decimal
 from http import HTTPStatus
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
@@ -90,3 +93,48 @@ def test_a_logged_in_customer_following_a_referral_link_lands_on_their_account(
     assert response.redirect_chain == [("/signup/", HTTPStatus.FOUND), ("/account/", HTTPStatus.FOUND)]
     assert response.status_code == HTTPStatus.OK
     assert User.objects.count() == 2
+
+
+def test_the_referral_block_says_what_the_referrer_gets_from_the_setting(customer_client, settings):
+    settings.REFERRAL_REWARD_AMOUNT = Decimal("750.00")
+
+    text = page_text(customer_client.get("/account/"))
+
+    assert "вы получите 750 ₽ на баланс, когда ему доставят первый букет" in text
+    assert "Друг платит обычную цену." in text
+
+
+def test_the_referral_block_shares_the_link_by_the_share_sheet_telegram_and_whatsapp(
+    customer_client, customer
+):
+    response = customer_client.get("/account/")
+    text = response.content.decode()
+    quoted = quote(customer.referral_url, safe="")
+
+    assert re.search(rf'<button[^>]*data-share-url="{re.escape(customer.referral_url)}"[^>]*hidden>', text)
+    assert f'href="https://t.me/share/url?url={quoted}&amp;text=' in text
+    assert re.search(rf'href="https://wa.me/\?text=[^"]*{re.escape(quoted)}"', text)
+    assert "js/share.js" in text and "<script>" not in text  # the share sheet from a file: CSP stays strict
+
+
+def test_the_signup_page_after_a_referral_link_says_who_invited_by_first_name_only(
+    client, profile_factory, user_factory
+):
+    referrer = profile_factory(user=user_factory(first_name="Мария Ивановна"))
+
+    text = page_text(client.get(f"/{referrer.referral_code}/", follow=True))
+
+    assert "Мария приглашает вас в Flower Account." in text and "Ивановна" not in text
+    assert "Мария получит 500 ₽, когда вам доставят первый букет." in text
+
+
+def test_the_signup_page_after_a_link_of_a_referrer_without_a_name_says_a_friend_invited(client, customer):
+    text = page_text(client.get(f"/{customer.referral_code}/", follow=True))
+
+    assert "Вас пригласил друг." in text
+
+
+def test_the_signup_page_without_a_referral_link_names_no_inviter(client, customer):
+    text = page_text(client.get(reverse("account_signup")))
+
+    assert "приглашает вас" not in text and "Вас пригласил друг" not in text

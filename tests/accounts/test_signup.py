@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
+from accounts import phones, services
 from accounts.models import BouquetCategory, Profile, User
 from tests.accounts.helpers import checked_value, field_errors, input_value, page_text, textarea_value
 
@@ -29,7 +29,9 @@ def test_signup_creates_user_and_profile_with_every_field(client, signup_data, p
     user = User.objects.get()
     assert user.email == "anna@example.ru"
     assert user.check_password(password)
+    assert user.first_name == "Анна"
     profile = user.profile
+    assert profile.phone == "+79001234567"
     assert profile.bouquet_category.slug == "romantic"
     assert profile.delivery_address == "Москва, ул. Тверская, 7, кв. 12"
     assert profile.first_delivery_date == timezone.localdate() + datetime.timedelta(days=10)
@@ -156,7 +158,10 @@ def _days_from_today(days: int) -> str:
         ("account_sum", "-1", "больше либо равно 0"),
         ("account_sum", "3000,555", "не более 2 цифр после запятой"),
         ("account_sum", "много", "Введите число."),
-        ("account_sum", "2499,99", "Сумма счёта должна покрывать хотя бы один букет: 2 500,00 ₽."),
+        ("account_sum", "2499,99", "Сумма первого счёта должна покрывать хотя бы один букет: 2 500,00 ₽."),
+        ("first_name", "", "Обязательное поле."),
+        ("phone", "", "Обязательное поле."),
+        ("phone", "12345", "PHONE_INVALID"),
         ("bouquet_category", "tulips", "Выберите корректный вариант"),
         ("bouquet_category", "", "Обязательное поле."),
         ("delivery_interval", "daily", "Выберите корректный вариант"),
@@ -174,6 +179,9 @@ def _days_from_today(days: int) -> str:
         "sum-three-decimals",
         "sum-not-a-number",
         "sum-below-category-price",
+        "name-missing",
+        "phone-missing",
+        "phone-invalid",
         "category-unknown",
         "category-missing",
         "interval-unknown",
@@ -182,6 +190,7 @@ def _days_from_today(days: int) -> str:
 )
 def test_signup_shows_the_error_next_to_the_field(client, signup_data, field, value, message):
     value = {"yesterday": _days_from_today(-1), "a year and a day": _days_from_today(366)}.get(value, value)
+    message = {"PHONE_INVALID": str(phones.INVALID_MESSAGE)}.get(message, message)
 
     response = client.post(reverse("account_signup"), signup_data(**{field: value}))
 
@@ -328,3 +337,30 @@ def test_a_committed_signup_whose_login_cannot_be_saved_sends_to_sign_in_not_a_5
     assert Profile.objects.filter(user__email="anna@example.ru").exists()
     page = page_text(client.get(response["Location"]))
     assert "войти сейчас не удалось" in page
+
+
+def test_signup_asks_for_the_name_and_the_phone_first(client):
+    text = page_text(client.get(reverse("account_signup")))
+
+    assert text.index('name="first_name"') < text.index('name="phone"') < text.index('name="email"')
+    assert 'autocomplete="given-name"' in text and 'autocomplete="tel"' in text
+    assert "Сумма первого счёта, ₽" in text and "Сумма счёта" not in text
+
+
+def test_signup_welcomes_the_customer_by_name(client, signup_data):
+    response = client.post(reverse("account_signup"), signup_data(), follow=True)
+
+    said = [str(m) for m in response.context["messages"]]
+    assert said == [
+        "Добро пожаловать, Анна! Подписка оформлена: когда первый счёт будет оплачен, начнутся доставки."
+    ]
+
+
+def test_a_later_login_still_says_who_signed_in(client, customer, password):
+    response = client.post(
+        reverse("account_login"), {"login": customer.user.email, "password": password}, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Успешный вход под именем {customer.user.email}."
+    ]

@@ -57,6 +57,12 @@ def test_signup_creates_one_lead_with_its_contact_in_one_complex_call(
         "field_code": "EMAIL",
         "values": [{"value": "anna@example.ru", "enum_code": "WORK"}],
     }
+    # The signup form's name and phone (issue 27 item 7): the manager and the couriers see them.
+    assert (contact["name"], contact["first_name"]) == ("Анна", "Анна")
+    assert contact["custom_fields_values"][1] == {
+        "field_code": "PHONE",
+        "values": [{"value": "+79001234567", "enum_code": "MOB"}],
+    }
     values = by_field(lead["custom_fields_values"])
     assert set(values) == set(FIELD_IDS.values())
     assert values[FIELD_IDS[Key.ACCOUNT_SUM]] == [{"value": "3000.50"}]

@@ -18,7 +18,7 @@ def test_a_skipped_delivery_and_a_pause_show_as_notes_on_the_lead(stack, new_pag
     lead = wait_for_lead(stack, data["email"])
 
     page.locator("form.inline-form button[type=submit]").last.click()  # skip the last upcoming delivery
-    page.wait_for_url(re.compile(r"/account/$"))
+    page.wait_for_url(re.compile(r"/account/#delivery-\d+$"))
     page.locator("form.pause-form button[type=submit]").click()  # paused until resumed
     page.wait_for_url(re.compile(r"/account/$"))
 

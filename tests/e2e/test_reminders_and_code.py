@@ -97,7 +97,7 @@ def test_a_customer_moves_a_delivery_on_a_phone(stack, new_page, artifacts):
     first.locator("summary").click()
     first.locator("input[name=delivery_on]").fill(new_day)
     first.get_by_role("button", name="Перенести доставку").click()
-    page.wait_for_url(re.compile(r"/account/$"))
+    page.wait_for_url(re.compile(r"/account/#delivery-\d+$"))
 
     assert "перенесена на" in page.locator(".messages").inner_text()
     moved = page.locator(".delivery").first

@@ -44,13 +44,35 @@ def new_context(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP)
 
 # PAGES
 # ------------------------------------------------------------------------------
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's violations on the page as it stands, as "rule: element, …" (readable in a failure).
+
+    axe-playwright-python injects the engine through Playwright, so the site's strict CSP stays on.
+    """
+    from axe_playwright_python.sync_playwright import Axe  # a dev requirement, like Playwright
+
+    return [
+        f"{v['id']}: {', '.join(str(node['target']) for node in v['nodes'])}"
+        for v in Axe().run(page).response["violations"]
+    ]
+
+
 def submit(page: Any) -> None:
     """Click the page's main form button (not the header's log-out button)."""
     page.locator("main form button[type=submit]").click()
 
 
 def fill_signup(page: Any, data: dict[str, str]) -> None:
-    for name in ("email", "password1", "password2", "delivery_address", "first_delivery_date", "wishes"):
+    names = (
+        "first_name",
+        "phone",
+        "email",
+        "password1",
+        "password2",
+        "delivery_address",
+        "first_delivery_date",
+    )
+    for name in (*names, "wishes"):
         page.fill(f"[name={name}]", data[name])
     page.fill("[name=account_sum]", data["account_sum"])
     page.check(f"input[name=bouquet_category][value={data['bouquet_category']}]")

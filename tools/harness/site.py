@@ -125,6 +125,8 @@ def unique_email(label: str) -> str:
 def signup_data(email: str, password: str = PASSWORD, **changes: str) -> dict[str, str]:
     """The signup form, filled in as one customer would (the browser tests assert these values)."""
     return {
+        "first_name": "Анна",
+        "phone": "+7 900 123-45-67",
         "email": email,
         "password1": password,
         "password2": password,
