@@ -10,6 +10,7 @@ urlpatterns = [
     path("deliveries/<int:pk>/skip/", views.DeliverySkipView.as_view(), name="delivery_skip"),
     path("deliveries/<int:pk>/unskip/", views.DeliveryUnskipView.as_view(), name="delivery_unskip"),
     path("deliveries/<int:pk>/move/", views.DeliveryMoveView.as_view(), name="delivery_move"),
+    path("deliveries/<int:pk>/details/", views.DeliveryDetailsView.as_view(), name="delivery_details"),
     path("deliveries/skip/", views.DeliverySkipConfirmView.as_view(), name="delivery_skip_confirm"),
     path("deliveries/skip/<str:token>/", views.DeliverySkipLinkView.as_view(), name="delivery_skip_link"),
     path("pause/", views.PauseView.as_view(), name="pause"),

@@ -20,6 +20,7 @@ from django.views.generic import FormView, TemplateView
 
 from accounts import (
     analytics,
+    courier_details,
     delivery_actions,
     emails,
     history,
@@ -28,7 +29,7 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.forms import DeliveryMoveForm, PauseForm, PreferencesForm
+from accounts.forms import DeliveryDetailsForm, DeliveryMoveForm, PauseForm, PreferencesForm
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -77,6 +78,10 @@ class DashboardView(ProfileMixin, TemplateView):
         )
         upcoming = profile.upcoming_deliveries(include_skipped=True)
         locked, changes_from = delivery_actions.changes_reach(upcoming)
+        for delivery in upcoming:
+            delivery.profile = profile  # loaded already: the details form reads the usual values
+            if delivery.can_skip():
+                delivery.details_form = DeliveryDetailsForm(delivery=delivery)
         return super().get_context_data(
             profile=profile,
             upcoming_deliveries=upcoming,
@@ -139,6 +144,24 @@ class DeliveryMoveView(DeliveryActionView):
         return _("The delivery on %(day)s is moved to %(new_day)s.") % {
             "day": date_format(delivery.delivery_on, "j E"),
             "new_day": date_format(new_date, "j E"),
+        }
+
+
+class DeliveryDetailsView(DeliveryActionView):
+    def act(self, profile: Profile, delivery: Delivery) -> str:
+        delivery.profile = profile
+        form = DeliveryDetailsForm(self.request.POST, delivery=delivery)
+        if not form.is_valid():
+            raise delivery_actions.DeliveryError(
+                " ".join(
+                    f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+                )
+            )
+        courier_details.delivery_courier_details_set(
+            profile=profile, delivery_id=delivery.pk, data=form.data_for_service()
+        )
+        return _("The courier details for %(day)s are saved.") % {
+            "day": date_format(delivery.delivery_on, "j E")
         }
 
 
