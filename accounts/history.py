@@ -59,6 +59,12 @@ def event_send(
         AccountEvent.objects.create(profile=profile, action=action, details=details)
 
 
+def event_keep(profile: Profile, action: Action, **details: Any) -> None:
+    """A line for the customer's page about a change already told (by its service's `event_send`),
+    such as a manager's move of the next delivery: recorded, not sent again."""
+    AccountEvent.objects.create(profile=profile, action=action, details=details)
+
+
 @dataclass(frozen=True)
 class Item:
     """One line of the history: when, what (a sentence for the customer) and the money, if any."""
@@ -191,6 +197,13 @@ def _event_text(action: str, details: dict[str, Any]) -> str:
         return gettext("You paused the subscription until you resume it")
     if action == Action.RESUMED:
         return gettext("You resumed the subscription")
+    if action == Action.DELIVERY_MOVED_BY_MANAGER:
+        return gettext("Your manager moved the next delivery from %(day)s to %(to)s") % {
+            "day": _day(details.get("date")),
+            "to": _day(details.get("to")),
+        }
+    if action == Action.DELIVERY_CANCELLED_BY_MANAGER:
+        return gettext("Your manager cancelled the delivery on %(day)s") % {"day": _day(details.get("date"))}
     return gettext("Your subscription changed")
 
 
