@@ -37,6 +37,7 @@ from tools.amocrm_standin.shapes import (
     webhook_contact,
     webhook_lead,
 )
+from tools.amocrm_standin.tasks import Tasks
 from tools.amocrm_standin.validation import (
     Errors,
     check_account_settings,
@@ -79,6 +80,7 @@ class Account:
         self.lock = lock
         self._base_url = base_url
         self.notes = Notes(lock=lock, base_url=base_url, leads=lambda: self.leads)
+        self.tasks = Tasks(lock=lock, base_url=base_url, leads=lambda: self.leads)
         self.reset()
 
     @property
@@ -95,6 +97,7 @@ class Account:
             self.trash: dict[int, dict[str, Any]] = {}  # deleted leads, as they were, for a restore
             self.contacts: dict[int, dict[str, Any]] = {}
             self.notes.reset()
+            self.tasks.reset()
             self.ids = {"lead": 30000001, "contact": 20000001, "field": 600001, "enum": 900001, "hook": 1}
             self.fields: dict[str, dict[int, dict[str, Any]]] = {"leads": {}, "contacts": {}}
             for spec in CONTACT_FIELDS:
