@@ -355,6 +355,19 @@ class DeliveryDetailsForm(forms.Form):
         return {field: self.cleaned_data[field] for field in COURIER_FIELDS}
 
 
+class ManagerMessageForm(forms.Form):
+    """A message to the customer's manager (accounts.services.manager_message_send)."""
+
+    MAX_LENGTH = 2000
+
+    text = forms.CharField(
+        label=_("Your message"),
+        max_length=MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Your manager gets it as a task and answers by phone or email."),
+    )
+
+
 class PauseForm(forms.Form):
     """Pause the subscription until a date, or indefinitely when the date is left empty."""
 

@@ -35,6 +35,7 @@ CUSTOMER_ACTIONS = frozenset(
         Action.DELIVERY_MOVED,
         Action.PAUSED,
         Action.RESUMED,
+        Action.MANAGER_MESSAGE,
     }
 )
 # Invoices made by the migration stand for sums posted before invoices existed: the ledger shows them.
@@ -197,6 +198,8 @@ def _event_text(action: str, details: dict[str, Any]) -> str:
         return gettext("You paused the subscription until you resume it")
     if action == Action.RESUMED:
         return gettext("You resumed the subscription")
+    if action == Action.MANAGER_MESSAGE:
+        return gettext("You wrote to your manager: «%(text)s»") % {"text": details.get("text", "")}
     if action == Action.DELIVERY_MOVED_BY_MANAGER:
         return gettext("Your manager moved the next delivery from %(day)s to %(to)s") % {
             "day": _day(details.get("date")),

@@ -363,6 +363,14 @@ def profile_edited_by_staff(*, user: User, fields: Iterable[str]) -> None:
 
 
 @transaction.atomic
+def manager_message_send(*, profile: Profile, text: str) -> None:
+    """The customer wrote to their manager from the account page: told as an event (the history
+    keeps it; a CRM mirror makes it a note and a task for the lead's responsible manager)."""
+    history.event_send(profile, Action.MANAGER_MESSAGE, text=text)
+    logger.info("accounts.manager_message profile_id=%s length=%s", profile.pk, len(text))
+
+
+@transaction.atomic
 def password_reset_requested(*, email: str) -> None:
     """A reset link was asked for this address (matched exactly as stored, so never a second account):
     the history of its subscription (if any) says so. Nothing is told to the asker either way."""

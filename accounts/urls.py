@@ -13,6 +13,7 @@ urlpatterns = [
     path("deliveries/<int:pk>/details/", views.DeliveryDetailsView.as_view(), name="delivery_details"),
     path("deliveries/skip/", views.DeliverySkipConfirmView.as_view(), name="delivery_skip_confirm"),
     path("deliveries/skip/<str:token>/", views.DeliverySkipLinkView.as_view(), name="delivery_skip_link"),
+    path("message/", views.ManagerMessageView.as_view(), name="manager_message"),
     path("pause/", views.PauseView.as_view(), name="pause"),
     path("resume/", views.ResumeView.as_view(), name="resume"),
 ]

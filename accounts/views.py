@@ -12,7 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -29,7 +29,13 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.forms import DeliveryDetailsForm, DeliveryMoveForm, PauseForm, PreferencesForm
+from accounts.forms import (
+    DeliveryDetailsForm,
+    DeliveryMoveForm,
+    ManagerMessageForm,
+    PauseForm,
+    PreferencesForm,
+)
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -95,8 +101,40 @@ class DashboardView(ProfileMixin, TemplateView):
             pause_form=PauseForm(),
             move_window=delivery_actions.move_window(),
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
+            support=support_contacts(),
+            message_form=ManagerMessageForm(auto_id="id_message_%s"),
             **kwargs,
         )
+
+
+def support_contacts() -> dict[str, str]:
+    """The contact block's ways to reach a manager (settings.SUPPORT_*), empty ones left out."""
+    phone, telegram = settings.SUPPORT_PHONE, settings.SUPPORT_TELEGRAM.lstrip("@")
+    whatsapp = "".join(c for c in settings.SUPPORT_WHATSAPP if c.isdigit())
+    return {
+        "phone": phone,
+        "phone_href": "tel:" + "".join(c for c in phone if c.isdigit() or c == "+"),
+        "email": settings.SUPPORT_EMAIL,
+        "telegram": telegram,
+        "telegram_href": f"https://t.me/{telegram}" if telegram else "",
+        "whatsapp_href": f"https://wa.me/{whatsapp}" if whatsapp else "",
+    }
+
+
+class ManagerMessageView(ProfileMixin, View):
+    """POST: the customer's message to their manager (rate-limited as every account action)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        profile = self.get_profile()
+        form = ManagerMessageForm(request.POST)
+        if form.is_valid():
+            services.manager_message_send(profile=profile, text=form.cleaned_data["text"])
+            messages.success(request, _("Your message is sent: your manager will answer soon."))
+        else:
+            messages.error(request, " ".join(form.errors["text"]))
+        return redirect(reverse("accounts:dashboard") + "#contact")
 
 
 class DeliveryActionView(ProfileMixin, View):
