@@ -9,7 +9,7 @@ import responses
 from django.utils import timezone
 
 from accounts import services as accounts
-from amocrm.models import LeadNote, LeadTask
+from amocrm.models import LeadNote, LeadSync, LeadTask
 from amocrm.services import lead_sync
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL
 
@@ -96,7 +96,7 @@ def test_a_message_sent_is_not_sent_again(linked, amo):
 
 
 @responses.activate
-def test_a_task_that_failed_is_kept_and_sent_by_the_next_sync(linked, amo):
+def test_a_task_amocrm_refuses_is_kept_with_its_error_and_not_tried_again(linked, amo):
     accounts.manager_message_send(profile=linked, text="Позвоните мне")
     responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
     responses.add_callback(responses.GET, LEADS_URL, callback=leads_read)
@@ -104,9 +104,33 @@ def test_a_task_that_failed_is_kept_and_sent_by_the_next_sync(linked, amo):
     responses.add(responses.POST, TASKS_URL, status=400, json={"title": "Bad Request", "detail": "nope"})
 
     lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+    accounts.profile_update_preferences(profile=linked, data={"wishes": "Пионы"})
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
 
     task = LeadTask.objects.get()
-    assert task.task_id is None and task.error  # refused: kept for staff, not tried again
+    assert task.task_id is None and task.error  # kept for staff
+    assert len(posted(TASKS_URL)) == 1
+
+
+@responses.activate
+def test_a_task_amocrm_could_not_take_is_sent_by_the_next_sync(linked, amo):
+    accounts.manager_message_send(profile=linked, text="Позвоните мне")
+    responses.add_callback(responses.PATCH, LEADS_URL, callback=patch_ok)
+    responses.add_callback(responses.GET, LEADS_URL, callback=leads_read)
+    responses.add_callback(responses.POST, NOTES_URL, callback=answer("notes", 70000001))
+    down = [True]
+    made = answer("tasks", 50000001)
+    responses.add_callback(
+        responses.POST, TASKS_URL, callback=lambda request: (503, {}, "") if down[0] else made(request)
+    )
+
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+    assert LeadTask.objects.get().task_id is None
+    down[0] = False
+    LeadSync.objects.update(next_attempt_at=timezone.now())
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk], client=amo)
+
+    assert LeadTask.objects.get().task_id == 50000001
 
 
 @responses.activate
