@@ -166,3 +166,16 @@ def test_the_preferences_checkbox_turns_delivery_notices_off(customer_client, cu
 
     customer.refresh_from_db()
     assert customer.wants_reminders and not customer.wants_delivery_notices
+
+
+def test_staff_moving_the_schedule_in_the_admin_emails_the_customer(profile_factory):
+    profile = profile_factory()
+    before = profile.next_delivery_on()
+    profile.first_delivery_date = before + datetime.timedelta(days=3)
+
+    services.profile_save_by_staff(
+        profile=profile, is_new=False, staff_email="boss@example.ru", changed=["first_delivery_date"]
+    )
+
+    [moved] = sent_to(profile, "ближайшая доставка перенесена")
+    assert f"с {before.day} " in moved.body.replace("\xa0", " ")
