@@ -346,7 +346,6 @@ class DeliveryDetailsForm(forms.Form):
         usual["recipient_phone"] = phones.formatted(profile.recipient_phone or profile.phone)
         usual["time_window"] = str(windows.get(profile.time_window, ""))
         kwargs.setdefault("initial", {field: getattr(delivery, field) for field in COURIER_FIELDS})
-        kwargs.setdefault("auto_id", f"id_d{delivery.pk}_%s")
         super().__init__(*args, **kwargs)
         self.fields.update(courier_fields(placeholders=usual))
         self.fields["time_window"].choices = [("", _("As usual")), *Delivery.TimeWindow.choices]

@@ -84,10 +84,6 @@ class DashboardView(ProfileMixin, TemplateView):
         )
         upcoming = profile.upcoming_deliveries(include_skipped=True)
         locked, changes_from = delivery_actions.changes_reach(upcoming)
-        for delivery in upcoming:
-            delivery.profile = profile  # loaded already: the details form reads the usual values
-            if delivery.can_skip():
-                delivery.details_form = DeliveryDetailsForm(delivery=delivery)
         return super().get_context_data(
             profile=profile,
             upcoming_deliveries=upcoming,
@@ -185,22 +181,42 @@ class DeliveryMoveView(DeliveryActionView):
         }
 
 
-class DeliveryDetailsView(DeliveryActionView):
-    def act(self, profile: Profile, delivery: Delivery) -> str:
-        delivery.profile = profile
-        form = DeliveryDetailsForm(self.request.POST, delivery=delivery)
-        if not form.is_valid():
-            raise delivery_actions.DeliveryError(
-                " ".join(
-                    f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
-                )
-            )
-        courier_details.delivery_courier_details_set(
-            profile=profile, delivery_id=delivery.pk, data=form.data_for_service()
+class DeliveryDetailsView(ProfileMixin, View):
+    """One delivery's own courier details: GET shows the form (its own page, so the account page
+    renders no form per delivery), POST saves them and returns to the account page."""
+
+    http_method_names = ["get", "post"]
+    template_name = "accounts/delivery_details.html"
+
+    def _delivery(self, pk: int) -> Delivery:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        delivery.profile = profile  # loaded already: the form shows the usual values
+        return delivery
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        delivery = self._delivery(pk)
+        return render(
+            request,
+            self.template_name,
+            {"delivery": delivery, "form": DeliveryDetailsForm(delivery=delivery)},
         )
-        return _("The courier details for %(day)s are saved.") % {
-            "day": date_format(delivery.delivery_on, "j E")
-        }
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        delivery = self._delivery(pk)
+        form = DeliveryDetailsForm(request.POST, delivery=delivery)
+        if not form.is_valid():
+            return render(request, self.template_name, {"delivery": delivery, "form": form})
+        try:
+            courier_details.delivery_courier_details_set(
+                profile=delivery.profile, delivery_id=delivery.pk, data=form.data_for_service()
+            )
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            day = date_format(delivery.delivery_on, "j E")
+            messages.success(request, _("The courier details for %(day)s are saved.") % {"day": day})
+        return redirect("accounts:dashboard")
 
 
 class DeliverySkipLinkView(View):

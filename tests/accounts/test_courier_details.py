@@ -137,11 +137,34 @@ def test_another_customers_delivery_details_are_not_found(client, customer, prof
     assert response.status_code == HTTPStatus.NOT_FOUND
 
 
-def test_the_account_page_offers_the_details_form_on_open_deliveries_only(customer_client, customer):
+def test_the_account_page_links_open_deliveries_to_their_details_page(customer_client, customer):
     delivery = open_delivery(customer)
 
     text = page_text(customer_client.get("/account/"))
 
-    assert f'action="/account/deliveries/{delivery.pk}/details/"' in text
+    assert f'href="/account/deliveries/{delivery.pk}/details/"' in text
     shown_open = [d for d in customer.upcoming_deliveries(include_skipped=True) if d.can_skip()]
-    assert text.count('class="delivery__details"') == len(shown_open)
+    assert text.count("/details/") == len(shown_open)
+
+
+def test_the_details_page_shows_the_usual_values_as_placeholders(customer_client, customer):
+    Profile.objects.filter(pk=customer.pk).update(intercom="25К", phone="+79001234567")
+
+    text = page_text(customer_client.get(f"/account/deliveries/{open_delivery(customer).pk}/details/"))
+
+    assert 'placeholder="25К"' in text
+    assert 'placeholder="+7 900 123-45-67"' in text  # the recipient's phone: the customer's
+
+
+def test_the_details_page_keeps_what_was_typed_with_the_error(customer_client, customer):
+    delivery = open_delivery(customer)
+
+    response = customer_client.post(
+        f"/account/deliveries/{delivery.pk}/details/", {"recipient_phone": "12", "courier_note": "Позвонить"}
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert field_errors(response, "recipient_phone")
+    assert "Позвонить" in page_text(response)
+    delivery.refresh_from_db()
+    assert delivery.courier_note == ""
