@@ -196,6 +196,8 @@ class DeliveryDetailsView(ProfileMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         delivery = self._delivery(pk)
+        if not delivery.can_skip():  # with the couriers, or not coming: nothing to change
+            return redirect("accounts:dashboard")
         return render(
             request,
             self.template_name,

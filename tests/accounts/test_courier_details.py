@@ -126,6 +126,17 @@ def test_a_delivery_with_the_couriers_keeps_its_details(customer_client, custome
     assert "у курьеров" in " ".join(str(m) for m in get_messages(response.wsgi_request))
 
 
+def test_the_details_page_of_a_delivery_with_the_couriers_goes_back_to_the_account(customer_client, customer):
+    delivery = open_delivery(customer)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        delivery_on=timezone.localdate() + datetime.timedelta(days=1)
+    )
+
+    response = customer_client.get(f"/account/deliveries/{delivery.pk}/details/")
+
+    assert response.status_code == HTTPStatus.FOUND and response.url == "/account/"
+
+
 def test_another_customers_delivery_details_are_not_found(client, customer, profile_factory):
     other = profile_factory()
     client.force_login(other.user)
