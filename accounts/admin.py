@@ -337,10 +337,26 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
         response.write("\ufeff")  # a BOM, so spreadsheet programs read the Cyrillic as UTF-8
         # Every cell quoted (OWASP's advice too): a separator or quote in an address stays in its cell.
         writer = csv.writer(response, quoting=csv.QUOTE_ALL)
+        # The first five columns are the ones couriers knew; the details follow (Delivery.courier_details).
         writer.writerow(
-            [gettext("Date"), gettext("Address"), gettext("Category"), gettext("Wishes"), gettext("Phone")]
+            [
+                gettext("Date"),
+                gettext("Address"),
+                gettext("Category"),
+                gettext("Wishes"),
+                gettext("Phone"),
+                gettext("Time"),
+                gettext("Entrance"),
+                gettext("Floor"),
+                gettext("Intercom"),
+                gettext("Recipient"),
+                gettext("Recipient's phone"),
+                gettext("Note for the courier"),
+            ]
         )
+        windows = dict(Delivery.TimeWindow.choices)
         for delivery in deliveries.order_by("delivery_address", "pk"):
+            details = delivery.courier_details()
             writer.writerow(
                 [
                     delivery.delivery_on.isoformat(),
@@ -353,6 +369,13 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
                             # 8 (900) 123-45-67: dialled as it is, no quote needed; foreign
                             # numbers stay international and get the quote.
                             phones.dialled_locally(delivery.profile.phone),
+                            str(windows.get(details["time_window"], "")),
+                            details["entrance"],
+                            details["floor"],
+                            details["intercom"],
+                            details["recipient_name"],
+                            phones.dialled_locally(details["recipient_phone"]),
+                            details["courier_note"],
                         ],
                     ),
                 ]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
-from accounts import history, ledger, services
+from accounts import history, ledger, notices, services
 from accounts.models import Delivery, LedgerEntry, Profile
 from accounts.signals import Action, Origin
 
@@ -271,4 +271,5 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
         date=delivery.delivery_on.isoformat(),
         amount=str(delivery.price),
     )
+    notices.delivered_send(delivery=delivery)
     return True

@@ -15,8 +15,8 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import analytics, coverage, emails, legal, phones, reminders, services
-from accounts.models import BouquetCategory, Delivery, LegalText, Profile
+from accounts import analytics, courier_details, coverage, emails, legal, phones, reminders, services
+from accounts.models import COURIER_FIELDS, BouquetCategory, Delivery, LegalText, Profile
 
 MAX_DAYS_AHEAD = 365
 # AUTH_PASSWORD_VALIDATORS in one line, for every page that sets a password (Django lists each rule).
@@ -277,6 +277,11 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         required=False,
         help_text=_("A reminder a few days before each delivery, with a link to skip it."),
     )
+    wants_delivery_notices = forms.BooleanField(
+        label=_("Email me when a delivery is moved, cancelled or delivered"),
+        required=False,
+        help_text=_("Emails about payments and your account always come."),
+    )
 
     field_order = [
         "bouquet_category",
@@ -285,7 +290,9 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         "delivery_interval",
         "wishes",
         "phone",
+        *COURIER_FIELDS,
         "wants_reminders",
+        "wants_delivery_notices",
     ]
 
     def __init__(self, *args, profile: Profile, **kwargs):
@@ -299,9 +306,13 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
             "wishes": profile.wishes,
             "phone": profile.phone,
             "wants_reminders": profile.wants_reminders,
+            "wants_delivery_notices": profile.wants_delivery_notices,
+            **{field: getattr(profile, field) for field in COURIER_FIELDS},
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
+        self.fields.update(courier_fields())
+        self.order_fields(self.field_order)
         # A category staff have retired stays selectable for the customers who already have it.
         self.fields["bouquet_category"].queryset = BouquetCategory.objects.filter(
             is_active=True
@@ -322,6 +333,15 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
             covers.count,
         ) % {"label": label, "count": covers.count, "day": date_format(covers.until, "j E")}
 
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The page's parts: the bouquet and the schedule, what the courier needs, which emails."""
+        emails_wanted = ("wants_reminders", "wants_delivery_notices")
+        return [
+            ("", [f for f in self if f.name not in COURIER_FIELDS and f.name not in emails_wanted]),
+            (gettext("For the courier"), [self[name] for name in COURIER_FIELDS]),
+            (gettext("Emails"), [self[name] for name in emails_wanted]),
+        ]
+
     def clean_next_delivery_date(self) -> datetime.date:
         value = validate_delivery_date(self.cleaned_data["next_delivery_date"])
         first_open = Delivery.first_open_on()
@@ -341,7 +361,62 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         profile = services.profile_update_preferences(
             profile=self.profile, data=data, next_delivery_date=self.cleaned_data["next_delivery_date"]
         )
-        return reminders.profile_reminders_set(profile=profile, wants=self.cleaned_data["wants_reminders"])
+        courier_details.profile_courier_details_set(
+            profile=profile, data={field: self.cleaned_data[field] for field in COURIER_FIELDS}
+        )
+        return reminders.profile_reminders_set(
+            profile=profile,
+            wants=self.cleaned_data["wants_reminders"],
+            wants_notices=self.cleaned_data["wants_delivery_notices"],
+        )
+
+
+def courier_fields(*, placeholders: dict[str, str] | None = None) -> dict[str, forms.Field]:
+    """The courier details' form fields (the model's, the phone parsed as the customer's is); with
+    `placeholders`, each shows the value used when it is left empty (a delivery's: the profile's)."""
+    fields = forms.fields_for_model(Profile, fields=COURIER_FIELDS)
+    fields["recipient_phone"] = PhoneField(label=fields["recipient_phone"].label, required=False)
+    fields["recipient_name"].widget.attrs["autocomplete"] = "off"
+    fields["courier_note"].widget = forms.Textarea(attrs={"rows": 2, "maxlength": 500})
+    fields["recipient_name"].help_text = _("Empty: you.")
+    fields["recipient_phone"].help_text = _("Empty: your phone.")
+    fields["time_window"].choices = [("", _("Any time")), *Profile.TimeWindow.choices]
+    for name, value in (placeholders or {}).items():
+        if value:
+            fields[name].widget.attrs["placeholder"] = value
+    return fields
+
+
+class DeliveryDetailsForm(forms.Form):
+    """One delivery's own courier details; an empty field means "as usual" (the profile's)."""
+
+    def __init__(self, *args, delivery: Delivery, **kwargs):
+        profile = delivery.profile
+        windows = dict(Delivery.TimeWindow.choices)
+        usual = {field: str(getattr(profile, field)) for field in COURIER_FIELDS}
+        usual["recipient_name"] = profile.recipient_name or profile.user.first_name
+        usual["recipient_phone"] = phones.formatted(profile.recipient_phone or profile.phone)
+        usual["time_window"] = str(windows.get(profile.time_window, ""))
+        kwargs.setdefault("initial", {field: getattr(delivery, field) for field in COURIER_FIELDS})
+        super().__init__(*args, **kwargs)
+        self.fields.update(courier_fields(placeholders=usual))
+        self.fields["time_window"].choices = [("", _("As usual")), *Delivery.TimeWindow.choices]
+
+    def data_for_service(self) -> dict[str, str]:
+        return {field: self.cleaned_data[field] for field in COURIER_FIELDS}
+
+
+class ManagerMessageForm(forms.Form):
+    """A message to the customer's manager (accounts.services.manager_message_send)."""
+
+    MAX_LENGTH = 2000
+
+    text = forms.CharField(
+        label=_("Your message"),
+        max_length=MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Your manager gets it as a task and answers by phone or email."),
+    )
 
 
 class PauseForm(forms.Form):

@@ -37,6 +37,7 @@ CUSTOMER_ACTIONS = frozenset(
         Action.RESUMED,
         Action.CLOSED,
         Action.REOPENED,
+        Action.MANAGER_MESSAGE,
     }
 )
 # Invoices made by the migration stand for sums posted before invoices existed: the ledger shows them.
@@ -59,6 +60,12 @@ def event_send(
     )
     if action in CUSTOMER_ACTIONS:
         AccountEvent.objects.create(profile=profile, action=action, details=details)
+
+
+def event_keep(profile: Profile, action: Action, **details: Any) -> None:
+    """A line for the customer's page about a change already told (by its service's `event_send`),
+    such as a manager's move of the next delivery: recorded, not sent again."""
+    AccountEvent.objects.create(profile=profile, action=action, details=details)
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,15 @@ def _event_text(action: str, details: dict[str, Any]) -> str:
         return gettext("You closed the subscription")
     if action == Action.REOPENED:
         return gettext("You started the subscription again")
+    if action == Action.MANAGER_MESSAGE:
+        return gettext("You wrote to your manager: «%(text)s»") % {"text": details.get("text", "")}
+    if action == Action.DELIVERY_MOVED_BY_MANAGER:
+        return gettext("Your manager moved the next delivery from %(day)s to %(to)s") % {
+            "day": _day(details.get("date")),
+            "to": _day(details.get("to")),
+        }
+    if action == Action.DELIVERY_CANCELLED_BY_MANAGER:
+        return gettext("Your manager cancelled the delivery on %(day)s") % {"day": _day(details.get("date"))}
     return gettext("Your subscription changed")
 
 

@@ -73,7 +73,48 @@ class BouquetCategory(models.Model):
         return self.name
 
 
-class Profile(models.Model):
+class CourierDetails(models.Model):
+    """What a courier needs beyond the address: who takes the bouquet, when, how to get in.
+
+    The profile holds the customer's usual answers; a delivery holds its own only where the customer
+    changed them for that day (blank: the profile's). `Delivery.courier_details()` is the one reader
+    of the effective values (the couriers' CSV, the delivery card)."""
+
+    class TimeWindow(models.TextChoices):
+        MORNING = "09-12", _("9:00–12:00")
+        MIDDAY = "12-15", _("12:00–15:00")
+        AFTERNOON = "15-18", _("15:00–18:00")
+        EVENING = "18-21", _("18:00–21:00")
+
+    recipient_name = models.CharField(
+        _("recipient's name"), max_length=150, blank=True, help_text=_("Empty: the customer.")
+    )
+    # E.164 or empty, parsed as the profile's phone is (accounts.phones).
+    recipient_phone = models.CharField(
+        _("recipient's phone"), max_length=32, blank=True, help_text=_("Empty: the customer's phone.")
+    )
+    time_window = models.CharField(_("delivery time"), max_length=8, choices=TimeWindow, blank=True)
+    entrance = models.CharField(_("entrance"), max_length=16, blank=True)
+    floor = models.CharField(_("floor"), max_length=16, blank=True)
+    intercom = models.CharField(_("intercom code"), max_length=32, blank=True)
+    courier_note = models.CharField(_("note for the courier"), max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude=None) -> None:
+        super().clean_fields(exclude=exclude)
+        if self.recipient_phone and "recipient_phone" not in (exclude or ()):
+            try:
+                self.recipient_phone = phones.to_e164(self.recipient_phone)
+            except phones.InvalidPhone:
+                raise ValidationError({"recipient_phone": phones.INVALID_MESSAGE}, code="phone") from None
+
+
+COURIER_FIELDS = tuple(f.name for f in CourierDetails._meta.local_fields)
+
+
+class Profile(CourierDetails):
     """A customer's subscription: bouquet preferences, balance and referral identity."""
 
     class DeliveryInterval(models.TextChoices):
@@ -139,6 +180,9 @@ class Profile(models.Model):
         _("paused until"), null=True, blank=True, help_text=_("Empty while paused: paused indefinitely.")
     )
     wants_reminders = models.BooleanField(_("email reminders before deliveries"), default=True)
+    wants_delivery_notices = models.BooleanField(
+        _("emails when a delivery is moved, cancelled or delivered"), default=True
+    )
     low_balance_emailed_at = models.DateTimeField(
         _("low balance email sent at"),
         null=True,
@@ -254,8 +298,9 @@ class Profile(models.Model):
         )[0]
 
 
-class Delivery(models.Model):
-    """One bouquet on one date, with the category, price and address as they were when it was planned."""
+class Delivery(CourierDetails):
+    """One bouquet on one date, with the category, price and address as they were when it was planned;
+    its courier details are the customer's changes for that day only (blank: the profile's)."""
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("scheduled")
@@ -330,6 +375,19 @@ class Delivery(models.Model):
     @property
     def is_moved(self) -> bool:
         return self.moved_from is not None
+
+    def courier_details(self) -> dict[str, str]:
+        """The effective courier details: this day's own, else the profile's; the recipient is the
+        customer (name, phone) unless someone else was named."""
+        profile = self.profile
+        details = {name: getattr(self, name) or getattr(profile, name) for name in COURIER_FIELDS}
+        details["recipient_name"] = details["recipient_name"] or profile.user.first_name
+        details["recipient_phone"] = details["recipient_phone"] or profile.phone
+        return details
+
+    @property
+    def has_own_courier_details(self) -> bool:
+        return any(getattr(self, name) for name in COURIER_FIELDS)
 
 
 class LedgerEntry(models.Model):

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import history
+from accounts import history, notices
 from accounts.ledger import ledger_post
 from accounts.models import Invoice, LedgerEntry, Profile
 from accounts.signals import Action, Origin
@@ -58,6 +58,7 @@ def invoice_pay(
     invoice.save(update_fields=["status", "source", "confirmed_by", "paid_at"])
     ledger_post(profile=invoice.profile, amount=received, reason=LedgerEntry.Reason.PAYMENT, invoice=invoice)
     paid = ["account_sum", "invoices"]
+    notices.payment_received_send(profile=invoice.profile, amount=received)
     if source == Invoice.Source.CRM:
         history.event_send(invoice.profile, fields=paid, origin=Origin.CRM)  # the manager's own: no note
     else:

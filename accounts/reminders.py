@@ -44,11 +44,17 @@ class Report:
     low_balance_cleared: int = 0
 
 
-def profile_reminders_set(*, profile: Profile, wants: bool) -> Profile:
-    """The customer's reminders checkbox; not a preference the CRM or the lead's history track."""
-    if profile.wants_reminders != wants:
-        Profile.objects.filter(pk=profile.pk).update(wants_reminders=wants)
-        profile.wants_reminders = wants
+def profile_reminders_set(*, profile: Profile, wants: bool, wants_notices: bool | None = None) -> Profile:
+    """The customer's email checkboxes (reminders; delivery notices, accounts.notices); not a
+    preference the CRM or the lead's history track."""
+    wanted = {"wants_reminders": wants}
+    if wants_notices is not None:
+        wanted["wants_delivery_notices"] = wants_notices
+    changed = {field: value for field, value in wanted.items() if getattr(profile, field) != value}
+    if changed:
+        Profile.objects.filter(pk=profile.pk).update(**changed)
+        for field, value in changed.items():
+            setattr(profile, field, value)
     return profile
 
 

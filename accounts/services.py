@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import history, payments, referrals
+from accounts import history, notices, payments, referrals
 from accounts.ledger import ledger_post
 from accounts.models import BouquetCategory, Delivery, LedgerEntry, Profile, User
 from accounts.signals import Action, Origin
@@ -91,8 +91,10 @@ def profile_create(
         first_date=first_delivery_date.isoformat(),
         sum=str(invoice_amount),
     )
+    invoice = None
     if invoice_amount > 0:  # a free category's customer has nothing to pay
-        payments.invoice_issue(profile=profile, amount=invoice_amount)
+        invoice = payments.invoice_issue(profile=profile, amount=invoice_amount)
+    notices.welcome_send(profile=profile, invoice=invoice)
     return profile
 
 
@@ -173,6 +175,7 @@ def profile_apply_staff_changes(
     if unknown:
         raise ValueError(f"Staff cannot change from outside: {', '.join(sorted(unknown))}")
     original = {field: getattr(profile, field) for field in [*data, "first_delivery_date"]}
+    next_before = notices.next_scheduled_on(profile)
     changed = [field for field, value in data.items() if getattr(profile, field) != value]
     for field in changed:
         setattr(profile, field, data[field])
@@ -209,6 +212,8 @@ def profile_apply_staff_changes(
         history.event_send(
             profile, fields=[*changed, *(["deliveries"] if rescheduled else [])], origin=origin
         )
+    if rescheduled:
+        notices.next_delivery_changed(profile=profile, before=next_before, origin=origin)
     return changed, errors
 
 
@@ -316,6 +321,7 @@ def profile_save_by_staff(
     changes through the ledger only: a new account sum becomes a staff entry for the difference,
     against the sum locked in the database."""
     wanted = profile.account_sum
+    next_before = None if is_new else notices.next_scheduled_on(profile)
     profile.account_sum = (
         Profile._meta.get_field("account_sum").default
         if is_new
@@ -343,6 +349,7 @@ def profile_save_by_staff(
     deliveries_reschedule(profile=profile)
     if not corrected:
         history.event_send(profile, fields=[*fields, "deliveries"], origin=Origin.STAFF)
+    notices.next_delivery_changed(profile=profile, before=next_before, origin=Origin.STAFF)
     return profile
 
 
@@ -353,6 +360,14 @@ def profile_edited_by_staff(*, user: User, fields: Iterable[str]) -> None:
     profile = Profile.objects.filter(user=user).first()
     if profile is not None and fields:
         history.event_send(profile, fields=fields, origin=Origin.STAFF)
+
+
+@transaction.atomic
+def manager_message_send(*, profile: Profile, text: str) -> None:
+    """The customer wrote to their manager from the account page: told as an event (the history
+    keeps it; a CRM mirror makes it a note and a task for the lead's responsible manager)."""
+    history.event_send(profile, Action.MANAGER_MESSAGE, text=text)
+    logger.info("accounts.manager_message profile_id=%s length=%s", profile.pk, len(text))
 
 
 @transaction.atomic

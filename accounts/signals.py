@@ -42,3 +42,7 @@ class Action(enum.StrEnum):
     DELIVERY_COMPLETED = "delivery_completed"  # by staff: date, amount
     BALANCE_CORRECTED = "balance_corrected"  # by staff: amount, balance
     PAYMENT_RECEIVED = "payment_received"  # confirmed by staff: amount, balance
+    MANAGER_MESSAGE = "manager_message"  # text: the customer wrote to their manager (a note and a task)
+    # Kept for the customer's history only (accounts.notices), never sent: the change was told already.
+    DELIVERY_MOVED_BY_MANAGER = "delivery_moved_by_manager"  # date (the next one before), to
+    DELIVERY_CANCELLED_BY_MANAGER = "delivery_cancelled_by_manager"  # date

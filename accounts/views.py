@@ -22,6 +22,7 @@ from django.views.generic import FormView, TemplateView
 
 from accounts import (
     analytics,
+    courier_details,
     coverage,
     data_export,
     delivery_actions,
@@ -34,7 +35,15 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.forms import AccountDeleteForm, DeliveryMoveForm, PauseForm, PreferencesForm, SetPasswordForm
+from accounts.forms import (
+    AccountDeleteForm,
+    DeliveryDetailsForm,
+    DeliveryMoveForm,
+    ManagerMessageForm,
+    PauseForm,
+    PreferencesForm,
+    SetPasswordForm,
+)
 from accounts.models import BouquetCategory, Delivery, Profile
 from accounts.password_reset import PasswordResetForm
 
@@ -135,8 +144,40 @@ class DashboardView(ProfileMixin, TemplateView):
             pause_form=PauseForm(),
             move_window=delivery_actions.move_window(),
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
+            support=support_contacts(),
+            message_form=ManagerMessageForm(auto_id="id_message_%s"),
             **kwargs,
         )
+
+
+def support_contacts() -> dict[str, str]:
+    """The contact block's ways to reach a manager (settings.SUPPORT_*), empty ones left out."""
+    phone, telegram = settings.SUPPORT_PHONE, settings.SUPPORT_TELEGRAM.lstrip("@")
+    whatsapp = "".join(c for c in settings.SUPPORT_WHATSAPP if c.isdigit())
+    return {
+        "phone": phone,
+        "phone_href": "tel:" + "".join(c for c in phone if c.isdigit() or c == "+"),
+        "email": settings.SUPPORT_EMAIL,
+        "telegram": telegram,
+        "telegram_href": f"https://t.me/{telegram}" if telegram else "",
+        "whatsapp_href": f"https://wa.me/{whatsapp}" if whatsapp else "",
+    }
+
+
+class ManagerMessageView(ProfileMixin, View):
+    """POST: the customer's message to their manager (rate-limited as every account action)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        profile = self.get_profile()
+        form = ManagerMessageForm(request.POST)
+        if form.is_valid():
+            services.manager_message_send(profile=profile, text=form.cleaned_data["text"])
+            messages.success(request, _("Your message is sent: your manager will answer soon."))
+        else:
+            messages.error(request, " ".join(form.errors["text"]))
+        return redirect(reverse("accounts:dashboard") + "#contact")
 
 
 class DeliveryActionView(ProfileMixin, View):
@@ -186,6 +227,46 @@ class DeliveryMoveView(DeliveryActionView):
             "day": date_format(delivery.delivery_on, "j E"),
             "new_day": date_format(new_date, "j E"),
         }
+
+
+class DeliveryDetailsView(ProfileMixin, View):
+    """One delivery's own courier details: GET shows the form (its own page, so the account page
+    renders no form per delivery), POST saves them and returns to the account page."""
+
+    http_method_names = ["get", "post"]
+    template_name = "accounts/delivery_details.html"
+
+    def _delivery(self, pk: int) -> Delivery:
+        profile = self.get_profile()
+        delivery = get_object_or_404(Delivery, pk=pk, profile=profile)
+        delivery.profile = profile  # loaded already: the form shows the usual values
+        return delivery
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        delivery = self._delivery(pk)
+        if not delivery.can_skip():  # with the couriers, or not coming: nothing to change
+            return redirect("accounts:dashboard")
+        return render(
+            request,
+            self.template_name,
+            {"delivery": delivery, "form": DeliveryDetailsForm(delivery=delivery)},
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        delivery = self._delivery(pk)
+        form = DeliveryDetailsForm(request.POST, delivery=delivery)
+        if not form.is_valid():
+            return render(request, self.template_name, {"delivery": delivery, "form": form})
+        try:
+            courier_details.delivery_courier_details_set(
+                profile=delivery.profile, delivery_id=delivery.pk, data=form.data_for_service()
+            )
+        except delivery_actions.DeliveryError as e:
+            messages.error(request, str(e))
+        else:
+            day = date_format(delivery.delivery_on, "j E")
+            messages.success(request, _("The courier details for %(day)s are saved.") % {"day": day})
+        return redirect("accounts:dashboard")
 
 
 class DeliverySkipLinkView(View):

@@ -24,6 +24,7 @@ from amocrm.models import (
     CustomFieldEnum,
     LeadNote,
     LeadSync,
+    LeadTask,
     OAuthToken,
     ReconcileCursor,
     WebhookEvent,
@@ -128,6 +129,16 @@ class LeadNoteAdmin(LeadLinkMixin, ReadOnlyAdmin):
     search_fields = ["profile__user__email", "=lead_id", "text"]
     list_select_related = ["profile__user"]
     fields = ["profile", "action", "text", "created_at", "lead_id", "note_id", "sent_at", "error"]
+
+
+@admin.register(LeadTask)
+class LeadTaskAdmin(LeadLinkMixin, ReadOnlyAdmin):
+    """Customers' messages to their manager, as tasks on the lead in amoCRM (services.lead_tasks)."""
+
+    list_display = ["created_at", "profile", "text", "lead", "sent_at"]
+    search_fields = ["profile__user__email", "=lead_id", "text"]
+    list_select_related = ["profile__user"]
+    fields = ["profile", "text", "complete_till", "created_at", "lead_id", "task_id", "sent_at", "error"]
 
 
 @admin.register(ReconcileCursor)

@@ -401,6 +401,18 @@ class AmoCRMClient:
         params = {"filter[updated_at][from]": int(since), "filter[note_type]": "common", "limit": 250}
         return _embedded("notes")(self.request("GET", f"/api/v4/leads/{int(lead_id)}/notes", params=params))
 
+    # -- tasks (a manager's to-do on a lead) ------------------------------------------------
+
+    def tasks_create(self, tasks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /api/v4/tasks in chunks of 50: `{text, complete_till, entity_id, entity_type,
+        responsible_user_id, task_type_id, request_id}`; the answers `{id, request_id}` in order."""
+        return self._batch("POST", "/api/v4/tasks", tasks, _embedded("tasks"))
+
+    def lead_tasks(self, lead_id: int) -> list[dict[str, Any]]:
+        """The lead's tasks (empty on a 204)."""
+        params = {"filter[entity_type]": "leads", "filter[entity_id][]": [int(lead_id)], "limit": 250}
+        return _embedded("tasks")(self.request("GET", "/api/v4/tasks", params=params))
+
     # -- contacts --------------------------------------------------------------------------
 
     def contacts_create(self, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

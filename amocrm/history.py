@@ -81,6 +81,8 @@ def note_text(action: str, details: dict[str, Any]) -> str:
             f"Сотрудник подтвердил оплату в админке сайта: {_money(details.get('amount'))}, "
             f"баланс теперь {_money(details.get('balance'))}."
         )
+    if action == Action.MANAGER_MESSAGE:
+        return f"Клиент написал менеджеру с сайта: «{details.get('text', '')}»"
     return f"Событие на сайте: {action}."
 
 

@@ -474,6 +474,33 @@ class LeadNote(models.Model):
         return f"{self.action} → lead {self.lead_id or '-'} ({'sent' if self.note_id else 'waiting'})"
 
 
+class LeadTask(models.Model):
+    """A message the customer wrote to their manager, as a task for the lead's responsible user in
+    amoCRM (services.lead_tasks), kept here until amoCRM has it: the notes' outbox rules (recorded
+    in the change's transaction; `sending_started_at` committed before the POST; `error` when
+    amoCRM refused it)."""
+
+    profile = models.ForeignKey(
+        "accounts.Profile", on_delete=models.CASCADE, related_name="lead_tasks", verbose_name=_("profile")
+    )
+    text = models.TextField(_("text"))
+    complete_till = models.DateTimeField(_("due"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sending_started_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
+    lead_id = models.PositiveBigIntegerField(_("amoCRM lead id"), null=True, blank=True)
+    task_id = models.PositiveBigIntegerField(_("amoCRM task id"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("amoCRM task")
+        verbose_name_plural = _("amoCRM tasks")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"task → lead {self.lead_id or '-'} ({'sent' if self.task_id else 'waiting'})"
+
+
 class WebhookEvent(models.Model):
     """One lead or contact event amoCRM posted to /amocrm/webhook/: stored as received, applied by a
     worker.

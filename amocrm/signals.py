@@ -14,7 +14,7 @@ from accounts.erasure import account_erased
 from accounts.models import Profile, User
 from accounts.signals import Action, Origin, profile_changed
 from amocrm import mapping
-from amocrm.services import enqueue, erasure, notes
+from amocrm.services import enqueue, erasure, lead_tasks, notes
 
 
 @receiver(profile_changed, dispatch_uid="amocrm.profile_changed")
@@ -31,6 +31,10 @@ def on_profile_changed(
     if noted:
         # The lead's history: the note waits in the outbox with a pending sync, both in this transaction.
         notes.note_record(profile=profile, action=action, details=details or {})
+    if action == Action.MANAGER_MESSAGE:
+        # Also a task for the lead's manager, notes on or off: a message must reach someone.
+        lead_tasks.task_record(profile=profile, text=(details or {}).get("text", ""))
+        noted = True
     if origin == Origin.CRM:
         if noted:
             enqueue.lead_sync_request(profile=profile)

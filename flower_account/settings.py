@@ -416,6 +416,14 @@ SIGNUP_SUM_MAX = Decimal(env.str("SIGNUP_SUM_MAX", default="100000"))
 PAYMENT_INSTRUCTIONS = env.str(
     "PAYMENT_INSTRUCTIONS", default="Менеджер позвонит и пришлёт ссылку на оплату."
 )
+# How the customer reaches the manager, shown in the account page's contact block; an empty value
+# is left out. Telegram: the username without "@"; WhatsApp: the number, digits only (wa.me links).
+SUPPORT_PHONE = env.str("SUPPORT_PHONE", default="+7 495 000-00-00")
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="hello@flowers.example.ru")
+SUPPORT_TELEGRAM = env.str("SUPPORT_TELEGRAM", default="")
+SUPPORT_WHATSAPP = env.str("SUPPORT_WHATSAPP", default="")
+# How many hours a manager has to answer a message from the account page (the amoCRM task's deadline).
+MANAGER_MESSAGE_ANSWER_HOURS = env.int("MANAGER_MESSAGE_ANSWER_HOURS", default=24)
 # How many entries one page of the account page's history lists (`?page=` turns the pages).
 ACCOUNT_HISTORY_SHOWN = 10
 # The country a phone number typed without "+<code>" belongs to (8 900 …: Russia); ISO 3166 code.

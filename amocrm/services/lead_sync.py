@@ -46,7 +46,7 @@ from amocrm.exceptions import (
     AmoCRMValidationError,
 )
 from amocrm.models import LeadSync
-from amocrm.services import contact_sync, erasure, notes
+from amocrm.services import contact_sync, erasure, lead_tasks, notes
 from amocrm.services.connection import client_get
 from amocrm.services.contacts import ContactFinder
 from amocrm.services.fields import field_map_load
@@ -103,12 +103,15 @@ def _renew(jobs: list[SyncJob]) -> None:
 
 
 def _notes(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
-    """Post the waiting history notes of these jobs' leads; a job whose notes failed is retried
+    """Post the waiting history notes and tasks of these jobs' leads; a job whose notes failed is retried
     (its lead update, if any, is simply sent again: the same values)."""
-    if not settings.AMOCRM_LEAD_NOTES:
-        return
     ready = {job.profile.pk: job for job in jobs if job.lead_id and job.error is None and not job.recorded}
-    failed = notes.notes_send(client, {pid: job.lead_id for pid, job in ready.items()})
+    leads = {pid: job.lead_id for pid, job in ready.items()}
+    failed = notes.notes_send(client, leads) if settings.AMOCRM_LEAD_NOTES else {}
+    # The customer's messages to the manager (lead_tasks), after their notes.
+    failed.update(
+        lead_tasks.tasks_send(client, {pid: lead for pid, lead in leads.items() if pid not in failed})
+    )
     for pid, error in failed.items():
         ready[pid].fail(error)
 

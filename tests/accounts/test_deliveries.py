@@ -395,15 +395,69 @@ def test_the_csv_of_tomorrows_deliveries_lists_address_category_wishes_and_phone
     assert f"deliveries-{tomorrow.isoformat()}.csv" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
-        ["Дата", "Адрес", "Категория", "Пожелания", "Телефон"],
+        ["Дата", "Адрес", "Категория", "Пожелания", "Телефон", *COURIER_HEADERS],
         [
             tomorrow.isoformat(),
             "Москва, ул. Ленина, 25, кв. 10",
             "Романтический",
             "Без лилий, с запиской",
             "8 (900) 123-45-67",
+            # No details given: the recipient is the customer (no name given either), on their phone.
+            *["", "", "", "", "", "8 (900) 123-45-67", ""],
         ],
     ]
+
+
+COURIER_HEADERS = [
+    "Время",
+    "Подъезд",
+    "Этаж",
+    "Домофон",
+    "Получатель",
+    "Телефон получателя",
+    "Записка курьеру",
+]
+
+
+def test_the_csv_gives_couriers_the_profiles_details_and_a_deliverys_own_changes_over_them(
+    superuser_client, profile_factory, user_factory
+):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile = profile_factory(
+        user_factory(first_name="Анна"), first_delivery_date=tomorrow, phone="+79001234567"
+    )
+    Profile.objects.filter(pk=profile.pk).update(
+        time_window="09-12", entrance="2", floor="5", intercom="25К", courier_note="Позвонить за час"
+    )
+    Delivery.objects.filter(profile=profile, delivery_on=tomorrow).update(
+        recipient_name="Мама", recipient_phone="+79007654321", time_window="18-21"
+    )
+
+    [header, row] = export_rows(superuser_client)
+
+    assert header[5:] == COURIER_HEADERS
+    assert row[5:] == ["18:00–21:00", "2", "5", "25К", "Мама", "8 (900) 765-43-21", "Позвонить за час"]
+
+
+def test_the_csv_names_the_customer_as_recipient_when_nobody_else_is_named(
+    superuser_client, profile_factory, user_factory
+):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile_factory(user_factory(first_name="Анна"), first_delivery_date=tomorrow, phone="+79001234567")
+
+    [_, row] = export_rows(superuser_client)
+
+    assert row[9:11] == ["Анна", "8 (900) 123-45-67"]
+
+
+def test_the_csv_quotes_a_courier_note_a_spreadsheet_would_run(superuser_client, profile_factory):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    profile = profile_factory(first_delivery_date=tomorrow)
+    Profile.objects.filter(pk=profile.pk).update(courier_note="=HYPERLINK(1)", intercom="+1")
+
+    [_, row] = export_rows(superuser_client)
+
+    assert (row[8], row[11]) == ("'+1", "'=HYPERLINK(1)")
 
 
 def export_rows(client) -> list[list[str]]:

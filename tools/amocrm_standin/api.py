@@ -17,6 +17,7 @@ from tools.amocrm_standin.constants import (
     MAX_LEADS_BATCH,
     MAX_NOTES_BATCH,
     MAX_PAGE_LIMIT,
+    MAX_TASKS_BATCH,
     RIGHTS_DETAIL,
 )
 from tools.amocrm_standin.models import Account
@@ -140,6 +141,8 @@ class Api:
             ("GET", r"/api/v4/leads/(\d+)/notes", self.notes_list),
             ("POST", r"/api/v4/leads/(\d+)/notes", self.notes_create),
             ("GET", r"/api/v4/leads/(\d+)/notes/(\d+)", self.note_get),
+            ("GET", r"/api/v4/tasks", self.tasks_list),
+            ("POST", r"/api/v4/tasks", self.tasks_create),
             ("GET", r"/api/v4/leads/(\d+)", self.lead_get),
             ("PATCH", r"/api/v4/leads/(\d+)", self.lead_update),
             ("POST", r"/api/v4/leads/(\d+)/link", self.lead_link),
@@ -376,6 +379,29 @@ class Api:
     def note_get(self, request: Request, lead_id: str, note_id: str) -> Response:
         note = self.account.notes.get(int(lead_id), int(note_id))
         return empty() if note is None else hal(200, note)
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def tasks_create(self, request: Request) -> Response:
+        """Tasks, all or none: `{text, complete_till, entity_id, entity_type, ...}` each."""
+        body = batch_body(request, MAX_TASKS_BATCH)
+        tasks = self.account.tasks.create(body)
+        items = [
+            {"id": task["id"], "request_id": str(item.get("request_id", index)), "_links": task["_links"]}
+            for index, (task, item) in enumerate(zip(tasks, body, strict=True))
+        ]
+        return hal(
+            200,
+            {"_links": {"self": {"href": f"{self.base_url}/api/v4/tasks"}}, "_embedded": {"tasks": items}},
+        )
+
+    def tasks_list(self, request: Request) -> Response:
+        """Tasks by `filter[entity_type]` and `filter[entity_id][]`, oldest first (204: none)."""
+        entity_type = (many(request, "entity_type") or [None])[0]
+        tasks = self.account.tasks.search(
+            entity_type=entity_type, entity_ids=ids_filter(request, "entity_id")
+        )
+        return self._page(request, "tasks", tasks)
 
     # -- contacts ------------------------------------------------------------------------------
 

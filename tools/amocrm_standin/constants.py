@@ -34,6 +34,22 @@ NOTE_TEXT_MAX_LENGTH = 65535  # amoCRM documents no limit; a TEXT column's worth
 # The note types the stand-in makes, each with the params it takes (all non-empty strings).
 NOTE_PARAMS = {"common": ("text",), "service_message": ("service", "text")}
 NOTE_KEYS = {"entity_id", "note_type", "params", "request_id", "responsible_user_id"}
+# Tasks (POST /api/v4/tasks): the keys amoCRM takes; 1 "Связаться" (follow-up) and 2 "Встреча" are
+# the standard types every account has.
+MAX_TASKS_BATCH = 50
+TASK_KEYS = {
+    "text",
+    "complete_till",
+    "entity_id",
+    "entity_type",
+    "responsible_user_id",
+    "task_type_id",
+    "duration",
+    "is_completed",
+    "request_id",
+}
+TASK_TYPES = (1, 2)
+TASK_ENTITY_TYPES = ("leads", "contacts", "companies", "customers")
 FIELD_TYPES = {
     "text",
     "textarea",

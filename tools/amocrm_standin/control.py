@@ -100,7 +100,7 @@ class Control:
         alias = re.fullmatch(r"/manager/(leads|contacts)/(\d+)(/delete|/restore)?", path)
         if alias:
             path = f"/{alias.group(1)}/{alias.group(2)}{alias.group(3) or '/manager'}"
-        match = re.fullmatch(r"/leads/(\d+)(/manager|/delete|/restore|/reject|/notes)?", path)
+        match = re.fullmatch(r"/leads/(\d+)(/manager|/delete|/restore|/reject|/notes|/tasks)?", path)
         if match:
             return self._lead_route(method, int(match.group(1)), match.group(2), data)
         match = re.fullmatch(r"/contacts/(\d+)(/manager)?", path)
@@ -131,6 +131,11 @@ class Control:
                 if lead_id not in self.account.leads and lead_id not in self.account.trash:
                     raise ControlError(f"no lead {lead_id}")
                 return {"notes": self.account.notes.of_lead(lead_id)}  # a deleted lead's too
+        if method == "GET" and action == "/tasks":
+            with self.account.lock:
+                if lead_id not in self.account.leads and lead_id not in self.account.trash:
+                    raise ControlError(f"no lead {lead_id}")
+                return {"tasks": self.account.tasks.of_lead(lead_id)}
         if method == "POST" and action == "/manager":
             return self.manager_edit(lead_id, data)
         if method == "POST" and action == "/delete":
@@ -159,6 +164,7 @@ class Control:
                     "trash": len(account.trash),
                     "contacts": len(account.contacts),
                     "notes": len(account.notes.notes),
+                    "tasks": len(account.tasks.tasks),
                     "requests": len(runtime.requests),
                     "blocked_calls": runtime.blocked_calls,
                 },

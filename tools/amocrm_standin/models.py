@@ -38,6 +38,7 @@ from tools.amocrm_standin.shapes import (
     webhook_contact,
     webhook_lead,
 )
+from tools.amocrm_standin.tasks import Tasks
 from tools.amocrm_standin.validation import (
     Errors,
     check_account_settings,
@@ -81,6 +82,7 @@ class Account:
         self.lock = lock
         self._base_url = base_url
         self.notes = Notes(lock=lock, base_url=base_url, leads=lambda: self.leads)
+        self.tasks = Tasks(lock=lock, base_url=base_url, leads=lambda: self.leads)
         self.reset()
 
     @property
@@ -98,6 +100,7 @@ class Account:
             self.event_log: list[dict[str, Any]] = []  # deletes and restores, for GET /api/v4/events
             self.contacts: dict[int, dict[str, Any]] = {}
             self.notes.reset()
+            self.tasks.reset()
             self.ids = {"lead": 30000001, "contact": 20000001, "field": 600001, "enum": 900001, "hook": 1}
             self.fields: dict[str, dict[int, dict[str, Any]]] = {"leads": {}, "contacts": {}}
             for spec in CONTACT_FIELDS:

@@ -30,6 +30,9 @@ from tools.amocrm_standin.constants import (
     PIPELINES,
     SINGLE_VALUE_TYPES,
     SUBDOMAIN_PATTERN,
+    TASK_ENTITY_TYPES,
+    TASK_KEYS,
+    TASK_TYPES,
     TEXT_MAX_LENGTH,
     UNSORTED_TYPE,
     WEBHOOK_EVENTS,
@@ -541,3 +544,50 @@ def check_subscription(data: Any) -> None:
         errors.add("InvalidType", "sort", "This value should be of type integer.")
     if errors:
         raise Invalid([{"request_id": "0", "errors": errors}])
+
+
+def check_task(item: Any, errors: Errors, *, leads: Collection[int]) -> dict:
+    """The checked task (POST /api/v4/tasks): amoCRM requires `text` and `complete_till` (a Unix
+    time); an entity is named by both `entity_id` and `entity_type` (a lead must be live); the
+    responsible user and the type default to the API user and 1 (follow-up)."""
+    if not isinstance(item, dict):
+        errors.add("InvalidType", "", "A task must be an object")
+        return {}
+    for key in item:
+        if key not in TASK_KEYS:
+            errors.add("ExtraField", key, "This field was not expected.")
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        errors.add("NotBlank", "text", "This value should not be blank.")
+    elif len(text) > NOTE_TEXT_MAX_LENGTH:
+        errors.add(
+            "InvalidLength", "text", f"This value is too long: {NOTE_TEXT_MAX_LENGTH} characters at most."
+        )
+    if not is_int(item.get("complete_till")):
+        errors.add("NotBlank", "complete_till", "This value should be of type int.")
+    entity_id, entity_type = item.get("entity_id"), item.get("entity_type")
+    if (entity_id is None) != (entity_type is None):
+        errors.add("NotBlank", "entity_id" if entity_id is None else "entity_type", "Both or neither.")
+    elif entity_type is not None and entity_type not in TASK_ENTITY_TYPES:
+        errors.add("NotSupportedChoice", "entity_type", "The value you selected is not a valid choice.")
+    elif entity_type is not None and not is_int(entity_id):
+        errors.add("InvalidType", "entity_id", "This value should be of type int.")
+    elif entity_type == "leads" and entity_id not in leads:
+        errors.add("NotFound", "entity_id", "The lead does not exist.")
+    responsible = item.get("responsible_user_id")
+    if responsible is not None and (
+        not is_int(responsible) or responsible not in (API_USER_ID, MANAGER_USER_ID)
+    ):
+        errors.add("NotSupportedChoice", "responsible_user_id", "No such user.")
+    task_type = item.get("task_type_id", TASK_TYPES[0])
+    if not is_int(task_type) or task_type not in TASK_TYPES:
+        errors.add("NotSupportedChoice", "task_type_id", "The value you selected is not a valid choice.")
+    return {
+        "text": text,
+        "complete_till": item.get("complete_till"),
+        "entity_id": entity_id,
+        "entity_type": entity_type,
+        "responsible_user_id": responsible,
+        "task_type_id": task_type,
+        "is_completed": bool(item.get("is_completed", False)),
+    }
