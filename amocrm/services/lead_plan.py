@@ -6,6 +6,9 @@ row of a table (tests/amocrm/test_lead_plan.py). `crm_changes` reads the rows, a
     (`synced`): our own updates echoed back change nothing;
   * CRM-owned fields (the account sum and status) always follow amoCRM; a preference loses only to
     a site change of that very field made after amoCRM's change (`site_changed`), and is `dropped`;
+  * in the same whole second as the site's change of a preference (amoCRM stamps no fraction) a
+    stale value never undoes the newer one: amoCRM wins only with a value that differs from the
+    synced baseline (a manager's edit); an echo, or no baseline, leaves the site's change standing;
   * a bad value is an error for its field, the other fields still apply;
   * a full item (add, update, status; a lead read back) that lacks a preference we sent a value
     for was cleared by a manager: amoCRM leaves empty fields out. A field the site may hold empty
@@ -81,9 +84,16 @@ def lead_change_plan(
     dropped: list[dict[str, str]] = []
     next_delivery_date = None
     for key, value in crm.items():
-        if value == current[key] or not crm_changed(key):
+        if value == current[key]:
             continue
-        if key in mapping.PREFERENCE_KEYS and not crm_wins(site_changed.get(key), change.modified_at):
+        if key in mapping.PREFERENCE_KEYS and same_second(site_changed.get(key), change.modified_at):
+            tie = _same_second_tie(key, crm_changed=crm_changed(key), synced=synced)
+            dropped.append(dropped_change(key, change.modified_at, site_changed.get(key), reason=tie))
+            if tie != TIE_CRM_EDIT:
+                continue  # the site's change stands: the hook may predate it
+        elif not crm_changed(key):
+            continue
+        elif key in mapping.PREFERENCE_KEYS and not crm_wins(site_changed.get(key), change.modified_at):
             dropped.append(dropped_change(key, change.modified_at, site_changed.get(key)))
             continue  # the customer changed this field after the manager did: the site wins
         if key == Key.DELIVERY_DATE:
@@ -132,15 +142,45 @@ def crm_wins(site_at: datetime.datetime | None, modified_at: datetime.datetime |
     return modified_at is not None and (site_at is None or site_at.replace(microsecond=0) <= modified_at)
 
 
+# A hook stamped in the same whole second as the site's change of a field: the order is unknown.
+TIE_ECHO = "same second, echo of an older value"
+TIE_NO_BASELINE = "same second, no synced value to tell an echo from an edit"
+TIE_CRM_EDIT = "same second, a manager's edit won over the site's change"
+
+
+def same_second(site_at: datetime.datetime | None, modified_at: datetime.datetime | None) -> bool:
+    """The site changed the field in the very second amoCRM stamps its change with."""
+    return site_at is not None and modified_at is not None and site_at.replace(microsecond=0) == modified_at
+
+
+def _same_second_tie(key: str, *, crm_changed: bool, synced: Mapping[str, Any]) -> str:
+    """Which side a same-second hook's differing value of `key` loses to, as the reason staff see.
+    A stale value must never undo a newer one: the hook's value equal to what we last sent is an
+    echo of our older state (amoCRM has not seen the site's change yet), and without a synced value
+    an echo cannot be told from an edit, so the site's change stands in both. Only a value that
+    differs from the synced baseline is a manager's real edit: it wins, the site's change is noted."""
+    if key not in synced:
+        return TIE_NO_BASELINE
+    return TIE_CRM_EDIT if crm_changed else TIE_ECHO
+
+
 def dropped_change(
-    key: str, crm_at: datetime.datetime | None, site_at: datetime.datetime | None
+    key: str,
+    crm_at: datetime.datetime | None,
+    site_at: datetime.datetime | None,
+    *,
+    reason: str = "",
 ) -> dict[str, str]:
-    """A change amoCRM made to `key` at `crm_at` that lost to the site's of `site_at`, for staff."""
-    return {
+    """A change amoCRM made to `key` at `crm_at` that lost to the site's of `site_at`, for staff;
+    on a same-second tie, `reason` says which side lost (TIE_CRM_EDIT: the site's change)."""
+    dropped = {
         "field": key,
         "crm_changed_at": crm_at.isoformat() if crm_at else "",
         "site_changed_at": site_at.isoformat() if site_at else "",
     }
+    if reason:
+        dropped["reason"] = reason
+    return dropped
 
 
 def _payment(

@@ -200,3 +200,57 @@ def test_staff_see_a_dropped_change_on_the_webhook_event(client, linked, superus
     assert f"{Key.WISHES}: изменено в amoCRM в {managers_edit.replace(microsecond=0).isoformat()}" in (
         response.content.decode()
     )
+
+
+def customer_saves_wishes_in_the_second(profile, wishes: str, second: datetime.datetime) -> datetime.datetime:
+    """The customer saves `wishes` 400 ms into `second` (the site's clock has a fraction, amoCRM's not)."""
+    services.profile_update_preferences(profile=profile, data={"wishes": wishes})
+    site_at = second + datetime.timedelta(milliseconds=400)
+    sync = LeadSync.objects.get(profile=profile)
+    sync.site_changed_at = {**sync.site_changed_at, Key.WISHES: site_at.isoformat()}
+    sync.save(update_fields=["site_changed_at"])
+    return site_at
+
+
+def test_a_creation_echo_in_the_same_second_cannot_undo_a_customers_newer_change(client, linked):
+    # The uninstall benchmark's race, replayed: the lead's creation is not yet recorded as synced for
+    # the wishes, the customer changes them at S.4, then the add_lead echo stamped S arrives with the
+    # creation-time wishes. Before: within the same second amoCRM won and the old wishes came back.
+    creation_wishes = linked.wishes
+    sync = LeadSync.objects.get(profile=linked)
+    sync.synced_values = {key: value for key, value in sync.synced_values.items() if key != Key.WISHES}
+    sync.save(update_fields=["synced_values"])
+    second = later().replace(microsecond=0)
+    site_at = customer_saves_wishes_in_the_second(linked, "Только ирисы", second)
+
+    deliver(client, body(add=[lead(cf(Key.WISHES, creation_wishes), at=second)]))
+
+    linked.refresh_from_db()
+    assert linked.wishes == "Только ирисы"
+    assert LeadSync.objects.get(profile=linked).status == LeadSync.Status.PENDING  # still to be sent
+    assert WebhookEvent.objects.get().dropped == [
+        {
+            "field": Key.WISHES,
+            "crm_changed_at": second.isoformat(),
+            "site_changed_at": site_at.isoformat(),
+            "reason": "same second, no synced value to tell an echo from an edit",
+        }
+    ]
+
+
+def test_a_managers_different_value_in_the_same_second_wins_and_the_site_change_is_recorded(client, linked):
+    second = later().replace(microsecond=0)
+    site_at = customer_saves_wishes_in_the_second(linked, "Только ирисы", second)
+
+    deliver(client, body(update=[lead(cf(Key.WISHES, "От менеджера"), at=second)]))
+
+    linked.refresh_from_db()
+    assert linked.wishes == "От менеджера"
+    assert WebhookEvent.objects.get().dropped == [
+        {
+            "field": Key.WISHES,
+            "crm_changed_at": second.isoformat(),
+            "site_changed_at": site_at.isoformat(),
+            "reason": "same second, a manager's edit won over the site's change",
+        }
+    ]

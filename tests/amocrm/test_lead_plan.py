@@ -14,6 +14,8 @@ from tests.amocrm.conftest import FIELD_IDS, LEAD
 Key = CustomField.Key
 TODAY = datetime.date(2027, 3, 1)
 MANAGER = datetime.datetime(2027, 3, 1, 9, 0, 0, tzinfo=datetime.UTC)  # the manager's edit
+# The customer's save in the very second amoCRM stamps its change with (amoCRM has no fraction).
+SAME_SECOND = MANAGER + datetime.timedelta(milliseconds=400)
 BEFORE, AFTER = MANAGER - datetime.timedelta(minutes=5), MANAGER + datetime.timedelta(minutes=5)
 CATEGORIES = {slug: BouquetCategory(slug=slug, name=slug) for slug in ("romantic", "luxe")}
 FIELDS = mapping.FieldMap(
@@ -107,9 +109,68 @@ ROWS = {
     "the same second as the site's change: amoCRM wins": (
         plan(
             item(Key.WISHES, "Пионы"),
-            site_changed={Key.WISHES: MANAGER + datetime.timedelta(milliseconds=400)},
+            synced={Key.WISHES: {"field_id": FIELD_IDS[Key.WISHES], "values": [{"value": "Без лилий"}]}},
+            site_changed={Key.WISHES: SAME_SECOND},
         ),
-        {"data": {"wishes": "Пионы"}},
+        {
+            "data": {"wishes": "Пионы"},
+            "dropped": [
+                {
+                    "field": Key.WISHES,
+                    "crm_changed_at": MANAGER.isoformat(),
+                    "site_changed_at": SAME_SECOND.isoformat(),
+                    "reason": lead_plan.TIE_CRM_EDIT,
+                }
+            ],
+        },
+    ),
+    "the same second, an echo of the value last sent: the site's change stands": (
+        plan(
+            item(Key.WISHES, "Без лилий"),
+            synced={Key.WISHES: {"field_id": FIELD_IDS[Key.WISHES], "values": [{"value": "Без лилий"}]}},
+            site_changed={Key.WISHES: SAME_SECOND},
+        ),
+        {
+            "data": {},
+            "dropped": [
+                {
+                    "field": Key.WISHES,
+                    "crm_changed_at": MANAGER.isoformat(),
+                    "site_changed_at": SAME_SECOND.isoformat(),
+                    "reason": lead_plan.TIE_ECHO,
+                }
+            ],
+        },
+    ),
+    "the same second with no synced value: the site's change stands": (
+        plan(item(Key.WISHES, "Пионы"), site_changed={Key.WISHES: SAME_SECOND}),
+        {
+            "data": {},
+            "dropped": [
+                {
+                    "field": Key.WISHES,
+                    "crm_changed_at": MANAGER.isoformat(),
+                    "site_changed_at": SAME_SECOND.isoformat(),
+                    "reason": lead_plan.TIE_NO_BASELINE,
+                }
+            ],
+        },
+    ),
+    "a site change in the second before amoCRM's loses": (
+        plan(
+            item(Key.WISHES, "Пионы"),
+            site_changed={Key.WISHES: MANAGER - datetime.timedelta(milliseconds=600)},
+        ),
+        {"data": {"wishes": "Пионы"}, "dropped": []},
+    ),
+    "a site change in the second after amoCRM's wins": (
+        plan(item(Key.WISHES, "Пионы"), site_changed={Key.WISHES: MANAGER + datetime.timedelta(seconds=1)}),
+        {
+            "data": {},
+            "dropped": [
+                lead_plan.dropped_change(Key.WISHES, MANAGER, MANAGER + datetime.timedelta(seconds=1))
+            ],
+        },
     ),
     "our own value echoed back changes nothing": (
         plan(
