@@ -59,7 +59,7 @@ def test_each_customer_action_enqueues_a_lead_update(
         response = client.post(url, data)
 
     assert response.status_code == 302
-    assert response.url == reverse("accounts:dashboard")
+    assert response.url.partition("#")[0] == reverse("accounts:dashboard")  # a skip returns to its card
     assert len(sync_tasks(enqueued, customer)) >= 1
 
 

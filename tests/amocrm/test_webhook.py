@@ -56,7 +56,9 @@ def test_events_are_stored_answered_200_and_applied_after_commit(
     assert linked.account_sum == Decimal("5000.00")  # applied by the worker, not in the request
 
 
-def test_worker_task_applies_the_event(client, linked, tasks_immediate, django_capture_on_commit_callbacks):
+def test_worker_task_applies_the_event(
+    client, linked, field_map, tasks_immediate, django_capture_on_commit_callbacks
+):
     # The mock outlives the on-commit callbacks, so the follow-up sync they run is mocked too.
     with responses.RequestsMock() as crm, django_capture_on_commit_callbacks(execute=True):
         price = crm.patch(
@@ -64,7 +66,8 @@ def test_worker_task_applies_the_event(client, linked, tasks_immediate, django_c
             match=[matchers.json_params_matcher([{"id": LEAD, "price": 7500}])],
             json={"_embedded": {"leads": [{"id": LEAD}]}},
         )
-        post(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))]))
+        # A full item, as amoCRM sends it: a partial one would read as fields cleared in amoCRM.
+        post(client, body(update=[full_lead(linked, field_map, cf(Key.ACCOUNT_SUM, "7500"))]))
 
     linked.refresh_from_db()
     assert linked.account_sum == Decimal("7500.00")
