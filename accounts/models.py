@@ -12,6 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import emails, phones, schedule
+
+# Re-exported: callers keep importing every account model from here.
+from accounts.consents import ConsentRecord, LegalText  # noqa: F401
+from accounts.courier_fields import COURIER_FIELDS, CourierDetails
 from accounts.managers import ProfileQuerySet, UserManager
 
 
@@ -71,47 +75,6 @@ class BouquetCategory(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class CourierDetails(models.Model):
-    """What a courier needs beyond the address: who takes the bouquet, when, how to get in.
-
-    The profile holds the customer's usual answers; a delivery holds its own only where the customer
-    changed them for that day (blank: the profile's). `Delivery.courier_details()` is the one reader
-    of the effective values (the couriers' CSV, the delivery card)."""
-
-    class TimeWindow(models.TextChoices):
-        MORNING = "09-12", _("9:00–12:00")
-        MIDDAY = "12-15", _("12:00–15:00")
-        AFTERNOON = "15-18", _("15:00–18:00")
-        EVENING = "18-21", _("18:00–21:00")
-
-    recipient_name = models.CharField(
-        _("recipient's name"), max_length=150, blank=True, help_text=_("Empty: the customer.")
-    )
-    # E.164 or empty, parsed as the profile's phone is (accounts.phones).
-    recipient_phone = models.CharField(
-        _("recipient's phone"), max_length=32, blank=True, help_text=_("Empty: the customer's phone.")
-    )
-    time_window = models.CharField(_("delivery time"), max_length=8, choices=TimeWindow, blank=True)
-    entrance = models.CharField(_("entrance"), max_length=16, blank=True)
-    floor = models.CharField(_("floor"), max_length=16, blank=True)
-    intercom = models.CharField(_("intercom code"), max_length=32, blank=True)
-    courier_note = models.CharField(_("note for the courier"), max_length=500, blank=True)
-
-    class Meta:
-        abstract = True
-
-    def clean_fields(self, exclude=None) -> None:
-        super().clean_fields(exclude=exclude)
-        if self.recipient_phone and "recipient_phone" not in (exclude or ()):
-            try:
-                self.recipient_phone = phones.to_e164(self.recipient_phone)
-            except phones.InvalidPhone:
-                raise ValidationError({"recipient_phone": phones.INVALID_MESSAGE}, code="phone") from None
-
-
-COURIER_FIELDS = tuple(f.name for f in CourierDetails._meta.local_fields)
 
 
 class Profile(CourierDetails):
@@ -504,64 +467,3 @@ class AccountEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile}: {self.action}"
-
-
-class LegalText(models.Model):
-    """One version of a legal text exactly as the site showed it (the consent, the privacy policy).
-
-    Kept once per distinct text (its SHA-256), so a consent record proves which words the customer
-    agreed to even after staff replace the template."""
-
-    class Kind(models.TextChoices):
-        CONSENT = "consent", _("consent to the processing of personal data")
-        PRIVACY = "privacy", _("personal data processing policy")
-
-    kind = models.CharField(_("document"), max_length=16, choices=Kind)
-    version = models.CharField(_("version"), max_length=64)
-    sha256 = models.CharField(_("SHA-256 of the text"), max_length=64, unique=True)
-    text = models.TextField(_("text as shown"))
-    created_at = models.DateTimeField(_("first shown at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("legal text")
-        verbose_name_plural = _("legal texts")
-        ordering = ["kind", "-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.version} ({self.sha256[:12]})"
-
-
-class ConsentRecord(models.Model):
-    """One consent given or withdrawn: who, which text, when, from which address and browser.
-
-    Append-only: the operator must be able to show how consent was given, so a row is never changed
-    or deleted (the admin shows them read-only; `save` refuses an update, `delete` refuses)."""
-
-    class Action(models.TextChoices):
-        GIVEN = "given", _("given")
-        WITHDRAWN = "withdrawn", _("withdrawn")
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents", verbose_name=_("user")
-    )
-    text = models.ForeignKey(LegalText, on_delete=models.PROTECT, related_name="+", verbose_name=_("text"))
-    action = models.CharField(_("action"), max_length=16, choices=Action, default=Action.GIVEN)
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(_("browser"), max_length=512, blank=True)
-    created_at = models.DateTimeField(_("when"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("consent record")
-        verbose_name_plural = _("consent records")
-        ordering = ["created_at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.text} — {self.get_action_display()}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValueError("Consent records are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Consent records are append-only.")

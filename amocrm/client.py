@@ -30,6 +30,7 @@ from amocrm.exceptions import (
     AmoCRMUnavailable,
     AmoCRMValidationError,
 )
+from amocrm.tokens import StaticTokenSource, TokenSource  # noqa: F401 - StaticTokenSource re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +42,6 @@ BACKOFF_BASE = 1.0  # seconds; doubled each retry
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After is left to the caller (the outbox) to honour
 REQUEST_ID_HEADERS = ("X-Request-Id", "X-Amo-Request-Id", "X-Trace-Id")
-
-
-class TokenSource(Protocol):
-    def access_token(self) -> str: ...
-
-    def refresh(self, *, stale_access_token: str) -> str:
-        """Return a valid access token; refresh only if `stale_access_token` is still the current one."""
-        ...
 
 
 class Limiter(Protocol):
@@ -65,24 +58,6 @@ class Breaker(Protocol):
     def succeeded(self) -> None: ...
 
     def failed(self, error: AmoCRMError) -> None: ...
-
-
-class StaticTokenSource:
-    """A long-lived token (private integrations): no refresh; after a 401 staff must paste a new one."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "<StaticTokenSource>"
-
-    def access_token(self) -> str:
-        return self._token
-
-    def refresh(self, *, stale_access_token: str) -> str:
-        raise AmoCRMAuthError(
-            "amoCRM refused the long-lived token: issue a new one and set AMOCRM_LONG_LIVED_TOKEN"
-        )
 
 
 def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:

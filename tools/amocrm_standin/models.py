@@ -1,7 +1,7 @@
 """The account's state: custom fields, leads (their notes in notes.py), contacts and webhook
-subscriptions, in memory (moto's models.py). Methods check like amoCRM first (raising `Invalid` before
-anything changes), then change the records and return copies or API shapes, plus the webhook events
-amoCRM would fire; no HTTP here.
+subscriptions (subscriptions.py), in memory (moto's models.py). Methods check like amoCRM first
+(raising `Invalid` before anything changes), then change the records and return copies or API
+shapes, plus the webhook events amoCRM would fire; no HTTP here.
 
 Every method takes `lock`, an RLock the stand-in shares with its other state, so a caller may hold it
 around several calls. Shapes carry `_links` under `base_url`, read when the shape is made.
@@ -20,8 +20,6 @@ from tools.amocrm_standin.constants import (
     CONTACT_FIELDS,
     DEFAULT_TIMEZONE,
     FIRST_WORKING_STATUS,
-    HOOK_OFF_FAILURES,
-    HOOK_OFF_WINDOW,
     PIPELINE_ID,
     SUBDOMAIN,
 )
@@ -38,6 +36,7 @@ from tools.amocrm_standin.shapes import (
     webhook_contact,
     webhook_lead,
 )
+from tools.amocrm_standin.subscriptions import Subscriptions
 from tools.amocrm_standin.tasks import Tasks
 from tools.amocrm_standin.validation import (
     Errors,
@@ -75,7 +74,7 @@ def _matches(record: dict[str, Any], query: str | None, names: tuple[str, ...]) 
     return any(needle in text.casefold() for text in texts)
 
 
-class Account:
+class Account(Subscriptions):
     """One amoCRM account in memory; `reset()` empties it back to the predefined contact fields."""
 
     def __init__(self, *, lock: threading.RLock, base_url: Callable[[], str]) -> None:
@@ -470,52 +469,6 @@ class Account:
 
     def render_contact(self, contact: dict[str, Any]) -> dict[str, Any]:
         return contact_shape(contact, self.fields["contacts"], self.base_url)
-
-    # -- webhook subscriptions -----------------------------------------------------------------
-
-    def webhooks_list(self, destination: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(h) for h in self.webhooks.values() if destination in (None, h["destination"])]
-
-    def webhooks_active(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(h) for h in self.webhooks.values() if not h["disabled"]]
-
-    def webhook_subscribe(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Subscribe (or re-subscribe) `data["destination"]`; the body is checked already."""
-        destination = data["destination"]
-        with self.lock:
-            hook = self.webhooks.get(destination)
-            now = _now()
-            if hook is None:
-                hook = {"id": self._next("hook"), "destination": destination, "created_at": now}
-                hook.update({"account_id": ACCOUNT_ID, "created_by": API_USER_ID, "disabled": False})
-                self.webhooks[destination] = hook
-            # Subscribing again switches a hook amoCRM turned off back on (what amoCRM does here is
-            # unverified: docs/amocrm-api.md §8), and its count of failures starts again.
-            hook.update({"updated_at": now, "sort": data.get("sort", 10), "settings": list(data["settings"])})
-            hook["disabled"] = False
-            self.hook_failures.pop(destination, None)
-            return dict(hook)
-
-    def webhook_delivered(self, destination: str, *, ok: bool, at: float) -> None:
-        """Count a failed delivery; more than HOOK_OFF_FAILURES in HOOK_OFF_WINDOW switch the hook off."""
-        if ok:
-            return
-        with self.lock:
-            hook = self.webhooks.get(destination)
-            if hook is None:
-                return
-            recent = [t for t in self.hook_failures.get(destination, []) if t > at - HOOK_OFF_WINDOW]
-            recent.append(at)
-            self.hook_failures[destination] = recent
-            if len(recent) > HOOK_OFF_FAILURES:
-                hook["disabled"] = True
-
-    def webhook_unsubscribe(self, destination: str) -> None:
-        with self.lock:
-            self.webhooks.pop(destination, None)
-            self.hook_failures.pop(destination, None)
 
     # -- storage -------------------------------------------------------------------------------
 
