@@ -153,6 +153,26 @@ def same_second(site_at: datetime.datetime | None, modified_at: datetime.datetim
     return site_at is not None and modified_at is not None and site_at.replace(microsecond=0) == modified_at
 
 
+def same_second_keys(
+    *,
+    change: webhooks.LeadChange,
+    fields: mapping.FieldMap,
+    current: Mapping[str, Any],
+    synced: Mapping[str, Any],
+    site_changed: Mapping[str, datetime.datetime | None],
+) -> tuple[str, ...]:
+    """The preferences `change` would set to a value other than the site's, in the very second the
+    site changed them: their order is unknown. Once the site's PATCH has landed, an older echo of
+    that second differs from the synced value and would pass for a manager's edit, so the caller
+    reads the lead back and plans with what amoCRM holds now instead."""
+    crm, _ = _crm_values(change, fields, {}, {}, _cleared(change, fields, synced))
+    return tuple(
+        key
+        for key in mapping.PREFERENCE_KEYS
+        if key in crm and crm[key] != current[key] and same_second(site_changed.get(key), change.modified_at)
+    )
+
+
 def _same_second_tie(key: str, *, crm_changed: bool, synced: Mapping[str, Any]) -> str:
     """Which side a same-second hook's differing value of `key` loses to, as the reason staff see.
     A stale value must never undo a newer one: the hook's value equal to what we last sent is an
