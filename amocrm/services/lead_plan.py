@@ -8,7 +8,9 @@ row of a table (tests/amocrm/test_lead_plan.py). `crm_changes` reads the rows, a
     a site change of that very field made after amoCRM's change (`site_changed`), and is `dropped`;
   * in the same whole second as the site's change of a preference (amoCRM stamps no fraction) a
     stale value never undoes the newer one: amoCRM wins only with a value that differs from the
-    synced baseline (a manager's edit); an echo, or no baseline, leaves the site's change standing;
+    synced baseline (a manager's edit); an echo, or no baseline, leaves the site's change standing.
+    Once the site's PATCH has landed that baseline cannot tell an older echo from an edit, so the
+    caller reads such a lead back first (`same_second_keys`) and plans with what amoCRM holds now;
   * a bad value is an error for its field, the other fields still apply;
   * a full item (add, update, status; a lead read back) that lacks a preference we sent a value
     for was cleared by a manager: amoCRM leaves empty fields out. A field the site may hold empty

@@ -8,6 +8,7 @@ applied to the same lead (or contact) changes nothing. amoCRM stamps whole secon
 the same second as another one already applied to its lead may be older or newer (the `add_lead` echo of a
 lead's creation arriving 50 ms after a manager's new sum): the lead is read back
 (`GET /api/v4/leads/{id}`, before the transaction) and what amoCRM holds now is applied instead.
+So is one stamped in the second the site changed a field it would change (docs/change-events.md).
 """
 
 import datetime
