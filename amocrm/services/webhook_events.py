@@ -259,7 +259,8 @@ def _lead_read_back_on_tie(event_id: int, fields: mapping.FieldMap) -> webhooks.
 
 
 def _ties_an_applied_event(event: WebhookEvent, sync: LeadSync) -> str:
-    """ "event" when another event of the same second was the last applied to the lead, else ""."""
+    """The tie's name ("event") when another event of the same second was the last applied to the
+    lead, else ""."""
     if sync.crm_modified_at != event.modified_at:
         return ""
     tied = WebhookEvent.objects.filter(
