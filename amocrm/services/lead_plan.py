@@ -8,7 +8,9 @@ row of a table (tests/amocrm/test_lead_plan.py). `crm_changes` reads the rows, a
     a site change of that very field made after amoCRM's change (`site_changed`), and is `dropped`;
   * in the same whole second as the site's change of a preference (amoCRM stamps no fraction) a
     stale value never undoes the newer one: amoCRM wins only with a value that differs from the
-    synced baseline (a manager's edit); an echo, or no baseline, leaves the site's change standing;
+    synced baseline (a manager's edit); an echo, or no baseline, leaves the site's change standing.
+    Once the site's PATCH has landed that baseline cannot tell an older echo from an edit, so the
+    caller reads such a lead back first (`same_second_keys`) and plans with what amoCRM holds now;
   * a bad value is an error for its field, the other fields still apply;
   * a full item (add, update, status; a lead read back) that lacks a preference we sent a value
     for was cleared by a manager: amoCRM leaves empty fields out. A field the site may hold empty
@@ -151,6 +153,26 @@ TIE_CRM_EDIT = "same second, a manager's edit won over the site's change"
 def same_second(site_at: datetime.datetime | None, modified_at: datetime.datetime | None) -> bool:
     """The site changed the field in the very second amoCRM stamps its change with."""
     return site_at is not None and modified_at is not None and site_at.replace(microsecond=0) == modified_at
+
+
+def same_second_keys(
+    *,
+    change: webhooks.LeadChange,
+    fields: mapping.FieldMap,
+    current: Mapping[str, Any],
+    synced: Mapping[str, Any],
+    site_changed: Mapping[str, datetime.datetime | None],
+) -> tuple[str, ...]:
+    """The preferences `change` would set to a value other than the site's, in the very second the
+    site changed them: their order is unknown. Once the site's PATCH has landed, an older echo of
+    that second differs from the synced value and would pass for a manager's edit, so the caller
+    reads the lead back and plans with what amoCRM holds now instead."""
+    crm, _ = _crm_values(change, fields, {}, {}, _cleared(change, fields, synced))
+    return tuple(
+        key
+        for key in mapping.PREFERENCE_KEYS
+        if key in crm and crm[key] != current[key] and same_second(site_changed.get(key), change.modified_at)
+    )
 
 
 def _same_second_tie(key: str, *, crm_changed: bool, synced: Mapping[str, Any]) -> str:

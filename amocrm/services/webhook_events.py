@@ -8,6 +8,7 @@ applied to the same lead (or contact) changes nothing. amoCRM stamps whole secon
 the same second as another one already applied to its lead may be older or newer (the `add_lead` echo of a
 lead's creation arriving 50 ms after a manager's new sum): the lead is read back
 (`GET /api/v4/leads/{id}`, before the transaction) and what amoCRM holds now is applied instead.
+So is one stamped in the second the site changed a field it would change (docs/change-events.md).
 """
 
 import datetime
@@ -31,7 +32,7 @@ from amocrm import mapping, webhooks
 from amocrm.client import AmoCRMClient
 from amocrm.exceptions import AmoCRMNotConfigured
 from amocrm.models import LeadSync, WebhookEvent
-from amocrm.services import crm_changes
+from amocrm.services import crm_changes, lead_plan
 from amocrm.services.account import account_current
 from amocrm.services.connection import client_get
 from amocrm.services.fields import field_map_load
@@ -199,7 +200,7 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
     fields = field_map_load()
     for event_id in order:
         try:
-            now_held = _lead_read_back_on_tie(event_id)  # HTTP: before the transaction, not in it
+            now_held = _lead_read_back_on_tie(event_id, fields)  # HTTP: before the transaction, not in it
             with transaction.atomic():
                 event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
                 if event is None or event.status != WebhookEvent.Status.RECEIVED:
@@ -234,10 +235,11 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
     return report
 
 
-def _lead_read_back_on_tie(event_id: int) -> webhooks.LeadChange | None:
-    """What the lead holds now, when the event carries the same second as the last change applied to
-    it by another event: the order of the two is unknown. None when there is no tie (or the lead is
-    gone: its delete hook says so)."""
+def _lead_read_back_on_tie(event_id: int, fields: mapping.FieldMap) -> webhooks.LeadChange | None:
+    """What the lead holds now, when the order of the event and another change is unknown: it
+    carries the same second as the last change applied to the lead by another event, or as the
+    site's change of a field it would change. None when there is no tie (or the lead is gone: its
+    delete hook says so)."""
     event = (
         WebhookEvent.objects.filter(pk=event_id, entity=WebhookEvent.Entity.LEAD, lead_id__isnull=False)
         .exclude(action__in=("delete", "restore"))
@@ -245,20 +247,44 @@ def _lead_read_back_on_tie(event_id: int) -> webhooks.LeadChange | None:
     )
     if event is None or event.modified_at is None:
         return None
-    sync = LeadSync.objects.filter(lead_id=event.lead_id).first()
-    if sync is None or sync.crm_modified_at != event.modified_at:
+    sync = LeadSync.objects.select_related("profile__bouquet_category").filter(lead_id=event.lead_id).first()
+    if sync is None:
         return None
+    tied = _ties_an_applied_event(event, sync) or _ties_a_site_change(event, sync, fields)
+    if not tied:
+        return None
+    lead = client_get().lead_get(event.lead_id)  # with its main contact: it may have been relinked
+    logger.info("amocrm.webhook_tie_read_back event_id=%s lead_id=%s tie=%s", event.pk, event.lead_id, tied)
+    return mapping.lead_change_from_api(lead, last_status_id=sync.crm_status_id) if lead else None
+
+
+def _ties_an_applied_event(event: WebhookEvent, sync: LeadSync) -> str:
+    """The tie's name ("event") when another event of the same second was the last applied to the
+    lead, else ""."""
+    if sync.crm_modified_at != event.modified_at:
+        return ""
     tied = WebhookEvent.objects.filter(
         entity=event.entity,
         lead_id=event.lead_id,
         status=WebhookEvent.Status.PROCESSED,
         modified_at=event.modified_at,
     ).exclude(pk=event.pk)
-    if not tied.exists():
-        return None  # the event itself again (staff reprocess it), or the same second's only change
-    lead = client_get().lead_get(event.lead_id)  # with its main contact: it may have been relinked
-    logger.info("amocrm.webhook_tie_read_back event_id=%s lead_id=%s", event.pk, event.lead_id)
-    return mapping.lead_change_from_api(lead, last_status_id=sync.crm_status_id) if lead else None
+    # Not the event itself again (staff reprocess it), nor the same second's only change.
+    return "event" if tied.exists() else ""
+
+
+def _ties_a_site_change(event: WebhookEvent, sync: LeadSync, fields: mapping.FieldMap) -> str:
+    """The fields (comma-separated) the event would change that the site changed in its very second,
+    else "". After the site's PATCH landed, an older echo of that second would pass for a manager's
+    edit (it differs from the value sent): only amoCRM knows which came last."""
+    keys = lead_plan.same_second_keys(
+        change=webhooks.read_lead(action=event.action, data=event.payload),
+        fields=fields,
+        current=mapping.profile_values(sync.profile),
+        synced=sync.synced_values or {},
+        site_changed={key: sync.site_changed(key) for key in mapping.PREFERENCE_KEYS},
+    )
+    return ",".join(keys)
 
 
 FROM_THE_FUTURE = (

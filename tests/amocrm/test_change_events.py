@@ -212,7 +212,15 @@ def customer_saves_wishes_in_the_second(profile, wishes: str, second: datetime.d
     return site_at
 
 
-def test_a_creation_echo_in_the_same_second_cannot_undo_a_customers_newer_change(client, linked):
+def amocrm_holds_wishes(profile, field_map, wishes: str, second: datetime.datetime):
+    """The read-back of a same-second hook: the lead holds `wishes`, last changed in `second`."""
+    held = {"field_id": field_map.field_id(Key.WISHES), "values": [{"value": wishes}]}
+    now_held = as_amocrm_holds(profile, field_map, updated_at=int(second.timestamp()), wishes=held)
+    return responses.get(f"{LEADS_URL}/{LEAD}", json=now_held)
+
+
+@responses.activate
+def test_a_creation_echo_in_the_same_second_cannot_undo_a_customers_newer_change(client, linked, field_map):
     # The uninstall benchmark's race, replayed: the lead's creation is not yet recorded as synced for
     # the wishes, the customer changes them at S.4, then the add_lead echo stamped S arrives with the
     # creation-time wishes. Before: within the same second amoCRM won and the old wishes came back.
@@ -223,10 +231,14 @@ def test_a_creation_echo_in_the_same_second_cannot_undo_a_customers_newer_change
     second = later().replace(microsecond=0)
     site_at = customer_saves_wishes_in_the_second(linked, "Только ирисы", second)
 
+    # The same second as the customer's change: read back, amoCRM still holds the creation wishes.
+    read_back = amocrm_holds_wishes(linked, field_map, creation_wishes, second)
+
     deliver(client, body(add=[lead(cf(Key.WISHES, creation_wishes), at=second)]))
 
     linked.refresh_from_db()
     assert linked.wishes == "Только ирисы"
+    assert read_back.call_count == 1
     assert LeadSync.objects.get(profile=linked).status == LeadSync.Status.PENDING  # still to be sent
     assert WebhookEvent.objects.get().dropped == [
         {
@@ -238,14 +250,19 @@ def test_a_creation_echo_in_the_same_second_cannot_undo_a_customers_newer_change
     ]
 
 
-def test_a_managers_different_value_in_the_same_second_wins_and_the_site_change_is_recorded(client, linked):
+@responses.activate
+def test_a_managers_different_value_in_the_same_second_wins_and_the_site_change_is_recorded(
+    client, linked, field_map
+):
     second = later().replace(microsecond=0)
     site_at = customer_saves_wishes_in_the_second(linked, "Только ирисы", second)
+    read_back = amocrm_holds_wishes(linked, field_map, "От менеджера", second)  # the manager's edit
 
     deliver(client, body(update=[lead(cf(Key.WISHES, "От менеджера"), at=second)]))
 
     linked.refresh_from_db()
     assert linked.wishes == "От менеджера"
+    assert read_back.call_count == 1
     assert WebhookEvent.objects.get().dropped == [
         {
             "field": Key.WISHES,
@@ -254,3 +271,29 @@ def test_a_managers_different_value_in_the_same_second_wins_and_the_site_change_
             "reason": "same second, a manager's edit won over the site's change",
         }
     ]
+
+
+@responses.activate
+def test_an_older_echo_in_the_same_second_as_a_sent_site_change_reads_back_the_customers_value(
+    client, linked, field_map
+):
+    # The site's PATCH has landed (synced_values holds the customer's new wishes), then an echo
+    # stamped in the same second S as the customer's change arrives with the creation-time wishes.
+    # It differs from the synced value, so alone it looks like a manager's edit; the order is
+    # unknown, so the lead is read back and amoCRM, after our PATCH, holds the customer's wishes.
+    creation_wishes = linked.wishes
+    second = later().replace(microsecond=0)
+    customer_saves_wishes_in_the_second(linked, "Только ирисы", second)
+    responses.patch(LEADS_URL, json=patch_answer(linked.lead_sync.lead_id))
+    lead_sync.lead_sync_profiles(profile_ids=[linked.pk])
+    linked.refresh_from_db()
+    assert LeadSync.objects.get(profile=linked).status == LeadSync.Status.SYNCED
+    now_held = as_amocrm_holds(linked, field_map, updated_at=int(second.timestamp()))
+    read_back = responses.get(f"{LEADS_URL}/{LEAD}", json=now_held)
+
+    deliver(client, body(update=[full_lead(linked, field_map, cf(Key.WISHES, creation_wishes), at=second)]))
+
+    linked.refresh_from_db()
+    assert linked.wishes == "Только ирисы"
+    assert read_back.call_count == 1  # the same second as the site's change: amoCRM was asked
+    assert WebhookEvent.objects.get().status == "processed"

@@ -268,3 +268,50 @@ ROWS = {
 @pytest.mark.parametrize(("decided", "expected"), ROWS.values(), ids=ROWS.keys())
 def test_a_lead_change_is_decided_by_its_row(decided, expected):
     assert {name: getattr(decided, name) for name in expected} == expected
+
+
+def tied_keys(*items, site_changed, synced=None):
+    change = webhooks.LeadChange(
+        action="update",
+        lead_id=LEAD,
+        modified_at=MANAGER,
+        price=None,
+        status_id=None,
+        old_status_id=None,
+        fields=tuple(items),
+    )
+    return lead_plan.same_second_keys(
+        change=change, fields=FIELDS, current=CURRENT, synced=synced or {}, site_changed=site_changed
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "site_changed", "expected"),
+    [
+        # A differing value in the second of the site's change of that field: the order is unknown.
+        ((item(Key.WISHES, "Только ирисы"),), {Key.WISHES: SAME_SECOND}, (Key.WISHES,)),
+        # The site's own value: the hook changes nothing, nothing to read back.
+        ((item(Key.WISHES, "Без роз"),), {Key.WISHES: SAME_SECOND}, ()),
+        # The site changed another field in that second, or this one in another second.
+        ((item(Key.WISHES, "Только ирисы"),), {Key.DELIVERY_ADDRESS: SAME_SECOND}, ()),
+        ((item(Key.WISHES, "Только ирисы"),), {Key.WISHES: AFTER}, ()),
+        ((item(Key.WISHES, "Только ирисы"),), {Key.WISHES: BEFORE}, ()),
+        # CRM-owned fields have no site clock.
+        ((item(Key.ACCOUNT_SUM, "9000"),), dict.fromkeys(mapping.PREFERENCE_KEYS, SAME_SECOND), ()),
+    ],
+)
+def test_a_hook_ties_with_the_site_only_on_a_field_it_changes_in_the_second_the_site_changed_it(
+    items, site_changed, expected
+):
+    assert tied_keys(*items, site_changed=site_changed) == expected
+
+
+def test_a_full_item_clearing_a_field_in_the_second_the_site_set_it_ties():
+    # The item leaves the wishes out though we sent some: cleared in amoCRM, in the site's second.
+    cleared = tied_keys(
+        item(Key.ACCOUNT_SUM, "5000"),
+        site_changed={Key.WISHES: SAME_SECOND},
+        synced=sent(Key.WISHES, "Без роз"),
+    )
+
+    assert cleared == (Key.WISHES,)
