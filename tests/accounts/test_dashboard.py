@@ -225,3 +225,14 @@ def test_account_page_formats_each_delivery_date_once_per_use_kind(customer_clie
         assert [calls.count((delivery.delivery_on, f)) for f in ("Y-m-d", "l")] == [1, 1], delivery
         # "j E" once for the row; the balance card may name the same day (until, the next one).
         assert calls.count((delivery.delivery_on, "j E")) <= 2, delivery
+
+
+def test_account_page_reads_the_user_once(customer_client):
+    """Item 11 (speed): the session loads the user; the profile query does not join it again."""
+    with CaptureQueriesContext(connection) as queries:
+        response = customer_client.get("/account/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert [q["sql"] for q in queries if '"accounts_user"' in q["sql"]] == [
+        next(q["sql"] for q in queries if q["sql"].startswith('SELECT "accounts_user"'))
+    ]
