@@ -3,11 +3,12 @@ import datetime
 import re
 from decimal import Decimal
 from http import HTTPStatus
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts import schedule
 from accounts.models import Profile
@@ -201,3 +202,37 @@ def test_account_page_query_count_does_not_grow_with_referrals(customer_client, 
         customer_client.get("/account/")
 
     assert len(with_referrals) == len(without_referrals)
+
+
+def test_account_page_formats_each_delivery_date_once_per_use_kind(customer_client, customer):
+    """Item 11 (speed): a delivery row formats its date once per format it shows (day, ISO,
+    weekday), not once per place it appears (the time tag, the buttons' labels, the move field,
+    the courier details link); the rows are the costliest part of rendering the page."""
+    shown = customer.upcoming_deliveries(include_skipped=True)[:4]
+    assert shown and any(delivery.can_skip for delivery in shown)
+    calls: list[tuple[datetime.date, str]] = []
+    real = formats.date_format
+
+    def counting(value, format=None, use_l10n=None):
+        calls.append((value, format))
+        return real(value, format, use_l10n)
+
+    with mock.patch.object(formats, "date_format", counting):
+        response = customer_client.get("/account/")
+
+    assert response.status_code == HTTPStatus.OK
+    for delivery in shown:
+        assert [calls.count((delivery.delivery_on, f)) for f in ("Y-m-d", "l")] == [1, 1], delivery
+        # "j E" once for the row; the balance card may name the same day (until, the next one).
+        assert calls.count((delivery.delivery_on, "j E")) <= 2, delivery
+
+
+def test_account_page_reads_the_user_once(customer_client):
+    """Item 11 (speed): the session loads the user; the profile query does not join it again."""
+    with CaptureQueriesContext(connection) as queries:
+        response = customer_client.get("/account/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert [q["sql"] for q in queries if '"accounts_user"' in q["sql"]] == [
+        next(q["sql"] for q in queries if q["sql"].startswith('SELECT "accounts_user"'))
+    ]
