@@ -128,9 +128,10 @@ def test_forgotten_password_is_reset_through_the_emailed_link(stack, new_page):
         for path in stack.email_dir.glob("*.log"):  # Django's file backend: messages between dashes
             for chunk in path.read_text(errors="replace").split("-" * 79):
                 message = email.message_from_string(chunk.strip(), policy=email.policy.default)
-                if message["To"] == data["email"]:
+                if message["To"] == data["email"]:  # the welcome email too: look on
                     match = link_re.search(message.get_body(("plain",)).get_content())
-                    return match and match.group(0)
+                    if match:
+                        return match.group(0)
         return None
 
     page.goto(wait_for(emailed_link, f"a password reset email to {data['email']}"))
