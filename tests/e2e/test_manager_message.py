@@ -8,18 +8,12 @@ import re
 
 import pytest
 
-from tools.harness.browser import PHONE, sign_up, wait_for, wait_for_lead
+from tools.harness.browser import PHONE, axe_violations, sign_up, wait_for, wait_for_lead
 from tools.harness.site import signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
 
 MESSAGE = "Можно ли в четверг без лилий?"
-
-
-def axe_violations(page) -> list[str]:
-    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
-    results = axe.Axe().run(page)
-    return [f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in results.response["violations"]]
 
 
 def test_a_message_to_the_manager_reaches_the_lead_as_a_note_and_a_task(stack, new_page):

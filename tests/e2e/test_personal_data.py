@@ -15,11 +15,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tools.harness.browser import PHONE, fill_signup, new_context, sign_up, submit, wait_for, wait_for_lead
+from tools.harness.browser import (
+    PHONE,
+    axe_violations,
+    fill_signup,
+    new_context,
+    sign_up,
+    submit,
+    wait_for,
+    wait_for_lead,
+)
 from tools.harness.database import throwaway_database
 from tools.harness.site import PASSWORD, manage, signup_data, unique_email
 from tools.harness.stack import Stack
@@ -27,15 +35,6 @@ from tools.harness.stack import Stack
 pytestmark = pytest.mark.e2e
 
 GTM_ID = "GTM-E2ETEST"
-
-
-def axe_violations(page: Any) -> list[dict]:
-    """axe-core's violations on the page as it stands (axe-playwright-python injects the engine)."""
-    axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
-    results = axe_playwright.Axe().run(page)
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in results.response["violations"]
-    ]
 
 
 def test_sign_up_download_the_file_delete_the_account_and_sign_up_again(stack, new_page):

@@ -4,26 +4,15 @@ through its confirmation page (the lead moves to the closed stage), then startin
 axe-core finds no violations on the pages these flows show."""
 
 import re
-from typing import Any
 
 import pytest
 
 from tools.amocrm_standin.constants import LOST
-from tools.harness.browser import PHONE, field_id, sign_up, wait_for, wait_for_lead
+from tools.harness.browser import PHONE, axe_violations, field_id, sign_up, wait_for, wait_for_lead
 from tools.harness.crm import field_value
 from tools.harness.site import signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
-
-
-def axe_violations(page: Any) -> list[str]:
-    """axe-core's violations on the page as it stands (axe-playwright-python injects the engine
-    through Playwright, so the site's strict CSP stays on)."""
-    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
-    return [
-        f"{v['id']}: {', '.join(str(node['target']) for node in v['nodes'])}"
-        for v in axe.Axe().run(page).response["violations"]
-    ]
 
 
 def test_a_banner_says_the_next_delivery_is_not_covered_until_the_payment(stack, new_page):
