@@ -129,11 +129,6 @@ def _fast_password_hashing(request, settings):
         settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
 
 
-@pytest.fixture
-def fast_hashing(_fast_password_hashing):
-    """The suite's default now; kept so tests that ask for it by name still run."""
-
-
 # -- end of suite hygiene -----------------------------------------------------------------------
 
 

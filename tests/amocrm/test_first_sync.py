@@ -12,7 +12,7 @@ from amocrm.models import LeadSync
 from amocrm.services import lead_sync
 from tests.amocrm.conftest import COMPLEX_URL, CONTACTS_URL
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing")]
+pytestmark = pytest.mark.django_db
 
 
 def contact(contact_id: int, email: str) -> dict:

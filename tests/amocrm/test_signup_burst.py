@@ -98,7 +98,7 @@ def signups(profile_factory, number: int) -> list[Profile]:
 
 @responses.activate
 def test_a_burst_of_signups_goes_in_one_contact_listing_and_batches_of_50(
-    profile_factory, crm, enqueued, settings, fast_hashing, django_capture_on_commit_callbacks
+    profile_factory, crm, enqueued, settings, django_capture_on_commit_callbacks
 ):
     settings.AMOCRM_LEAD_NOTES = True
     with django_capture_on_commit_callbacks(execute=True):
@@ -156,7 +156,7 @@ def taken(monkeypatch) -> list[list[int]]:
 
 
 def test_a_sync_task_takes_at_most_sync_task_size_due_rows_with_its_own(
-    profile_factory, crm, taken, monkeypatch, fast_hashing
+    profile_factory, crm, taken, monkeypatch
 ):
     burst = signups(profile_factory, 6)
     monkeypatch.setattr(outbox, "SYNC_TASK_SIZE", 3)
@@ -166,9 +166,7 @@ def test_a_sync_task_takes_at_most_sync_task_size_due_rows_with_its_own(
     assert taken == [[burst[-1].pk, *[p.pk for p in burst[:3]]]]  # its own, then the longest due
 
 
-def test_a_task_whose_profile_an_earlier_run_synced_takes_only_the_rows_due(
-    profile_factory, crm, taken, fast_hashing
-):
+def test_a_task_whose_profile_an_earlier_run_synced_takes_only_the_rows_due(profile_factory, crm, taken):
     done, waiting = signups(profile_factory, 2)
     synced(done)
 
@@ -181,7 +179,7 @@ def test_a_task_whose_profile_an_earlier_run_synced_takes_only_the_rows_due(
 
 @responses.activate
 def test_a_worker_killed_mid_batch_leaves_no_lead_doubled(
-    profile_factory, crm, enqueued, monkeypatch, fast_hashing, django_capture_on_commit_callbacks
+    profile_factory, crm, enqueued, monkeypatch, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         burst = signups(profile_factory, 60)

@@ -479,7 +479,7 @@ def test_a_profile_another_worker_holds_is_skipped(customer, crm):
 
 
 @responses.activate
-def test_resync_sends_batches_of_50(profile_factory, crm, fast_hashing):
+def test_resync_sends_batches_of_50(profile_factory, crm):
     known = [profile_factory() for _ in range(55)]
     new = [profile_factory() for _ in range(53)]
     for number, profile in enumerate(known):
@@ -504,7 +504,7 @@ def test_resync_sends_batches_of_50(profile_factory, crm, fast_hashing):
 
 
 @responses.activate
-def test_a_sync_run_makes_the_same_reads_for_6_leads_as_for_2(profile_factory, crm, fast_hashing):
+def test_a_sync_run_makes_the_same_reads_for_6_leads_as_for_2(profile_factory, crm):
     """The profiles' query carries each lead's invoiced sum and next delivery date: no query per lead."""
 
     def edited(number: int):

@@ -144,7 +144,7 @@ def control(standin) -> Control:
 
 
 @pytest.fixture
-def crm(standin, control, settings, fast_hashing) -> str:
+def crm(standin, control, settings) -> str:
     """The stand-in as our amoCRM, with a long-lived token and our fields set up; the token."""
     token = control("POST", "tokens/long-lived")["access_token"]
     settings.AMOCRM_BASE_URL = standin.base_url
