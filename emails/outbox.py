@@ -149,14 +149,16 @@ def _record_failure(
 ) -> datetime.datetime | None:
     transient = is_transient(error) and email.attempts < MAX_ATTEMPTS
     retry_at = now + retry_delay(email.attempts) if transient else None
+    server_down = retry_at is not None and is_server_down(error)
+    detail = _describe(error)
     Email.objects.filter(pk=email.pk, claimed_until=lease).update(
         status=Email.Status.WAITING if transient else Email.Status.FAILED,
         next_attempt_at=retry_at or F("next_attempt_at"),
         claimed_until=None,
-        last_error=_describe(error),
-        failed_on_server=retry_at is not None and is_server_down(error),
+        last_error=detail,
+        failed_on_server=server_down,
     )
-    if retry_at is not None and is_server_down(error):
+    if server_down:
         # The server, not this email: the others wait with it (their tasks find them not due, the
         # sweep queues them then). A hung server costs the worker one timeout per backoff step,
         # not one per email, so a morning's reminders cannot hold the worker for an hour.
@@ -167,7 +169,7 @@ def _record_failure(
         "emails.send_failed email_id=%s attempts=%s error=%s retry=%s",
         email.pk,
         email.attempts,
-        _describe(error),
+        detail,
         transient,
     )
     return retry_at
@@ -180,7 +182,8 @@ def emails_retry(*, email_ids: Sequence[int], now: datetime.datetime | None = No
         pk__in=email_ids, status__in=[Email.Status.WAITING, Email.Status.FAILED]
     ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
     ids = list(rows.values_list("pk", flat=True))
-    Email.objects.filter(pk__in=ids).update(status=Email.Status.WAITING, next_attempt_at=now, attempts=0)
+    # The same conditions again: a worker may have sent one of them between the two queries.
+    rows.filter(pk__in=ids).update(status=Email.Status.WAITING, next_attempt_at=now, attempts=0)
     return ids
 
 

@@ -10,8 +10,12 @@ from django.tasks import task
 
 from emails import outbox
 
+# Codes and reset links expire in minutes: ahead of every amoCRM task (syncs 0, webhook applies 50),
+# so a signup burst's CRM calls never hold a sign-in code back.
+EMAIL_PRIORITY = 90
 
-@task
+
+@task(priority=EMAIL_PRIORITY)
 def email_send(email_id: int) -> None:
     """Send one queued email: enqueued after the transaction that queued it commits."""
     attempt = outbox.email_send(email_id=email_id)

@@ -296,3 +296,15 @@ def test_an_email_queued_while_the_server_is_down_waits_for_the_next_try_without
     latecomer.refresh_from_db()
     assert latecomer.attempts == 0 and latecomer.next_attempt_at == first.next_attempt_at
     assert first.failed_on_server and not latecomer.failed_on_server
+
+
+def test_emails_go_ahead_of_every_amocrm_task_in_the_workers_queue():
+    from amocrm import tasks as amocrm_tasks
+    from emails.tasks import email_send
+
+    crm_priorities = [
+        amocrm_tasks.sync_profile.priority,
+        amocrm_tasks.sync_profiles.priority,
+        amocrm_tasks.webhook_apply.priority,
+    ]
+    assert email_send.priority > max(crm_priorities)
