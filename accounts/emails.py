@@ -50,8 +50,9 @@ def mailbox(email: str | None) -> str:
 
 
 def same(first: str | None, second: str | None) -> bool:
-    """The two spellings name one mailbox: the one rule wherever the site compares addresses (its
-    own, a CRM contact's, a webhook's)."""
+    """The same address once case, width and surrounding spaces are ignored (NFKC, casefold): the one
+    rule wherever the site compares addresses (its own, a CRM contact's, a webhook's). Not `mailbox()`,
+    which folds a provider's aliases for the referral check only."""
     return normalize(first) == normalize(second)
 
 

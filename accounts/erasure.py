@@ -40,12 +40,14 @@ def erased_email(user: User) -> str:
 
 def account_erase(*, user: User, request: HttpRequest) -> None:
     """Tell the customer (first, while the address is still theirs), then erase and log them out."""
-    get_adapter(request).render_mail(
-        "accounts/email/account_deleted",
-        user.email,
-        {"site_url": settings.SITE_URL, "operator_email": settings.OPERATOR_EMAIL},
-    ).send()
     with transaction.atomic():
+        # Queued in the erasing transaction (the mail outbox is a table): no "deleted" email for an
+        # erasure that rolled back.
+        get_adapter(request).render_mail(
+            "accounts/email/account_deleted",
+            user.email,
+            {"site_url": settings.SITE_URL, "operator_email": settings.OPERATOR_EMAIL},
+        ).send()
         legal.consent_record(
             user=user, kind=LegalText.Kind.CONSENT, request=request, action=ConsentRecord.Action.WITHDRAWN
         )

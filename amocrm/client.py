@@ -262,7 +262,7 @@ class AmoCRMClient:
             raise AmoCRMError("the request to amoCRM failed", path=path) from e
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
         self._log(method, path, response.status_code, started, request_id)
-        if response.is_redirect or 300 <= response.status_code < 400:
+        if 300 <= response.status_code < 400:
             # The Location is not logged either: it is someone else's address, maybe with our data.
             raise AmoCRMRedirected(
                 "amoCRM answered with a redirect, which is never followed",

@@ -11,7 +11,7 @@ and email and the last values sent.
 """
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from django.db.models import Value
 from django.utils import timezone
@@ -21,6 +21,7 @@ from amocrm import mapping
 from amocrm.client import AmoCRMClient
 from amocrm.exceptions import AmoCRMError
 from amocrm.models import LeadNote, LeadSync
+from amocrm.services.sync_outcomes import SyncJob
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +33,6 @@ NOTE_TEXT = (
 CONTACT_NAME = "Клиент удалил аккаунт"  # amoCRM shows a nameless contact as "Контакт #<id>"
 # The profile facts an erasure changes (accounts.erasure): their lead fields are the site's to clear.
 ERASED_FIELDS = ("delivery_address", "phone", "wishes", "user")  # "user": its email
-
-
-class Job(Protocol):
-    """What the lead sync knows of one profile (amocrm.services.lead_sync._Job)."""
-
-    sync: LeadSync
-    lead_id: int | None
-    contact_id: int | None
-    error: AmoCRMError | None
-
-    def fail(self, error: AmoCRMError) -> None: ...
 
 
 def erasure_record(*, profile: Profile) -> None:
@@ -73,7 +63,7 @@ def contact_erase_payload(contact_id: int) -> dict[str, Any]:
     }
 
 
-def contacts_erase(client: AmoCRMClient, jobs: list[Job]) -> None:
+def contacts_erase(client: AmoCRMClient, jobs: list[SyncJob]) -> None:
     """Clear the contacts of these jobs' leads; a job that failed keeps its flag and is retried."""
     wanted = [j for j in jobs if j.sync.contact_erase_requested_at and j.lead_id and j.error is None]
     for job in wanted:

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from amocrm import mapping, webhooks
 from amocrm.client import AmoCRMClient
-from amocrm.exceptions import AmoCRMNotConfigured
+from amocrm.exceptions import AmoCRMError, AmoCRMNotConfigured
 from amocrm.models import LeadSync, WebhookEvent
 from amocrm.services import crm_changes, lead_plan
 from amocrm.services.account import account_current
@@ -187,6 +187,16 @@ class ApplyReport:
         self.outcome[status] = self.outcome.get(status, 0) + 1
 
 
+def _event_failed(event_id: int, error: Exception, report: ApplyReport) -> None:
+    logger.exception("amocrm.webhook_apply_failed event_id=%s", event_id)
+    WebhookEvent.objects.filter(pk=event_id).update(
+        status=WebhookEvent.Status.FAILED,
+        error=f"{type(error).__name__}: {error}"[:4000],
+        processed_at=timezone.now(),
+    )
+    report.count(WebhookEvent.Status.FAILED)
+
+
 def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
     """Apply received events oldest change first, each in its own transaction.
 
@@ -210,14 +220,16 @@ def webhook_events_apply(*, event_ids: Sequence[int]) -> ApplyReport:
                     applied.status, changes=applied.changes, error=applied.error, dropped=applied.dropped
                 )
                 event.save()
+        except AmoCRMError as e:
+            if not e.transient:
+                _event_failed(event_id, e, report)
+                continue
+            # The tie's read-back met an outage: the event stays received, and the sweep
+            # (amocrm_sync_due) queues it again, so a manager's change is not failed for good.
+            logger.warning("amocrm.webhook_apply_postponed event_id=%s status=%s", event_id, e.status)
+            continue
         except Exception as e:  # noqa: BLE001 - a bad event must not stop the others
-            logger.exception("amocrm.webhook_apply_failed event_id=%s", event_id)
-            WebhookEvent.objects.filter(pk=event_id).update(
-                status=WebhookEvent.Status.FAILED,
-                error=f"{type(e).__name__}: {e}"[:4000],
-                processed_at=timezone.now(),
-            )
-            report.count(WebhookEvent.Status.FAILED)
+            _event_failed(event_id, e, report)
             continue
         report.count(event.status)
         if applied.sync_profile_id is not None:

@@ -17,6 +17,7 @@ from responses import matchers
 
 from accounts.models import BouquetCategory, Profile
 from amocrm import mapping, tasks
+from amocrm.exceptions import AmoCRMUnavailable
 from amocrm.models import CustomField, LeadSync, WebhookEvent
 from amocrm.services import lead_sync, webhook_events
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, WEBHOOK_SECRET, link
@@ -704,3 +705,17 @@ def test_a_hook_item_without_the_delivery_date_keeps_the_sites_and_sends_it_back
     assert mapping.lead_state_changes(mapping.lead_state(linked, field_map), sync.synced_values) == [
         Key.DELIVERY_DATE
     ]
+
+
+def test_an_outage_while_reading_a_tie_back_leaves_the_event_for_the_sweep(client, linked, monkeypatch):
+    def outage(*args, **kwargs):
+        raise AmoCRMUnavailable("timeout", path="/api/v4/leads/1")
+
+    monkeypatch.setattr(webhook_events, "_lead_read_back_on_tie", outage)
+    assert post(client, body(update=[lead(cf(Key.ACCOUNT_SUM, "7500"))])).status_code == HTTPStatus.OK
+
+    apply_all()
+
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.RECEIVED  # not failed for good
+    linked.refresh_from_db()
+    assert linked.account_sum != Decimal("7500.00")
