@@ -1,5 +1,6 @@
 """amoCRM as the tests play it: webhook bodies, delivering them, and the leads its API returns."""
 
+import base64
 import datetime
 import json
 from http import HTTPStatus
@@ -151,3 +152,18 @@ def synced(profile, lead_id: int = 30000001, contact_id: int = 40000001) -> Lead
     )
     sync.save()
     return sync
+
+
+def jwt(claims: dict) -> str:
+    """An access token as amoCRM shapes it (a JWT whose claims the client reads, unsigned here)."""
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.signature"
+
+
+def patch_ok(request):
+    """amoCRM's answer to a leads PATCH: every lead sent, by id."""
+    ids = [item["id"] for item in json.loads(request.body)]
+    return (200, {}, json.dumps({"_embedded": {"leads": [{"id": i} for i in ids]}}))

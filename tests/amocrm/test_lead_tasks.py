@@ -12,6 +12,7 @@ from accounts import services as accounts
 from amocrm.models import LeadNote, LeadSync, LeadTask
 from amocrm.services import lead_sync
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL
+from tests.amocrm.helpers import patch_ok
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +43,6 @@ def leads_read(request):
         {},
         json.dumps({"_embedded": {"leads": [{"id": int(i), "responsible_user_id": MANAGER} for i in ids]}}),
     )
-
-
-def patch_ok(request):
-    ids = [item["id"] for item in json.loads(request.body)]
-    return (200, {}, json.dumps({"_embedded": {"leads": [{"id": i} for i in ids]}}))
 
 
 def mock_amocrm() -> None:

@@ -18,6 +18,7 @@ from amocrm.models import LeadNote, LeadSync
 from amocrm.services import lead_sync
 from tests.accounts.helpers import on_its_day
 from tests.amocrm.conftest import BASE, LEAD, LEADS_URL, link
+from tests.amocrm.helpers import patch_ok
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +49,6 @@ def answer_notes(request):
 def sent_texts() -> list[str]:
     return [item["params"]["text"] for call in responses.calls if call.request.url == NOTES_URL
             for item in json.loads(call.request.body)]  # fmt: skip
-
-
-def patch_ok(request):
-    ids = [item["id"] for item in json.loads(request.body)]
-    return (200, {}, json.dumps({"_embedded": {"leads": [{"id": i} for i in ids]}}))
 
 
 @responses.activate

@@ -1,7 +1,6 @@
 """amoCRM as it really is: real-shaped webhook bodies (tests/amocrm/fixtures/real/), the account's own
 settings, a renamed subdomain, duplicate control and 400s that name their entities."""
 
-import base64
 import datetime
 import json
 from http import HTTPStatus
@@ -34,7 +33,7 @@ from tests.amocrm.conftest import (
     token_answer,
 )
 from tests.amocrm.helpers import body as helpers_body
-from tests.amocrm.helpers import deliver, full_lead, stamp
+from tests.amocrm.helpers import deliver, full_lead, jwt, stamp
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 
@@ -231,13 +230,6 @@ def test_connecting_reads_the_account_and_dates_follow_its_time_zone(field_map):
     moment = datetime.datetime.fromtimestamp(stamp_sent["values"][0]["value"], tz=fields.zone)
     assert (moment.date(), moment.time()) == (datetime.date(2026, 12, 5), datetime.time(0, 0))
     assert fields.zone.key == "Asia/Novosibirsk"
-
-
-def jwt(claims: dict) -> str:
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'RS256'})}.{part(claims)}.signature"
 
 
 @responses.activate

@@ -1,7 +1,6 @@
 """Tokens and the client secret only ever go to amoCRM (issue 24 items 1, 2 and 14): hosts from
 amoCRM's answers are parsed as host names, never pasted into URLs, and redirects are never followed."""
 
-import base64
 import json
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +16,7 @@ from amocrm.models import AmoCRMAccount, OAuthToken
 from amocrm.services import connection
 from amocrm.views import STATE_SESSION_KEY
 from tests.amocrm.conftest import BASE, CLIENT_SECRET, REFRESH, TOKEN_URL, request_json, token_answer
+from tests.amocrm.helpers import jwt
 
 TRICKS = [
     "evil.example/.amocrm.ru",
@@ -29,13 +29,6 @@ TRICKS = [
     "evil.example\\.amocrm.ru",
 ]
 SUBDOMAIN_LOOKUP = "https://api-a.amocrm.ru/oauth2/account/current/subdomain"
-
-
-def jwt(claims: dict) -> str:
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'RS256'})}.{part(claims)}.signature"
 
 
 def hosts_called() -> set[str]:
