@@ -21,6 +21,7 @@ from accounts import (
     admin_invoices,  # noqa: F401 - registers the invoices' admin
     admin_personal_data,
     delivery_actions,
+    formatting,
     ledger,
     payments,
     phones,
@@ -28,6 +29,8 @@ from accounts import (
     spreadsheet,
 )
 from accounts.admin_forgiving import ForgivingAdminMixin
+from accounts.admin_money import MoneyColumnsMixin
+from accounts.admin_permissions import PermissionLabelsMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Invoice, Profile, User
@@ -66,7 +69,7 @@ class ProfileInline(ForgivingAdminMixin, PhoneFieldMixin, admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
+class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixin, DjangoUserAdmin):
     accusative_name = pgettext_lazy("accusative", "user")
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
@@ -109,17 +112,19 @@ class ProfileAdminForm(forms.ModelForm):
                 # Raising the sum by hand and then confirming the invoice would count one payment twice.
                 raise forms.ValidationError(
                     gettext(
-                        "An invoice for %(amount)s ₽ awaits payment: record the payment with "
+                        "An invoice for %(amount)s awaits payment: record the payment with "
                         "“Payment received” on the invoice (below), so it is counted once."
                     )
-                    % {"amount": invoice.amount},
+                    % {"amount": formatting.rubles(invoice.amount)},
                     code="invoice_awaiting",
                 )
         return wanted
 
 
 @admin.register(Profile)
-class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
+class ProfileAdmin(
+    ForgivingAdminMixin, MoneyColumnsMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin
+):
     form = ProfileAdminForm
     list_display = [
         "user",
@@ -184,10 +189,10 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
         return (
             format_html_join(
                 "",
-                '<div>{} ₽ · <a href="{}">{}</a></div>',
+                '<div>{} · <a href="{}">{}</a></div>',
                 (
                     (
-                        i.amount,
+                        formatting.rubles(i.amount),
                         reverse("admin:accounts_invoice_pay", args=[i.pk]),
                         gettext("Payment received"),
                     )
@@ -200,17 +205,18 @@ class ProfileAdmin(ForgivingAdminMixin, PhoneSearchMixin, PhoneFieldMixin, admin
     @admin.display(description=_("last ledger entries"))
     def ledger_history(self, obj: Profile) -> str:
         # Read-only: a change of the sum above is posted to the ledger as a staff correction.
-        entries = obj.ledger_entries.all()[:20] if obj.pk else []
+        entries = obj.ledger_entries.select_related("delivery")[:20] if obj.pk else []
         return (
             format_html_join(
                 "",
-                "<div>{} · {} · {} ₽ {}</div>",
+                "<div>{} · {} · {} {}</div>",
                 (
                     (
-                        date_format(timezone.localtime(e.created_at), "SHORT_DATETIME_FORMAT"),
+                        formatting.moment(e.created_at),
                         e.get_reason_display(),
-                        e.amount,
-                        e.note,
+                        formatting.rubles(e.amount, signed=True),
+                        # A delivery's debit notes its date (ISO): shown as a date, like the others.
+                        date_format(e.delivery.delivery_on, "j E Y") if e.delivery else e.note,
                     )
                     for e in entries
                 ),
@@ -247,7 +253,9 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
+class DeliveryAdmin(
+    ForgivingAdminMixin, AccusativeTitlesMixin, MoneyColumnsMixin, PhoneSearchMixin, admin.ModelAdmin
+):
     accusative_name = pgettext_lazy("accusative", "delivery")
     phone_lookup = "profile__phone"
     list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
@@ -261,7 +269,7 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
         "profile",
         "delivery_on",
         "bouquet_category",
-        "price",
+        "price_shown",
         "delivery_address",
         "status",
         "delivered_at",
@@ -270,6 +278,12 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
         "created_at",
         "updated_at",
     ]
+
+    exclude = ["price"]  # shown read-only, as money, by price_shown
+
+    @admin.display(description=_("price"))
+    def price_shown(self, obj: Delivery) -> str:
+        return formatting.rubles(obj.price)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # deliveries come from the schedule
@@ -287,10 +301,14 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
                 self.message_user(
                     request,
                     gettext(
-                        "Not marked: %(customer)s has %(balance)s ₽, the bouquet costs %(price)s ₽. "
+                        "Not marked: %(customer)s has %(balance)s, the bouquet costs %(price)s. "
                         "Top up or correct the balance first."
                     )
-                    % {"customer": delivery.profile, "balance": e.balance, "price": delivery.price},
+                    % {
+                        "customer": delivery.profile,
+                        "balance": formatting.rubles(e.balance),
+                        "price": formatting.rubles(delivery.price),
+                    },
                     messages.WARNING,
                 )
                 continue
@@ -408,5 +426,5 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoGroupAdmin):
+class GroupAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixin, DjangoGroupAdmin):
     accusative_name = pgettext_lazy("accusative", "group")
