@@ -298,6 +298,14 @@ def test_money_reads_as_roubles_with_a_no_break_space(superuser_client, staff_da
     )
 
 
+def test_the_payment_page_writes_the_sum_as_everywhere(superuser_client, staff_day):
+    invoice = staff_day["anna"].invoices.get(amount=Decimal("2500"))
+
+    page = superuser_client.get(reverse("admin:accounts_invoice_pay", args=[invoice.pk])).content.decode()
+
+    assert "на 2\xa0500,00\xa0₽." in page
+
+
 def test_the_app_list_puts_customers_first_and_amocrm_last(superuser_client, staff_day):
     apps = [app["app_label"] for app in superuser_client.get(reverse("admin:index")).context["app_list"]]
 
