@@ -22,6 +22,8 @@ STRINGS = [
     # django/contrib/admin/actions.py: Django's Russian says "Успешно удалены 26 профили" (the
     # model's plural name is the same for every number); ours names the model apart from the number.
     gettext_noop("Successfully deleted %(count)d %(items)s."),
+    # django/contrib/admin/templates/admin/pagination.html: "Паджинация профили" for screen readers.
+    gettext_noop("Pagination %(name)s"),
     # django/db/models/fields/__init__.py (BLANK_CHOICE_LABEL, Django 6.1): the empty choice of every
     # select, the admin's action select among them.
     gettext_noop("- Select an option -"),

@@ -226,6 +226,24 @@ def test_marking_deliveries_says_how_many_in_russian(superuser_client, profile_f
     assert Delivery.objects.filter(status=Delivery.Status.DELIVERED).count() == count
 
 
+@pytest.mark.parametrize(("count", "said"), [(1, "1 доставка"), (3, "3 доставки"), (26, "26 доставок")])
+def test_the_count_under_a_list_agrees_with_the_number(superuser_client, profile_factory, count, said):
+    for _ in range(count):
+        profile_factory(first_delivery_date=timezone.localdate())
+
+    page = superuser_client.get(reverse("admin:accounts_delivery_changelist") + "?day=today")
+    footer = re.search(r'<nav class="paginator".*?</nav>', page.content.decode(), flags=re.DOTALL).group()
+
+    assert said in visible_text(footer)
+
+
+def test_a_list_without_its_own_count_names_itself_before_the_number(superuser_client, staff_day):
+    page = superuser_client.get(reverse("admin:amocrm_circuitbreaker_changelist")).content.decode()
+    footer = re.search(r'<nav class="paginator".*?</nav>', page, flags=re.DOTALL).group()
+
+    assert "Предохранитель amoCRM: 1" in visible_text(footer)
+
+
 def test_a_resync_of_three_profiles_says_three_profiles(superuser_client, profile_factory, settings):
     settings.AMOCRM_BASE_URL = "https://flowers.amocrm.ru"
     settings.AMOCRM_LONG_LIVED_TOKEN = "long-lived"
