@@ -133,7 +133,7 @@ class NoteSentFilter(admin.SimpleListFilter):
 class LeadNoteAdmin(LeadLinkMixin, ReadOnlyAdmin):
     """The lead's history as the site sends it to amoCRM (what managers read in the lead's card)."""
 
-    list_display = ["created_at", "profile", "kind", "text", "lead", "sent_at"]
+    list_display = ["created_at", "profile", "text", "lead", "sent_at"]  # the text names the event
     list_filter = [NoteSentFilter, NoteKindFilter]
     search_fields = ["profile__user__email", "=lead_id", "text"]
     list_select_related = ["profile__user"]
