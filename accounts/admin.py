@@ -29,7 +29,7 @@ from accounts import (
     spreadsheet,
 )
 from accounts.admin_forgiving import ForgivingAdminMixin
-from accounts.admin_money import MoneyColumnsMixin
+from accounts.admin_money import MoneyMixin
 from accounts.admin_permissions import PermissionLabelsMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
@@ -59,7 +59,7 @@ class PhoneSearchMixin:
         return found | queryset.filter(**{self.phone_lookup: e164}), may_have_duplicates
 
 
-class ProfileInline(ForgivingAdminMixin, PhoneFieldMixin, admin.StackedInline):
+class ProfileInline(ForgivingAdminMixin, MoneyMixin, PhoneFieldMixin, admin.StackedInline):
     model = Profile
     fk_name = "user"
     can_delete = False
@@ -122,9 +122,7 @@ class ProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(
-    ForgivingAdminMixin, MoneyColumnsMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin
-):
+class ProfileAdmin(ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     list_display = [
         "user",
@@ -254,7 +252,7 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 @admin.register(Delivery)
 class DeliveryAdmin(
-    ForgivingAdminMixin, AccusativeTitlesMixin, MoneyColumnsMixin, PhoneSearchMixin, admin.ModelAdmin
+    ForgivingAdminMixin, AccusativeTitlesMixin, MoneyMixin, PhoneSearchMixin, admin.ModelAdmin
 ):
     accusative_name = pgettext_lazy("accusative", "delivery")
     phone_lookup = "profile__phone"
@@ -269,7 +267,7 @@ class DeliveryAdmin(
         "profile",
         "delivery_on",
         "bouquet_category",
-        "price_shown",
+        "price",
         "delivery_address",
         "status",
         "delivered_at",
@@ -278,12 +276,6 @@ class DeliveryAdmin(
         "created_at",
         "updated_at",
     ]
-
-    exclude = ["price"]  # shown read-only, as money, by price_shown
-
-    @admin.display(description=_("price"))
-    def price_shown(self, obj: Delivery) -> str:
-        return formatting.rubles(obj.price)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # deliveries come from the schedule

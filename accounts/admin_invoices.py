@@ -14,9 +14,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import formatting, payments
+from accounts import payments
 from accounts.admin_forgiving import ForgivingAdminMixin
-from accounts.admin_money import MoneyColumnsMixin
+from accounts.admin_money import MoneyMixin
 from accounts.models import Invoice
 
 
@@ -32,7 +32,7 @@ class PaymentForm(forms.Form):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ForgivingAdminMixin, MoneyColumnsMixin, admin.ModelAdmin):
+class InvoiceAdmin(ForgivingAdminMixin, MoneyMixin, admin.ModelAdmin):
     """Invoices come from signup; staff confirm a payment with the "Payment received" button."""
 
     list_display = ["created_at", "profile", "amount", "status", "source", "paid_at"]
@@ -40,10 +40,9 @@ class InvoiceAdmin(ForgivingAdminMixin, MoneyColumnsMixin, admin.ModelAdmin):
     search_fields = ["profile__user__email"]
     list_select_related = ["profile__user"]
     date_hierarchy = "created_at"
-    exclude = ["amount"]  # shown read-only, as money, by amount_shown
     readonly_fields = [
         "profile",
-        "amount_shown",
+        "amount",
         "status",
         "source",
         "confirmed_by",
@@ -57,10 +56,6 @@ class InvoiceAdmin(ForgivingAdminMixin, MoneyColumnsMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return False  # a paid invoice is part of the ledger's story
-
-    @admin.display(description=_("amount"))
-    def amount_shown(self, obj: Invoice) -> str:
-        return formatting.rubles(obj.amount)
 
     @admin.display(description=_("payment"))
     def payment_received(self, obj: Invoice) -> str:

@@ -314,6 +314,9 @@ def test_money_reads_as_roubles_with_a_no_break_space(superuser_client, staff_da
     assert f"{formats.number_format(delivery.price, 2, force_grouping=True)}\xa0₽" in (
         delivery_page.content.decode()
     )
+    user_page = superuser_client.get(reverse("admin:accounts_user_change", args=[anna.user.pk]))
+    balance = f"{formats.number_format(anna.account_sum, 2, force_grouping=True)}\xa0₽"
+    assert balance in user_page.content.decode()  # the profile's read-only balance, inline
 
 
 def test_the_payment_page_writes_the_sum_as_everywhere(superuser_client, staff_day):
