@@ -333,3 +333,30 @@ def test_the_app_list_puts_customers_first_and_amocrm_last(superuser_client, sta
     assert apps[0] == "accounts"
     assert apps[-1] == "amocrm"
     assert set(apps) == {"accounts", "emails", "auth", "mfa", "amocrm"}
+
+
+def test_the_users_page_still_saves_with_its_profile_inline(superuser_client, staff_day):
+    # The inline's read-only balance is a money column now: the form must neither lose nor ask for it.
+    anna = Profile.objects.get(pk=staff_day["anna"].pk)
+    url = reverse("admin:accounts_user_change", args=[anna.user.pk])
+    page = superuser_client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    joined = timezone.localtime(data.pop("date_joined"))  # a date and a time input
+    data |= {"date_joined_0": f"{joined:%d.%m.%Y}", "date_joined_1": f"{joined:%H:%M:%S}"}
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data |= {f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()}
+        for sub in formset.forms:
+            data |= {sub.add_prefix(n): sub[n].value() for n in sub.fields if sub[n].value() is not None}
+    data["profile-0-wishes"] = "Только тюльпаны"
+
+    response = superuser_client.post(url, data)
+
+    assert response.status_code == HTTPStatus.FOUND, response.context and (
+        response.context["adminform"].form.errors,
+        [i.formset.errors for i in response.context["inline_admin_formsets"]],
+    )
+    anna_after = Profile.objects.get(pk=anna.pk)
+    assert anna_after.wishes == "Только тюльпаны"
+    assert anna_after.account_sum == anna.account_sum
