@@ -103,6 +103,7 @@ class DeliverySheetMixin:
         ).count()
         context = {
             **self.admin_site.each_context(request),
+            "is_nav_sidebar_enabled": False,  # the sheet's nine columns need the width
             "title": gettext("Deliveries for today and tomorrow"),
             "opts": self.opts,
             "days": days,
