@@ -1,4 +1,3 @@
-import csv
 import datetime
 
 from allauth.account.models import EmailAddress
@@ -7,9 +6,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
@@ -20,12 +18,10 @@ from django_tasks_db.models import DBTaskResult
 from accounts import (
     admin_invoices,  # noqa: F401 - registers the invoices' admin
     admin_personal_data,
-    delivery_actions,
-    ledger,
+    admin_sheet,
     payments,
     phones,
     services,
-    spreadsheet,
 )
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
@@ -247,7 +243,13 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin, admin.ModelAdmin):
+class DeliveryAdmin(
+    admin_sheet.DeliverySheetMixin,
+    ForgivingAdminMixin,
+    AccusativeTitlesMixin,
+    PhoneSearchMixin,
+    admin.ModelAdmin,
+):
     accusative_name = pgettext_lazy("accusative", "delivery")
     phone_lookup = "profile__phone"
     list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
@@ -281,21 +283,8 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
     def mark_delivered(self, request: HttpRequest, queryset) -> None:
         done = already = 0
         for delivery in queryset.select_related("profile__user"):
-            try:
-                completed = delivery_actions.delivery_complete(delivery_id=delivery.pk)
-            except ledger.InsufficientBalance as e:
-                self.message_user(
-                    request,
-                    gettext(
-                        "Not marked: %(customer)s has %(balance)s ₽, the bouquet costs %(price)s ₽. "
-                        "Top up or correct the balance first."
-                    )
-                    % {"customer": delivery.profile, "balance": e.balance, "price": delivery.price},
-                    messages.WARNING,
-                )
-                continue
-            except delivery_actions.DeliveryError as e:
-                self.message_user(request, f"{delivery}: {e}", messages.WARNING)
+            completed = admin_sheet.mark_delivered(self, request, delivery)
+            if completed is None:
                 continue
             done += completed
             already += not completed
@@ -319,74 +308,6 @@ class DeliveryAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PhoneSearchMixin
                 % {"count": already},
                 messages.INFO,
             )
-
-    def get_urls(self):
-        return [
-            path(
-                "export-tomorrow/",
-                self.admin_site.admin_view(self.export_tomorrow),
-                name="accounts_delivery_export_tomorrow",
-            ),
-            *super().get_urls(),
-        ]
-
-    def export_tomorrow(self, request: HttpRequest) -> HttpResponse:
-        """CSV for the couriers: tomorrow's scheduled deliveries with address, category, wishes, phone."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        day = timezone.localdate() + datetime.timedelta(days=1)
-        deliveries = Delivery.objects.filter(
-            delivery_on=day, status=Delivery.Status.SCHEDULED
-        ).select_related("profile__user", "bouquet_category")
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="deliveries-{day.isoformat()}.csv"'
-        response.write("\ufeff")  # a BOM, so spreadsheet programs read the Cyrillic as UTF-8
-        # Every cell quoted (OWASP's advice too): a separator or quote in an address stays in its cell.
-        writer = csv.writer(response, quoting=csv.QUOTE_ALL)
-        # The first five columns are the ones couriers knew; the details follow (Delivery.courier_details).
-        writer.writerow(
-            [
-                gettext("Date"),
-                gettext("Address"),
-                gettext("Category"),
-                gettext("Wishes"),
-                gettext("Phone"),
-                gettext("Time"),
-                gettext("Entrance"),
-                gettext("Floor"),
-                gettext("Intercom"),
-                gettext("Recipient"),
-                gettext("Recipient's phone"),
-                gettext("Note for the courier"),
-            ]
-        )
-        windows = dict(Delivery.TimeWindow.choices)
-        for delivery in deliveries.order_by("delivery_address", "pk"):
-            details = delivery.courier_details()
-            writer.writerow(
-                [
-                    delivery.delivery_on.isoformat(),
-                    *map(
-                        spreadsheet.cell,
-                        [
-                            delivery.delivery_address,
-                            delivery.bouquet_category.name,
-                            delivery.profile.wishes,
-                            # 8 (900) 123-45-67: dialled as it is, no quote needed; foreign
-                            # numbers stay international and get the quote.
-                            phones.dialled_locally(delivery.profile.phone),
-                            str(windows.get(details["time_window"], "")),
-                            details["entrance"],
-                            details["floor"],
-                            details["intercom"],
-                            details["recipient_name"],
-                            phones.dialled_locally(details["recipient_phone"]),
-                            details["courier_note"],
-                        ],
-                    ),
-                ]
-            )
-        return response
 
 
 @admin.register(BouquetCategory)

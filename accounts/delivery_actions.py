@@ -97,12 +97,14 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
     return delivery
 
 
-def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
-    """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
+def move_window(
+    *, today: datetime.date | None = None, by_staff: bool = False
+) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a delivery may be moved to: after the cut-off (for staff, who hold the
+    couriers' list, from today), within the planned weeks."""
     today = today or timezone.localdate()
-    return Delivery.first_open_on(today=today), today + datetime.timedelta(
-        weeks=settings.DELIVERY_HORIZON_WEEKS
-    )
+    first = today if by_staff else Delivery.first_open_on(today=today)
+    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
 
 
 def changes_reach(
@@ -117,18 +119,27 @@ def changes_reach(
 
 @transaction.atomic
 def delivery_move(
-    *, profile: Profile, delivery_id: int, new_date: datetime.date, today: datetime.date | None = None
+    *,
+    profile: Profile,
+    delivery_id: int,
+    new_date: datetime.date,
+    today: datetime.date | None = None,
+    by_staff: bool = False,
 ) -> Delivery:
     """Move one scheduled delivery to another free day, both before their cut-offs and within the
     planned weeks. The row remembers the schedule's date it came from (`moved_from`), so the daily
-    reschedule neither plans that date again nor cancels the moved bouquet."""
+    reschedule neither plans that date again nor cancels the moved bouquet.
+
+    Staff (the deliveries sheet, `by_staff`) move deliveries already with the couriers too, to any
+    free day from today; the customer hears of it as of a manager's move (history, email)."""
     today = today or timezone.localdate()
     delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be moved."))
-    if not delivery.can_skip(today=today):
+    if not by_staff and not delivery.can_skip(today=today):
         raise _too_late("move")
-    first, last = move_window(today=today)
+    first, last = move_window(today=today, by_staff=by_staff)
+    next_before = notices.next_scheduled_on(profile)
     if new_date == delivery.delivery_on:
         raise DeliveryError(gettext("The delivery is already on that day."))
     if not first <= new_date <= last:
@@ -156,11 +167,14 @@ def delivery_move(
         raise DeliveryError(day_taken) from None
     history.event_send(
         profile,
-        Action.DELIVERY_MOVED,
+        Action.DELIVERY_MOVED_BY_STAFF if by_staff else Action.DELIVERY_MOVED,
         fields=["deliveries"],
+        origin=Origin.STAFF if by_staff else Origin.SITE,
         date=old_date.isoformat(),
         to=new_date.isoformat(),
     )
+    if by_staff:
+        notices.next_delivery_changed(profile=profile, before=next_before, origin=Origin.STAFF)
     return delivery
 
 
@@ -247,7 +261,7 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
     now = now or timezone.now()
-    if delivery.delivery_on > timezone.localdate(now):  # the site's day, not the server's
+    if not delivery.is_due(today=timezone.localdate(now)):  # the site's day, not the server's
         raise DeliveryError(
             gettext("The delivery is on %(day)s: it can be marked delivered from that day on.")
             % {"day": date_format(delivery.delivery_on, "j E Y")}

@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     BALANCE_CORRECTED = "balance_corrected"  # by staff: amount, balance
     PAYMENT_RECEIVED = "payment_received"  # confirmed by staff: amount, balance
     MANAGER_MESSAGE = "manager_message"  # text: the customer wrote to their manager (a note and a task)
+    DELIVERY_MOVED_BY_STAFF = "delivery_moved_by_staff"  # by staff on the deliveries sheet: date, to
     # Kept for the customer's history only (accounts.notices), never sent: the change was told already.
     DELIVERY_MOVED_BY_MANAGER = "delivery_moved_by_manager"  # date (the next one before), to
     DELIVERY_CANCELLED_BY_MANAGER = "delivery_cancelled_by_manager"  # date

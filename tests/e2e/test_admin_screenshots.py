@@ -1,6 +1,7 @@
 """Screenshots of the admin index (the staff's control room) at desktop width: connected, with the
-account blocked, and not connected. Written where test_screenshots.py writes its own
-(`tools/screenshots.py` refreshes docs/screenshots/); the stack is left connected and unblocked.
+account blocked, and not connected; and the deliveries sheet (today and tomorrow). Written where
+test_screenshots.py writes its own (`tools/screenshots.py` refreshes docs/screenshots/); the stack
+is left connected and unblocked.
 """
 
 import os
@@ -33,6 +34,20 @@ for n, days in enumerate([0, 1, 1, 1]):
         wishes="",
         invoice_amount=Decimal("5000"),
     )
+# What the deliveries sheet shows: courier details on two, one paid customer, one delivered.
+from accounts import delivery_actions, payments
+from accounts.models import Delivery, Profile
+first, second = Profile.objects.filter(user__email__startswith="scheduled").order_by("pk")[:2]
+Profile.objects.filter(pk=first.pk).update(
+    time_window="09-12", entrance="3", floor="7", intercom="45К", courier_note="Позвонить за 30 минут"
+)
+Profile.objects.filter(pk=second.pk).update(
+    time_window="18-21", wishes="Без лилий, открытка «С днём рождения»"
+)
+Delivery.objects.filter(profile=second).update(recipient_name="Мария", recipient_phone="+79161234567")
+for profile in (first, second):
+    payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="screenshots")
+delivery_actions.delivery_complete(delivery_id=first.deliveries.get(delivery_on=today).pk)
 """
 BLOCK = (
     "from amocrm.exceptions import AmoCRMForbidden; from amocrm.services.breaker import DatabaseBreaker; "
@@ -88,3 +103,7 @@ def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
     finally:
         connect(stack.env, stack.control)
     assert "Переподключить" in figure("connection")
+
+    page.goto("/admin/accounts/delivery/sheet/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    page.screenshot(path=folder / "admin-delivery-sheet.png", full_page=True)
