@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
@@ -45,9 +46,9 @@ class CardSection:
 class ProfileAdminForm(forms.ModelForm):
     """The profile's fields plus its user's (USER_FIELDS): one form, one save, for one customer."""
 
-    email = User._meta.get_field("email").formfield()
-    first_name = User._meta.get_field("first_name").formfield()
-    last_name = User._meta.get_field("last_name").formfield()
+    email = User._meta.get_field("email").formfield(widget=widgets.AdminEmailInputWidget)
+    first_name = User._meta.get_field("first_name").formfield(widget=widgets.AdminTextInputWidget)
+    last_name = User._meta.get_field("last_name").formfield(widget=widgets.AdminTextInputWidget)
     is_active = User._meta.get_field("is_active").formfield()
 
     def __init__(self, *args, **kwargs) -> None:
@@ -95,9 +96,9 @@ class ProfileAdminForm(forms.ModelForm):
         return [name for name in USER_FIELDS if name in self.changed_data]
 
 
-def invoices_section(profile: Profile, *, may_pay: bool) -> CardSection:
+def invoices_section(profile: Profile, *, may_pay: bool, card_url: str) -> CardSection:
+    """`card_url`: where a payment returns to (the card as it was opened, with the list's filters)."""
     invoices = list(profile.invoices.order_by("-created_at", "-pk")[:INVOICES_SHOWN])
-    card_url = reverse("admin:accounts_profile_change", args=[profile.pk])
     rows = [
         {
             "invoice": invoice,
@@ -166,7 +167,7 @@ class ProfileCardMixin:
         """The card's sections, in order; a subclass appends its own (amocrm: the sync state)."""
         may_pay = self.admin_site.get_model_admin(Invoice).has_change_permission(request)
         return [
-            invoices_section(profile, may_pay=may_pay),
+            invoices_section(profile, may_pay=may_pay, card_url=request.get_full_path()),
             deliveries_section(profile),
             history_section(profile),
         ]
