@@ -163,6 +163,14 @@ class ProfileCardMixin:
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a customer signs up themselves (their consent, their invoice)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Profile | None = None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # The user's fields stay the user's to change: staff who may edit profiles but not users
+        # read them (an email or the active flag is a login, not a bouquet preference).
+        if not request.user.has_perm(f"{User._meta.app_label}.change_user"):
+            fields += [name for name in USER_FIELDS if name not in fields]
+        return fields
+
     def card_sections(self, request: HttpRequest, profile: Profile) -> list[CardSection]:
         """The card's sections, in order; a subclass appends its own (amocrm: the sync state)."""
         may_pay = self.admin_site.get_model_admin(Invoice).has_change_permission(request)

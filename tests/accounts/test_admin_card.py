@@ -211,3 +211,17 @@ def test_view_only_staff_read_the_card_with_the_customers_email(user_factory, un
         f.field["name"]: f.contents() for fs in response.context["adminform"] for line in fs for f in line
     }
     assert fields["email"] == "anna@example.ru"
+
+
+def test_staff_who_may_not_change_users_cannot_change_the_login_on_the_card(user_factory, unpaid):
+    florist = user_factory(email="florist@example.ru", is_staff=True)
+    florist.user_permissions.add(*Permission.objects.filter(codename__in=["view_profile", "change_profile"]))
+    client = Client()
+    client.force_login(florist)
+    data = change_form_data(client, card_url(unpaid))
+
+    response = client.post(card_url(unpaid), {**data, "email": "mine@example.ru", "wishes": "Тюльпаны"})
+
+    assert response.status_code == HTTPStatus.FOUND
+    unpaid.refresh_from_db()
+    assert (unpaid.wishes, unpaid.user.email, unpaid.user.is_active) == ("Тюльпаны", "anna@example.ru", True)
