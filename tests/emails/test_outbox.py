@@ -11,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from emails import outbox, tasks
 from emails.messages import message_from_dict, message_to_dict
@@ -224,6 +225,21 @@ def test_the_sweep_queues_what_is_due_and_nothing_else(
 
     assert [r.kwargs for r in enqueued] == [{"email_id": due.pk}]
     assert "Queued: 1 email(s)." in out.getvalue()
+
+
+def test_the_sweep_queues_no_second_send_while_one_waits_for_the_worker(
+    transport, tasks_database, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = queue_one("a@example.ru")  # queues its own task; the worker is behind
+    lost = queue_one("b@example.ru")  # its task was never queued (a crash after the commit)
+
+    for _minute in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("emails_send_due", stdout=io.StringIO())
+
+    queued = DBTaskResult.objects.filter(task_path=tasks.email_send.module_path)
+    assert sorted(r.args_kwargs["kwargs"]["email_id"] for r in queued) == [waiting.pk, lost.pk]
 
 
 def test_a_hung_mail_server_costs_one_timeout_not_one_per_email(transport):
