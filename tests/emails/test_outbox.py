@@ -315,6 +315,7 @@ def test_an_email_queued_while_the_server_is_down_waits_for_the_next_try_without
 
 
 def test_emails_go_ahead_of_every_amocrm_task_in_the_workers_queue():
+    from accounts.tasks import login_code_send
     from amocrm import tasks as amocrm_tasks
     from emails.tasks import email_send
 
@@ -324,3 +325,4 @@ def test_emails_go_ahead_of_every_amocrm_task_in_the_workers_queue():
         amocrm_tasks.webhook_apply.priority,
     ]
     assert email_send.priority > max(crm_priorities)
+    assert login_code_send.priority > max(crm_priorities)  # the sign-in code's email is written there
