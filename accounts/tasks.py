@@ -8,7 +8,7 @@ from django.tasks import task
 
 from accounts import login_code_mail, password_reset
 
-# A code lives five minutes: ahead of every amoCRM task, as the outbox's own emails.tasks.email_send.
+# A code lives five minutes: as the outbox's emails.tasks.email_send, ahead of the CRM sync in the queue.
 LOGIN_CODE_PRIORITY = 90
 
 
