@@ -2,6 +2,7 @@
 move, pause, resume, close, start again, mark delivered, and the daily roll. The rules live here;
 views, the admin and commands call them."""
 
+import contextlib
 import datetime
 
 from django.conf import settings
@@ -29,7 +30,9 @@ def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False
     if dry_run:
         return counts
     for profile in resuming.select_related("bouquet_category"):
-        profile_resume(profile=profile, today=today)
+        # A customer who resumed (or closed) it since the query left nothing to end.
+        with contextlib.suppress(DeliveryError):
+            profile_resume(profile=profile, today=today)
     for profile in profiles.iterator(chunk_size=200):
         services.deliveries_reschedule(profile=profile, today=today)
     return counts
@@ -37,6 +40,12 @@ def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False
 
 class DeliveryError(Exception):
     """A customer or staff action the delivery's state does not allow; the message is for people."""
+
+
+def _lock(profile: Profile) -> None:
+    """Lock the profile's row and read it again, so that two tabs' status changes run one after the
+    other and the second checks the status the first left (not the one its page was drawn from)."""
+    profile.refresh_from_db(from_queryset=Profile.objects.select_for_update())
 
 
 def _too_late(action: str) -> DeliveryError:
@@ -184,8 +193,11 @@ def profile_pause(
 ) -> Profile:
     """Pause the subscription until `resume_on` (deliveries from that date go on) or indefinitely."""
     today = today or timezone.localdate()
+    _lock(profile)
     if profile.account_status == Profile.AccountStatus.CLOSED:
         raise DeliveryError(gettext("A closed subscription cannot be paused."))
+    if profile.is_paused:
+        raise DeliveryError(gettext("The subscription is already paused."))
     if resume_on is not None and resume_on <= today:
         raise DeliveryError(gettext("The resume date must be in the future."))
     profile.account_status = Profile.AccountStatus.PAUSED
@@ -201,6 +213,7 @@ def profile_pause(
 @transaction.atomic
 def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> Profile:
     """End a pause: the schedule goes on from today by the same first date and interval."""
+    _lock(profile)
     if not profile.is_paused:
         raise DeliveryError(gettext("The subscription is not paused."))
     profile.account_status = Profile.AccountStatus.ACTIVE
@@ -218,6 +231,7 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
 def profile_close(*, profile: Profile, today: datetime.date | None = None) -> Profile:
     """End the subscription: no delivery is planned any more. Deliveries past the cut-off
     (`Delivery.first_open_on`) are on the couriers' list already and still come; the balance stays."""
+    _lock(profile)
     if profile.account_status == Profile.AccountStatus.CLOSED:
         raise DeliveryError(gettext("The subscription is already closed."))
     profile.account_status = Profile.AccountStatus.CLOSED
@@ -234,6 +248,7 @@ def profile_close(*, profile: Profile, today: datetime.date | None = None) -> Pr
 def profile_reopen(*, profile: Profile, today: datetime.date | None = None) -> Profile:
     """Start a closed subscription again: the schedule goes on from the first open day by the same
     first date and interval (the stored status says "active"; unpaid, it still reads "new")."""
+    _lock(profile)
     if profile.account_status != Profile.AccountStatus.CLOSED:
         raise DeliveryError(gettext("The subscription is not closed."))
     profile.account_status = Profile.AccountStatus.ACTIVE

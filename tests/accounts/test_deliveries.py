@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import delivery_actions, services
 from accounts.models import Delivery, LedgerEntry, Profile
+from accounts.signals import profile_changed
 from tests.accounts.helpers import due_today, on_its_day, page_text
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +123,23 @@ def test_the_daily_roll_moves_the_window_and_is_safe_to_run_twice(customer):
 
     assert customer.deliveries.count() == count
     assert customer.deliveries.filter(status="scheduled").count() == 8  # first in 3 days, weekly, 8 weeks
+
+
+def test_the_daily_roll_leaves_alone_a_pause_the_customer_ended_meanwhile(customer, monkeypatch):
+    today = timezone.localdate()
+    delivery_actions.profile_pause(profile=customer, resume_on=today + datetime.timedelta(days=1))
+    resume = delivery_actions.profile_resume
+
+    def customer_resumes_first(*, profile, today):
+        resume(profile=Profile.objects.get(pk=profile.pk))  # the customer's tab, a moment earlier
+        return resume(profile=profile, today=today)
+
+    monkeypatch.setattr(delivery_actions, "profile_resume", customer_resumes_first)
+
+    counts = delivery_actions.deliveries_roll(today=today + datetime.timedelta(days=1))
+
+    assert counts["resumed"] == 1
+    assert customer.events.filter(action="resumed").count() == 1
 
 
 # -- skip -----------------------------------------------------------------------------------------
@@ -278,6 +296,41 @@ def test_resume_of_a_subscription_that_is_not_paused_says_so(customer_client, cu
     response = customer_client.post(reverse("accounts:resume"))
 
     assert "не приостановлена" in " ".join(texts(response))
+
+
+# action: (what the subscription went through before, the second tab's answer)
+TWO_TABS = {
+    "profile_close": (None, "Подписка уже закрыта."),
+    "profile_reopen": ("profile_close", "Подписка не закрыта."),
+    "profile_pause": (None, "Подписка уже приостановлена."),
+    "profile_resume": ("profile_pause", "Подписка не приостановлена."),
+}
+
+
+@pytest.mark.parametrize("action", TWO_TABS)
+def test_two_tabs_doing_the_same_to_the_subscription_do_it_once_and_tell_the_second(customer, action):
+    before, said = TWO_TABS[action]
+    if before:
+        getattr(delivery_actions, before)(profile=customer)
+    # Each tab's view read the profile before the other's action committed.
+    first_tab, second_tab = Profile.objects.get(pk=customer.pk), Profile.objects.get(pk=customer.pk)
+    told = []
+
+    def receiver(**kwargs) -> None:
+        told.append(kwargs["action"])
+
+    profile_changed.connect(receiver, weak=False)
+    try:
+        getattr(delivery_actions, action)(profile=first_tab)
+        with pytest.raises(delivery_actions.DeliveryError) as refused:
+            getattr(delivery_actions, action)(profile=second_tab)
+    finally:
+        profile_changed.disconnect(receiver)
+
+    assert str(refused.value) == said
+    assert len(told) == 1  # one change for amoCRM to mirror
+    assert customer.events.filter(action=told[0]).count() == 1  # one line in the history
+    assert second_tab.account_status == first_tab.account_status  # the second tab reads what is
 
 
 def test_the_account_page_shows_the_pause_and_the_resume_button(customer_client, customer):
