@@ -1,39 +1,36 @@
-import csv
 import datetime
 
 from allauth.account.models import EmailAddress
-from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
-from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext_lazy
 from django_tasks_db.models import DBTaskResult
 
 from accounts import (
     admin_invoices,  # noqa: F401 - registers the invoices' admin
     admin_personal_data,
-    delivery_actions,
+    admin_sheet,
     formatting,
-    ledger,
-    payments,
     phones,
     services,
-    spreadsheet,
 )
+from accounts.admin_card import ProfileCardMixin
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_money import MoneyMixin
 from accounts.admin_permissions import PermissionLabelsMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
-from accounts.models import BouquetCategory, Delivery, Invoice, Profile, User
+from accounts.models import BouquetCategory, Delivery, Profile, User
 
 
 class PhoneFieldMixin:
@@ -59,23 +56,17 @@ class PhoneSearchMixin:
         return found | queryset.filter(**{self.phone_lookup: e164}), may_have_duplicates
 
 
-class ProfileInline(ForgivingAdminMixin, MoneyMixin, PhoneFieldMixin, admin.StackedInline):
-    model = Profile
-    fk_name = "user"
-    can_delete = False
-    autocomplete_fields = ["referred_by"]
-    # The sum changes through the ledger: on the profile's own page (which posts the difference).
-    readonly_fields = ["account_sum", "referral_code", "referral_reward_withheld", "created_at", "updated_at"]
-
-
 @admin.register(User)
 class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixin, DjangoUserAdmin):
+    """Staff accounts. A customer (a user with a profile) is one entry for staff: the customer card,
+    which edits the user's email, name and active flag too; their user page leads there."""
+
     accusative_name = pgettext_lazy("accusative", "user")
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
-    search_fields = ["email", "first_name", "last_name", "profile__delivery_address"]
-    inlines = [ProfileInline, admin_personal_data.ConsentRecordInline]
+    search_fields = ["email", "first_name", "last_name"]
+    inlines = [admin_personal_data.ConsentRecordInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (_("Personal info"), {"fields": ["first_name", "last_name"]}),
@@ -89,41 +80,25 @@ class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixi
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
 
-    def get_inlines(self, request, obj):
-        # A user being added has no profile yet; staff add one after saving, if at all.
-        return self.inlines if obj else []
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).filter(profile__isnull=True)
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        changed = [name for inline in formsets for f in inline.forms for name in f.changed_data]
-        if change and "email" in form.changed_data:
-            changed.append("email")
-        services.profile_edited_by_staff(user=form.instance, fields=changed)
-
-
-class ProfileAdminForm(forms.ModelForm):
-    def clean_account_sum(self):
-        wanted = self.cleaned_data["account_sum"]
-        profile = self.instance
-        # The instance still holds the stored sum: the form's values reach it after the clean_ methods.
-        if profile.pk and wanted is not None and wanted > profile.account_sum:
-            invoice = payments.awaiting_invoice(profile=profile)
-            if invoice is not None:
-                # Raising the sum by hand and then confirming the invoice would count one payment twice.
-                raise forms.ValidationError(
-                    gettext(
-                        "An invoice for %(amount)s awaits payment: record the payment with "
-                        "“Payment received” on the invoice (below), so it is counted once."
-                    )
-                    % {"amount": formatting.rubles(invoice.amount)},
-                    code="invoice_awaiting",
-                )
-        return wanted
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        try:
+            profile = Profile.objects.filter(user__pk=unquote(object_id)).only("pk").first()
+        except (ValueError, ValidationError, OverflowError):
+            profile = None  # not an id: Django's own "not found" answers below
+        if profile is not None:
+            return HttpResponseRedirect(reverse("admin:accounts_profile_change", args=[profile.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Profile)
-class ProfileAdmin(ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
-    form = ProfileAdminForm
+class ProfileAdmin(
+    ProfileCardMixin, ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin
+):
+    """The customer card (accounts.admin_card): the profile, its user, and what happened to them."""
+
     list_display = [
         "user",
         "bouquet_category",
@@ -136,20 +111,20 @@ class ProfileAdmin(ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneField
     list_filter = ["bouquet_category", "delivery_interval", "account_status", "created_at"]
     search_fields = ["user__email", "delivery_address", "phone"]
     list_select_related = ["user", "bouquet_category"]
-    autocomplete_fields = ["user", "referred_by"]
+    autocomplete_fields = ["referred_by"]
     readonly_fields = [
         "referral_code",
         "referral_url",
         "referral_reward_withheld",
         "ledger_history",
-        "invoices_awaiting",
         "consents",
         "created_at",
         "updated_at",
     ]
     date_hierarchy = "created_at"
     fieldsets = [
-        (None, {"fields": ["user", "account_status", "paused_until", "account_sum"]}),
+        (_("Customer"), {"fields": ["email", ("first_name", "last_name"), "is_active"]}),
+        (_("Subscription"), {"fields": ["account_status", "paused_until", "account_sum"]}),
         (
             _("Bouquet preferences"),
             {
@@ -167,7 +142,7 @@ class ProfileAdmin(ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneField
             _("Referrals"),
             {"fields": ["referral_code", "referral_url", "referred_by", "referral_reward_withheld"]},
         ),
-        (_("Account history"), {"fields": ["invoices_awaiting", "ledger_history"]}),
+        (_("Account history"), {"fields": ["ledger_history"]}),
         (_("Personal data"), {"fields": ["consents"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
     ]
@@ -179,26 +154,6 @@ class ProfileAdmin(ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneField
     @admin.display(description=_("referral link"))
     def referral_url(self, obj: Profile) -> str:
         return obj.referral_url
-
-    @admin.display(description=_("invoices awaiting payment"))
-    def invoices_awaiting(self, obj: Profile) -> str:
-        # Where staff look for the customer: each awaiting invoice links to its "Payment received" page.
-        invoices = obj.invoices.filter(status=Invoice.Status.AWAITING) if obj.pk else []
-        return (
-            format_html_join(
-                "",
-                '<div>{} · <a href="{}">{}</a></div>',
-                (
-                    (
-                        formatting.rubles(i.amount),
-                        reverse("admin:accounts_invoice_pay", args=[i.pk]),
-                        gettext("Payment received"),
-                    )
-                    for i in invoices
-                ),
-            )
-            or "—"
-        )
 
     @admin.display(description=_("last ledger entries"))
     def ledger_history(self, obj: Profile) -> str:
@@ -223,6 +178,8 @@ class ProfileAdmin(ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneField
         )
 
     def save_model(self, request: HttpRequest, obj: Profile, form, change: bool) -> None:
+        if changed_on_user := form.user_changed():
+            obj.user.save(update_fields=changed_on_user)  # checked by the form (User.full_clean)
         services.profile_save_by_staff(
             profile=obj,
             is_new=not change,
@@ -252,7 +209,12 @@ class DeliveryDayFilter(admin.SimpleListFilter):
 
 @admin.register(Delivery)
 class DeliveryAdmin(
-    ForgivingAdminMixin, AccusativeTitlesMixin, MoneyMixin, PhoneSearchMixin, admin.ModelAdmin
+    admin_sheet.DeliverySheetMixin,
+    ForgivingAdminMixin,
+    AccusativeTitlesMixin,
+    MoneyMixin,
+    PhoneSearchMixin,
+    admin.ModelAdmin,
 ):
     accusative_name = pgettext_lazy("accusative", "delivery")
     phone_lookup = "profile__phone"
@@ -287,25 +249,8 @@ class DeliveryAdmin(
     def mark_delivered(self, request: HttpRequest, queryset) -> None:
         done = already = 0
         for delivery in queryset.select_related("profile__user"):
-            try:
-                completed = delivery_actions.delivery_complete(delivery_id=delivery.pk)
-            except ledger.InsufficientBalance as e:
-                self.message_user(
-                    request,
-                    gettext(
-                        "Not marked: %(customer)s has %(balance)s, the bouquet costs %(price)s. "
-                        "Top up or correct the balance first."
-                    )
-                    % {
-                        "customer": delivery.profile,
-                        "balance": formatting.rubles(e.balance),
-                        "price": formatting.rubles(delivery.price),
-                    },
-                    messages.WARNING,
-                )
-                continue
-            except delivery_actions.DeliveryError as e:
-                self.message_user(request, f"{delivery}: {e}", messages.WARNING)
+            completed = admin_sheet.mark_delivered(self, request, delivery)
+            if completed is None:
                 continue
             done += completed
             already += not completed
@@ -329,74 +274,6 @@ class DeliveryAdmin(
                 % {"count": already},
                 messages.INFO,
             )
-
-    def get_urls(self):
-        return [
-            path(
-                "export-tomorrow/",
-                self.admin_site.admin_view(self.export_tomorrow),
-                name="accounts_delivery_export_tomorrow",
-            ),
-            *super().get_urls(),
-        ]
-
-    def export_tomorrow(self, request: HttpRequest) -> HttpResponse:
-        """CSV for the couriers: tomorrow's scheduled deliveries with address, category, wishes, phone."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        day = timezone.localdate() + datetime.timedelta(days=1)
-        deliveries = Delivery.objects.filter(
-            delivery_on=day, status=Delivery.Status.SCHEDULED
-        ).select_related("profile__user", "bouquet_category")
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="deliveries-{day.isoformat()}.csv"'
-        response.write("\ufeff")  # a BOM, so spreadsheet programs read the Cyrillic as UTF-8
-        # Every cell quoted (OWASP's advice too): a separator or quote in an address stays in its cell.
-        writer = csv.writer(response, quoting=csv.QUOTE_ALL)
-        # The first five columns are the ones couriers knew; the details follow (Delivery.courier_details).
-        writer.writerow(
-            [
-                gettext("Date"),
-                gettext("Address"),
-                gettext("Category"),
-                gettext("Wishes"),
-                gettext("Phone"),
-                gettext("Time"),
-                gettext("Entrance"),
-                gettext("Floor"),
-                gettext("Intercom"),
-                gettext("Recipient"),
-                gettext("Recipient's phone"),
-                gettext("Note for the courier"),
-            ]
-        )
-        windows = dict(Delivery.TimeWindow.choices)
-        for delivery in deliveries.order_by("delivery_address", "pk"):
-            details = delivery.courier_details()
-            writer.writerow(
-                [
-                    delivery.delivery_on.isoformat(),
-                    *map(
-                        spreadsheet.cell,
-                        [
-                            delivery.delivery_address,
-                            delivery.bouquet_category.name,
-                            delivery.profile.wishes,
-                            # 8 (900) 123-45-67: dialled as it is, no quote needed; foreign
-                            # numbers stay international and get the quote.
-                            phones.dialled_locally(delivery.profile.phone),
-                            str(windows.get(details["time_window"], "")),
-                            details["entrance"],
-                            details["floor"],
-                            details["intercom"],
-                            details["recipient_name"],
-                            phones.dialled_locally(details["recipient_phone"]),
-                            details["courier_note"],
-                        ],
-                    ),
-                ]
-            )
-        return response
 
 
 @admin.register(BouquetCategory)

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -80,6 +81,10 @@ class InvoiceAdmin(ForgivingAdminMixin, MoneyMixin, admin.ModelAdmin):
         invoice = get_object_or_404(Invoice.objects.select_related("profile__user"), pk=pk)
         if not self.has_change_permission(request, invoice):
             raise PermissionDenied
+        # Back where staff clicked (the customer card), when that is a page of this site.
+        back = request.POST.get("next") or request.GET.get("next") or ""
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+            back = ""
         change_url = reverse("admin:accounts_invoice_change", args=[invoice.pk])
         form = PaymentForm(request.POST or None, initial={"amount": invoice.amount})
         # An amount other than the invoice's (a typo, a field pasted into) goes in only once staff
@@ -107,7 +112,7 @@ class InvoiceAdmin(ForgivingAdminMixin, MoneyMixin, admin.ModelAdmin):
                     self.message_user(
                         request, gettext("This invoice was already paid: nothing added."), messages.INFO
                     )
-            return HttpResponseRedirect(change_url)
+            return HttpResponseRedirect(back or change_url)
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Payment received"),
@@ -116,5 +121,7 @@ class InvoiceAdmin(ForgivingAdminMixin, MoneyMixin, admin.ModelAdmin):
             "opts": self.opts,
             "change_url": change_url,
             "needs_confirmation": needs_confirmation,
+            "next": back,
+            "back_url": back or change_url,
         }
         return TemplateResponse(request, "admin/accounts/invoice/pay.html", context)

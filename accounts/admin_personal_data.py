@@ -47,20 +47,22 @@ class ConsentRecordInline(ForgivingAdminMixin, admin.TabularInline):
 
 
 def consents_summary(user: User) -> str:
-    """One line per consent for the profile's page: when, given or withdrawn, which text, from where."""
+    """One line per consent for the customer card: when, given or withdrawn, which text (its whole
+    SHA-256, the evidence), from where (address and browser)."""
     records = user.consents.select_related("text")
     return (
         format_html_join(
             "",
-            "<div>{} · {} · {} {} · {} · {}</div>",
+            "<div>{} · {} · {} {} · SHA-256 {} · {} · {}</div>",
             (
                 (
                     formatting.moment(r.created_at),
                     r.get_action_display(),
                     r.text.get_kind_display(),
                     r.text.version,
-                    r.text.sha256[:12],
+                    r.text.sha256,
                     r.ip_address or "—",
+                    r.user_agent or "—",
                 )
                 for r in records
             ),

@@ -13,7 +13,7 @@ class CourierDetails(models.Model):
 
     The profile holds the customer's usual answers; a delivery holds its own only where the customer
     changed them for that day (blank: the profile's). `Delivery.courier_details()` is the one reader
-    of the effective values (the couriers' CSV, the delivery card)."""
+    of the effective values (the couriers' file, the delivery card)."""
 
     class TimeWindow(models.TextChoices):
         MORNING = "09-12", _("9:00–12:00")

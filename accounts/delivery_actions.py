@@ -2,6 +2,7 @@
 move, pause, resume, close, start again, mark delivered, and the daily roll. The rules live here;
 views, the admin and commands call them."""
 
+import contextlib
 import datetime
 
 from django.conf import settings
@@ -29,7 +30,9 @@ def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False
     if dry_run:
         return counts
     for profile in resuming.select_related("bouquet_category"):
-        profile_resume(profile=profile, today=today)
+        # A customer who resumed (or closed) it since the query left nothing to end.
+        with contextlib.suppress(DeliveryError):
+            profile_resume(profile=profile, today=today)
     for profile in profiles.iterator(chunk_size=200):
         services.deliveries_reschedule(profile=profile, today=today)
     return counts
@@ -37,6 +40,12 @@ def deliveries_roll(*, today: datetime.date | None = None, dry_run: bool = False
 
 class DeliveryError(Exception):
     """A customer or staff action the delivery's state does not allow; the message is for people."""
+
+
+def _lock(profile: Profile) -> None:
+    """Lock the profile's row and read it again, so that two tabs' status changes run one after the
+    other and the second checks the status the first left (not the one its page was drawn from)."""
+    profile.refresh_from_db(from_queryset=Profile.objects.select_for_update())
 
 
 def _too_late(action: str) -> DeliveryError:
@@ -97,12 +106,14 @@ def delivery_unskip(*, profile: Profile, delivery_id: int, today: datetime.date 
     return delivery
 
 
-def move_window(*, today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
-    """The first and last day a delivery may be moved to: after the cut-off, within the planned weeks."""
+def move_window(
+    *, today: datetime.date | None = None, by_staff: bool = False
+) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a delivery may be moved to: after the cut-off (for staff, who hold the
+    couriers' list, from today), within the planned weeks."""
     today = today or timezone.localdate()
-    return Delivery.first_open_on(today=today), today + datetime.timedelta(
-        weeks=settings.DELIVERY_HORIZON_WEEKS
-    )
+    first = today if by_staff else Delivery.first_open_on(today=today)
+    return first, today + datetime.timedelta(weeks=settings.DELIVERY_HORIZON_WEEKS)
 
 
 def changes_reach(
@@ -117,18 +128,27 @@ def changes_reach(
 
 @transaction.atomic
 def delivery_move(
-    *, profile: Profile, delivery_id: int, new_date: datetime.date, today: datetime.date | None = None
+    *,
+    profile: Profile,
+    delivery_id: int,
+    new_date: datetime.date,
+    today: datetime.date | None = None,
+    by_staff: bool = False,
 ) -> Delivery:
     """Move one scheduled delivery to another free day, both before their cut-offs and within the
     planned weeks. The row remembers the schedule's date it came from (`moved_from`), so the daily
-    reschedule neither plans that date again nor cancels the moved bouquet."""
+    reschedule neither plans that date again nor cancels the moved bouquet.
+
+    Staff (the deliveries sheet, `by_staff`) move deliveries already with the couriers too, to any
+    free day from today; the customer hears of it as of a manager's move (history, email)."""
     today = today or timezone.localdate()
     delivery = Delivery.objects.select_for_update().get(pk=delivery_id, profile=profile)
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be moved."))
-    if not delivery.can_skip(today=today):
+    if not by_staff and not delivery.can_skip(today=today):
         raise _too_late("move")
-    first, last = move_window(today=today)
+    first, last = move_window(today=today, by_staff=by_staff)
+    next_before = notices.next_scheduled_on(profile)
     if new_date == delivery.delivery_on:
         raise DeliveryError(gettext("The delivery is already on that day."))
     if not first <= new_date <= last:
@@ -156,11 +176,14 @@ def delivery_move(
         raise DeliveryError(day_taken) from None
     history.event_send(
         profile,
-        Action.DELIVERY_MOVED,
+        Action.DELIVERY_MOVED_BY_STAFF if by_staff else Action.DELIVERY_MOVED,
         fields=["deliveries"],
+        origin=Origin.STAFF if by_staff else Origin.SITE,
         date=old_date.isoformat(),
         to=new_date.isoformat(),
     )
+    if by_staff:
+        notices.next_delivery_changed(profile=profile, before=next_before, origin=Origin.STAFF)
     return delivery
 
 
@@ -170,8 +193,11 @@ def profile_pause(
 ) -> Profile:
     """Pause the subscription until `resume_on` (deliveries from that date go on) or indefinitely."""
     today = today or timezone.localdate()
+    _lock(profile)
     if profile.account_status == Profile.AccountStatus.CLOSED:
         raise DeliveryError(gettext("A closed subscription cannot be paused."))
+    if profile.is_paused:
+        raise DeliveryError(gettext("The subscription is already paused."))
     if resume_on is not None and resume_on <= today:
         raise DeliveryError(gettext("The resume date must be in the future."))
     profile.account_status = Profile.AccountStatus.PAUSED
@@ -187,6 +213,7 @@ def profile_pause(
 @transaction.atomic
 def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> Profile:
     """End a pause: the schedule goes on from today by the same first date and interval."""
+    _lock(profile)
     if not profile.is_paused:
         raise DeliveryError(gettext("The subscription is not paused."))
     profile.account_status = Profile.AccountStatus.ACTIVE
@@ -204,6 +231,7 @@ def profile_resume(*, profile: Profile, today: datetime.date | None = None) -> P
 def profile_close(*, profile: Profile, today: datetime.date | None = None) -> Profile:
     """End the subscription: no delivery is planned any more. Deliveries past the cut-off
     (`Delivery.first_open_on`) are on the couriers' list already and still come; the balance stays."""
+    _lock(profile)
     if profile.account_status == Profile.AccountStatus.CLOSED:
         raise DeliveryError(gettext("The subscription is already closed."))
     profile.account_status = Profile.AccountStatus.CLOSED
@@ -220,6 +248,7 @@ def profile_close(*, profile: Profile, today: datetime.date | None = None) -> Pr
 def profile_reopen(*, profile: Profile, today: datetime.date | None = None) -> Profile:
     """Start a closed subscription again: the schedule goes on from the first open day by the same
     first date and interval (the stored status says "active"; unpaid, it still reads "new")."""
+    _lock(profile)
     if profile.account_status != Profile.AccountStatus.CLOSED:
         raise DeliveryError(gettext("The subscription is not closed."))
     profile.account_status = Profile.AccountStatus.ACTIVE
@@ -247,7 +276,7 @@ def delivery_complete(*, delivery_id: int, now: datetime.datetime | None = None)
     if delivery.status != Delivery.Status.SCHEDULED:
         raise DeliveryError(gettext("Only a scheduled delivery can be marked delivered."))
     now = now or timezone.now()
-    if delivery.delivery_on > timezone.localdate(now):  # the site's day, not the server's
+    if not delivery.is_due(today=timezone.localdate(now)):  # the site's day, not the server's
         raise DeliveryError(
             gettext("The delivery is on %(day)s: it can be marked delivered from that day on.")
             % {"day": date_format(delivery.delivery_on, "j E Y")}

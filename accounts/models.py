@@ -338,6 +338,15 @@ class Delivery(CourierDetails):
     def can_unskip(self, *, today: datetime.date | None = None) -> bool:
         return self.status == self.Status.SKIPPED and not self.is_locked(today=today)
 
+    def is_due(self, *, today: datetime.date | None = None) -> bool:
+        """Its day has come (the site's day): staff may mark it delivered from then on, never before."""
+        return self.delivery_on <= (today or timezone.localdate())
+
+    @property
+    def is_paid(self) -> bool:
+        """Debited already, or the balance covers the price: the courier collects nothing."""
+        return self.status == self.Status.DELIVERED or self.profile.account_sum >= self.price
+
     @property
     def is_moved(self) -> bool:
         return self.moved_from is not None

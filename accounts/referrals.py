@@ -29,7 +29,8 @@ def reward_refusal(*, referrer: Profile, friend: Profile) -> Profile.ReferralWit
     """Why `referrer` earns nothing for `friend`, or None when the reward is due."""
     if emails.mailbox(referrer.user.email) == emails.mailbox(friend.user.email):
         return Profile.ReferralWithheld.SAME_MAILBOX
-    if address_key(referrer.delivery_address) == address_key(friend.delivery_address):
+    # No address (blank, or only punctuation and filler words) is no one's: two such are not one person.
+    if (key := address_key(referrer.delivery_address)) and key == address_key(friend.delivery_address):
         return Profile.ReferralWithheld.SAME_ADDRESS
     if referrer.phone and referrer.phone == friend.phone:
         return Profile.ReferralWithheld.SAME_PHONE

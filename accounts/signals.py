@@ -50,6 +50,8 @@ class Action(models.TextChoices):
     PAYMENT_RECEIVED = "payment_received", _("payment received")  # confirmed by staff: amount, balance
     # text: the customer wrote to their manager (a note and a task)
     MANAGER_MESSAGE = "manager_message", _("message to the manager")
+    # by staff on the deliveries sheet: date, to
+    DELIVERY_MOVED_BY_STAFF = "delivery_moved_by_staff", _("delivery moved by staff")
     # Kept for the customer's history only (accounts.notices), never sent: the change was told already.
     # date (the next one before), to
     DELIVERY_MOVED_BY_MANAGER = "delivery_moved_by_manager", _("delivery moved by the manager")

@@ -1,4 +1,4 @@
-"""Text cells for CSV files staff open in a spreadsheet program: shown as typed, never run.
+"""Text cells for files staff open in a spreadsheet program (CSV, xlsx): shown as typed, never run.
 
 A cell starting with "=", "+", "-" or "@" is a formula to Excel and LibreOffice (`=HYPERLINK(…)`,
 `=cmd|' /C calc'!A0`), and a leading tab or carriage return can hide one. OWASP's "CSV Injection"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import admin as accounts_admin
 from accounts import formatting
+from accounts.admin_card import CardSection
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.models import Profile
@@ -407,39 +408,18 @@ admin.site.unregister(Profile)
 
 @admin.register(Profile)
 class ProfileAdmin(accounts_admin.ProfileAdmin):
-    """The accounts Profile admin plus the sync state: a list column, a filter, a read-only section.
+    """The accounts Profile admin plus the sync state: a list column, a filter, a section of the card.
 
-    Read-only fields rather than an inline: an inline formset would make every profile form post
-    its management form, and staff never edit the sync state by hand.
+    The section joins the card by extending `card_sections` here, in the subclass this app registers
+    anyway for its column: accounts needs no hook of its own and never imports amocrm. A card
+    section rather than an inline: an inline formset would make every profile form post its
+    management form, and staff never edit the sync state by hand.
     """
 
     list_display = [*accounts_admin.ProfileAdmin.list_display, "amocrm_status"]
     list_filter = [*accounts_admin.ProfileAdmin.list_filter, "lead_sync__status"]
     search_fields = [*accounts_admin.ProfileAdmin.search_fields, "=lead_sync__lead_id"]
     list_select_related = [*accounts_admin.ProfileAdmin.list_select_related, "lead_sync"]
-    readonly_fields = [
-        *accounts_admin.ProfileAdmin.readonly_fields,
-        "amocrm_sync",
-        "amocrm_lead",
-        "amocrm_synced_at",
-        "amocrm_next_attempt_at",
-        "amocrm_last_error",
-    ]
-    fieldsets = [
-        *accounts_admin.ProfileAdmin.fieldsets,
-        (
-            _("amoCRM"),
-            {
-                "fields": [
-                    "amocrm_sync",
-                    "amocrm_lead",
-                    "amocrm_synced_at",
-                    "amocrm_next_attempt_at",
-                    "amocrm_last_error",
-                ]
-            },
-        ),
-    ]
     actions = [*(accounts_admin.ProfileAdmin.actions or []), "resync_to_amocrm"]
 
     @staticmethod
@@ -454,34 +434,16 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
         sync = self._sync(obj)
         return sync.get_status_display() if sync else "—"
 
-    @admin.display(description=_("amoCRM sync"))
-    def amocrm_sync(self, obj: Profile) -> str:
-        # On the profile's page the state links to its sync record (attempts, values sent, history).
-        sync = self._sync(obj)
-        if not sync:
-            return "—"
-        url = reverse("admin:amocrm_leadsync_change", args=[sync.pk])
-        return format_html('<a href="{}">{}</a>', url, sync.get_status_display())
-
-    @admin.display(description=_("synced at"))
-    def amocrm_synced_at(self, obj: Profile) -> str:
-        sync = self._sync(obj)
-        return formatting.moment(sync.synced_at if sync else None)
-
-    @admin.display(description=_("amoCRM lead"))
-    def amocrm_lead(self, obj: Profile) -> str:
-        sync = self._sync(obj)
-        return lead_link(sync.lead_id if sync else None)
-
-    @admin.display(description=_("next attempt at"))
-    def amocrm_next_attempt_at(self, obj: Profile) -> str:
-        sync = self._sync(obj)
-        return formatting.moment(sync.next_attempt_at if sync else None)
-
-    @admin.display(description=_("last error"))
-    def amocrm_last_error(self, obj: Profile) -> str:
-        sync = self._sync(obj)
-        return sync.last_error if sync and sync.last_error else "—"
+    def card_sections(self, request: HttpRequest, profile: Profile) -> list[CardSection]:
+        # The state links to its sync record (attempts, values sent) and the lead to amoCRM.
+        sync = self._sync(profile)
+        context = {
+            "sync": sync,
+            "sync_url": reverse("admin:amocrm_leadsync_change", args=[sync.pk]) if sync else "",
+            "lead": lead_link(sync.lead_id if sync else None),
+        }
+        section = CardSection(gettext("amoCRM sync"), "amocrm/admin_card_sync.html", context)
+        return [*super().card_sections(request, profile), section]
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
         return _may_resync(request)

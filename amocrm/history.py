@@ -68,6 +68,8 @@ def note_text(action: str, details: dict[str, Any]) -> str:
         )
     if action == Action.PASSWORD_RESET_REQUESTED:
         return "Клиент запросил ссылку для сброса пароля."
+    if action == Action.DELIVERY_MOVED_BY_STAFF:
+        return f"Сотрудник перенёс доставку с {_day(details.get('date'))} на {_day(details.get('to'))}."
     if action == Action.DELIVERY_COMPLETED:
         day, amount = _day(details.get("date")), _money(details.get("amount"))
         return f"Сотрудник отметил доставку {day}: списано {amount}."

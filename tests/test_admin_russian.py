@@ -43,6 +43,7 @@ ALLOWED = {
     *["SHA", "IP", "ID", "URL", "Unix", "email", "Email"],
     *["Control", "Command", "Mac"],  # Django's hint under a multiple select: "Удерживайте Control…"
     *["romantic", "luxe", "seasonal", "slug", "textarea", "flowers", "Europe", "Moscow", "weekly"],
+    *["xlsx", "Excel"],  # the couriers' file
     *["amocrm", "conftest"],  # the breaker's name; who confirmed the fixture's payment
 }
 MONTHS_NOMINATIVE = "Январь|Февраль|Март|Апрель|Май|Июнь|Июль|Август|Сентябрь|Октябрь|Ноябрь|Декабрь"
@@ -111,6 +112,9 @@ def admin_pages() -> list[str]:
         first = model._default_manager.order_by("pk").first()
         if first is not None:
             urls += [reverse(f"{name}_{page}", args=[first.pk]) for page in ("change", "history", "delete")]
+    # Pages of the site's own: the deliveries sheet (today, tomorrow) and an invoice's payment page.
+    urls += [reverse("admin:accounts_delivery_sheet") + f"?day={day}" for day in ("today", "tomorrow")]
+    urls.append(reverse("admin:accounts_invoice_pay", args=[Invoice.objects.order_by("pk").last().pk]))
     return list(dict.fromkeys(urls))
 
 
@@ -183,8 +187,8 @@ def test_nothing_shows_as_a_dash_and_times_as_local_minutes(superuser_client, st
     text = visible_text(page.content.decode())
 
     local = timezone.localtime(sync.next_attempt_at)
-    assert f"Следующая попытка: {formats.date_format(local, 'j E Y, H:i')}" in text
-    assert "Время синхронизации: —" in text
+    assert re.search(rf"Следующая попытка:? {formats.date_format(local, 'j E Y, H:i')}", text)
+    assert re.search(r"Время синхронизации:? —", text)
     assert "None" not in text
 
 
@@ -310,13 +314,10 @@ def test_money_reads_as_roubles_with_a_no_break_space(superuser_client, staff_da
     assert "2\xa0500,00\xa0₽" in invoices
     assert "2\xa0500,00\xa0₽" in invoice_page.content.decode()
     assert f"{formats.number_format(anna.account_sum, 2, force_grouping=True)}\xa0₽" in profiles
-    assert "2\xa0500,00\xa0₽ · " in profile_page.content.decode()  # the invoice awaiting payment
+    assert "2\xa0500,00\xa0₽" in unescape(profile_page.content.decode())  # the invoice awaiting payment
     assert f"{formats.number_format(delivery.price, 2, force_grouping=True)}\xa0₽" in (
         delivery_page.content.decode()
     )
-    user_page = superuser_client.get(reverse("admin:accounts_user_change", args=[anna.user.pk]))
-    balance = f"{formats.number_format(anna.account_sum, 2, force_grouping=True)}\xa0₽"
-    assert balance in user_page.content.decode()  # the profile's read-only balance, inline
 
 
 def test_the_payment_page_writes_the_sum_as_everywhere(superuser_client, staff_day):
@@ -333,30 +334,3 @@ def test_the_app_list_puts_customers_first_and_amocrm_last(superuser_client, sta
     assert apps[0] == "accounts"
     assert apps[-1] == "amocrm"
     assert set(apps) == {"accounts", "emails", "auth", "mfa", "amocrm"}
-
-
-def test_the_users_page_still_saves_with_its_profile_inline(superuser_client, staff_day):
-    # The inline's read-only balance is a money column now: the form must neither lose nor ask for it.
-    anna = Profile.objects.get(pk=staff_day["anna"].pk)
-    url = reverse("admin:accounts_user_change", args=[anna.user.pk])
-    page = superuser_client.get(url)
-    form = page.context["adminform"].form
-    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
-    joined = timezone.localtime(data.pop("date_joined"))  # a date and a time input
-    data |= {"date_joined_0": f"{joined:%d.%m.%Y}", "date_joined_1": f"{joined:%H:%M:%S}"}
-    for inline in page.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data |= {f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()}
-        for sub in formset.forms:
-            data |= {sub.add_prefix(n): sub[n].value() for n in sub.fields if sub[n].value() is not None}
-    data["profile-0-wishes"] = "Только тюльпаны"
-
-    response = superuser_client.post(url, data)
-
-    assert response.status_code == HTTPStatus.FOUND, response.context and (
-        response.context["adminform"].form.errors,
-        [i.formset.errors for i in response.context["inline_admin_formsets"]],
-    )
-    anna_after = Profile.objects.get(pk=anna.pk)
-    assert anna_after.wishes == "Только тюльпаны"
-    assert anna_after.account_sum == anna.account_sum

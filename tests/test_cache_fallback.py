@@ -11,13 +11,25 @@ from collections.abc import Iterator
 from http import HTTPStatus
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
 
+from flower_account import cache as cache_module
 from flower_account.cache import FallbackRedisCache
 from tests.accounts.helpers import page_text
 
 TOO_MANY_FAILED = "Слишком много неудачных попыток входа в систему. Повторите попытку позже."
 TIMEOUT = 0.25  # CACHE_SOCKET_TIMEOUT's default
+
+
+@pytest.fixture(autouse=True)
+def _no_fallback_left_over(monkeypatch):
+    """The fallback memory, clock and owed deletes are the process's, one set per Redis URL: each
+    test starts without any, and a port a later test is given again finds nothing of this one."""
+    monkeypatch.setattr(cache_module, "_fallbacks", {})
+    yield
+    for fallback in cache_module._fallbacks.values():
+        fallback.memory.clear()
 
 
 def refused_url() -> str:
@@ -98,6 +110,28 @@ def test_a_hung_redis_costs_one_timeout_and_then_is_left_alone(hung_url):
     # A generous bound: redis-py's default would have waited 5 s per call.
     assert first < 2 and later < 1
     assert cache.is_falling_back
+
+
+def test_every_thread_counts_in_one_memory_while_redis_is_down(site_cache):
+    # Django gives each thread its own cache object (gunicorn runs 4 threads a process): the
+    # fallback memory is the process's, or each thread had its own rate limits during an outage.
+    site_cache(refused_url())
+    caches["default"].set("attempts", 3)
+    seen = []
+
+    other = threading.Thread(target=lambda: seen.append(caches["default"].get("attempts")))
+    other.start()
+    other.join(timeout=5)
+
+    assert seen == [3]
+
+
+def test_a_hung_redis_is_left_alone_by_every_thread_once_one_timed_out(hung_url):
+    first, second = redis_cache(hung_url), redis_cache(hung_url)  # two threads' cache objects
+
+    first.get("key")  # waits for the hung Redis once
+
+    assert second.is_falling_back
 
 
 def test_signup_works_and_logs_in_while_redis_is_down(client, db, site_cache, signup_data):

@@ -30,7 +30,8 @@ def customers_control_room() -> dict:
         "urls": {
             "today": f"{deliveries}?day=today&{scheduled}",
             "tomorrow": f"{deliveries}?day=tomorrow&{scheduled}",
-            "csv": reverse("admin:accounts_delivery_export_tomorrow"),
+            "sheet": reverse("admin:accounts_delivery_sheet"),
+            "xlsx": reverse("admin:accounts_delivery_file", args=["tomorrow", "xlsx"]),
             "customers_today": _created(profiles, overview.midnight, overview.next_midnight),
             "customers_week": _created(profiles, overview.week_start, overview.next_midnight),
             "invoices_awaiting": f"{reverse('admin:accounts_invoice_changelist')}"

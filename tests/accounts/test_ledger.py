@@ -61,7 +61,8 @@ def test_a_manager_change_from_the_crm_is_an_entry_for_the_difference(customer):
 
 def test_staff_editing_the_sum_in_the_admin_posts_a_staff_entry(superuser_client, customer):
     data = {
-        "user": customer.user.pk,
+        "email": customer.user.email,
+        "is_active": "on",
         "account_status": "active",
         "paused_until": "",
         "account_sum": "4200.00",

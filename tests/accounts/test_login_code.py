@@ -10,9 +10,11 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts import tasks
 from tests.accounts.helpers import input_value, page_text
 
-pytestmark = pytest.mark.django_db
+# The code email is written by the worker: tasks run at once here (accounts.login_code_mail).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_immediate")]
 
 
 def failed_logins_allowed_per_account() -> int:
@@ -81,6 +83,16 @@ def test_an_unknown_address_gets_the_same_answer_and_no_code(client, customer):
     assert "Введите код" in page and "nobody@example.ru" in page
     assert not [m for m in mail.outbox if m.to == ["nobody@example.ru"]]  # no "no such account" mail either
     assert "_auth_user_id" not in unknown_client.session
+
+
+def test_the_worker_mails_a_known_address_its_code_in_russian_and_an_unknown_one_nothing(customer):
+    # The task runs in the worker, outside any request: language and subject come from the settings.
+    tasks.login_code_send.call(email=customer.user.email, code="ABCD-EFGH")
+    tasks.login_code_send.call(email="nobody@example.ru", code="KLMN-PQRS")
+
+    [message] = mail.outbox
+    assert message.to == [customer.user.email] and message.subject == "Flower Account: код для входа"
+    assert code_from_mail(customer.user.email) == "ABCD-EFGH" and "5 минут" in message.body
 
 
 def test_three_wrong_codes_kill_the_code(client, customer):

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from tests.accounts.helpers import page_text
 
-pytestmark = pytest.mark.django_db
+# The code email is written by the worker: tasks run at once here (accounts.login_code_mail).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tasks_immediate")]
 
 TOO_MANY_FAILED = "Слишком много неудачных попыток входа в систему. Повторите попытку позже."
 OWNER_IP, ATTACKER_IP = "198.51.100.7", "203.0.113.66"

@@ -184,11 +184,11 @@ def test_a_confirmed_other_amount_goes_into_the_balance(superuser_client, unpaid
     assert invoice.ledger_entry.amount == Decimal("4500.00")
 
 
-def test_the_profile_page_links_staff_to_the_invoice_awaiting_payment(superuser_client, unpaid):
+def test_the_customer_card_offers_the_invoice_awaiting_payment(superuser_client, unpaid):
     response = superuser_client.get(reverse("admin:accounts_profile_change", args=[unpaid.pk]))
 
     text = page_text(response)
-    assert "Счета, ожидающие оплаты" in text
+    assert "Оплата получена, 5 000,00 ₽" in text  # one click: tests/accounts/test_admin_card.py
     assert reverse("admin:accounts_invoice_pay", args=[unpaid.invoices.get().pk]) in text
 
 
@@ -236,7 +236,8 @@ def test_a_bad_amount_in_the_admin_is_a_form_error_not_a_500(superuser_client, u
 
 def test_staff_cannot_raise_the_sum_by_hand_while_an_invoice_awaits_payment(superuser_client, unpaid):
     data = {
-        "user": unpaid.user.pk,
+        "email": unpaid.user.email,
+        "is_active": "on",
         "account_status": unpaid.account_status,
         "account_sum": "5000.00",  # the paid amount typed into the balance instead of the invoice
         "bouquet_category": unpaid.bouquet_category.pk,

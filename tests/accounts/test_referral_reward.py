@@ -142,6 +142,17 @@ def test_the_referrers_own_delivery_address_spelled_differently_gets_no_reward(p
     assert _withheld(second) == Profile.ReferralWithheld.SAME_ADDRESS
 
 
+@pytest.mark.parametrize("blank", ["", "   ", " , . "])
+def test_two_customers_without_an_address_are_not_one_person(referrer, profile_factory, blank):
+    Profile.objects.filter(pk=referrer.pk).update(delivery_address=blank)
+    referrer.refresh_from_db()
+    second = profile_factory(referred_by=referrer)
+    Profile.objects.filter(pk=second.pk).update(delivery_address=blank)
+    second.refresh_from_db()
+
+    assert referrals.reward_refusal(referrer=referrer, friend=second) is None
+
+
 def test_the_referrers_phone_gets_no_reward(profile_factory):
     referrer = profile_factory(phone="+79001234567")
     second = profile_factory(

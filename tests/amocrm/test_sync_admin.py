@@ -1,4 +1,4 @@
-"""The lead sync in the admin: its own list, the Profile column and section, the resync actions."""
+"""The lead sync in the admin: its own list, the Profile column and card section, the resync actions."""
 
 from http import HTTPStatus
 
@@ -90,10 +90,12 @@ def test_sync_rows_cannot_be_added_or_edited_by_hand(superuser_client, failed):
     assert LeadSync.objects.get(pk=failed.pk).status == LeadSync.Status.FAILED
 
 
-def test_profile_page_shows_the_sync_in_one_section_linking_to_its_record(superuser_client, failed):
+def test_the_customer_card_shows_the_sync_in_one_section_linking_to_its_record(superuser_client, failed):
     page = superuser_client.get(f"{ADMIN}/accounts/profile/{failed.profile_id}/change/").content.decode()
 
-    section = page[page.index('class="fieldset-heading">amoCRM</h2>') :]
+    section = page[
+        page.index(">Синхронизация с amoCRM</h2>") : page.index('<form method="post" id="profile_form"')
+    ]
     assert f'href="{ADMIN}/amocrm/leadsync/{failed.pk}/change/"' in section
     assert f'href="{BASE}/leads/detail/30000001"' in section
     assert "Request validation failed" in section

@@ -1,5 +1,6 @@
 """Screenshots of the admin index (the staff's control room) at desktop width: connected, with the
-account blocked, and not connected; and of the lists staff use most, in Russian (issue 28 item 6).
+account blocked, and not connected; the deliveries sheet (today and tomorrow); a customer card,
+with a payment confirmed on it; and the lists staff use most, in Russian (issue 28 item 6).
 Written where test_screenshots.py writes its own (`tools/screenshots.py` refreshes
 docs/screenshots/); the stack is left connected and unblocked.
 """
@@ -34,6 +35,20 @@ for n, days in enumerate([0, 1, 1, 1]):
         wishes="",
         invoice_amount=Decimal("5000"),
     )
+# What the deliveries sheet shows: courier details on two, one paid customer, one delivered.
+from accounts import delivery_actions, payments
+from accounts.models import Delivery, Profile
+first, second = Profile.objects.filter(user__email__startswith="scheduled").order_by("pk")[:2]
+Profile.objects.filter(pk=first.pk).update(
+    time_window="09-12", entrance="3", floor="7", intercom="45К", courier_note="Позвонить за 30 минут"
+)
+Profile.objects.filter(pk=second.pk).update(
+    time_window="18-21", wishes="Без лилий, открытка «С днём рождения»"
+)
+Delivery.objects.filter(profile=second).update(recipient_name="Мария", recipient_phone="+79161234567")
+for profile in (first, second):
+    payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="screenshots")
+delivery_actions.delivery_complete(delivery_id=first.deliveries.get(delivery_on=today).pk)
 """
 BLOCK = (
     "from amocrm.exceptions import AmoCRMForbidden; from amocrm.services.breaker import DatabaseBreaker; "
@@ -119,6 +134,72 @@ def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
     finally:
         connect(stack.env, stack.control)
     assert "Переподключить" in figure("connection")
+
+    page.goto("/admin/accounts/delivery/sheet/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    page.screenshot(path=folder / "admin-delivery-sheet.png", full_page=True)
+
+
+CARD_STAFF = ("customer-card@example.com", "Customer-card-2031")
+# The first invoice paid in the CRM and a top-up invoice awaiting payment: the card shows both.
+TOP_UP = """
+from decimal import Decimal
+from accounts import payments
+from accounts.models import Profile
+profile = Profile.objects.get(user__email={email!r})
+payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="lead")
+payments.invoice_issue(profile=profile, amount=Decimal("2500"))
+"""
+
+
+def test_screenshot_of_the_customer_card_and_a_payment_in_four_clicks(stack, new_page, artifacts):
+    """docs/admin.md counts the clicks to confirm a payment for a customer found by email: four."""
+    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    manage(
+        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": CARD_STAFF[1]},
+        "createsuperuser",
+        "--noinput",
+        "--email",
+        CARD_STAFF[0],
+    )
+    email = unique_email("card")
+    customer = new_page(DESKTOP)
+    sign_up(customer, signup_data(email))
+    stack.manage("shell", "-c", TOP_UP.format(email=email))
+
+    page = new_page(DESKTOP)
+    page.goto("/admin/")
+    page.fill("[name=login]", CARD_STAFF[0])
+    page.fill("[name=password]", CARD_STAFF[1])
+    submit(page)
+    page.wait_for_url("**/admin/")
+
+    clicks = 0
+
+    def click(locator) -> None:
+        nonlocal clicks
+        locator.click()
+        clicks += 1
+
+    click(page.locator("#content-main a[href$='/admin/accounts/profile/']").first)
+    page.fill("#searchbar", email)
+    click(page.locator("#changelist-search [type=submit]"))
+    click(page.locator("#result_list tbody a").first)
+    card = page.url
+
+    def synced() -> bool:
+        page.goto(card)
+        return "синхронизировано" in page.locator(".customer-card").inner_text()
+
+    wait_for(synced, "the card's sync state", stack=stack)
+    page.screenshot(path=folder / "admin-customer-card.png", full_page=True)
+
+    click(page.get_by_role("button", name="Оплата получена, 2 500,00 ₽"))
+    page.wait_for_url(card)
+    assert "Оплата записана: баланс пополнен." in page.locator(".messagelist").inner_text()
+    assert "Баланс: 7 500,00 ₽" in page.locator(".customer-card").inner_text().replace("\xa0", " ")
+    assert clicks == 4
 
 
 def test_screenshots_of_the_lists_in_russian(stack, new_page, artifacts):

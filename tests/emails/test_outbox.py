@@ -11,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from emails import outbox, tasks
 from emails.messages import message_from_dict, message_to_dict
@@ -226,6 +227,21 @@ def test_the_sweep_queues_what_is_due_and_nothing_else(
     assert "Queued: 1 email(s)." in out.getvalue()
 
 
+def test_the_sweep_queues_no_second_send_while_one_waits_for_the_worker(
+    transport, tasks_database, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = queue_one("a@example.ru")  # queues its own task; the worker is behind
+    lost = queue_one("b@example.ru")  # its task was never queued (a crash after the commit)
+
+    for _minute in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("emails_send_due", stdout=io.StringIO())
+
+    queued = DBTaskResult.objects.filter(task_path=tasks.email_send.module_path)
+    assert sorted(r.args_kwargs["kwargs"]["email_id"] for r in queued) == [waiting.pk, lost.pk]
+
+
 def test_a_hung_mail_server_costs_one_timeout_not_one_per_email(transport):
     first, second, third = queue_one("a@example.ru"), queue_one("b@example.ru"), queue_one("c@example.ru")
     with SmtpServer(mode="hang") as hanging:
@@ -299,6 +315,7 @@ def test_an_email_queued_while_the_server_is_down_waits_for_the_next_try_without
 
 
 def test_emails_go_ahead_of_every_amocrm_task_in_the_workers_queue():
+    from accounts.tasks import login_code_send
     from amocrm import tasks as amocrm_tasks
     from emails.tasks import email_send
 
@@ -308,3 +325,4 @@ def test_emails_go_ahead_of_every_amocrm_task_in_the_workers_queue():
         amocrm_tasks.webhook_apply.priority,
     ]
     assert email_send.priority > max(crm_priorities)
+    assert login_code_send.priority > max(crm_priorities)  # the sign-in code's email is written there

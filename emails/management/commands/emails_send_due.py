@@ -2,7 +2,8 @@
 
 An email queues its own task when it is written, and a failed attempt queues its retry; this catches
 what those miss: a task lost with a killed worker, a lease that ran out, a retry on a task backend
-that cannot defer. Run every minute (deploy/flower-account-emails.timer, or the Procfile's `mail`
+that cannot defer. An email whose send task still waits in the queue (the worker is behind) gets no
+second one. Run every minute (deploy/flower-account-emails.timer, or the Procfile's `mail`
 line with --every 60). Safe to overlap with the worker and with itself: each email is claimed under
 a lease before it is sent, and a sent one is never sent again.
 """
@@ -17,7 +18,10 @@ class Command(RepeatableCommand):
 
     def run_once(self, *, dry_run: bool, keep_going: bool) -> None:
         email_ids = outbox.emails_due()
-        if not dry_run:
-            enqueue.emails_send_enqueue(email_ids=email_ids)
-        verb = "Due" if dry_run else "Queued"
-        self.stdout.write(self.style.SUCCESS(f"{verb}: {len(email_ids)} email(s)."))
+        if dry_run:
+            self.stdout.write(self.style.SUCCESS(f"Due: {len(email_ids)} email(s)."))
+            return
+        queued = enqueue.emails_send_enqueue_missing(email_ids=email_ids)
+        waiting = len(email_ids) - len(queued)
+        note = f" {waiting} already waiting for the worker." if waiting else ""
+        self.stdout.write(self.style.SUCCESS(f"Queued: {len(queued)} email(s).{note}"))
