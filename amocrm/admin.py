@@ -25,6 +25,8 @@ from amocrm.admin_labels import (
     WebhookActionFilter,
     field_label,
     iso_moment,
+    value_label,
+    values_sent,
     webhook_action_label,
 )
 from amocrm.models import (
@@ -175,10 +177,14 @@ class ReconcileCursorAdmin(AccusativeTitlesMixin, ReadOnlyAdmin):
 
 class CustomFieldEnumInline(ForgivingAdminMixin, admin.TabularInline):
     model = CustomFieldEnum
-    fields = ["key", "value", "enum_id", "updated_at"]
+    fields = ["site_value", "value", "enum_id", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description=_("site value"))
+    def site_value(self, obj: CustomFieldEnum) -> str:
+        return value_label(obj.field.key, obj.key)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -264,7 +270,7 @@ class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, a
         "pending_since",
         "last_error",
         "synced_at",
-        "synced_values",
+        "values_sent",
         "claimed_until",
         "create_started_at",
         "revision",
@@ -287,6 +293,10 @@ class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, a
     def contact_email_differs(self, obj: LeadSync) -> str:
         # A manager changed the contact's email: the customer's login stays; staff decide.
         return obj.contact_email or "—"
+
+    @admin.display(description=_("last values sent"))
+    def values_sent(self, obj: LeadSync) -> str:
+        return values_sent(obj.synced_values)
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: LeadSync) -> str:

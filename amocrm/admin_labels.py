@@ -5,11 +5,14 @@ import datetime
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts import formatting
 from accounts.models import Profile
 from accounts.signals import Action
+from amocrm import mapping
 from amocrm.models import CustomField
 from amocrm.webhooks import ACTION_LABELS
 
@@ -55,3 +58,32 @@ def iso_moment(value: object) -> str:
         return formatting.moment(datetime.datetime.fromisoformat(str(value)))
     except ValueError:
         return formatting.NOTHING
+
+
+def values_sent(values: dict | None) -> str:
+    """What amoCRM was last sent, one field a line, by the field's name and as staff read the value."""
+    lines = []
+    for key, value in (values or {}).items():
+        name = CustomField.Key(key).label if key in CustomField.Key.values else key
+        lines.append(f"{capfirst(name)}: {value_label(key, value)}")
+    return "\n".join(lines) or formatting.NOTHING
+
+
+def value_label(key: str, value: object) -> str:
+    """A synced field's value as staff read it: a date by name, a sum in roubles, a choice by its label."""
+    spec = next((spec for spec in mapping.FIELDS if spec.key == key), None)
+    if value is None or value == "":
+        return formatting.NOTHING
+    if spec is not None and spec.type == "date":
+        try:
+            return date_format(datetime.date.fromisoformat(str(value)), "DATE_FORMAT")
+        except ValueError:
+            return str(value)
+    if spec is not None and spec.type == "numeric":
+        return formatting.rubles(value)
+    if spec is not None and spec.type == "select" and spec.profile_field:
+        field = Profile._meta.get_field(spec.profile_field)
+        if field.is_relation:  # the category, sent by its slug
+            return str(field.related_model.objects.filter(slug=value).first() or value)
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)

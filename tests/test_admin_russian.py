@@ -42,7 +42,7 @@ ALLOWED = {
     *["Flower", "Account", "amoCRM", "CRM", "MFA", "OAuth", "CSV", "TOTP", "WebAuthn"],
     *["SHA", "IP", "ID", "URL", "Unix", "email", "Email"],
     *["Control", "Command", "Mac"],  # Django's hint under a multiple select: "Удерживайте Control…"
-    *["romantic", "luxe", "seasonal", "slug", "textarea", "flowers", "Europe", "Moscow", "weekly"],
+    *["romantic", "luxe", "seasonal", "slug", "select", "flowers", "Europe", "Moscow"],
     *["xlsx", "Excel"],  # the couriers' file
     *["amocrm", "conftest"],  # the breaker's name; who confirmed the fixture's payment
 }
@@ -70,6 +70,13 @@ def staff_day(profile_factory, superuser, settings):
             "attempts": 3,
             "next_attempt_at": timezone.now(),
             "last_error": "amoCRM отклонил поле «телефон»",
+            "synced_values": {
+                "account_sum": "5000.00",
+                "bouquet_category": "romantic",
+                "delivery_date": "2026-12-04",
+                "delivery_interval": "weekly",
+                "wishes": "Пионы",
+            },
         },
     )
     LeadNote.objects.create(
@@ -91,7 +98,9 @@ def staff_day(profile_factory, superuser, settings):
     AmoCRMAccount.objects.create(account_id=1, subdomain="flowers", name="Цветы", checked_at=timezone.now())
     CircuitBreaker.objects.create(name="amocrm")
     ReconcileCursor.objects.create(entity="leads", watermark=1_800_000_000)
-    field = CustomField.objects.create(key="wishes", field_id=5, field_type="textarea", name="Пожелания")
+    field = CustomField.objects.create(
+        key="delivery_interval", field_id=5, field_type="select", name="Интервал"
+    )
     CustomFieldEnum.objects.create(field=field, key="weekly", enum_id=7, value="Раз в неделю")
     Authenticator.objects.create(user=superuser, type=Authenticator.Type.TOTP, data={})
     group = Group.objects.create(name="Флористы")
@@ -180,6 +189,19 @@ def test_note_kinds_and_webhook_events_show_their_names(superuser_client, staff_
     assert "подписка на паузе" in visible_text(note_page.content.decode())
     event_text = visible_text(event_page.content.decode())
     assert "Событие: изменение" in event_text and "пожелания к букетам" in event_text
+
+
+def test_the_values_sent_to_amocrm_read_as_staff_know_them(superuser_client, staff_day):
+    sync = LeadSync.objects.get(profile=staff_day["boris"])
+
+    page = superuser_client.get(reverse("admin:amocrm_leadsync_change", args=[sync.pk]))
+    text = visible_text(page.content.decode())
+
+    assert "Дата доставки: 4 декабря 2026" in text
+    assert "Интервал доставки: 1 раз в неделю" in text
+    assert "Категория букета: Романтический" in text
+    assert "5\xa0000,00\xa0₽" in unescape(page.content.decode())
+    assert "weekly" not in text and "delivery_date" not in text
 
 
 def test_nothing_shows_as_a_dash_and_times_as_local_minutes(superuser_client, staff_day):
