@@ -239,6 +239,14 @@ admin.site.index_template = "amocrm/admin_index.html"
 admin.site.unregister(Profile)
 
 
+class SyncStatusFilter(admin.ChoicesFieldListFilter):
+    """The sync state's filter, named so beside the account's own status."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("amoCRM sync")
+
+
 @admin.register(Profile)
 class ProfileAdmin(accounts_admin.ProfileAdmin):
     """The accounts Profile admin plus the sync state: a list column, a filter, a read-only section.
@@ -248,7 +256,7 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
     """
 
     list_display = [*accounts_admin.ProfileAdmin.list_display, "amocrm_status"]
-    list_filter = [*accounts_admin.ProfileAdmin.list_filter, "lead_sync__status"]
+    list_filter = [*accounts_admin.ProfileAdmin.list_filter, ("lead_sync__status", SyncStatusFilter)]
     search_fields = [*accounts_admin.ProfileAdmin.search_fields, "=lead_sync__lead_id"]
     list_select_related = [*accounts_admin.ProfileAdmin.list_select_related, "lead_sync"]
     readonly_fields = [
@@ -283,7 +291,7 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
         except LeadSync.DoesNotExist:
             return None
 
-    @admin.display(description=_("amoCRM sync"), ordering="lead_sync__status")
+    @admin.display(description=_("sync"), ordering="lead_sync__status")
     def amocrm_status(self, obj: Profile) -> str:
         sync = self._sync(obj)
         return sync.get_status_display() if sync else "—"

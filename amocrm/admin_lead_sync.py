@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts.admin_forgiving import ForgivingAdminMixin
+from accounts.admin_lists import WideListMixin, shortened
 from accounts.admin_titles import AccusativeTitlesMixin
 from amocrm.exceptions import StaffExplanation, explain
 from amocrm.models import LeadSync
@@ -91,35 +92,41 @@ class ContactEmailFilter(admin.SimpleListFilter):
 
 
 @admin.register(LeadSync)
-class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, admin.ModelAdmin):
+class LeadSyncAdmin(
+    ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, WideListMixin, admin.ModelAdmin
+):
     accusative_name = pgettext_lazy("accusative", "amoCRM lead sync")
     change_form_template = "admin/amocrm/leadsync/change_form.html"  # the error and “Retry”
-    list_display = ["profile_email", "status", "lead", "attempts", "next_attempt_at", "error"]
+    list_display = ["profile_email", "status", "lead", "attempts_made", "next_attempt_at", "error"]
     list_filter = ["status", ContactEmailFilter]
     search_fields = ["profile__user__email", "=lead_id", "=contact_id"]
     list_select_related = ["profile__user"]
     actions = ["resync_selected"]
-    fields = [
-        "profile",
-        "status",
-        "lead",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-        "synced_at",
-        "pending_since",
-        "contact_id",
-        "contact_phone",
-        "contact_email",
-        "deleted_lead_id",
-        "synced_values",
-        "claimed_until",
-        "create_started_at",
-        "revision",
-        "created_at",
-        "updated_at",
+    # What staff act on first; the outbox's own bookkeeping folded away below it.
+    fieldsets = [
+        (None, {"fields": ["profile", "status", "lead", "attempts", "next_attempt_at", "amocrm_answer"]}),
+        (
+            _("Details"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "synced_at",
+                    "pending_since",
+                    "contact_id",
+                    "contact_phone",
+                    "contact_email",
+                    "deleted_lead_id",
+                    "synced_values",
+                    "claimed_until",
+                    "create_started_at",
+                    "revision",
+                    "created_at",
+                    "updated_at",
+                ],
+            },
+        ),
     ]
-    readonly_fields = fields
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows appear with profile saves
@@ -130,14 +137,22 @@ class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, a
     def has_delete_permission(self, request: HttpRequest, obj: LeadSync | None = None) -> bool:
         return False  # see the module docstring: “Retry” is what fixes a row
 
-    @admin.display(description=_("profile"), ordering="profile__user__email")
+    @admin.display(description=_("customer"), ordering="profile__user__email")
     def profile_email(self, obj: LeadSync) -> str:
-        return obj.profile.user.email
+        return shortened(obj.profile.user.email)
+
+    @admin.display(description=_("attempts"), ordering="attempts")
+    def attempts_made(self, obj: LeadSync) -> int:
+        return obj.attempts
 
     @admin.display(description=_("error"))
     def error(self, obj: LeadSync) -> str:
         said = sync_error(obj)
         return said.problem if said else Truncator(obj.last_error).chars(120) or "—"
+
+    @admin.display(description=_("amoCRM's answer"))
+    def amocrm_answer(self, obj: LeadSync) -> str:
+        return obj.last_error or "—"
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
         return may_resync(request)
@@ -163,6 +178,7 @@ class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, a
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         sync = LeadSync.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         context = {
+            "subtitle": sync.profile.user.email if sync else None,
             "sync_error": sync_error(sync) if sync else None,
             "may_retry": sync is not None and sync.status != LeadSync.Status.SYNCED and may_resync(request),
         }
