@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from amocrm import tasks
 from amocrm.exceptions import (
     AmoCRMError,
     AmoCRMForbidden,
@@ -205,6 +206,7 @@ def test_two_outages_then_a_refusal_count_three_attempts(customer, crm, amo):
     responses.replace(responses.GET, CONTACTS_URL, status=204)
     responses.post(COMPLEX_URL, status=400, json=NOT_A_CHOICE)
 
+    LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)  # its retry is due
     lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 
     sync = LeadSync.objects.get(profile=customer)
@@ -220,3 +222,24 @@ def test_retry_that_is_refused_again_counts_one_attempt_from_the_fresh_start(
     assert len(responses.calls) == 4  # two lookups and two creates: one per run, none twice
     assert (sync.status, sync.attempts) == (LeadSync.Status.FAILED, 1)
     assert sync.error_kind == "AmoCRMValidationError:NotSupportedChoice"
+
+
+@responses.activate
+def test_a_retry_task_from_before_staffs_retry_neither_calls_early_nor_counts(
+    superuser_client, customer, crm, enqueued
+):
+    responses.get(CONTACTS_URL, status=429)  # amoCRM keeps asking to slow down: a transient failure
+    tasks.sync_profiles.call(profile_ids=[customer.pk])  # attempt 1, and its retry task for later
+    [retry] = enqueued
+    sync = LeadSync.objects.get(profile=customer)
+    superuser_client.post(retry_url(sync))  # staff do not wait for it
+    staffs = enqueued[1]
+    staffs.task.call(**staffs.kwargs)  # attempt 2, and a retry task for later still
+    calls = len(responses.calls)
+
+    retry.task.call(**retry.kwargs)  # the first retry task comes due
+
+    sync = LeadSync.objects.get(profile=customer)
+    assert retry.kwargs == {"profile_ids": [customer.pk], "due_only": True}
+    assert len(responses.calls) == calls  # not yet: the row's next attempt is later
+    assert (sync.status, sync.attempts) == (LeadSync.Status.PENDING, 2)
