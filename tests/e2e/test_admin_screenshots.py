@@ -196,7 +196,7 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
 
     page.goto("/admin/amocrm/leadsync/?status=failed")
     page.locator("#result_list tbody tr th a").first.click()
-    assert page.get_by_role("button", name="Повторить").is_visible()
+    page.get_by_role("button", name="Повторить").wait_for()  # the row's page has loaded
     assert page.get_by_text("Что сделать:").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=folder / "admin-failed-sync.png", full_page=True)
