@@ -123,7 +123,7 @@ class ProfileAdminForm(forms.ModelForm):
 class ProfileAdmin(ForgivingAdminMixin, WideListMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     # What staff look a customer up for, in the width a 1280 px screen leaves (accounts.admin_lists);
-    # amocrm.admin adds the sync state. Dates and the schedule are on the profile's page.
+    # the CRM app's admin adds the sync state. Dates and the schedule are on the profile's page.
     list_display = ["customer", "phone_number", "account_sum", "status", "bouquet_category"]
     list_filter = ["bouquet_category", "delivery_interval", "account_status", "created_at"]
     search_fields = ["user__email", "delivery_address", "phone"]

@@ -96,7 +96,7 @@ class LeadSyncAdmin(
     ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, WideListMixin, admin.ModelAdmin
 ):
     accusative_name = pgettext_lazy("accusative", "amoCRM lead sync")
-    change_form_template = "admin/amocrm/leadsync/change_form.html"  # the error and “Retry”
+    change_form_template = "amocrm/leadsync_change_form.html"  # the error and “Retry”
     list_display = ["profile_email", "status", "lead", "attempts_made", "next_attempt_at", "error"]
     list_filter = ["status", ContactEmailFilter]
     search_fields = ["profile__user__email", "=lead_id", "=contact_id"]
