@@ -137,6 +137,18 @@ def test_a_refused_choice_is_explained_in_the_failed_list_and_on_its_page(superu
     assert "custom_fields_values.1.values.0.enum_id: NotSupportedChoice" in page  # amoCRM's own answer
 
 
+def test_a_lead_deleted_in_amocrm_reads_as_deleted_with_retry_to_make_a_new_one(superuser_client, customer):
+    sync = LeadSync.objects.get(profile=customer)
+    sync.lead_id = 30000001
+    sync.mark_unlinked()  # the delete hook, or a PATCH that found the lead gone
+    sync.save()
+
+    page = superuser_client.get(change_url(sync)).content.decode()
+
+    assert "её удалили" in page and "сайт заведёт клиенту новую сделку" in page
+    assert ">Повторить</button>" in page
+
+
 # -- "Retry", and no "Delete" ----------------------------------------------------------------------
 
 
