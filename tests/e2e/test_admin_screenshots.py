@@ -191,7 +191,6 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
             "missing": [c for c in columns if c not in headers],
             "too wide": page.evaluate(TOO_WIDE),
         }
-        print(name, headers, page.evaluate(WIDTHS))
     assert seen == dict.fromkeys(lists, {"missing": [], "too wide": False})
 
     page.goto("/admin/amocrm/leadsync/?status=failed")
@@ -200,3 +199,14 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
     assert page.get_by_text("Что сделать:").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=folder / "admin-failed-sync.png", full_page=True)
+
+    # «Повторить»: the worker sends the customer again, and the stand-in takes it this time.
+    page.get_by_role("button", name="Повторить").click()
+    page.get_by_text("поставлен в очередь").wait_for()
+
+    def status() -> str:
+        page.reload()
+        return page.locator(".field-status .readonly").inner_text().strip()
+
+    wait_for(lambda: status() == "синхронизировано", "the retried sync", stack=stack)
+    assert not page.get_by_role("button", name="Повторить").is_visible()
