@@ -26,6 +26,7 @@ from accounts import (
 )
 from accounts.admin_card import ProfileCardMixin
 from accounts.admin_forgiving import ForgivingAdminMixin
+from accounts.admin_lists import WideListMixin, shortened
 from accounts.admin_money import MoneyMixin
 from accounts.admin_permissions import PermissionLabelsMixin
 from accounts.admin_titles import AccusativeTitlesMixin
@@ -95,19 +96,19 @@ class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixi
 
 @admin.register(Profile)
 class ProfileAdmin(
-    ProfileCardMixin, ForgivingAdminMixin, MoneyMixin, PhoneSearchMixin, PhoneFieldMixin, admin.ModelAdmin
+    ProfileCardMixin,
+    ForgivingAdminMixin,
+    WideListMixin,
+    MoneyMixin,
+    PhoneSearchMixin,
+    PhoneFieldMixin,
+    admin.ModelAdmin,
 ):
     """The customer card (accounts.admin_card): the profile, its user, and what happened to them."""
 
-    list_display = [
-        "user",
-        "bouquet_category",
-        "delivery_interval",
-        "first_delivery_date",
-        "account_sum",
-        "account_status",
-        "created_at",
-    ]
+    # What staff look a customer up for, in the width a 1280 px screen leaves (accounts.admin_lists);
+    # the CRM app's admin adds the sync state. Dates and the schedule are on the profile's page.
+    list_display = ["customer", "phone_number", "account_sum", "status", "bouquet_category"]
     list_filter = ["bouquet_category", "delivery_interval", "account_status", "created_at"]
     search_fields = ["user__email", "delivery_address", "phone"]
     list_select_related = ["user", "bouquet_category"]
@@ -146,6 +147,18 @@ class ProfileAdmin(
         (_("Personal data"), {"fields": ["consents"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    @admin.display(description=_("customer"), ordering="user__email")
+    def customer(self, obj: Profile) -> str:
+        return shortened(obj.user.email, chars=40)
+
+    @admin.display(description=_("phone"), ordering="phone")
+    def phone_number(self, obj: Profile) -> str:
+        return phones.formatted(obj.phone) if obj.phone else "—"
+
+    @admin.display(description=_("status"), ordering="account_status")
+    def status(self, obj: Profile) -> str:
+        return obj.get_account_status_display()
 
     @admin.display(description=_("consents"))
     def consents(self, obj: Profile) -> str:
@@ -212,13 +225,15 @@ class DeliveryAdmin(
     admin_sheet.DeliverySheetMixin,
     ForgivingAdminMixin,
     AccusativeTitlesMixin,
+    WideListMixin,
     MoneyMixin,
     PhoneSearchMixin,
     admin.ModelAdmin,
 ):
     accusative_name = pgettext_lazy("accusative", "delivery")
     phone_lookup = "profile__phone"
-    list_display = ["delivery_on", "profile", "bouquet_category", "price", "delivery_address", "status"]
+    # The address and the status first of all, at 1280 px (accounts.admin_lists); the rest is on the page.
+    list_display = ["delivery_on", "customer", "delivery_address", "bouquet", "status"]
     list_filter = [DeliveryDayFilter, "status", "bouquet_category"]
     search_fields = ["profile__user__email", "delivery_address", "profile__phone"]
     list_select_related = ["profile__user", "bouquet_category"]
@@ -241,6 +256,14 @@ class DeliveryAdmin(
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # deliveries come from the schedule
+
+    @admin.display(description=_("customer"), ordering="profile__user__email")
+    def customer(self, obj: Delivery) -> str:
+        return shortened(obj.profile.user.email)
+
+    @admin.display(description=_("bouquet"), ordering="bouquet_category__name")
+    def bouquet(self, obj: Delivery) -> str:
+        return obj.bouquet_category.name
 
     def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
         return False

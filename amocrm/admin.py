@@ -1,14 +1,13 @@
 """amoCRM in the admin: the connection (expiry only, never token values), the field/enum ids, the
-lead sync state (its own list, plus a column and a read-only section on the Profile admin), and the
-webhook events amoCRM posted (read-only, with a "reprocess" action)."""
+lead sync state (its own list is admin_lead_sync's; here a column and a read-only section on the
+Profile admin), and the webhook events amoCRM posted (read-only, with a "reprocess" action)."""
 
 import datetime
 
 from django.contrib import admin, messages
-from django.db.models import CharField, Count, QuerySet, Value
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -26,9 +25,9 @@ from amocrm.admin_labels import (
     field_label,
     iso_moment,
     value_label,
-    values_sent,
     webhook_action_label,
 )
+from amocrm.admin_lead_sync import LeadLinkMixin, lead_link, may_resync, resync, sync_error
 from amocrm.models import (
     AmoCRMAccount,
     CircuitBreaker,
@@ -42,7 +41,7 @@ from amocrm.models import (
     WebhookEvent,
 )
 from amocrm.services import enqueue, webhook_events
-from amocrm.services.connection import api_base_url, can_connect, is_enabled, user_may_connect
+from amocrm.services.connection import can_connect, user_may_connect
 
 
 @admin.register(OAuthToken)
@@ -88,31 +87,6 @@ class AmoCRMAccountAdmin(ReadOnlyAdmin):
 class CircuitBreakerAdmin(ReadOnlyAdmin):
     list_display = ["name", "is_open", "reason", "opened_at", "retry_at", "calls_while_open", "detail"]
     fields = [*list_display, "probe_until", "cooldown_seconds", "failures", "updated_at"]
-
-
-def lead_link(lead_id: int | None, *, base_url: str | None = None) -> str:
-    """The lead's id, linking to its card in amoCRM; `base_url`: the account's address, if known."""
-    if not lead_id:
-        return "—"
-    return format_html(
-        '<a href="{}/leads/detail/{}" target="_blank" rel="noopener noreferrer">{}</a>',
-        api_base_url() if base_url is None else base_url,
-        lead_id,
-        lead_id,
-    )
-
-
-class LeadLinkMixin:
-    """A "lead" column linking each row's `lead_id` to amoCRM. The account's address is read once per
-    list and carried on the rows, not read again for each of a hundred rows."""
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        base_url = Value(api_base_url(), output_field=CharField())
-        return super().get_queryset(request).annotate(amocrm_base_url=base_url)
-
-    @admin.display(description=_("amoCRM lead"), ordering="lead_id")
-    def lead(self, obj) -> str:
-        return lead_link(obj.lead_id, base_url=getattr(obj, "amocrm_base_url", None))
 
 
 class NoteSentFilter(admin.SimpleListFilter):
@@ -200,131 +174,6 @@ class CustomFieldAdmin(ForgivingAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
-
-
-# -- lead sync -----------------------------------------------------------------------------------
-
-
-def _may_resync(request: HttpRequest) -> bool:
-    """A resync sends customers' data to amoCRM again: view-only staff may not start one."""
-    return request.user.has_perm("amocrm.change_leadsync")
-
-
-def _resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> None:
-    if not is_enabled():
-        modeladmin.message_user(
-            request, _("The amoCRM integration is off: nothing was queued."), level=messages.WARNING
-        )
-        return
-    enqueue.lead_sync_enqueue(profile_ids=profile_ids, full=True)
-    modeladmin.message_user(
-        request,
-        ngettext(
-            "%(count)d profile queued for a full resync with amoCRM.",
-            "%(count)d profiles queued for a full resync with amoCRM.",
-            len(profile_ids),
-        )
-        % {"count": len(profile_ids)},
-        level=messages.SUCCESS,
-    )
-
-
-class ContactEmailFilter(admin.SimpleListFilter):
-    title = _("email on the amoCRM contact")
-    parameter_name = "contact_email"
-
-    def lookups(self, request, model_admin):
-        return [("differs", _("differs from the login"))]
-
-    def queryset(self, request, queryset):
-        return queryset.exclude(contact_email="") if self.value() == "differs" else queryset
-
-
-@admin.register(LeadSync)
-class LeadSyncAdmin(ForgivingAdminMixin, LeadLinkMixin, AccusativeTitlesMixin, admin.ModelAdmin):
-    accusative_name = pgettext_lazy("accusative", "amoCRM lead sync")
-    list_display = [
-        "profile_email",
-        "status",
-        "lead",
-        "attempts",
-        "next_attempt_at",
-        "synced_at",
-        "contact_email_differs",
-        "short_error",
-    ]
-    list_filter = ["status", ContactEmailFilter]
-    search_fields = ["profile__user__email", "=lead_id", "=contact_id"]
-    list_select_related = ["profile__user"]
-    actions = ["resync_selected"]
-    fields = [
-        "profile",
-        "status",
-        "lead",
-        "contact_id",
-        "contact_phone",
-        "contact_email",
-        "deleted_lead_id",
-        "attempts",
-        "next_attempt_at",
-        "pending_since",
-        "last_error",
-        "synced_at",
-        "values_sent",
-        "claimed_until",
-        "create_started_at",
-        "revision",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # rows appear with profile saves
-
-    def has_change_permission(self, request: HttpRequest, obj: LeadSync | None = None) -> bool:
-        return False
-
-    @admin.display(description=_("profile"), ordering="profile__user__email")
-    def profile_email(self, obj: LeadSync) -> str:
-        return obj.profile.user.email
-
-    @admin.display(description=_("contact's email differs"))
-    def contact_email_differs(self, obj: LeadSync) -> str:
-        # A manager changed the contact's email: the customer's login stays; staff decide.
-        return obj.contact_email or "—"
-
-    @admin.display(description=_("last values sent"))
-    def values_sent(self, obj: LeadSync) -> str:
-        return values_sent(obj.synced_values)
-
-    @admin.display(description=_("last error"))
-    def short_error(self, obj: LeadSync) -> str:
-        return Truncator(obj.last_error).chars(120)
-
-    def has_resync_permission(self, request: HttpRequest) -> bool:
-        return _may_resync(request)
-
-    @admin.action(description=_("Resync selected with amoCRM"), permissions=["resync"])
-    def resync_selected(self, request: HttpRequest, queryset: QuerySet[LeadSync]) -> None:
-        _resync(self, request, list(queryset.values_list("profile_id", flat=True)))
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        # The progress of a resync (or of anything queued): how many wait, are done, have failed.
-        counts = dict(LeadSync.objects.values_list("status").annotate(n=Count("pk")))
-        pending = counts.get(LeadSync.Status.PENDING, 0)
-        if pending and request.method == "GET":
-            self.message_user(
-                request,
-                _("In progress: %(pending)d waiting for amoCRM, %(synced)d synced, %(failed)d failed.")
-                % {
-                    "pending": pending,
-                    "synced": counts.get(LeadSync.Status.SYNCED, 0),
-                    "failed": counts.get(LeadSync.Status.FAILED, 0),
-                },
-                level=messages.INFO,
-            )
-        return super().changelist_view(request, extra_context)
 
 
 @admin.register(WebhookEvent)
@@ -416,6 +265,14 @@ admin.site.index_template = "amocrm/admin_index.html"
 admin.site.unregister(Profile)
 
 
+class SyncStatusFilter(admin.ChoicesFieldListFilter):
+    """The sync state's filter, named so beside the account's own status."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("amoCRM sync")
+
+
 @admin.register(Profile)
 class ProfileAdmin(accounts_admin.ProfileAdmin):
     """The accounts Profile admin plus the sync state: a list column, a filter, a section of the card.
@@ -427,7 +284,7 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
     """
 
     list_display = [*accounts_admin.ProfileAdmin.list_display, "amocrm_status"]
-    list_filter = [*accounts_admin.ProfileAdmin.list_filter, "lead_sync__status"]
+    list_filter = [*accounts_admin.ProfileAdmin.list_filter, ("lead_sync__status", SyncStatusFilter)]
     search_fields = [*accounts_admin.ProfileAdmin.search_fields, "=lead_sync__lead_id"]
     list_select_related = [*accounts_admin.ProfileAdmin.list_select_related, "lead_sync"]
     actions = [*(accounts_admin.ProfileAdmin.actions or []), "resync_to_amocrm"]
@@ -439,7 +296,7 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
         except LeadSync.DoesNotExist:
             return None
 
-    @admin.display(description=_("amoCRM sync"), ordering="lead_sync__status")
+    @admin.display(description=_("sync"), ordering="lead_sync__status")
     def amocrm_status(self, obj: Profile) -> str:
         sync = self._sync(obj)
         return sync.get_status_display() if sync else "—"
@@ -451,13 +308,14 @@ class ProfileAdmin(accounts_admin.ProfileAdmin):
             "sync": sync,
             "sync_url": reverse("admin:amocrm_leadsync_change", args=[sync.pk]) if sync else "",
             "lead": lead_link(sync.lead_id if sync else None),
+            "explanation": sync_error(sync) if sync else None,  # in staff's words, as on its page
         }
         section = CardSection(gettext("amoCRM sync"), "amocrm/admin_card_sync.html", context)
         return [*super().card_sections(request, profile), section]
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
-        return _may_resync(request)
+        return may_resync(request)
 
     @admin.action(description=_("Resync selected with amoCRM"), permissions=["resync"])
     def resync_to_amocrm(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
-        _resync(self, request, list(queryset.values_list("pk", flat=True)))
+        resync(self, request, list(queryset.values_list("pk", flat=True)))

@@ -11,12 +11,20 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from amocrm.exceptions import AmoCRMError
 
 
 class TokenDecryptionError(AmoCRMError):
     """A stored token was encrypted with a key that is no longer in AMOCRM_TOKEN_KEYS."""
+
+    staff_problem = _(
+        "The site cannot read its stored amoCRM keys: AMOCRM_TOKEN_KEYS lost the key they need."
+    )
+    staff_action = _(
+        "Put the old key back into AMOCRM_TOKEN_KEYS, or reconnect amoCRM on the admin's main page."
+    )
 
 
 def token_keys() -> list[str]:

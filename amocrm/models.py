@@ -4,15 +4,13 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.signals import Action
-from amocrm import crypto
+from amocrm import crypto, names
 
 # Re-exported: callers keep importing every amoCRM model from here.
 from amocrm.control import CircuitBreaker, HealthCheck, RateLimit  # noqa: F401
-from amocrm.names import to_lead
+from amocrm.exceptions import KIND_KEPT, AmoCRMNotFound
 
 ERROR_KEPT = 2000  # how much of an error message the outbox rows keep for staff
 
@@ -42,7 +40,7 @@ class OAuthToken(models.Model):
         permissions = [("connect_amocrm", _("Can connect amoCRM"))]
 
     def __str__(self) -> str:
-        return gettext("amoCRM token for %(url)s") % {"url": self.base_url}
+        return names.token(self.base_url)
 
     def __repr__(self) -> str:
         return f"<OAuthToken pk={self.pk} base_url={self.base_url!r} expires_at={self.expires_at!r}>"
@@ -219,6 +217,8 @@ class LeadSync(models.Model):
     claimed_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
     create_started_at = models.DateTimeField(_("lead creation started at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Which error `last_error` is (AmoCRMError.kind): the admin explains it in staff's words.
+    error_kind = models.CharField(_("error kind"), max_length=KIND_KEPT, blank=True)
     synced_values = models.JSONField(_("last values sent"), default=dict, blank=True)
     # The conflict clock: per field key (and "phone"), when the site last changed it (ISO time). An
     # amoCRM change of a field loses only to a later site change of that field (never `updated_at`).
@@ -242,7 +242,7 @@ class LeadSync(models.Model):
         ]
 
     def __str__(self) -> str:
-        return to_lead(self.profile, self.lead_id, state=self.get_status_display())
+        return names.to_lead(self.profile, self.lead_id, state=self.get_status_display())
 
     def site_changed(self, key: str) -> datetime.datetime | None:
         """When the site last changed the field `key` (None: not since it was first synced)."""
@@ -285,7 +285,7 @@ class LeadSync(models.Model):
         self.create_started_at = None
         self.claimed_until = None
         self.attempts = 0
-        self.last_error = ""
+        self.last_error = self.error_kind = ""
         if self.revision != revision:
             self.status = self.Status.PENDING
             self.next_attempt_at = now
@@ -295,12 +295,14 @@ class LeadSync(models.Model):
         self.next_attempt_at = None
         return True
 
-    def mark_retry(self, *, error: str, delay: datetime.timedelta, now: datetime.datetime) -> None:
+    def mark_retry(
+        self, *, error: str, kind: str = "", delay: datetime.timedelta, now: datetime.datetime
+    ) -> None:
         """A transient failure: try again after `delay`, however long amoCRM stays down."""
         self.status = self.Status.PENDING
         self.attempts += 1
         self.next_attempt_at = now + delay
-        self.last_error = error[:ERROR_KEPT]
+        self.last_error, self.error_kind = error[:ERROR_KEPT], kind
         self.claimed_until = None
 
     def mark_linked(self, *, lead_id: int, contact_id: int | None, now: datetime.datetime) -> None:
@@ -309,26 +311,26 @@ class LeadSync(models.Model):
         self.mark_synced(values={}, lead_id=lead_id, contact_id=contact_id, revision=self.revision, now=now)
         self.mark_pending(now=now)
 
-    def mark_waiting(self, *, error: str, until: datetime.datetime) -> None:
+    def mark_waiting(self, *, error: str, kind: str = "", until: datetime.datetime) -> None:
         """amoCRM may not be called (the breaker is open): wait untouched, not failed, no attempt counted."""
         self.status = self.Status.PENDING
         self.next_attempt_at = until
-        self.last_error = error[:ERROR_KEPT]
+        self.last_error, self.error_kind = error[:ERROR_KEPT], kind
         self.claimed_until = None
 
-    def mark_failed(self, *, error: str) -> None:
-        """A permanent failure staff must look at (amoCRM's message kept); resync retries it."""
+    def mark_failed(self, *, error: str, kind: str = "") -> None:
+        """A permanent failure for staff (amoCRM's message kept), counted as an attempt; resync retries it."""
         self.status = self.Status.FAILED
-        self.last_error = error[:ERROR_KEPT]
+        self.attempts += 1
+        self.last_error, self.error_kind = error[:ERROR_KEPT], kind
         self.next_attempt_at = None
         self.claimed_until = None
 
     def mark_unlinked(self) -> None:
         """The lead was deleted in amoCRM: unlink it, and remember it in case it is restored; the next
         change or a resync looks for it, then creates a new one if it is still gone."""
-        self.last_error = (
-            f"The lead {self.lead_id} was deleted in amoCRM; the next change or a resync creates a new one."
-        )
+        self.last_error = f"The lead {self.lead_id} was deleted in amoCRM; a resync makes a new one."
+        self.error_kind = AmoCRMNotFound.__name__  # explained as a 404: "Retry" makes a new lead
         self.status = self.Status.UNLINKED
         self.deleted_lead_id = self.lead_id or self.deleted_lead_id
         self.lead_id = None
@@ -342,7 +344,7 @@ class LeadSync(models.Model):
         self.lead_id = self.deleted_lead_id
         self.deleted_lead_id = None
         self.synced_values = {}
-        self.last_error = ""
+        self.last_error = self.error_kind = ""
         self.mark_pending(now=now)
 
 
@@ -406,7 +408,7 @@ class LeadNote(models.Model):
         indexes = [models.Index(fields=["profile", "note_id"], name="amocrm_leadnote_unsent_idx")]
 
     def __str__(self) -> str:
-        return to_lead(Action.label_of(self.action), self.lead_id, sent=bool(self.note_id))
+        return names.note(self.action, self.lead_id, sent=bool(self.note_id))
 
 
 class LeadTask(models.Model):
@@ -433,7 +435,7 @@ class LeadTask(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return to_lead(gettext("task"), self.lead_id, sent=bool(self.task_id))
+        return names.task(self.lead_id, sent=bool(self.task_id))
 
 
 class WebhookEvent(models.Model):

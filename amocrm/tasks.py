@@ -27,33 +27,39 @@ def sync_profile(profile_id: int) -> dict[str, Any]:
 
 
 @task
-def sync_profiles(profile_ids: list[int], full: bool = False) -> dict[str, Any]:
-    """Sync many leads in batches of 50 a request (resync, the due-row sweep, reruns)."""
-    return _sync(profile_ids, full=full)
+def sync_profiles(profile_ids: list[int], full: bool = False, due_only: bool = False) -> dict[str, Any]:
+    """Sync many leads in batches of 50 a request (resync, the due-row sweep, reruns); `due_only`:
+    a retry, which syncs only the rows still due (see `_sync`)."""
+    return _sync(profile_ids, full=full, due_only=due_only)
 
 
-def _sync(profile_ids: list[int], *, full: bool, with_due: bool = False) -> dict[str, Any]:
+def _sync(
+    profile_ids: list[int], *, full: bool, with_due: bool = False, due_only: bool = False
+) -> dict[str, Any]:
     if not is_enabled():
         # Off: the rows stay pending; amocrm_resync or amocrm_sync_due sends them once it is on.
         logger.info("amocrm.lead_sync_skipped reason=disabled profiles=%s", len(profile_ids))
         return {"disabled": True}
     if with_due:  # one change's task: its row and every other row already due, in one run
         profile_ids = outbox.lead_sync_batch(profile_id=profile_ids[0])
+    if due_only:
+        # A retry that comes after a later attempt (staff pressed "Retry", a resync) finds the row's
+        # next attempt later still: it neither calls amoCRM early nor counts an attempt.
+        profile_ids = outbox.lead_sync_due(of=profile_ids)
     report = lead_sync.lead_sync_profiles(profile_ids=profile_ids, full=full)
     if report.rerun:
         _enqueue(report.rerun)
     if report.retry and sync_profiles.get_backend().supports_defer:
-        _enqueue(sorted(report.retry), run_after=max(report.retry.values()))
+        retry = sync_profiles.using(run_after=max(report.retry.values()))
+        retry.enqueue(profile_ids=sorted(report.retry), due_only=True)
     return report.as_dict()
 
 
-def _enqueue(profile_ids: list[int], run_after=None) -> None:
+def _enqueue(profile_ids: list[int]) -> None:
     if len(profile_ids) == 1:
-        one = sync_profile.using(run_after=run_after) if run_after else sync_profile
-        one.enqueue(profile_id=profile_ids[0])
+        sync_profile.enqueue(profile_id=profile_ids[0])
     else:
-        many = sync_profiles.using(run_after=run_after) if run_after else sync_profiles
-        many.enqueue(profile_ids=profile_ids)
+        sync_profiles.enqueue(profile_ids=profile_ids)
 
 
 # Managers' changes must not wait behind a signup backlog (they waited a median 282 s in one FIFO):

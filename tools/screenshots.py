@@ -1,7 +1,7 @@
 """Refresh docs/screenshots/: the main pages at phone (390 px) and desktop (1280 px) width, the
-amoCRM stand-in page, the admin index (connected, blocked, not connected), the deliveries sheet and
-the customer card, taken by the browser tests tests/e2e/test_screenshots.py and
-tests/e2e/test_admin_screenshots.py.
+amoCRM stand-in page, the admin index (connected, blocked, not connected), the deliveries sheet, the
+customer card, and the lists staff work in with a failed sync's page (1280 px), taken by the browser
+tests tests/e2e/test_screenshots.py and tests/e2e/test_admin_screenshots.py.
 
     .venv/bin/python tools/screenshots.py
 

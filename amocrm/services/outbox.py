@@ -60,12 +60,15 @@ def lead_sync_mark_pending(
     return sync
 
 
-def lead_sync_due(*, now: datetime.datetime | None = None, limit: int | None = None) -> list[int]:
+def lead_sync_due(
+    *, now: datetime.datetime | None = None, limit: int | None = None, of: Sequence[int] | None = None
+) -> list[int]:
     """Profiles pending whose next attempt is due and that no worker holds (lost tasks, crashes, a
-    backlog), the longest-due first; at most `limit` of them."""
+    backlog), the longest-due first; at most `limit` of them; only those in `of`, when given."""
     now = now or timezone.now()
+    rows = LeadSync.objects.filter(profile_id__in=of) if of is not None else LeadSync.objects.all()
     due = (
-        LeadSync.objects.filter(status=LeadSync.Status.PENDING)
+        rows.filter(status=LeadSync.Status.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .order_by("next_attempt_at", "pk")

@@ -177,14 +177,14 @@ def _record_failed(row: LeadSync, job: SyncJob, context: _Recording) -> None:
         # that opened the breaker: wait untouched (no attempt counted), and go as soon as it closes
         # (or staff reconnect).
         until = error.retry_at if not_called else context.blocked_until
-        row.mark_waiting(error=str(error), until=until)
+        row.mark_waiting(error=str(error), kind=error.kind, until=until)
         context.report.retry[pid] = row.next_attempt_at
     elif error.transient:
         delay = retry_delay(row.attempts + 1, jitter=context.jitter)
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
             delay = max(delay, datetime.timedelta(seconds=retry_after))
-        row.mark_retry(error=str(error), delay=delay, now=context.now)
+        row.mark_retry(error=str(error), kind=error.kind, delay=delay, now=context.now)
         context.report.retry[pid] = row.next_attempt_at
         logger.warning(
             "amocrm.lead_sync_retry profile_id=%s attempts=%s delay_s=%d status=%s",
@@ -199,7 +199,7 @@ def _record_failed(row: LeadSync, job: SyncJob, context: _Recording) -> None:
         row.claimed_until = None
         context.report.rerun.append(pid)
     else:
-        row.mark_failed(error=str(error))
+        row.mark_failed(error=str(error), kind=error.kind)
         context.report.failed.append(pid)
         logger.warning(
             "amocrm.lead_sync_failed profile_id=%s lead_id=%s status=%s error=%s",
