@@ -5,6 +5,7 @@ import datetime
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -13,7 +14,7 @@ from accounts import formatting
 from accounts.models import Profile
 from accounts.signals import Action
 from amocrm import mapping
-from amocrm.models import CustomField
+from amocrm.models import CustomField, CustomFieldEnum
 from amocrm.webhooks import ACTION_LABELS
 
 
@@ -60,13 +61,37 @@ def iso_moment(value: object) -> str:
         return formatting.NOTHING
 
 
+# The lead's own fields the site sets besides its custom fields (mapping.lead_state).
+LEAD_KEYS = {"name": _("lead name"), "price": _("lead budget"), "status_id": _("lead stage id")}
+
+
 def values_sent(values: dict | None) -> str:
-    """What amoCRM was last sent, one field a line, by the field's name and as staff read the value."""
+    """What amoCRM was last sent (mapping.lead_state: the lead's name, budget and stage, and per field
+    its `custom_fields_values` item), one field a line, by name and as staff read the value."""
     lines = []
     for key, value in (values or {}).items():
-        name = CustomField.Key(key).label if key in CustomField.Key.values else key
-        lines.append(f"{capfirst(name)}: {value_label(key, value)}")
+        name = CustomField.Key(key).label if key in CustomField.Key.values else LEAD_KEYS.get(key, key)
+        if key == "price":
+            shown = formatting.rubles(value)
+        else:
+            shown = (
+                value_label(key, _sent_value(value)) if isinstance(value, dict) else value_label(key, value)
+            )
+        lines.append(f"{capfirst(name)}: {shown}")
     return "\n".join(lines) or formatting.NOTHING
+
+
+def _sent_value(item: dict) -> object:
+    """The site's value in a `custom_fields_values` item: a choice by its site value, a date as a date."""
+    values = item.get("values") or [{}]
+    first = values[0] if isinstance(values[0], dict) else {}
+    if "enum_id" in first:
+        enum = CustomFieldEnum.objects.filter(enum_id=first["enum_id"]).first()
+        return enum.key if enum else first["enum_id"]
+    value = first.get("value")
+    if isinstance(value, int) and not isinstance(value, bool):  # a date field: Unix time of its midnight
+        return timezone.localtime(datetime.datetime.fromtimestamp(value, tz=datetime.UTC)).date().isoformat()
+    return value
 
 
 def value_label(key: str, value: object) -> str:
@@ -74,6 +99,8 @@ def value_label(key: str, value: object) -> str:
     spec = next((spec for spec in mapping.FIELDS if spec.key == key), None)
     if value is None or value == "":
         return formatting.NOTHING
+    if isinstance(value, dict | list):  # not a shape the site sends: as it is
+        return str(value)
     if spec is not None and spec.type == "date":
         try:
             return date_format(datetime.date.fromisoformat(str(value)), "DATE_FORMAT")

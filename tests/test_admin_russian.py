@@ -70,12 +70,17 @@ def staff_day(profile_factory, superuser, settings):
             "attempts": 3,
             "next_attempt_at": timezone.now(),
             "last_error": "amoCRM отклонил поле «телефон»",
+            # As mapping.lead_state keeps it: the lead's own fields, then amoCRM's items per field.
             "synced_values": {
-                "account_sum": "5000.00",
-                "bouquet_category": "romantic",
-                "delivery_date": "2026-12-04",
-                "delivery_interval": "weekly",
-                "wishes": "Пионы",
+                "name": "Подписка boris@example.ru",
+                "price": 5000,
+                "account_sum": {"field_id": 1, "values": [{"value": "5000.00"}]},
+                "bouquet_category": {"field_id": 2, "values": [{"enum_id": 8}]},
+                "delivery_date": {"field_id": 3, "values": [{"value": 1796331600}]},  # 4.12.2026 00:00 MSK
+                "delivery_interval": {"field_id": 5, "values": [{"enum_id": 7}]},
+                "wishes": {"field_id": 4, "values": [{"value": "Пионы"}]},
+                "referral_url": {"field_id": 6, "values": None},
+                "status_id": None,
             },
         },
     )
@@ -102,6 +107,10 @@ def staff_day(profile_factory, superuser, settings):
         key="delivery_interval", field_id=5, field_type="select", name="Интервал"
     )
     CustomFieldEnum.objects.create(field=field, key="weekly", enum_id=7, value="Раз в неделю")
+    categories = CustomField.objects.create(
+        key="bouquet_category", field_id=2, field_type="select", name="Букет"
+    )
+    CustomFieldEnum.objects.create(field=categories, key="romantic", enum_id=8, value="Романтический")
     Authenticator.objects.create(user=superuser, type=Authenticator.Type.TOTP, data={})
     group = Group.objects.create(name="Флористы")
     group.permissions.set(Permission.objects.filter(codename__in=["view_delivery", "change_delivery"]))
@@ -200,8 +209,9 @@ def test_the_values_sent_to_amocrm_read_as_staff_know_them(superuser_client, sta
     assert "Дата доставки: 4 декабря 2026" in text
     assert "Интервал доставки: 1 раз в неделю" in text
     assert "Категория букета: Романтический" in text
-    assert "5\xa0000,00\xa0₽" in unescape(page.content.decode())
-    assert "weekly" not in text and "delivery_date" not in text
+    assert "Пожелания к букетам: Пионы" in text and "Реферальная ссылка: —" in text
+    assert "Бюджет сделки: 5\xa0000,00\xa0₽" in unescape(page.content.decode())
+    assert "weekly" not in text and "delivery_date" not in text and "enum_id" not in text
 
 
 def test_nothing_shows_as_a_dash_and_times_as_local_minutes(superuser_client, staff_day):

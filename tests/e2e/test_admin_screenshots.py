@@ -289,7 +289,7 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
 
     lists = {
         "deliveries": ("/admin/accounts/delivery/", ["Адрес доставки", "Статус"]),
-        "profiles": ("/admin/accounts/profile/", ["Баланс, ₽", "Статус", "Синхронизация", "Телефон"]),
+        "profiles": ("/admin/accounts/profile/", ["Баланс", "Статус", "Синхронизация", "Телефон"]),
         "failed-syncs": ("/admin/amocrm/leadsync/?status=failed", ["Ошибка"]),
     }
     seen = {}
