@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
@@ -78,6 +79,15 @@ class Item:
     @property
     def is_debit(self) -> bool:
         return self.kind == "ledger" and self.amount is not None and self.amount < 0
+
+    # Formatted here, not by two `date` filters per line: a template filter costs several times more.
+    @property
+    def at_iso(self) -> str:
+        return date_format(timezone.localtime(self.at), "c")
+
+    @property
+    def day(self) -> str:
+        return date_format(timezone.localtime(self.at), "j E Y")
 
 
 @dataclass(frozen=True)
