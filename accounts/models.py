@@ -18,6 +18,7 @@ from accounts import emails, formatting, phones, schedule
 # Re-exported: callers keep importing every account model from here.
 from accounts.consents import ConsentRecord, LegalText  # noqa: F401
 from accounts.courier_fields import COURIER_FIELDS, CourierDetails
+from accounts.history_line import HistoryLine  # noqa: F401
 from accounts.managers import ProfileQuerySet, UserManager
 from accounts.signals import Action
 

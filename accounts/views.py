@@ -35,6 +35,7 @@ from accounts import (
     skip_links,
     tasks,
 )
+from accounts.delivery_rows import delivery_rows
 from accounts.forms import (
     AccountDeleteForm,
     DeliveryDetailsForm,
@@ -135,7 +136,7 @@ class DashboardView(ProfileMixin, TemplateView):
         locked, changes_from = delivery_actions.changes_reach(upcoming)
         return super().get_context_data(
             profile=profile,
-            upcoming_deliveries=upcoming,
+            delivery_rows=delivery_rows(upcoming),
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
@@ -145,7 +146,7 @@ class DashboardView(ProfileMixin, TemplateView):
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
             pause_form=PauseForm(),
-            move_window=delivery_actions.move_window(),
+            move_window=[day.isoformat() for day in delivery_actions.move_window()],
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
             support=support_contacts(),
             message_form=ManagerMessageForm(auto_id="id_message_%s"),

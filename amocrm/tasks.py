@@ -2,9 +2,10 @@
 
 Thin wrappers: they take ids, call a service (lead_sync_profiles, webhook_events_apply), and
 enqueue their own follow-ups (everything else is enqueued by amocrm.services.enqueue): a rerun at
-once for profiles saved again while syncing, a retry at the row's `next_attempt_at` after a
-transient failure. A backend that cannot defer (the immediate one in
-tests) gets no retry task; `manage.py amocrm_sync_due` (cron) re-enqueues due rows anyway.
+once for profiles saved again while syncing, and after a transient failure a retry at each row's
+own `next_attempt_at` (rows due within a few seconds share one task: outbox.retry_runs). A backend
+that cannot defer (the immediate one in tests) gets no retry task; `manage.py amocrm_sync_due`
+(cron) re-enqueues due rows anyway.
 """
 
 import logging
@@ -50,8 +51,8 @@ def _sync(
     if report.rerun:
         _enqueue(report.rerun)
     if report.retry and sync_profiles.get_backend().supports_defer:
-        retry = sync_profiles.using(run_after=max(report.retry.values()))
-        retry.enqueue(profile_ids=sorted(report.retry), due_only=True)
+        for run_after, retry_ids in outbox.retry_runs(due=report.retry):
+            sync_profiles.using(run_after=run_after).enqueue(profile_ids=retry_ids, due_only=True)
     return report.as_dict()
 
 

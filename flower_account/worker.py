@@ -10,6 +10,14 @@ the library has no lease. Here:
   * every minute one worker fails and re-queues tasks RUNNING longer than TASKS_RUNNING_LEASE
     (their worker was killed). The UPDATE that fails a task is conditional, so a task is re-queued
     once however many workers reap. Tasks are idempotent (their outbox rows say what is left).
+
+Why a copy of the library's loop and not a subclass hook: its `Worker.run` is one `while` loop that
+calls no method of ours between two claims (only `run_task`, and only when a task was claimed),
+re-raises every OperationalError but SQLite's lock, and sleeps with the module's `time.sleep`. A
+wrapper that restarts `super().run()` after an outage could not reap from an idle worker nor tell a
+claim that went through. So `run` and `_step` mirror UPSTREAM's `Worker.run` (see the comments on
+them) and `run_task` calls the library's own; tests/test_worker.py fails once the installed
+django-tasks-db is another version, so an upgrade re-reads upstream's loop first.
 """
 
 import contextlib
@@ -38,6 +46,9 @@ LOST_DATABASE_ERRORS = {"django.db.utils.OperationalError", "django.db.utils.Int
 # connection unexpectedly", "terminating connection due to administrator command", "the connection
 # is closed"); an OperationalError about the query itself ("no such table") would fail again.
 LOST_CONNECTION_WORDS = ("connection", "connect to server", "SSL SYSCALL")
+# The django-tasks-db whose django_tasks_db/management/commands/db_worker.py this module and
+# flower_account/management/commands/db_worker.py mirror (line numbers below are that file's).
+UPSTREAM = "0.13.0"
 
 
 def tasks_requeue(*, results: "list[DBTaskResult]", why: str) -> int:
@@ -89,6 +100,8 @@ class ResilientWorker(Worker):
         self._next_reap = 0.0
 
     def run(self) -> None:
+        # Mirrors Worker.run, lines 95-106 of UPSTREAM (start-up log and delay, the loop), with a
+        # database error caught around each step instead of ending the worker.
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
         if self.startup_delay and self.interval:
             self.sleep(random.random())  # noqa: S311 - spreads workers that start together
@@ -106,6 +119,8 @@ class ResilientWorker(Worker):
 
     def _step(self) -> bool:
         """Claim and run one task (or wait); True when the worker is done (batch, max tasks)."""
+        # Mirrors the body of Worker.run's loop, lines 107-161 of UPSTREAM, in the same order; ours:
+        # the database coming back, the reaper, and the reconnect wait reset after a claim.
         close_old_connections()  # as the library does: drop connections past CONN_MAX_AGE or broken
         if self._lost_since is not None:
             self._database_back()

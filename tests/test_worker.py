@@ -5,6 +5,7 @@ a task's outcome, raises PostgreSQL's OperationalError once.
 """
 
 import datetime
+from importlib.metadata import version
 
 import pytest
 from django.core.management import call_command
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, DBTaskResultQuerySet
 
 from amocrm import tasks as amocrm_tasks
-from flower_account.worker import ABANDONED, ResilientWorker, tasks_reap_expired
+from flower_account.worker import ABANDONED, UPSTREAM, ResilientWorker, tasks_reap_expired
 from tests import worker_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("tasks_database")]
@@ -183,3 +184,10 @@ def test_a_task_whose_query_fails_is_not_run_again_for_ever():
     run_worker()
 
     assert [r.status for r in results()] == [TaskResultStatus.FAILED]
+
+
+def test_the_worker_loop_mirrors_the_installed_django_tasks_db():
+    # ResilientWorker.run/_step and our db_worker's handle copy django-tasks-db's (no hook for a
+    # step between two claims): an upgrade must re-read upstream's loop, port what changed and bump
+    # UPSTREAM (flower_account/worker.py says which lines each part mirrors).
+    assert version("django-tasks-db") == UPSTREAM

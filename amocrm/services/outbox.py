@@ -5,7 +5,7 @@ resync. The sync run itself is lead_sync's.
 
 import datetime
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import Q
@@ -16,6 +16,8 @@ from amocrm.models import LeadSync
 
 RETRY_BASE = datetime.timedelta(seconds=30)
 RETRY_CAP = datetime.timedelta(hours=1)
+# How much later than its own due time a retried row may go, so rows due close together share a run.
+RETRY_SLOT = datetime.timedelta(seconds=5)
 # Profiles per bulk task: one listing of the account's contacts serves them all on a first sync,
 # and 20 batches of 50 (about 3 s at 7 requests/s) stay well inside the lease.
 SYNC_TASK_SIZE = 1000
@@ -25,6 +27,26 @@ def retry_delay(attempts: int, *, jitter: Callable[[], float] = random.random) -
     """Exponential backoff with jitter after the n-th failure: 15–30 s, 30–60 s, … at most an hour."""
     ceiling = min(RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds() * 2 ** min(max(attempts, 1) - 1, 20))
     return datetime.timedelta(seconds=ceiling / 2 + jitter() * ceiling / 2)
+
+
+def retry_runs(
+    *, due: Mapping[int, datetime.datetime], now: datetime.datetime | None = None
+) -> list[tuple[datetime.datetime, list[int]]]:
+    """The runs that retry these rows (profile id → next attempt), as (when, profile ids): rows due
+    close together share one run at the latest of their times, so none goes early (a Retry-After
+    holds) and none later than RETRY_SLOT, or a tenth of its wait when that is longer, after its
+    own time. Jitter spreads a failed run's rows over minutes: the runs grow with how far apart the
+    waits are (3 for 1,000 first retries, 8 for 1,000 at any later attempt), not with the rows."""
+    now = now or timezone.now()
+    runs: list[tuple[datetime.datetime, list[int]]] = []
+    latest_start = now
+    for profile_id, at in sorted(due.items(), key=lambda item: (item[1], item[0])):
+        if runs and at <= latest_start:
+            runs[-1] = (at, [*runs[-1][1], profile_id])
+        else:
+            runs.append((at, [profile_id]))
+            latest_start = at + max(RETRY_SLOT, (at - now) / 10)
+    return [(at, sorted(ids)) for at, ids in runs]
 
 
 @transaction.atomic

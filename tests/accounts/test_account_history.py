@@ -105,6 +105,23 @@ def test_a_cancelled_invoice_reads_issued_then_cancelled(client, profile_factory
     )
 
 
+def test_an_invoice_from_before_invoices_existed_is_not_a_line_of_the_history(customer_client, customer):
+    """Its sum came to the balance as a ledger entry, which the history shows; the invoice would tell
+    it a second time."""
+    Invoice.objects.create(
+        profile=customer,
+        amount=Decimal("777.00"),
+        status=Invoice.Status.PAID,
+        source=Invoice.Source.MIGRATION,
+        paid_at=timezone.now(),
+    )
+
+    lines = history_lines(customer_client.get("/account/"))
+
+    assert "Выставлен счёт на 5 000,00 ₽" in [line.split(" · ", 1)[1] for line in lines]
+    assert [line for line in lines if "777" in line] == []
+
+
 def test_a_move_and_a_skip_taken_back_are_in_the_history(customer_client, customer):
     _first, second, third = customer.upcoming_deliveries()[:3]
     delivery_actions.delivery_skip(profile=customer, delivery_id=second.pk)

@@ -464,6 +464,49 @@ def test_rate_limited_sync_waits_at_least_retry_after(customer, crm, amo):
     assert sync.next_attempt_at - timezone.now() > datetime.timedelta(seconds=590)
 
 
+@responses.activate
+def test_rows_due_at_different_times_are_each_retried_at_their_own_time(profile_factory, crm, enqueued):
+    soon, late = profile_factory(), profile_factory()
+    LeadSync.objects.filter(profile=late).update(attempts=6)  # its seventh try backs off 16-32 min
+    responses.get(CONTACTS_URL, status=429, headers={"Retry-After": "61"})  # soon: due in 61 s
+    enqueued.clear()
+
+    tasks.sync_profiles.call(profile_ids=[soon.pk, late.pk])
+
+    due = dict(LeadSync.objects.values_list("profile_id", "next_attempt_at"))
+    assert due[late.pk] - due[soon.pk] > datetime.timedelta(minutes=10)
+    retries = {tuple(r.kwargs["profile_ids"]): r for r in enqueued}
+    assert set(retries) == {(soon.pk,), (late.pk,)}
+    for pk in (soon.pk, late.pk):
+        assert retries[(pk,)].task.run_after == due[pk]
+        assert retries[(pk,)].kwargs["due_only"] is True
+
+
+def test_a_failed_runs_retries_go_in_few_runs_none_early_none_much_late():
+    now = timezone.now()
+    rows = {pk: now + outbox.retry_delay(n) for pk, n in enumerate([1] * 500 + [7] * 500)}
+
+    runs = outbox.retry_runs(due=rows, now=now)
+
+    assert sorted(pk for _, ids in runs for pk in ids) == sorted(rows)
+    assert len(runs) <= 20  # 1,000 rows with jittered delays: not a task each
+    for run_after, ids in runs:
+        for pk in ids:
+            wait = rows[pk] - now
+            assert rows[pk] <= run_after <= rows[pk] + max(outbox.RETRY_SLOT, wait / 10)
+
+
+def test_retries_due_within_a_few_seconds_share_one_run_at_the_latest():
+    now = timezone.now()
+    seconds = {1: 30, 2: 33, 3: 34, 4: 45}
+
+    runs = outbox.retry_runs(
+        due={pk: now + datetime.timedelta(seconds=s) for pk, s in seconds.items()}, now=now
+    )
+
+    assert [((at - now).total_seconds(), ids) for at, ids in runs] == [(34, [1, 2, 3]), (45, [4])]
+
+
 def test_a_profile_another_worker_holds_is_skipped(customer, crm):
     LeadSync.objects.filter(profile=customer).update(
         claimed_until=timezone.now() + datetime.timedelta(minutes=1)

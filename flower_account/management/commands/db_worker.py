@@ -3,6 +3,11 @@
 Replaces the library's command of the same name (flower_account comes first in INSTALLED_APPS, as
 staticfiles replaces `runserver`), so the Procfile, `make run`, systemd and the test harness all
 run this one. See flower_account.worker for what it adds.
+
+`handle` mirrors Command.handle, lines 328-376 of django-tasks-db 0.13.0's db_worker.py
+(flower_account.worker.UPSTREAM, which tests/test_worker.py checks against the installed version):
+the library builds its `Worker` by name, with no attribute naming another class, so ours is built
+here; the options, their parsing and the logging set-up stay the library's (inherited).
 """
 
 import os

@@ -1,0 +1,80 @@
+"""The upcoming deliveries as the account page's cards show them, each value worked out once per page.
+
+The cards are the page's costliest part: a template looks every `delivery.can_skip` up again (and
+each asks the clock), formats each date per use, reverses each action's URL and renders each
+label naming the day (a `blocktranslate` per label) per row. Here the rules stay the models'
+(`Delivery.can_skip`, …); only their answers, the URLs and the labels are kept for the template.
+"""
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext
+
+from accounts.models import Delivery
+
+# A number no row has: reversed once, it marks where each row's id goes in the path.
+_PLACEHOLDER = 2_147_483_647
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    delivery: Delivery
+    day: str  # "15 декабря"
+    iso: str  # "2026-12-15", the <time datetime> and the move form's value
+    weekday: str  # "вторник"
+    moved: str  # "moved from 1 декабря" (the schedule's day), "" when not moved
+    can_skip: bool  # skip, move and the day's courier details
+    can_unskip: bool
+    has_own_courier_details: bool
+    skip_url: str
+    unskip_url: str
+    move_url: str
+    details_url: str
+    # The buttons' and the move field's labels name the day: "Skip the delivery on 15 декабря".
+    skip_label: str
+    unskip_label: str
+    move_label: str
+    details_label: str
+
+
+def url_for_each(name: str) -> Callable[[int], str]:
+    """`reverse(name, args=[pk])` for many ids with one reverse: the path around a placeholder id."""
+    head, _, tail = reverse(name, args=[_PLACEHOLDER]).partition(str(_PLACEHOLDER))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def delivery_rows(deliveries: list[Delivery], *, today: datetime.date | None = None) -> list[DeliveryRow]:
+    today = today or timezone.localdate()
+    urls = {
+        action: url_for_each(f"accounts:delivery_{action}")
+        for action in ("skip", "unskip", "move", "details")
+    }
+    return [_row(delivery, today=today, urls=urls) for delivery in deliveries]
+
+
+def _row(delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[int], str]]) -> DeliveryRow:
+    day = formats.date_format(delivery.delivery_on, "j E")
+    on_day = {"day": day}
+    moved_from = {"day": formats.date_format(delivery.moved_from, "j E")} if delivery.is_moved else None
+    return DeliveryRow(
+        delivery=delivery,
+        day=day,
+        iso=formats.date_format(delivery.delivery_on, "Y-m-d"),
+        weekday=formats.date_format(delivery.delivery_on, "l").lower(),
+        moved=gettext("moved from %(day)s") % moved_from if moved_from else "",
+        can_skip=delivery.can_skip(today=today),
+        can_unskip=delivery.can_unskip(today=today),
+        has_own_courier_details=delivery.has_own_courier_details,
+        skip_url=urls["skip"](delivery.pk),
+        unskip_url=urls["unskip"](delivery.pk),
+        move_url=urls["move"](delivery.pk),
+        details_url=urls["details"](delivery.pk),
+        skip_label=gettext("Skip the delivery on %(day)s") % on_day,
+        unskip_label=gettext("Bring back the delivery on %(day)s") % on_day,
+        move_label=gettext("New date for the delivery on %(day)s") % on_day,
+        details_label=gettext("Courier details for the delivery on %(day)s") % on_day,
+    )
