@@ -20,12 +20,15 @@ from accounts import (
     admin_invoices,  # noqa: F401 - registers the invoices' admin
     admin_personal_data,
     admin_sheet,
+    formatting,
     phones,
     services,
 )
 from accounts.admin_card import ProfileCardMixin
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_lists import WideListMixin, shortened
+from accounts.admin_money import MoneyMixin
+from accounts.admin_permissions import PermissionLabelsMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.forms import PhoneField
 from accounts.models import BouquetCategory, Delivery, Profile, User
@@ -55,7 +58,7 @@ class PhoneSearchMixin:
 
 
 @admin.register(User)
-class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoUserAdmin):
+class UserAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixin, DjangoUserAdmin):
     """Staff accounts. A customer (a user with a profile) is one entry for staff: the customer card,
     which edits the user's email, name and active flag too; their user page leads there."""
 
@@ -96,6 +99,7 @@ class ProfileAdmin(
     ProfileCardMixin,
     ForgivingAdminMixin,
     WideListMixin,
+    MoneyMixin,
     PhoneSearchMixin,
     PhoneFieldMixin,
     admin.ModelAdmin,
@@ -167,17 +171,18 @@ class ProfileAdmin(
     @admin.display(description=_("last ledger entries"))
     def ledger_history(self, obj: Profile) -> str:
         # Read-only: a change of the sum above is posted to the ledger as a staff correction.
-        entries = obj.ledger_entries.all()[:20] if obj.pk else []
+        entries = obj.ledger_entries.select_related("delivery")[:20] if obj.pk else []
         return (
             format_html_join(
                 "",
-                "<div>{} · {} · {} ₽ {}</div>",
+                "<div>{} · {} · {} {}</div>",
                 (
                     (
-                        date_format(timezone.localtime(e.created_at), "SHORT_DATETIME_FORMAT"),
+                        formatting.moment(e.created_at),
                         e.get_reason_display(),
-                        e.amount,
-                        e.note,
+                        formatting.rubles(e.amount, signed=True),
+                        # A delivery's debit notes its date (ISO): shown as a date, like the others.
+                        date_format(e.delivery.delivery_on, "j E Y") if e.delivery else e.note,
                     )
                     for e in entries
                 ),
@@ -221,6 +226,7 @@ class DeliveryAdmin(
     ForgivingAdminMixin,
     AccusativeTitlesMixin,
     WideListMixin,
+    MoneyMixin,
     PhoneSearchMixin,
     admin.ModelAdmin,
 ):
@@ -312,5 +318,5 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, DjangoGroupAdmin):
+class GroupAdmin(ForgivingAdminMixin, AccusativeTitlesMixin, PermissionLabelsMixin, DjangoGroupAdmin):
     accusative_name = pgettext_lazy("accusative", "group")

@@ -6,8 +6,8 @@ add. The form itself carries the user's email, name and active flag, so the user
 are one entry for staff; the Users list keeps staff accounts (accounts.admin.UserAdmin).
 
 A section is plain data (a title, a template, its context). Another app adds one by overriding
-`card_sections` in its subclass of the profile admin: amocrm already re-registers the profile admin
-to add its list column, so its sync-state section goes there too, and accounts never imports amocrm.
+`card_sections` in its subclass of the profile admin: the CRM app already re-registers the profile
+admin to add its list column, so its sync-state section goes there too, and accounts never imports it.
 """
 
 import datetime
@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import history, payments
+from accounts import formatting, history, payments
 from accounts.models import Delivery, Invoice, Profile, User
 
 # The user's fields edited on the card; labels, validators and help texts are the model's own.
@@ -69,10 +69,10 @@ class ProfileAdminForm(forms.ModelForm):
                 # Raising the sum by hand and then confirming the invoice would count one payment twice.
                 raise forms.ValidationError(
                     gettext(
-                        "An invoice for %(amount)s ₽ awaits payment: record the payment with "
+                        "An invoice for %(amount)s awaits payment: record the payment with "
                         "“Payment received” on the invoice (above), so it is counted once."
                     )
-                    % {"amount": invoice.amount},
+                    % {"amount": formatting.rubles(invoice.amount)},
                     code="invoice_awaiting",
                 )
         return wanted
@@ -172,7 +172,7 @@ class ProfileCardMixin:
         return fields
 
     def card_sections(self, request: HttpRequest, profile: Profile) -> list[CardSection]:
-        """The card's sections, in order; a subclass appends its own (amocrm: the sync state)."""
+        """The card's sections, in order; a subclass appends its own (the CRM app: the sync state)."""
         may_pay = self.admin_site.get_model_admin(Invoice).has_change_permission(request)
         return [
             invoices_section(profile, may_pay=may_pay, card_url=request.get_full_path()),

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import payments
 from accounts.admin_forgiving import ForgivingAdminMixin
+from accounts.admin_money import MoneyMixin
 from accounts.models import Invoice
 
 
@@ -32,7 +33,7 @@ class PaymentForm(forms.Form):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ForgivingAdminMixin, admin.ModelAdmin):
+class InvoiceAdmin(ForgivingAdminMixin, MoneyMixin, admin.ModelAdmin):
     """Invoices come from signup; staff confirm a payment with the "Payment received" button."""
 
     list_display = ["created_at", "profile", "amount", "status", "source", "paid_at"]

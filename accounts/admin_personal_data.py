@@ -3,11 +3,10 @@ deleted) and the staff's authenticators (allauth.mfa)."""
 
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from accounts import formatting
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.models import ConsentRecord, User
 
@@ -57,7 +56,7 @@ def consents_summary(user: User) -> str:
             "<div>{} · {} · {} {} · SHA-256 {} · {} · {}</div>",
             (
                 (
-                    date_format(timezone.localtime(r.created_at), "SHORT_DATETIME_FORMAT"),
+                    formatting.moment(r.created_at),
                     r.get_action_display(),
                     r.text.get_kind_display(),
                     r.text.version,
@@ -74,6 +73,21 @@ def consents_summary(user: User) -> str:
 
 # allauth.mfa registers its own list; ours is forgiving like every list, and read-only.
 admin.site.unregister(Authenticator)
+# allauth.mfa's model has no verbose_name ("Выберите authenticator"): named here, for display only
+# (migrations read the names Meta was given, not these).
+Authenticator._meta.verbose_name = _("staff authenticator")
+Authenticator._meta.verbose_name_plural = _("staff authenticators")
+
+
+class AuthenticatorTypeFilter(admin.SimpleListFilter):
+    title = _("type")
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        return Authenticator.Type.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(type=self.value()) if self.value() else queryset
 
 
 @admin.register(Authenticator)
@@ -81,12 +95,29 @@ class AuthenticatorAdmin(ForgivingAdminMixin, admin.ModelAdmin):
     """Staff authenticators: listed so a superuser can remove a lost one (its owner then sets up a
     new one before the next admin page); never added or edited here."""
 
-    list_display = ["user", "type", "created_at", "last_used_at"]
-    list_filter = ["type"]
+    # allauth names these fields without gettext ("created at"): the columns are named here.
+    list_display = ["owner", "kind", "added_at", "last_used"]
+    list_filter = [AuthenticatorTypeFilter]
     list_select_related = ["user"]
     search_fields = ["user__email"]
-    fields = ["user", "type", "created_at", "last_used_at"]
+    fields = list_display
     readonly_fields = fields
+
+    @admin.display(description=_("user"), ordering="user__email")
+    def owner(self, obj: Authenticator) -> str:
+        return str(obj.user)
+
+    @admin.display(description=_("type"), ordering="type")
+    def kind(self, obj: Authenticator) -> str:
+        return obj.get_type_display()
+
+    @admin.display(description=_("added at"), ordering="created_at")
+    def added_at(self, obj: Authenticator) -> str:
+        return formatting.moment(obj.created_at)
+
+    @admin.display(description=_("last used at"), ordering="last_used_at")
+    def last_used(self, obj: Authenticator) -> str:
+        return formatting.moment(obj.last_used_at)
 
     def has_add_permission(self, request) -> bool:
         return False

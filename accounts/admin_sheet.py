@@ -15,7 +15,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import courier_file, delivery_actions, ledger
+from accounts import courier_file, delivery_actions, formatting, ledger
 from accounts.models import Delivery
 
 DAYS = {"today": 0, "tomorrow": 1}
@@ -30,10 +30,14 @@ def mark_delivered(model_admin: admin.ModelAdmin, request: HttpRequest, delivery
         model_admin.message_user(
             request,
             gettext(
-                "Not marked: %(customer)s has %(balance)s ₽, the bouquet costs %(price)s ₽. "
+                "Not marked: %(customer)s has %(balance)s, the bouquet costs %(price)s. "
                 "Top up or correct the balance first."
             )
-            % {"customer": delivery.profile, "balance": e.balance, "price": delivery.price},
+            % {
+                "customer": delivery.profile,
+                "balance": formatting.rubles(e.balance),
+                "price": formatting.rubles(delivery.price),
+            },
             messages.WARNING,
         )
     except delivery_actions.DeliveryError as e:

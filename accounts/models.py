@@ -9,15 +9,18 @@ from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from accounts import emails, phones, schedule
+from accounts import emails, formatting, phones, schedule
 
 # Re-exported: callers keep importing every account model from here.
 from accounts.consents import ConsentRecord, LegalText  # noqa: F401
 from accounts.courier_fields import COURIER_FIELDS, CourierDetails
 from accounts.history_line import HistoryLine  # noqa: F401
 from accounts.managers import ProfileQuerySet, UserManager
+from accounts.signals import Action
 
 
 class User(AbstractUser):
@@ -311,7 +314,7 @@ class Delivery(CourierDetails):
         indexes = [models.Index(fields=["delivery_on", "status"], name="accounts_delivery_day_status")]
 
     def __str__(self) -> str:
-        return f"{self.profile} — {self.delivery_on.isoformat()}"
+        return f"{self.profile} — {date_format(self.delivery_on, 'DATE_FORMAT')}"
 
     @staticmethod
     def first_open_on(*, today: datetime.date | None = None) -> datetime.date:
@@ -414,7 +417,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.profile}: {self.amount} ({self.get_reason_display()})"
+        return f"{self.profile}: {formatting.rubles(self.amount, signed=True)} ({self.get_reason_display()})"
 
 
 class Invoice(models.Model):
@@ -423,8 +426,9 @@ class Invoice(models.Model):
 
     class Status(models.TextChoices):
         AWAITING = "awaiting", _("awaiting payment")
-        PAID = "paid", _("paid")
-        CANCELLED = "cancelled", _("cancelled")
+        # Agreeing with "счёт" (masculine): "оплачен", "отменён", not the delivery's "отменена".
+        PAID = "paid", pgettext_lazy("invoice", "paid")
+        CANCELLED = "cancelled", pgettext_lazy("invoice", "cancelled")
 
     class Source(models.TextChoices):
         STAFF = "staff", _("staff in the admin")
@@ -454,7 +458,7 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.profile}: {self.amount} ({self.get_status_display()})"
+        return f"{self.profile}: {formatting.rubles(self.amount)} ({self.get_status_display()})"
 
 
 class AccountEvent(models.Model):
@@ -476,4 +480,4 @@ class AccountEvent(models.Model):
         indexes = [models.Index(fields=["profile", "created_at"], name="accounts_event_profile_time")]
 
     def __str__(self) -> str:
-        return f"{self.profile}: {self.action}"
+        return f"{self.profile}: {Action.label_of(self.action)}"

@@ -17,7 +17,9 @@ and no save is made only to be noticed. Arguments:
 
 import enum
 
+from django.db import models
 from django.dispatch import Signal
+from django.utils.translation import gettext_lazy as _
 
 profile_changed = Signal()
 
@@ -28,22 +30,34 @@ class Origin(enum.StrEnum):
     CRM = "crm"  # a manager in the CRM: the CRM holds it already
 
 
-class Action(enum.StrEnum):
-    SIGNED_UP = "signed_up"  # category, interval, first_date, sum
-    PREFERENCES_CHANGED = "preferences_changed"  # changes: {field label: [old, new]}
-    DELIVERY_SKIPPED = "delivery_skipped"  # date
-    DELIVERY_UNSKIPPED = "delivery_unskipped"  # date
-    DELIVERY_MOVED = "delivery_moved"  # date (from), to
-    PAUSED = "paused"  # until (None: until resumed)
-    RESUMED = "resumed"  # next (None: nothing planned)
-    CLOSED = "closed"  # last (the last delivery still coming, past the cut-off; None: none)
-    REOPENED = "reopened"  # next (None: nothing planned)
-    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an action, not a password
-    DELIVERY_COMPLETED = "delivery_completed"  # by staff: date, amount
-    BALANCE_CORRECTED = "balance_corrected"  # by staff: amount, balance
-    PAYMENT_RECEIVED = "payment_received"  # confirmed by staff: amount, balance
-    MANAGER_MESSAGE = "manager_message"  # text: the customer wrote to their manager (a note and a task)
-    DELIVERY_MOVED_BY_STAFF = "delivery_moved_by_staff"  # by staff on the deliveries sheet: date, to
+class Action(models.TextChoices):
+    """What happened: the code is stored and sent, the label is what staff read. The comments say
+    what `details` holds."""
+
+    SIGNED_UP = "signed_up", _("signed up")  # category, interval, first_date, sum
+    PREFERENCES_CHANGED = "preferences_changed", _("preferences changed")  # changes: {label: [old, new]}
+    DELIVERY_SKIPPED = "delivery_skipped", _("delivery skipped")  # date
+    DELIVERY_UNSKIPPED = "delivery_unskipped", _("skip undone")  # date
+    DELIVERY_MOVED = "delivery_moved", _("delivery moved")  # date (from), to
+    PAUSED = "paused", _("subscription paused")  # until (None: until resumed)
+    RESUMED = "resumed", _("subscription resumed")  # next (None: nothing planned)
+    # last (the last delivery still coming, past the cut-off; None: none)
+    CLOSED = "closed", _("subscription closed")
+    REOPENED = "reopened", _("subscription reopened")  # next (None: nothing planned)
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", _("password reset requested")  # noqa: S105
+    DELIVERY_COMPLETED = "delivery_completed", _("delivery completed")  # by staff: date, amount
+    BALANCE_CORRECTED = "balance_corrected", _("balance corrected")  # by staff: amount, balance
+    PAYMENT_RECEIVED = "payment_received", _("payment received")  # confirmed by staff: amount, balance
+    # text: the customer wrote to their manager (a note and a task)
+    MANAGER_MESSAGE = "manager_message", _("message to the manager")
+    # by staff on the deliveries sheet: date, to
+    DELIVERY_MOVED_BY_STAFF = "delivery_moved_by_staff", _("delivery moved by staff")
     # Kept for the customer's history only (accounts.notices), never sent: the change was told already.
-    DELIVERY_MOVED_BY_MANAGER = "delivery_moved_by_manager"  # date (the next one before), to
-    DELIVERY_CANCELLED_BY_MANAGER = "delivery_cancelled_by_manager"  # date
+    # date (the next one before), to
+    DELIVERY_MOVED_BY_MANAGER = "delivery_moved_by_manager", _("delivery moved by the manager")
+    DELIVERY_CANCELLED_BY_MANAGER = "delivery_cancelled_by_manager", _("delivery cancelled by the manager")
+
+    @classmethod
+    def label_of(cls, code: str) -> str:
+        """A stored code's label; a code no longer listed, as it is."""
+        return str(cls(code).label) if code in cls.values else code

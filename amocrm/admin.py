@@ -13,10 +13,20 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts import admin as accounts_admin
+from accounts import formatting
 from accounts.admin_card import CardSection
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_titles import AccusativeTitlesMixin
 from accounts.models import Profile
+from accounts.signals import Action
+from amocrm.admin_labels import (
+    NoteKindFilter,
+    WebhookActionFilter,
+    field_label,
+    iso_moment,
+    value_label,
+    webhook_action_label,
+)
 from amocrm.admin_lead_sync import LeadLinkMixin, lead_link, may_resync, resync, sync_error
 from amocrm.models import (
     AmoCRMAccount,
@@ -100,16 +110,22 @@ class NoteSentFilter(admin.SimpleListFilter):
 class LeadNoteAdmin(LeadLinkMixin, ReadOnlyAdmin):
     """The lead's history as the site sends it to amoCRM (what managers read in the lead's card)."""
 
-    list_display = ["created_at", "profile", "text", "lead", "sent_at"]
-    list_filter = [NoteSentFilter, "action"]
+    list_display = ["created_at", "profile", "text", "lead", "sent_at"]  # the text names the event
+    list_filter = [NoteSentFilter, NoteKindFilter]
     search_fields = ["profile__user__email", "=lead_id", "text"]
     list_select_related = ["profile__user"]
-    fields = ["profile", "action", "text", "created_at", "lead_id", "note_id", "sent_at", "error"]
+    fields = ["profile", "kind", "text", "created_at", "lead_id", "note_id", "sent_at", "error"]
+
+    @admin.display(description=_("event"), ordering="action")
+    def kind(self, obj: LeadNote) -> str:
+        return Action.label_of(obj.action)
 
 
 @admin.register(LeadTask)
-class LeadTaskAdmin(LeadLinkMixin, ReadOnlyAdmin):
+class LeadTaskAdmin(LeadLinkMixin, AccusativeTitlesMixin, ReadOnlyAdmin):
     """Customers' messages to their manager, as tasks on the lead in amoCRM (services.lead_tasks)."""
+
+    accusative_name = pgettext_lazy("accusative", "amoCRM task")
 
     list_display = ["created_at", "profile", "text", "lead", "sent_at"]
     search_fields = ["profile__user__email", "=lead_id", "text"]
@@ -127,16 +143,22 @@ class ReconcileCursorAdmin(AccusativeTitlesMixin, ReadOnlyAdmin):
     fields = [*list_display, "last_started_at", "total_read", "page_from", "page", "running_until"]
 
     @admin.display(description=_("read up to"))
-    def read_up_to(self, obj: ReconcileCursor) -> datetime.datetime | None:
-        return datetime.datetime.fromtimestamp(obj.watermark, tz=datetime.UTC) if obj.watermark else None
+    def read_up_to(self, obj: ReconcileCursor) -> str:
+        if not obj.watermark:
+            return formatting.NOTHING
+        return formatting.moment(datetime.datetime.fromtimestamp(obj.watermark, tz=datetime.UTC))
 
 
 class CustomFieldEnumInline(ForgivingAdminMixin, admin.TabularInline):
     model = CustomFieldEnum
-    fields = ["key", "value", "enum_id", "updated_at"]
+    fields = ["site_value", "value", "enum_id", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description=_("site value"))
+    def site_value(self, obj: CustomFieldEnum) -> str:
+        return value_label(obj.field.key, obj.key)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -158,19 +180,19 @@ class CustomFieldAdmin(ForgivingAdminMixin, admin.ModelAdmin):
 class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
     """What amoCRM posted, one row per lead event, and what applying it did; read-only."""
 
-    list_display = ["received_at", "action", "lead", "modified_at", "status", "changed", "short_error"]
-    list_filter = ["status", "action"]
+    list_display = ["received_at", "event", "lead", "modified_at", "status", "changed", "short_error"]
+    list_filter = ["status", WebhookActionFilter]
     search_fields = ["=lead_id", "dedupe_key", "error"]
     date_hierarchy = "received_at"
     actions = ["reprocess_selected"]
     fields = [
         "received_at",
         "account",
-        "action",
+        "event",
         "lead",
         "modified_at",
         "status",
-        "changes",
+        "changed",
         "dropped_changes",
         "error",
         "processed_at",
@@ -185,9 +207,13 @@ class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False
 
+    @admin.display(description=_("event"), ordering="action")
+    def event(self, obj: WebhookEvent) -> str:
+        return webhook_action_label(obj.action) or "—"
+
     @admin.display(description=_("fields changed"))
     def changed(self, obj: WebhookEvent) -> str:
-        return ", ".join(obj.changes or []) or "—"
+        return ", ".join(field_label(name) for name in obj.changes or []) or "—"
 
     @admin.display(description=_("changes dropped"))
     def dropped_changes(self, obj: WebhookEvent) -> str:
@@ -196,9 +222,9 @@ class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
             "\n".join(
                 gettext("%(field)s: changed in amoCRM at %(crm)s, on the site later, at %(site)s")
                 % {
-                    "field": item.get("field", "?"),
-                    "crm": item.get("crm_changed_at") or "—",
-                    "site": item.get("site_changed_at") or "—",
+                    "field": field_label(item.get("field", "?")),
+                    "crm": iso_moment(item.get("crm_changed_at")),
+                    "site": iso_moment(item.get("site_changed_at")),
                 }
                 for item in obj.dropped or []
             )

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext, pgettext_lazy
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_lists import WideListMixin, shortened
 from accounts.admin_titles import AccusativeTitlesMixin
+from amocrm.admin_labels import values_sent
 from amocrm.exceptions import StaffExplanation, explain
 from amocrm.models import LeadSync
 from amocrm.services import enqueue
@@ -116,7 +117,7 @@ class LeadSyncAdmin(
                     "contact_phone",
                     "contact_email",
                     "deleted_lead_id",
-                    "synced_values",
+                    "values_sent",
                     "claimed_until",
                     "create_started_at",
                     "revision",
@@ -149,6 +150,10 @@ class LeadSyncAdmin(
     def error(self, obj: LeadSync) -> str:
         said = sync_error(obj)
         return said.problem if said else Truncator(obj.last_error).chars(120) or "—"
+
+    @admin.display(description=_("last values sent"))
+    def values_sent(self, obj: LeadSync) -> str:
+        return values_sent(obj.synced_values)
 
     @admin.display(description=_("amoCRM's answer"))
     def amocrm_answer(self, obj: LeadSync) -> str:

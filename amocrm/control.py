@@ -2,6 +2,7 @@
 circuit breaker and the last health check. Re-exported by amocrm.models (Django registers them there)."""
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,7 +53,9 @@ class CircuitBreaker(models.Model):
         verbose_name_plural = _("amoCRM circuit breaker")
 
     def __str__(self) -> str:
-        return f"{self.name}: {'open (' + self.reason + ')' if self.is_open else 'closed'}"
+        if self.is_open:
+            return gettext("amoCRM calls stopped: %(reason)s") % {"reason": self.get_reason_display()}
+        return gettext("amoCRM calls allowed")
 
 
 class HealthCheck(models.Model):

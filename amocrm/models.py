@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from amocrm import crypto
+from amocrm import crypto, names
 
 # Re-exported: callers keep importing every amoCRM model from here.
 from amocrm.control import CircuitBreaker, HealthCheck, RateLimit  # noqa: F401
@@ -40,7 +40,7 @@ class OAuthToken(models.Model):
         permissions = [("connect_amocrm", _("Can connect amoCRM"))]
 
     def __str__(self) -> str:
-        return f"amoCRM token for {self.base_url}"
+        return names.token(self.base_url)
 
     def __repr__(self) -> str:
         return f"<OAuthToken pk={self.pk} base_url={self.base_url!r} expires_at={self.expires_at!r}>"
@@ -242,7 +242,7 @@ class LeadSync(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"profile {self.profile_id} → lead {self.lead_id or '-'} ({self.status})"
+        return names.to_lead(self.profile, self.lead_id, state=self.get_status_display())
 
     def site_changed(self, key: str) -> datetime.datetime | None:
         """When the site last changed the field `key` (None: not since it was first synced)."""
@@ -377,7 +377,7 @@ class ReconcileCursor(models.Model):
         verbose_name_plural = _("amoCRM reconciliation")
 
     def __str__(self) -> str:
-        return f"{self.entity}: up to {self.watermark}"
+        return str(self.get_entity_display())
 
 
 class LeadNote(models.Model):
@@ -408,7 +408,7 @@ class LeadNote(models.Model):
         indexes = [models.Index(fields=["profile", "note_id"], name="amocrm_leadnote_unsent_idx")]
 
     def __str__(self) -> str:
-        return f"{self.action} → lead {self.lead_id or '-'} ({'sent' if self.note_id else 'waiting'})"
+        return names.note(self.action, self.lead_id, sent=bool(self.note_id))
 
 
 class LeadTask(models.Model):
@@ -435,7 +435,7 @@ class LeadTask(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"task → lead {self.lead_id or '-'} ({'sent' if self.task_id else 'waiting'})"
+        return names.task(self.lead_id, sent=bool(self.task_id))
 
 
 class WebhookEvent(models.Model):
@@ -486,7 +486,7 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         entity_id = self.contact_id if self.entity == self.Entity.CONTACT else self.lead_id
-        return f"{self.action or 'body'} {self.entity} {entity_id or '-'} ({self.status})"
+        return f"{self.get_entity_display()} {entity_id or '—'} ({self.get_status_display()})"
 
     def mark(
         self, status: str, *, error: str = "", changes: list | None = None, dropped: list | None = None

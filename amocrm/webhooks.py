@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from django.utils.translation import gettext_lazy as _
+
 from accounts import emails
 
 # A mass edit of 50 leads with 40 filled fields each is about 1 MB of form body and 7,600 keys
@@ -32,6 +34,14 @@ MAX_KEYS = 40_000
 MAX_DEPTH = 12  # leads[update][0][custom_fields][0][values][0][value] is 7 deep
 # The events `amocrm_subscribe_webhook` asks for: leads[<action>] and contacts[<action>].
 LEAD_ACTIONS = ("add", "update", "status", "delete", "restore")
+# What each one is called for staff (the admin's list of events).
+ACTION_LABELS = {
+    "add": _("lead added"),
+    "update": _("changed"),
+    "status": _("stage changed"),
+    "delete": _("lead deleted"),
+    "restore": _("lead restored"),
+}
 # Lead items that carry the whole lead (every non-empty field), not only what changed.
 FULL_ACTIONS = frozenset({"add", "update", "status", "restore"})
 CONTACT_ACTIONS = ("update",)

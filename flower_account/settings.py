@@ -39,7 +39,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "flower_account.apps.SiteAdminConfig",  # django.contrib.admin with the site of admin_site.py
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -337,6 +337,8 @@ TIME_ZONE = "Europe/Moscow"
 USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in the genitive ("4 декабря"), without Django's "г." (flower_account/formats/ru/formats.py).
+FORMAT_MODULE_PATH = ["flower_account.formats"]
 
 # STATIC FILES
 # ------------------------------------------------------------------------------

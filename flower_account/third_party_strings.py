@@ -19,4 +19,16 @@ STRINGS = [
     ngettext_lazy(
         "%(count)s %(name)s was changed successfully.", "%(count)s %(name)s were changed successfully."
     ),
+    # django/contrib/admin/actions.py: Django's Russian says "Успешно удалены 26 профили" (the
+    # model's plural name is the same for every number); ours names the model apart from the number.
+    gettext_noop("Successfully deleted %(count)d %(items)s."),
+    # django/contrib/admin/templates/admin/pagination.html: "Паджинация профили" for screen readers.
+    gettext_noop("Pagination %(name)s"),
+    # django/db/models/fields/__init__.py (BLANK_CHOICE_LABEL, Django 6.1): the empty choice of every
+    # select, the admin's action select among them.
+    gettext_noop("- Select an option -"),
+    # Names django_tasks_db gives without a Russian catalogue (its app's name without gettext),
+    # translated where the admin shows them (accounts.admin_permissions).
+    gettext_noop("Tasks Database Backend"),
+    gettext_noop("Task Result"),
 ]

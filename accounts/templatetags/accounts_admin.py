@@ -6,10 +6,17 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
+from accounts import formatting
 from accounts.models import Delivery, Invoice
 from accounts.selectors import staff_overview
 
 register = template.Library()
+
+
+@register.filter
+def rubles(value) -> str:
+    """{{ invoice.amount|rubles }}: "2 500,00 ₽", as everywhere in the admin (accounts.formatting)."""
+    return formatting.rubles(value)
 
 
 @register.inclusion_tag("admin/accounts/control_room.html")

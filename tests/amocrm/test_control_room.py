@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from amocrm.exceptions import AmoCRMForbidden
 from amocrm.models import AmoCRMAccount, HealthCheck, LeadSync, ReconcileCursor, WebhookEvent
@@ -24,7 +24,7 @@ def account(db) -> AmoCRMAccount:
 
 
 def _local(value: datetime.datetime) -> str:
-    return timezone.localtime(value).strftime("%d.%m.%Y %H:%M")
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")  # "4 декабря 2026, 14:05"
 
 
 def test_connected_account_shows_its_name_subdomain_token_expiry_and_reconnect(

@@ -1,8 +1,8 @@
 """Screenshots of the admin index (the staff's control room) at desktop width: connected, with the
 account blocked, and not connected; the deliveries sheet (today and tomorrow); and a customer card,
-with a payment confirmed on it; the three lists staff work in and a failed sync's page. Written where
-test_screenshots.py writes its own (`tools/screenshots.py` refreshes docs/screenshots/); the stack is
-left connected and unblocked.
+with a payment confirmed on it; the three lists staff work in and a failed sync's page; and pages
+that show the admin in Russian (issue 28 item 6). Written where test_screenshots.py writes its own
+(`tools/screenshots.py` refreshes docs/screenshots/); the stack is left connected and unblocked.
 """
 
 import os
@@ -56,6 +56,36 @@ BLOCK = (
 )
 UNBLOCK = "from amocrm.models import CircuitBreaker; CircuitBreaker.objects.all().delete()"
 DISCONNECT = "from amocrm.models import OAuthToken; OAuthToken.objects.all().delete()"
+RUSSIAN_STAFF = ("russian@example.com", "Lists-in-russian-2031")
+# A day's rows for the lists: deliveries today (one delivered), an invoice paid, one cancelled, one
+# awaiting; the site's events as notes for amoCRM; a group with its permissions.
+RUSSIAN_DAY = """
+import datetime
+from decimal import Decimal
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+from accounts import delivery_actions, payments, services
+from accounts.models import BouquetCategory, Invoice, User
+today = timezone.localdate()
+for n in range(3):
+    profile = services.profile_create(
+        user=User.objects.create_user(email=f"list{n}@example.com"),
+        bouquet_category=BouquetCategory.objects.order_by("pk").first(),
+        delivery_address=f"Москва, ул. Садовая, д. {n + 3}",
+        first_delivery_date=today,
+        delivery_interval="weekly",
+        wishes="",
+        invoice_amount=Decimal("12500"),
+    )
+    payments.invoice_pay(invoice=profile.invoices.get(), source="staff", confirmed_by="lists@example.com")
+    cancelled = payments.invoice_issue(profile=profile, amount=Decimal("2500"))
+    Invoice.objects.filter(pk=cancelled.pk).update(status=Invoice.Status.CANCELLED)
+    payments.invoice_issue(profile=profile, amount=Decimal("2500"))
+    if n == 0:
+        delivery_actions.delivery_complete(delivery_id=profile.deliveries.get(delivery_on=today).pk)
+group = Group.objects.create(name="Флористы")
+group.permissions.set(Permission.objects.filter(content_type__app_label="accounts"))
+"""
 
 
 def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
@@ -259,7 +289,7 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
 
     lists = {
         "deliveries": ("/admin/accounts/delivery/", ["Адрес доставки", "Статус"]),
-        "profiles": ("/admin/accounts/profile/", ["Баланс, ₽", "Статус", "Синхронизация", "Телефон"]),
+        "profiles": ("/admin/accounts/profile/", ["Баланс", "Статус", "Синхронизация", "Телефон"]),
         "failed-syncs": ("/admin/amocrm/leadsync/?status=failed", ["Ошибка"]),
     }
     seen = {}
@@ -292,3 +322,32 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
 
     wait_for(lambda: status() == "синхронизировано", "the retried sync", stack=stack)
     assert not page.get_by_role("button", name="Повторить").is_visible()
+
+
+def test_screenshots_of_the_admin_in_russian(stack, new_page, artifacts):
+    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    email, password = RUSSIAN_STAFF
+    manage(
+        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password}, "createsuperuser", "--noinput", "--email", email
+    )
+    stack.manage("shell", "-c", RUSSIAN_DAY)
+    page = new_page(DESKTOP)
+    page.goto("/admin/")
+    page.fill("[name=login]", email)
+    page.fill("[name=password]", password)
+    submit(page)
+    page.wait_for_url("**/admin/")
+
+    for name, path in [
+        ("invoices", "/admin/accounts/invoice/"),
+        ("lead-notes", "/admin/amocrm/leadnote/"),
+    ]:
+        page.goto(path)
+        text = page.inner_text("#content")
+        assert "None" not in text and "Select an option" not in text, name
+        page.screenshot(path=folder / f"admin-{name}.png", full_page=True)
+    page.goto("/admin/auth/group/")
+    page.click("text=Флористы")
+    assert "Клиенты | доставка | Может изменять" in page.inner_text("#content")
+    page.screenshot(path=folder / "admin-group-permissions.png")

@@ -1,0 +1,116 @@
+"""Site events, webhook events and the fields they changed by the names staff know, not by their
+codes ("delivery_completed", "update", "wishes"): labels and list filters for amocrm.admin."""
+
+import datetime
+
+from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+from accounts import formatting
+from accounts.models import Profile
+from accounts.signals import Action
+from amocrm import mapping
+from amocrm.models import CustomField, CustomFieldEnum
+from amocrm.webhooks import ACTION_LABELS
+
+
+class NoteKindFilter(admin.SimpleListFilter):
+    title = _("event")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return Action.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class WebhookActionFilter(admin.SimpleListFilter):
+    title = _("event")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return list(ACTION_LABELS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+def field_label(name: str) -> str:
+    """A field an event changed, as staff know it: the profile's field, or the amoCRM field's key."""
+    try:
+        return str(Profile._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        pass
+    return str(CustomField.Key(name).label) if name in CustomField.Key.values else name
+
+
+def webhook_action_label(code: str) -> str:
+    return str(ACTION_LABELS.get(code, code))
+
+
+def iso_moment(value: object) -> str:
+    """A time stored as ISO text (in JSON), as staff read it."""
+    try:
+        return formatting.moment(datetime.datetime.fromisoformat(str(value)))
+    except ValueError:
+        return formatting.NOTHING
+
+
+# The lead's own fields the site sets besides its custom fields (mapping.lead_state).
+LEAD_KEYS = {"name": _("lead name"), "price": _("lead budget"), "status_id": _("lead stage id")}
+
+
+def values_sent(values: dict | None) -> str:
+    """What amoCRM was last sent (mapping.lead_state: the lead's name, budget and stage, and per field
+    its `custom_fields_values` item), one field a line, by name and as staff read the value."""
+    lines = []
+    for key, value in (values or {}).items():
+        name = CustomField.Key(key).label if key in CustomField.Key.values else LEAD_KEYS.get(key, key)
+        if key == "price":
+            shown = formatting.rubles(value)
+        else:
+            shown = (
+                value_label(key, _sent_value(value)) if isinstance(value, dict) else value_label(key, value)
+            )
+        lines.append(f"{capfirst(name)}: {shown}")
+    return "\n".join(lines) or formatting.NOTHING
+
+
+def _sent_value(item: dict) -> object:
+    """The site's value in a `custom_fields_values` item: a choice by its site value, a date as a date."""
+    values = item.get("values") or [{}]
+    first = values[0] if isinstance(values[0], dict) else {}
+    if "enum_id" in first:
+        enum = CustomFieldEnum.objects.filter(enum_id=first["enum_id"]).first()
+        return enum.key if enum else first["enum_id"]
+    value = first.get("value")
+    if isinstance(value, int) and not isinstance(value, bool):  # a date field: Unix time of its midnight
+        return timezone.localtime(datetime.datetime.fromtimestamp(value, tz=datetime.UTC)).date().isoformat()
+    return value
+
+
+def value_label(key: str, value: object) -> str:
+    """A synced field's value as staff read it: a date by name, a sum in roubles, a choice by its label."""
+    spec = next((spec for spec in mapping.FIELDS if spec.key == key), None)
+    if value is None or value == "":
+        return formatting.NOTHING
+    if isinstance(value, dict | list):  # not a shape the site sends: as it is
+        return str(value)
+    if spec is not None and spec.type == "date":
+        try:
+            return date_format(datetime.date.fromisoformat(str(value)), "DATE_FORMAT")
+        except ValueError:
+            return str(value)
+    if spec is not None and spec.type == "numeric":
+        return formatting.rubles(value)
+    if spec is not None and spec.type == "select" and spec.profile_field:
+        field = Profile._meta.get_field(spec.profile_field)
+        if field.is_relation:  # the category, sent by its slug
+            return str(field.related_model.objects.filter(slug=value).first() or value)
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
