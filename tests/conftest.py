@@ -3,12 +3,13 @@ import ipaddress
 import socket
 from decimal import Decimal
 from itertools import count
+from unittest import mock
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts import payments, services
+from accounts import notices, payments, services
 from accounts.models import BouquetCategory, User
 from emails.models import Email
 
@@ -154,6 +155,10 @@ def user_factory(db):
     return make
 
 
+def _no_email(**kwargs) -> None:
+    pass
+
+
 @pytest.fixture
 def profile_factory(db, user_factory):
     def make(user: User | None = None, *, paid: bool = True, **overrides):
@@ -171,13 +176,15 @@ def profile_factory(db, user_factory):
         amount = data.pop("account_sum")
         queued = len(getattr(mail, "outbox", []))
         last_row = Email.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        profile = services.profile_create(user=user or user_factory(), invoice_amount=amount, **data)
-        if paid and amount:
-            payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="conftest")
-            profile.refresh_from_db()
         # The welcome and payment emails of a customer made for a test are not what the test watches
-        # (tests/accounts/test_notices.py does): the outbox (locmem, or the site's table when a test
-        # put it back) is left as it was.
+        # (tests/accounts/test_notices.py does): they are not even rendered (half the cost of making
+        # a customer), and whatever else was queued is taken back, so the outbox (locmem, or the
+        # site's table when a test put it back) is left as it was.
+        with mock.patch.multiple(notices, welcome_send=_no_email, payment_received_send=_no_email):
+            profile = services.profile_create(user=user or user_factory(), invoice_amount=amount, **data)
+            if paid and amount:
+                payments.invoice_pay(invoice=profile.invoices.get(), source="crm", confirmed_by="conftest")
+                profile.refresh_from_db()
         del getattr(mail, "outbox", [])[queued:]
         Email.objects.filter(pk__gt=last_row).delete()
         return profile

@@ -11,7 +11,6 @@ the servers and the temporary database are removed at the end of the module, als
 """
 
 import os
-import signal
 import subprocess
 import tempfile
 import uuid
@@ -25,7 +24,7 @@ import requests
 from django.conf import settings
 
 from tools.harness.database import sqlite_url
-from tools.harness.processes import HOST, free_port, spawn, stop, wait_http
+from tools.harness.processes import HOST, free_port, spawn, stop_all, wait_http
 from tools.harness.site import (
     PASSWORD,
     REQUEST_TIMEOUT,
@@ -115,8 +114,10 @@ def _wait_until_up(server: Server) -> None:
 
 
 def _stop(servers: list[Server]) -> None:
-    for server in servers:
-        stop(server.process, signum=signal.SIGQUIT)  # gunicorn's quick shutdown
+    # SIGTERM, not SIGQUIT: the whole group is signalled, so a worker gets the signal from us and
+    # again from its master. A second SIGQUIT can land inside the first one's handler, which holds
+    # the thread pool's lock, and the worker hangs until SIGKILL (10 s per server).
+    stop_all([server.process for server in servers])
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,7 @@ def test_a_contact_patch_replaces_its_phones_and_sends_update_contact(api, recei
     contact = api.get(api.url(f"/api/v4/contacts/{contact_id}"), timeout=5).json()
     by_code = {f["field_code"]: [v["value"] for v in f["values"]] for f in contact["custom_fields_values"]}
     assert by_code == {"EMAIL": ["anna@example.ru"], "PHONE": ["+79005556677", "+74951234567"]}
+    assert receiver.arrived.wait(3)  # an API change's hook goes out in the background
     data = decoded(receiver.received[0])
     assert data["contacts[update][0][id]"] == str(contact_id)
 

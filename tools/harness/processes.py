@@ -87,6 +87,16 @@ def stop(process: subprocess.Popen, timeout: float = STOP_TIMEOUT, *, signum: in
         os.killpg(process.pid, signal.SIGKILL)  # stragglers of a group whose leader already left
 
 
+def stop_all(processes: Sequence[subprocess.Popen], timeout: float = STOP_TIMEOUT) -> None:
+    """`stop()` for several children at once: all are signalled before any is waited for."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        stop(process, timeout)
+
+
 @contextlib.contextmanager
 def running(
     args: Sequence[str], env: dict[str, str], log: Path, *, stop_timeout: float = STOP_TIMEOUT

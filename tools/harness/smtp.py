@@ -43,7 +43,8 @@ class SmtpServer:
         self._tcp.daemon_threads = True
         self._stop = threading.Event()
         self.port = self._tcp.server_address[1]
-        threading.Thread(target=self._tcp.serve_forever, daemon=True).start()
+        # A short poll: close() waits for the loop to notice the shutdown (0.5 s by default).
+        threading.Thread(target=self._tcp.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
         self._stop.set()
