@@ -1,9 +1,11 @@
 import datetime
+import re
 from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BouquetCategory, Profile
@@ -171,3 +173,20 @@ def test_admin_is_closed_to_customers(customer_client):
 
     assert response.status_code == HTTPStatus.FOUND
     assert response.url.startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("page", ["sheet", "pay"])
+def test_the_sites_own_admin_pages_have_djangos_breadcrumbs_home_app_list(superuser_client, anna, page):
+    """Django's admin styles `ol.breadcrumbs` only: a `div` showed as bare links on white."""
+    invoice = anna.invoices.get()
+    url = (
+        reverse("admin:accounts_delivery_sheet") if page == "sheet" else f"{ADMIN}/invoice/{invoice.pk}/pay/"
+    )
+    html = superuser_client.get(url).content.decode()
+
+    crumbs = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', html, flags=re.DOTALL)
+
+    assert crumbs is not None
+    hrefs = re.findall(r'href="([^"]+)"', crumbs.group(1))
+    listing = "delivery" if page == "sheet" else "invoice"
+    assert hrefs[:3] == [reverse("admin:index"), f"{ADMIN}/", f"{ADMIN}/{listing}/"]
