@@ -384,3 +384,22 @@ def test_the_app_list_puts_customers_first_and_amocrm_last(superuser_client, sta
     assert apps[0] == "accounts"
     assert apps[-1] == "amocrm"
     assert set(apps) == {"accounts", "emails", "auth", "mfa", "amocrm"}
+
+
+def test_deleting_selected_users_reads_in_the_accusative(superuser_client, staff_day):
+    html = superuser_client.get(reverse("admin:accounts_user_changelist")).content.decode()
+
+    assert "Удалить выбранных пользователей" in html
+    assert "Удалить выбранные пользователи" not in html
+
+
+def test_the_renamed_delete_action_still_asks_and_deletes(superuser_client, user_factory):
+    staff = user_factory(email="leaving@example.ru", is_staff=True)
+    url = reverse("admin:accounts_user_changelist")
+    chosen = {"action": "delete_selected", "_selected_action": [staff.pk]}
+
+    asked = superuser_client.post(url, chosen)
+    superuser_client.post(url, {**chosen, "post": "yes"})
+
+    assert "leaving@example.ru" in asked.content.decode()
+    assert not type(staff).objects.filter(pk=staff.pk).exists()
