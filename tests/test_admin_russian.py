@@ -4,6 +4,7 @@ permissions, note kinds and invoice states by their Russian names; Russian plura
 "2 500,00 ₽"; customers first in the app list and amoCRM's plumbing last."""
 
 import datetime
+import json
 import re
 from decimal import Decimal
 from html import unescape
@@ -403,3 +404,13 @@ def test_the_renamed_delete_action_still_asks_and_deletes(superuser_client, user
 
     assert "leaving@example.ru" in asked.content.decode()
     assert not type(staff).objects.filter(pk=staff.pk).exists()
+
+
+def test_the_calendars_time_zone_note_reads_in_russian(superuser_client):
+    """Django's Russian catalogue leaves the note under date fields (shown when the browser's clock
+    is in another zone) in English; locale/ru/LC_MESSAGES/djangojs.po gives it."""
+    script = superuser_client.get(reverse("admin:jsi18n")).content.decode()
+    note = "Время вводится по часовому поясу %(timezone)s (у вас на %(offset)s часа меньше)."
+
+    assert json.dumps(note) in script  # the catalogue is JSON in the script, non-ASCII escaped
+    assert json.dumps("Сегодня (%(date)s)") in script
