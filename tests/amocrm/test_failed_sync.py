@@ -28,26 +28,9 @@ from amocrm.exceptions import (
 from amocrm.models import LeadSync
 from amocrm.services import lead_sync
 from tests.amocrm.conftest import COMPLEX_URL, CONTACTS_URL
+from tests.amocrm.helpers import not_a_choice
 
 pytestmark = pytest.mark.django_db
-
-NOT_A_CHOICE = {
-    "title": "Bad Request",
-    "status": 400,
-    "detail": "Request validation failed",
-    "validation-errors": [
-        {
-            "request_id": "0",
-            "errors": [
-                {
-                    "code": "NotSupportedChoice",
-                    "path": "custom_fields_values.1.values.0.enum_id",
-                    "detail": "The value you selected is not a valid choice.",
-                }
-            ],
-        }
-    ],
-}
 
 
 def refused(*codes: str) -> AmoCRMValidationError:
@@ -65,7 +48,7 @@ def refusing_crm(crm):
     """amoCRM refuses a new lead's category as not one of its choices (400 NotSupportedChoice)."""
     responses.start()
     responses.get(CONTACTS_URL, status=204)
-    responses.post(COMPLEX_URL, status=400, json=NOT_A_CHOICE)
+    responses.post(COMPLEX_URL, status=400, json=not_a_choice())
     yield crm
     responses.stop()
     responses.reset()
@@ -222,7 +205,7 @@ def test_two_outages_then_a_refusal_count_three_attempts(customer, crm, amo):
         LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)
         lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
     responses.replace(responses.GET, CONTACTS_URL, status=204)
-    responses.post(COMPLEX_URL, status=400, json=NOT_A_CHOICE)
+    responses.post(COMPLEX_URL, status=400, json=not_a_choice())
 
     LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)  # its retry is due
     lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
