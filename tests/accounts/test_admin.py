@@ -190,3 +190,15 @@ def test_the_sites_own_admin_pages_have_djangos_breadcrumbs_home_app_list(superu
     hrefs = re.findall(r'href="([^"]+)"', crumbs.group(1))
     listing = "delivery" if page == "sheet" else "invoice"
     assert hrefs[:3] == [reverse("admin:index"), f"{ADMIN}/", f"{ADMIN}/{listing}/"]
+
+
+@pytest.mark.parametrize("model", ["delivery", "invoice"])
+def test_a_change_page_names_each_field_once(superuser_client, anna, model):
+    """A read-only sum was listed twice ("Цена" … "Цена"), and "время доставки" named both the
+    time window and when the delivery was marked delivered."""
+    row = anna.deliveries.first() if model == "delivery" else anna.invoices.get()
+    html = superuser_client.get(f"{ADMIN}/{model}/{row.pk}/change/").content.decode()
+
+    labels = re.findall(r"<label\b[^>]*>([^<]+?):?</label>", html)
+
+    assert labels and sorted({label for label in labels if labels.count(label) > 1}) == []
