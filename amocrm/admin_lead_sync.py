@@ -186,6 +186,10 @@ class LeadSyncAdmin(
             "subtitle": sync.profile.user.email if sync else None,
             "sync_error": sync_error(sync) if sync else None,
             "may_retry": sync is not None and sync.status != LeadSync.Status.SYNCED and may_resync(request),
+            # The guide says to press "Retry": staff who may not are told who may.
+            "retry_refused": sync is not None
+            and sync.status != LeadSync.Status.SYNCED
+            and not may_resync(request),
         }
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 

@@ -187,6 +187,8 @@ def test_view_only_staff_see_the_error_but_no_retry_and_cannot_post_one(
     page = client.get(change_url(failed)).content.decode()
 
     assert "Что случилось" in page and "Повторить</button>" not in page
+    # The guide says to press «Повторить»: they are told who can.
+    assert "«Повторить» — для сотрудников" in page
     assert client.post(retry_url(failed)).status_code == HTTPStatus.FORBIDDEN
     assert enqueued == []
 
