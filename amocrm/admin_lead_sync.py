@@ -182,14 +182,12 @@ class LeadSyncAdmin(
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         sync = LeadSync.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        retryable, allowed = sync is not None and sync.status != LeadSync.Status.SYNCED, may_resync(request)
         context = {
             "subtitle": sync.profile.user.email if sync else None,
             "sync_error": sync_error(sync) if sync else None,
-            "may_retry": sync is not None and sync.status != LeadSync.Status.SYNCED and may_resync(request),
-            # The guide says to press "Retry": staff who may not are told who may.
-            "retry_refused": sync is not None
-            and sync.status != LeadSync.Status.SYNCED
-            and not may_resync(request),
+            "may_retry": retryable and allowed,
+            "retry_refused": retryable and not allowed,  # the guide says to press "Retry": told who may
         }
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
