@@ -167,6 +167,17 @@ def test_profiles_are_never_added_by_hand(superuser_client):
     assert superuser_client.get(reverse("admin:accounts_user_add")).status_code == HTTPStatus.OK
 
 
+def test_the_card_offers_no_delete_button_that_could_only_be_refused(superuser_client, unpaid):
+    """Its invoices and deliveries are never deleted: Django's delete page said «Не удается удалить»."""
+    card = superuser_client.get(reverse("admin:accounts_profile_change", args=[unpaid.pk])).content.decode()
+    listing = superuser_client.get(reverse("admin:accounts_profile_changelist"))
+
+    delete = reverse("admin:accounts_profile_delete", args=[unpaid.pk])
+    assert delete not in card
+    assert superuser_client.get(delete).status_code == HTTPStatus.FORBIDDEN
+    assert "delete_selected" not in dict(listing.context["action_form"].fields["action"].choices)
+
+
 def test_the_card_edits_the_customers_email_name_and_active_flag(superuser_client, unpaid):
     data = change_form_data(superuser_client, card_url(unpaid))
     assert (data["email"], data["is_active"]) == ("anna@example.ru", True)
