@@ -7,6 +7,7 @@ from html import unescape
 from http import HTTPStatus
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -236,3 +237,14 @@ def test_staff_who_may_not_change_users_cannot_change_the_login_on_the_card(user
     assert response.status_code == HTTPStatus.FOUND
     unpaid.refresh_from_db()
     assert (unpaid.wishes, unpaid.user.email, unpaid.user.is_active) == ("Тюльпаны", "anna@example.ru", True)
+
+
+def test_a_payment_goes_into_the_invoices_admin_history(superuser_client, unpaid):
+    [(action, data)] = pay_forms(superuser_client.get(card_url(unpaid)))
+
+    superuser_client.post(action, data)
+
+    invoice = unpaid.invoices.get()
+    [entry] = LogEntry.objects.filter(object_id=str(invoice.pk))
+    message = entry.get_change_message().replace("\xa0", " ")  # rubles() keeps "2 500,00 ₽" on one line
+    assert (entry.user.email, message) == ("boss@example.ru", "Оплата получена: 2 500,00 ₽.")

@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import pytest
 import responses
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -151,6 +152,13 @@ def test_retry_on_a_failed_sync_queues_its_profile_and_returns_to_the_page(
         ("sync_profiles", {"profile_ids": [failed.profile_id], "full": True})
     ]
     assert LeadSync.objects.get(pk=failed.pk).status == LeadSync.Status.PENDING
+
+
+def test_retry_goes_into_the_rows_admin_history(superuser_client, failed, enqueued):
+    superuser_client.post(retry_url(failed))
+
+    [entry] = LogEntry.objects.filter(object_id=str(failed.pk))
+    assert entry.get_change_message() == "Повторная отправка поставлена в очередь."
 
 
 def test_retry_is_a_post_with_the_csrf_token(superuser, failed, enqueued):
