@@ -128,9 +128,9 @@ def deliveries_section(profile: Profile, *, today: datetime.date | None = None) 
             for delivery in deliveries
         ]
 
+    groups = [(gettext("Next"), rows(upcoming)), (gettext("Recent"), rows(past))]
     context = {
-        "upcoming": rows(upcoming),
-        "past": rows(past),
+        "groups": [{"title": title, "rows": group} for title, group in groups if group],
         "count": profile.deliveries.count(),
         "all_url": reverse("admin:accounts_delivery_changelist") + f"?profile__id__exact={profile.pk}",
     }

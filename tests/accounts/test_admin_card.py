@@ -1,6 +1,7 @@
 """The customer card: the profile's admin page with the invoices (one-click "Payment received"),
 deliveries, history and amoCRM sync state; the user edited on it; no customer added by hand."""
 
+import datetime
 import re
 from decimal import Decimal
 from html import unescape
@@ -12,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Invoice, LedgerEntry, Profile, User
+from accounts.models import Delivery, Invoice, LedgerEntry, Profile, User
 from tests.accounts.helpers import page_text
 from tests.admin_pages import change_form_data
 
@@ -248,3 +249,16 @@ def test_a_payment_goes_into_the_invoices_admin_history(superuser_client, unpaid
     [entry] = LogEntry.objects.filter(object_id=str(invoice.pk))
     message = entry.get_change_message().replace("\xa0", " ")  # rubles() keeps "2 500,00 ₽" on one line
     assert (entry.user.email, message) == ("boss@example.ru", "Оплата получена: 2 500,00 ₽.")
+
+
+def test_the_cards_deliveries_are_grouped_next_then_recent_and_an_empty_group_is_left_out(
+    superuser_client, unpaid
+):
+    first_text = page_text(superuser_client.get(card_url(unpaid)))
+    first = unpaid.deliveries.order_by("delivery_on").first()
+    Delivery.objects.filter(pk=first.pk).update(delivery_on=first.delivery_on - datetime.timedelta(days=30))
+
+    text = page_text(superuser_client.get(card_url(unpaid)))
+
+    assert "Ближайшие" in first_text and "Прошедшие" not in first_text
+    assert text.index("Ближайшие") < text.index("Прошедшие")
