@@ -128,9 +128,9 @@ def deliveries_section(profile: Profile, *, today: datetime.date | None = None) 
             for delivery in deliveries
         ]
 
+    groups = [(gettext("Next"), rows(upcoming)), (gettext("Recent"), rows(past))]
     context = {
-        "upcoming": rows(upcoming),
-        "past": rows(past),
+        "groups": [{"title": title, "rows": group} for title, group in groups if group],
         "count": profile.deliveries.count(),
         "all_url": reverse("admin:accounts_delivery_changelist") + f"?profile__id__exact={profile.pk}",
     }
@@ -155,13 +155,18 @@ def _user_value(name: str):
 
 
 class ProfileCardMixin:
-    """The card on the profile's change page; profiles come from signup, never added by hand."""
+    """The card on the profile's change page; profiles come from signup, never added or deleted by hand."""
 
     form = ProfileAdminForm
     email, first_name, last_name, is_active = (_user_value(name) for name in USER_FIELDS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a customer signs up themselves (their consent, their invoice)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Profile | None = None) -> bool:
+        # Its invoices and deliveries are never deleted, so Django's page could only refuse; a
+        # customer's data goes by erasure (accounts.erasure), which amoCRM is told about.
+        return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Profile | None = None):
         fields = list(super().get_readonly_fields(request, obj))

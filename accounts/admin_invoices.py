@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import payments
+from accounts import formatting, payments
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_money import MoneyMixin
 from accounts.models import Invoice
@@ -107,6 +107,10 @@ class InvoiceAdmin(ForgivingAdminMixin, MoneyMixin, admin.ModelAdmin):
                 self.message_user(request, str(e), messages.ERROR)
             else:
                 if paid_now:
+                    amount = formatting.rubles(form.cleaned_data["amount"])
+                    self.log_change(
+                        request, invoice, gettext("Payment received: %(amount)s.") % {"amount": amount}
+                    )
                     self.message_user(request, gettext("Payment recorded: the balance is topped up."))
                 else:
                     self.message_user(

@@ -3,7 +3,8 @@
 Every DecimalField of the site is a sum in roubles. In a list, each money column of `list_display`
 is shown through `rubles`, sorted by its field; on a change page (and an inline), each read-only
 money field is. Either is headed by the field's name without its ", ₽". An editable sum stays an
-input as Django makes it ("5000,00").
+input as Django makes it ("5000,00"). Without declared fieldsets a read-only money field is listed
+once, in the read-only fields' place (Django's form, asked for every field, would name it again).
 """
 
 import functools
@@ -49,6 +50,11 @@ class MoneyMixin:
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list:
         return [self._money(name) for name in super().get_readonly_fields(request, obj)]
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list:
+        fields = super().get_fields(request, obj)
+        shown = {f.__name__ for f in fields if callable(f) and f is self._money(f.__name__)}
+        return [f for f in fields if not (isinstance(f, str) and f in shown)]
 
     def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
         # Declared fieldsets name the field; the read-only one is shown by its money column.

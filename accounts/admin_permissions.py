@@ -4,7 +4,8 @@ Django writes `Permission.name` once, at migrate, in English ("Can add delivery"
 is left to whoever shows it. Here the label is built when shown: the app and the model by their
 (translated) verbose names, then what the permission allows: Django's four by their codename,
 others (Meta.permissions, written with `_()`) through the catalogue. The model is named on its own,
-so no case needs agreeing: "Клиенты | доставка | Может изменять".
+so no case needs agreeing: "Клиенты | доставка | Может изменять". Staff who may only view a user or a
+group read the same labels (Django's read-only field would print `str(permission)`, in English).
 
 Deleting a user or a group lists, besides what goes with it, each link of its many-to-many tables
 ("Связь group-permission: Group_permissions object (1)"): those lines are left out (the links go,
@@ -12,7 +13,10 @@ the permissions and the other side stay).
 """
 
 from django.apps import apps
-from django.contrib.auth.models import Permission
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.utils.html import format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -56,8 +60,36 @@ def _without(items: list, names: set[str]) -> list:
     return kept
 
 
+def _labels(permissions) -> str:
+    labels = sorted(permission_label(p) for p in permissions.select_related("content_type"))
+    return format_html_join("", "<div>{}</div>", ((label,) for label in labels)) or "—"
+
+
+User = get_user_model()
+
+# The permission fields and what a view-only page shows in their place.
+READ_ONLY_LABELS = {"permissions": "permission_labels", "user_permissions": "user_permission_labels"}
+
+
 class PermissionLabelsMixin:
     """For admins with a permissions widget (the user's and the group's)."""
+
+    @admin.display(description=Group._meta.get_field("permissions").verbose_name)
+    def permission_labels(self, obj) -> str:
+        return _labels(obj.permissions)
+
+    @admin.display(description=User._meta.get_field("user_permissions").verbose_name)
+    def user_permission_labels(self, obj) -> str:
+        return _labels(obj.user_permissions)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [READ_ONLY_LABELS.get(f, f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
 
     def get_deleted_objects(self, objs, request):
         to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)

@@ -23,9 +23,10 @@ DAYS = {"today": 0, "tomorrow": 1}
 
 def mark_delivered(model_admin: admin.ModelAdmin, request: HttpRequest, delivery: Delivery) -> bool | None:
     """Mark one delivery delivered (`delivery_complete`): True when done now, False when it already
-    was, None when refused, with the reason told to staff."""
+    was, None when refused, with the reason told to staff. Done now goes into the admin's history
+    (the delivery's «История», the index's «Последние действия»)."""
     try:
-        return delivery_actions.delivery_complete(delivery_id=delivery.pk)
+        done = delivery_actions.delivery_complete(delivery_id=delivery.pk)
     except ledger.InsufficientBalance as e:
         model_admin.message_user(
             request,
@@ -40,9 +41,13 @@ def mark_delivered(model_admin: admin.ModelAdmin, request: HttpRequest, delivery
             },
             messages.WARNING,
         )
+        return None
     except delivery_actions.DeliveryError as e:
         model_admin.message_user(request, f"{delivery}: {e}", messages.WARNING)
-    return None
+        return None
+    if done:
+        model_admin.log_change(request, delivery, gettext("Marked delivered."))
+    return done
 
 
 class SheetActionForm(forms.Form):
@@ -146,6 +151,12 @@ class DeliverySheetMixin:
         except delivery_actions.DeliveryError as e:
             self.message_user(request, f"{delivery}: {e}", messages.WARNING)
             return
+        self.log_change(
+            request,
+            delivery,
+            gettext("Moved from %(day)s to %(new_day)s.")
+            % {"day": date_format(delivery.delivery_on, "j E"), "new_day": date_format(new_date, "j E")},
+        )
         self.message_user(
             request,
             gettext("The delivery of %(customer)s is moved from %(day)s to %(new_day)s.")

@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_lists import WideListMixin, shortened
@@ -57,12 +57,13 @@ def may_resync(request: HttpRequest) -> bool:
     return request.user.has_perm("amocrm.change_leadsync")
 
 
-def resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> None:
+def resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list[int]) -> bool:
+    """Queue a full resync of the profiles and tell staff; False when nothing could be queued."""
     if not is_enabled():
         modeladmin.message_user(
             request, _("The amoCRM integration is off: nothing was queued."), level=messages.WARNING
         )
-        return
+        return False
     enqueue.lead_sync_enqueue(profile_ids=profile_ids, full=True)
     modeladmin.message_user(
         request,
@@ -74,6 +75,7 @@ def resync(modeladmin: admin.ModelAdmin, request: HttpRequest, profile_ids: list
         % {"count": len(profile_ids)},
         level=messages.SUCCESS,
     )
+    return True
 
 
 def sync_error(sync: LeadSync) -> StaffExplanation | None:
@@ -177,15 +179,18 @@ class LeadSyncAdmin(
         if not may_resync(request):
             raise PermissionDenied
         sync = get_object_or_404(LeadSync, pk=pk)
-        resync(self, request, [sync.profile_id])
+        if resync(self, request, [sync.profile_id]):
+            self.log_change(request, sync, gettext("Retry queued."))
         return HttpResponseRedirect(reverse("admin:amocrm_leadsync_change", args=[sync.pk]))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         sync = LeadSync.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        retryable, allowed = sync is not None and sync.status != LeadSync.Status.SYNCED, may_resync(request)
         context = {
             "subtitle": sync.profile.user.email if sync else None,
             "sync_error": sync_error(sync) if sync else None,
-            "may_retry": sync is not None and sync.status != LeadSync.Status.SYNCED and may_resync(request),
+            "may_retry": retryable and allowed,
+            "retry_refused": retryable and not allowed,  # the guide says to press "Retry": told who may
         }
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 

@@ -1,5 +1,6 @@
 """The admin index's customers panel: what goes out today and tomorrow, who signed up lately, and
-the invoices awaiting payment, each figure a link to the list where staff act on it."""
+the invoices awaiting payment, each figure a link to the list where staff act on it. A box shows
+only to staff who may open what it links to (a staff account without permissions sees none)."""
 
 from urllib.parse import urlencode
 
@@ -19,13 +20,21 @@ def rubles(value) -> str:
     return formatting.rubles(value)
 
 
-@register.inclusion_tag("admin/accounts/control_room.html")
-def customers_control_room() -> dict:
+@register.inclusion_tag("admin/accounts/control_room.html", takes_context=True)
+def customers_control_room(context: template.Context) -> dict:
+    request = context.get("request")
+    may = {
+        name: request is not None and request.user.has_perm(f"accounts.view_{name}")
+        for name in ("delivery", "profile", "invoice")
+    }
+    if not any(may.values()):
+        return {"may": may}
     overview = staff_overview()
     deliveries = reverse("admin:accounts_delivery_changelist")
     profiles = reverse("admin:accounts_profile_changelist")
     scheduled = f"status__exact={Delivery.Status.SCHEDULED}"
     return {
+        "may": may,
         "overview": overview,
         "urls": {
             "today": f"{deliveries}?day=today&{scheduled}",

@@ -1,5 +1,6 @@
 """The admin index's amoCRM panel (the control room's first half) and the breaker banner: staff see
-at once whether amoCRM is connected and called, and how many customers' changes wait or failed."""
+at once whether amoCRM is connected and called, and how many customers' changes wait or failed.
+Only to staff who may see some of the CRM app's rows, where its figures lead."""
 
 from urllib.parse import urlencode
 
@@ -21,13 +22,15 @@ def _changelist(model: str, **filters: str) -> str:
 
 @register.inclusion_tag("amocrm/control_room.html", takes_context=True)
 def amocrm_control_room(context: template.Context) -> dict:
+    request = context.get("request")
+    if request is None or not request.user.has_module_perms("amocrm"):
+        return {}
     now = timezone.now()
     since = (now - WEBHOOK_FAILURES_WINDOW).isoformat(timespec="seconds")
-    request = context.get("request")
     return {
         "room": control_room(now=now),
         # The connect button only for those who may connect (superusers, amocrm.connect_amocrm).
-        "may_connect": request is not None and user_may_connect(request.user),
+        "may_connect": user_may_connect(request.user),
         "now": now,
         "urls": {
             "connect": reverse("amocrm:oauth_start"),

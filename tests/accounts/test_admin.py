@@ -1,9 +1,11 @@
 import datetime
+import re
 from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BouquetCategory, Profile
@@ -171,3 +173,32 @@ def test_admin_is_closed_to_customers(customer_client):
 
     assert response.status_code == HTTPStatus.FOUND
     assert response.url.startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("page", ["sheet", "pay"])
+def test_the_sites_own_admin_pages_have_djangos_breadcrumbs_home_app_list(superuser_client, anna, page):
+    """Django's admin styles `ol.breadcrumbs` only: a `div` showed as bare links on white."""
+    invoice = anna.invoices.get()
+    url = (
+        reverse("admin:accounts_delivery_sheet") if page == "sheet" else f"{ADMIN}/invoice/{invoice.pk}/pay/"
+    )
+    html = superuser_client.get(url).content.decode()
+
+    crumbs = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', html, flags=re.DOTALL)
+
+    assert crumbs is not None
+    hrefs = re.findall(r'href="([^"]+)"', crumbs.group(1))
+    listing = "delivery" if page == "sheet" else "invoice"
+    assert hrefs[:3] == [reverse("admin:index"), f"{ADMIN}/", f"{ADMIN}/{listing}/"]
+
+
+@pytest.mark.parametrize("model", ["delivery", "invoice"])
+def test_a_change_page_names_each_field_once(superuser_client, anna, model):
+    """A read-only sum was listed twice ("Цена" … "Цена"), and "время доставки" named both the
+    time window and when the delivery was marked delivered."""
+    row = anna.deliveries.first() if model == "delivery" else anna.invoices.get()
+    html = superuser_client.get(f"{ADMIN}/{model}/{row.pk}/change/").content.decode()
+
+    labels = re.findall(r"<label\b[^>]*>([^<]+?):?</label>", html)
+
+    assert labels and sorted({label for label in labels if labels.count(label) > 1}) == []

@@ -1,17 +1,19 @@
 """The customer card: the profile's admin page with the invoices (one-click "Payment received"),
 deliveries, history and amoCRM sync state; the user edited on it; no customer added by hand."""
 
+import datetime
 import re
 from decimal import Decimal
 from html import unescape
 from http import HTTPStatus
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Invoice, LedgerEntry, Profile, User
+from accounts.models import Delivery, Invoice, LedgerEntry, Profile, User
 from tests.accounts.helpers import page_text
 from tests.admin_pages import change_form_data
 
@@ -167,6 +169,17 @@ def test_profiles_are_never_added_by_hand(superuser_client):
     assert superuser_client.get(reverse("admin:accounts_user_add")).status_code == HTTPStatus.OK
 
 
+def test_the_card_offers_no_delete_button_that_could_only_be_refused(superuser_client, unpaid):
+    """Its invoices and deliveries are never deleted: Django's delete page said «Не удается удалить»."""
+    card = superuser_client.get(reverse("admin:accounts_profile_change", args=[unpaid.pk])).content.decode()
+    listing = superuser_client.get(reverse("admin:accounts_profile_changelist"))
+
+    delete = reverse("admin:accounts_profile_delete", args=[unpaid.pk])
+    assert delete not in card
+    assert superuser_client.get(delete).status_code == HTTPStatus.FORBIDDEN
+    assert "delete_selected" not in dict(listing.context["action_form"].fields["action"].choices)
+
+
 def test_the_card_edits_the_customers_email_name_and_active_flag(superuser_client, unpaid):
     data = change_form_data(superuser_client, card_url(unpaid))
     assert (data["email"], data["is_active"]) == ("anna@example.ru", True)
@@ -225,3 +238,27 @@ def test_staff_who_may_not_change_users_cannot_change_the_login_on_the_card(user
     assert response.status_code == HTTPStatus.FOUND
     unpaid.refresh_from_db()
     assert (unpaid.wishes, unpaid.user.email, unpaid.user.is_active) == ("Тюльпаны", "anna@example.ru", True)
+
+
+def test_a_payment_goes_into_the_invoices_admin_history(superuser_client, unpaid):
+    [(action, data)] = pay_forms(superuser_client.get(card_url(unpaid)))
+
+    superuser_client.post(action, data)
+
+    invoice = unpaid.invoices.get()
+    [entry] = LogEntry.objects.filter(object_id=str(invoice.pk))
+    message = entry.get_change_message().replace("\xa0", " ")  # rubles() keeps "2 500,00 ₽" on one line
+    assert (entry.user.email, message) == ("boss@example.ru", "Оплата получена: 2 500,00 ₽.")
+
+
+def test_the_cards_deliveries_are_grouped_next_then_recent_and_an_empty_group_is_left_out(
+    superuser_client, unpaid
+):
+    first_text = page_text(superuser_client.get(card_url(unpaid)))
+    first = unpaid.deliveries.order_by("delivery_on").first()
+    Delivery.objects.filter(pk=first.pk).update(delivery_on=first.delivery_on - datetime.timedelta(days=30))
+
+    text = page_text(superuser_client.get(card_url(unpaid)))
+
+    assert "Ближайшие" in first_text and "Прошедшие" not in first_text
+    assert text.index("Ближайшие") < text.index("Прошедшие")

@@ -9,6 +9,7 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import formats, timezone
 
@@ -205,3 +206,27 @@ def test_saving_and_deleting_say_so_in_russian_right_for_a_feminine_model(superu
         f"Сохранено: категория букета «{category}». Ниже можно продолжить правку.",
         f"Удалено: категория букета «{category}».",
     ]
+
+
+def _staff_client(client, user_factory, *codenames: str):
+    staff = user_factory(email="staff@example.ru", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    return client
+
+
+def test_staff_without_permissions_see_no_figures_that_lead_to_refused_pages(client, user_factory):
+    staff_client = _staff_client(client, user_factory)
+
+    assert figures(staff_client) == {}
+
+
+def test_staff_who_may_view_deliveries_see_the_deliveries_box_only(client, user_factory, profile_factory):
+    profile_factory(first_delivery_date=timezone.localdate())
+    staff_client = _staff_client(client, user_factory, "view_delivery")
+
+    shown = figures(staff_client)
+
+    assert sorted(shown) == ["deliveries_today", "deliveries_tomorrow"]
+    for url in [u for urls in links(staff_client).values() for u in urls]:
+        assert staff_client.get(url).status_code == HTTPStatus.OK, url

@@ -7,11 +7,13 @@ from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import delivery_actions
 from accounts.models import AccountEvent, Delivery, LedgerEntry
@@ -218,3 +220,18 @@ def test_a_row_that_is_not_there_does_nothing(superuser_client):
 
     assert response.status_code == HTTPStatus.OK
     assert texts(response) == ["Ничего не сделано: строка не найдена."]
+
+
+def test_the_sheets_buttons_go_into_the_admins_history(superuser_client, profile_factory):
+    """The delivery's «История» and the index's «Последние действия» said nothing of the day's work."""
+    today_row = profile_factory(first_delivery_date=day(0)).deliveries.get(delivery_on=day(0))
+    tomorrow_row = profile_factory(first_delivery_date=day(1)).deliveries.get(delivery_on=day(1))
+
+    act(superuser_client, today_row, "deliver")
+    act(superuser_client, tomorrow_row, "move", delivery_on=day(2).isoformat())
+
+    logged = LogEntry.objects.order_by("pk").values_list("object_id", "change_message")
+    moved = f"Перенесена с {date_format(day(1), 'j E')} на {date_format(day(2), 'j E')}."
+    assert list(logged) == [(str(today_row.pk), "Отмечена доставленной."), (str(tomorrow_row.pk), moved)]
+    history = superuser_client.get(reverse("admin:accounts_delivery_history", args=[today_row.pk]))
+    assert "Отмечена доставленной." in page_text(history)

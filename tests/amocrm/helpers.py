@@ -127,6 +127,21 @@ def complex_answer(lead_id: int = 30000001, contact_id: int = 40000001) -> list[
     ]
 
 
+def not_a_choice(path: str = "custom_fields_values.1.values.0.enum_id") -> dict:
+    """amoCRM's 400 for a select value it does not offer, at `path`."""
+    error = {
+        "code": "NotSupportedChoice",
+        "path": path,
+        "detail": "The value you selected is not a valid choice.",
+    }
+    return {
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "Request validation failed",
+        "validation-errors": [{"request_id": "0", "errors": [error]}],
+    }
+
+
 def patch_answer(*lead_ids: int) -> dict:
     return {"_embedded": {"leads": [{"id": i, "updated_at": 1763870000} for i in lead_ids]}}
 

@@ -98,6 +98,7 @@ def test_a_blocked_account_shows_since_when_and_why(superuser_client, oauth_toke
 
 def test_calls_made_as_usual_while_the_breaker_is_closed(superuser_client, oauth_token):
     assert figures(superuser_client)["breaker"] == "идут как обычно"
+    assert links(superuser_client)["breaker"] == []  # its list would be empty: nothing to open
 
 
 def test_reconcile_shows_the_last_run_and_the_drifts_it_repaired(superuser_client, oauth_token):
@@ -112,6 +113,7 @@ def test_reconcile_shows_the_last_run_and_the_drifts_it_repaired(superuser_clien
 
 def test_reconcile_that_never_ran_says_so(superuser_client, oauth_token):
     assert figures(superuser_client)["reconcile"] == "ещё не запускалась"
+    assert links(superuser_client)["reconcile"] == []  # its list would be empty: nothing to open
 
 
 def _event(key: str, *, status: str, hours_ago: float) -> WebhookEvent:

@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import pytest
 import responses
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -28,26 +29,9 @@ from amocrm.exceptions import (
 from amocrm.models import LeadSync
 from amocrm.services import lead_sync
 from tests.amocrm.conftest import COMPLEX_URL, CONTACTS_URL
+from tests.amocrm.helpers import not_a_choice
 
 pytestmark = pytest.mark.django_db
-
-NOT_A_CHOICE = {
-    "title": "Bad Request",
-    "status": 400,
-    "detail": "Request validation failed",
-    "validation-errors": [
-        {
-            "request_id": "0",
-            "errors": [
-                {
-                    "code": "NotSupportedChoice",
-                    "path": "custom_fields_values.1.values.0.enum_id",
-                    "detail": "The value you selected is not a valid choice.",
-                }
-            ],
-        }
-    ],
-}
 
 
 def refused(*codes: str) -> AmoCRMValidationError:
@@ -65,7 +49,7 @@ def refusing_crm(crm):
     """amoCRM refuses a new lead's category as not one of its choices (400 NotSupportedChoice)."""
     responses.start()
     responses.get(CONTACTS_URL, status=204)
-    responses.post(COMPLEX_URL, status=400, json=NOT_A_CHOICE)
+    responses.post(COMPLEX_URL, status=400, json=not_a_choice())
     yield crm
     responses.stop()
     responses.reset()
@@ -170,6 +154,13 @@ def test_retry_on_a_failed_sync_queues_its_profile_and_returns_to_the_page(
     assert LeadSync.objects.get(pk=failed.pk).status == LeadSync.Status.PENDING
 
 
+def test_retry_goes_into_the_rows_admin_history(superuser_client, failed, enqueued):
+    superuser_client.post(retry_url(failed))
+
+    [entry] = LogEntry.objects.filter(object_id=str(failed.pk))
+    assert entry.get_change_message() == "Повторная отправка поставлена в очередь."
+
+
 def test_retry_is_a_post_with_the_csrf_token(superuser, failed, enqueued):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(superuser)
@@ -204,6 +195,8 @@ def test_view_only_staff_see_the_error_but_no_retry_and_cannot_post_one(
     page = client.get(change_url(failed)).content.decode()
 
     assert "Что случилось" in page and "Повторить</button>" not in page
+    # The guide says to press «Повторить»: they are told who can.
+    assert "«Повторить» — для сотрудников" in page
     assert client.post(retry_url(failed)).status_code == HTTPStatus.FORBIDDEN
     assert enqueued == []
 
@@ -222,7 +215,7 @@ def test_two_outages_then_a_refusal_count_three_attempts(customer, crm, amo):
         LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)
         lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
     responses.replace(responses.GET, CONTACTS_URL, status=204)
-    responses.post(COMPLEX_URL, status=400, json=NOT_A_CHOICE)
+    responses.post(COMPLEX_URL, status=400, json=not_a_choice())
 
     LeadSync.objects.filter(profile=customer).update(next_attempt_at=None)  # its retry is due
     lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)

@@ -22,7 +22,7 @@ from amocrm import mapping, tasks
 from amocrm.models import CustomField, CustomFieldEnum, LeadSync
 from amocrm.services import lead_sync, outbox
 from tests.amocrm.conftest import COMPLEX_URL, CONTACTS_URL, FIELD_IDS, LEADS_URL
-from tests.amocrm.helpers import bodies, by_field, complex_answer, patch_answer, synced
+from tests.amocrm.helpers import bodies, by_field, complex_answer, not_a_choice, patch_answer, synced
 
 pytestmark = pytest.mark.django_db
 
@@ -307,27 +307,7 @@ def test_retry_of_an_interrupted_create_finds_the_lead_instead_of_creating_anoth
 @responses.activate
 def test_validation_error_marks_the_sync_failed_with_amocrms_message(customer, crm, amo):
     responses.get(CONTACTS_URL, status=204)
-    responses.post(
-        COMPLEX_URL,
-        status=400,
-        json={
-            "title": "Bad Request",
-            "status": 400,
-            "detail": "Request validation failed",
-            "validation-errors": [
-                {
-                    "request_id": "0",
-                    "errors": [
-                        {
-                            "code": "NotSupportedChoice",
-                            "path": "custom_fields_values.1.field_id",
-                            "detail": "The value you selected is not a valid choice.",
-                        }
-                    ],
-                }
-            ],
-        },
-    )
+    responses.post(COMPLEX_URL, status=400, json=not_a_choice("custom_fields_values.1.field_id"))
 
     report = lead_sync.lead_sync_profiles(profile_ids=[customer.pk], client=amo)
 

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.harness.browser import DESKTOP, sign_up, submit, wait_for
-from tools.harness.site import manage, signup_data, unique_email
+from tools.harness.browser import DESKTOP, sign_in_staff, sign_up, wait_for
+from tools.harness.site import signup_data, unique_email
 from tools.harness.stack import connect
 
 pytestmark = pytest.mark.e2e
 
-STAFF = ("control-room@example.com", "Control-room-2031")
 # Customers whose bouquets go out today and tomorrow (the form only offers later dates).
 SCHEDULED = """
 import datetime
@@ -56,7 +55,6 @@ BLOCK = (
 )
 UNBLOCK = "from amocrm.models import CircuitBreaker; CircuitBreaker.objects.all().delete()"
 DISCONNECT = "from amocrm.models import OAuthToken; OAuthToken.objects.all().delete()"
-RUSSIAN_STAFF = ("russian@example.com", "Lists-in-russian-2031")
 # A day's rows for the lists: deliveries today (one delivered), an invoice paid, one cancelled, one
 # awaiting; the site's events as notes for amoCRM; a group with its permissions.
 RUSSIAN_DAY = """
@@ -88,16 +86,15 @@ group.permissions.set(Permission.objects.filter(content_type__app_label="account
 """
 
 
-def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
+@pytest.fixture
+def folder(artifacts) -> Path:
+    """Where the screenshots go (tools/screenshots.py sets E2E_SCREENSHOTS_DIR to docs/screenshots/)."""
     folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": STAFF[1]},
-        "createsuperuser",
-        "--noinput",
-        "--email",
-        STAFF[0],
-    )
+    return folder
+
+
+def test_screenshots_of_the_admin_index(stack, new_page, folder):
     customer = new_page(DESKTOP)
     for n in range(3):
         sign_up(customer, signup_data(unique_email(f"admin-shot-{n}")))
@@ -106,11 +103,7 @@ def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
 
     page = new_page(DESKTOP)
     # The admin's login is the site's (allauth's limits guard both): /admin/ sends staff there.
-    page.goto("/admin/")
-    page.fill("[name=login]", STAFF[0])
-    page.fill("[name=password]", STAFF[1])
-    submit(page)
-    page.wait_for_url("**/admin/")
+    sign_in_staff(stack, page, "control-room")
 
     def figure(name: str) -> str:
         page.goto("/admin/")
@@ -140,7 +133,6 @@ def test_screenshots_of_the_admin_index(stack, new_page, artifacts):
     page.screenshot(path=folder / "admin-delivery-sheet.png", full_page=True)
 
 
-CARD_STAFF = ("customer-card@example.com", "Customer-card-2031")
 # The first invoice paid in the CRM and a top-up invoice awaiting payment: the card shows both.
 TOP_UP = """
 from decimal import Decimal
@@ -152,28 +144,15 @@ payments.invoice_issue(profile=profile, amount=Decimal("2500"))
 """
 
 
-def test_screenshot_of_the_customer_card_and_a_payment_in_four_clicks(stack, new_page, artifacts):
+def test_screenshot_of_the_customer_card_and_a_payment_in_four_clicks(stack, new_page, folder):
     """docs/admin.md counts the clicks to confirm a payment for a customer found by email: four."""
-    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": CARD_STAFF[1]},
-        "createsuperuser",
-        "--noinput",
-        "--email",
-        CARD_STAFF[0],
-    )
     email = unique_email("card")
     customer = new_page(DESKTOP)
     sign_up(customer, signup_data(email))
     stack.manage("shell", "-c", TOP_UP.format(email=email))
 
     page = new_page(DESKTOP)
-    page.goto("/admin/")
-    page.fill("[name=login]", CARD_STAFF[0])
-    page.fill("[name=password]", CARD_STAFF[1])
-    submit(page)
-    page.wait_for_url("**/admin/")
+    sign_in_staff(stack, page, "customer-card")
 
     clicks = 0
 
@@ -202,7 +181,6 @@ def test_screenshot_of_the_customer_card_and_a_payment_in_four_clicks(stack, new
     assert clicks == 4
 
 
-LISTS_STAFF = ("lists@example.com", "Lists-staff-2031")
 NARROW_DESKTOP = {"width": 1280, "height": 800}
 LONG_ADDRESS = (
     "Московская область, городской округ Красногорск, посёлок Нахабино, улица Панфилова, "
@@ -259,26 +237,13 @@ WIDTHS = """[document.documentElement.scrollWidth, window.innerWidth,
 TOO_WIDE = f"(([page, screen, list, box]) => page > screen || list > box)({WIDTHS})"
 
 
-def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_page, artifacts):
+def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_page, folder):
     """Issue 28 item 4: deliveries (address, status), profiles (balance, status, amoCRM sync,
     phone) and failed syncs (the error) at 1280 px, no sideways scrolling; with the failed sync's
     page, they are screenshots too."""
-    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": LISTS_STAFF[1]},
-        "createsuperuser",
-        "--noinput",
-        "--email",
-        LISTS_STAFF[0],
-    )
     stack.manage("shell", "-c", CROWDED)
     page = new_page(NARROW_DESKTOP)
-    page.goto("/admin/")
-    page.fill("[name=login]", LISTS_STAFF[0])
-    page.fill("[name=password]", LISTS_STAFF[1])
-    submit(page)
-    page.wait_for_url("**/admin/")
+    sign_in_staff(stack, page, "lists")
 
     def pending() -> str:
         page.goto("/admin/")
@@ -324,20 +289,10 @@ def test_the_lists_staff_use_fit_1280_px_and_show_what_they_came_for(stack, new_
     assert not page.get_by_role("button", name="Повторить").is_visible()
 
 
-def test_screenshots_of_the_admin_in_russian(stack, new_page, artifacts):
-    folder = Path(os.environ.get("E2E_SCREENSHOTS_DIR") or artifacts / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    email, password = RUSSIAN_STAFF
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password}, "createsuperuser", "--noinput", "--email", email
-    )
+def test_screenshots_of_the_admin_in_russian(stack, new_page, folder):
     stack.manage("shell", "-c", RUSSIAN_DAY)
     page = new_page(DESKTOP)
-    page.goto("/admin/")
-    page.fill("[name=login]", email)
-    page.fill("[name=password]", password)
-    submit(page)
-    page.wait_for_url("**/admin/")
+    sign_in_staff(stack, page, "russian")
 
     for name, path in [
         ("invoices", "/admin/accounts/invoice/"),

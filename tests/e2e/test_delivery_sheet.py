@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tools.harness.browser import DESKTOP, axe_violations, submit
-from tools.harness.site import PASSWORD, manage, unique_email
+from tools.harness.browser import DESKTOP, axe_violations, sign_in_staff
+from tools.harness.site import unique_email
 
 pytestmark = pytest.mark.e2e
 
@@ -41,20 +41,12 @@ print(*ids)
 
 
 def test_staff_mark_a_delivery_delivered_on_the_sheet_and_download_tomorrows_xlsx(stack, new_page):
-    staff = unique_email("sheet-staff")
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}, "createsuperuser", "--noinput", "--email", staff
-    )
     script = CUSTOMERS.format(
         today_email=unique_email("sheet-today"), tomorrow_email=unique_email("sheet-tomorrow")
     )
     todays, tomorrows = (int(pk) for pk in stack.manage("shell", "-c", script).split()[-2:])
     page = new_page(DESKTOP)
-    page.goto("/admin/")
-    page.fill("[name=login]", staff)
-    page.fill("[name=password]", PASSWORD)
-    submit(page)
-    page.wait_for_url(re.compile(r"/admin/$"))
+    sign_in_staff(stack, page, "sheet-staff")
 
     # Tomorrow's file is one click from the index (docs/deliveries.md counts the clicks).
     with page.expect_download() as from_index:

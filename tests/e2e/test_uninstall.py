@@ -6,24 +6,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tools.harness.browser import sign_up, submit, wait_for, wait_for_lead
+from tools.harness.browser import sign_in_staff, sign_up, submit, wait_for, wait_for_lead
 from tools.harness.crm import values_by_code
-from tools.harness.site import PASSWORD, manage, signup_data, unique_email
+from tools.harness.site import signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
 
 
 def staff_page(stack, new_page):
-    email = unique_email("connector")
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}, "createsuperuser", "--noinput", "--email", email
-    )
     page = new_page()
-    page.goto("/login/?next=/admin/")
-    page.fill("[name=login]", email)
-    page.fill("[name=password]", PASSWORD)
-    submit(page)
-    page.wait_for_url(re.compile(r"/admin/$"))
+    sign_in_staff(stack, page, "connector")
     return page
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.harness.processes import wait_until
+from tools.harness.site import PASSWORD, manage, unique_email
 from tools.harness.stack import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: no browser downloads
@@ -87,6 +88,20 @@ def sign_up(page: Any, data: dict[str, str]) -> None:
     fill_signup(page, data)
     submit(page)
     page.wait_for_url(re.compile(r"/account/$"))
+
+
+def sign_in_staff(stack: Stack, page: Any, label: str = "staff") -> str:
+    """A new superuser (`createsuperuser`, a fresh address, site.PASSWORD) signs in on `page` through
+    the site's login, which /admin/ sends staff to; the page is left on the admin index. Its email."""
+    email = unique_email(label)
+    env = {**stack.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    manage(env, "createsuperuser", "--noinput", "--email", email)
+    page.goto("/admin/")
+    page.fill("[name=login]", email)
+    page.fill("[name=password]", PASSWORD)
+    submit(page)
+    page.wait_for_url(re.compile(r"/admin/$"))
+    return email
 
 
 # THE STAND-IN, AS A TEST READS IT
