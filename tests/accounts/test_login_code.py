@@ -252,3 +252,12 @@ def test_asking_for_a_code_flashes_nothing_that_the_page_does_not_say(customer):
         assert f"Если адрес {email} есть у нас, мы отправили на него код." in page_text(page)
 
     assert answers == [[], []]
+
+
+def test_the_code_mail_has_an_html_part_in_russian_with_the_code(customer):
+    tasks.login_code_send.call(email=customer.user.email, code="ABCD-EFGH")
+
+    [message] = mail.outbox
+    [(html, kind)] = message.alternatives
+    assert kind == "text/html" and 'lang="ru"' in html
+    assert "ABCD-EFGH" in html and "Ваш код для входа" in html and "5 минут" in html
