@@ -310,6 +310,9 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
         # A phone once given stays (couriers call it, signup asks for it); a customer from before
         # signup asked is not blocked from saving the rest.
         self.fields["phone"].required = bool(profile.phone)
+        self.fields["next_delivery_date"].help_text = _(
+            "From %(day)s up to a year ahead: earlier days are with the couriers."
+        ) % {"day": date_format(Delivery.first_open_on(), "j E")}
         self.fields.update(courier_fields())
         self.order_fields(self.field_order)
         # A category staff have retired stays selectable for the customers who already have it.
