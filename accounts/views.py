@@ -135,10 +135,12 @@ class DashboardView(ProfileMixin, TemplateView):
         upcoming = loaded[: settings.UPCOMING_DELIVERIES_SHOWN]
         locked, changes_from = delivery_actions.changes_reach(upcoming)
         rows, page_messages = delivery_rows(upcoming, messages=messages.get_messages(self.request))
+        contact_notes = [m for m in page_messages if m.extra_tags == "contact"]  # shown in its block
         return super().get_context_data(
             profile=profile,
             delivery_rows=rows,
-            messages=page_messages,  # the cards' own are on them (base.html shows these at the top)
+            messages=[m for m in page_messages if m not in contact_notes],
+            contact_notes=contact_notes,
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
@@ -180,9 +182,9 @@ class ManagerMessageView(ProfileMixin, View):
         form = ManagerMessageForm(request.POST)
         if form.is_valid():
             services.manager_message_send(profile=profile, text=form.cleaned_data["text"])
-            messages.success(request, _("Your message is sent: your manager will answer soon."))
+            messages.success(request, _("Your message is sent: your manager will answer soon."), "contact")
         else:
-            messages.error(request, " ".join(form.errors["text"]))
+            messages.error(request, " ".join(form.errors["text"]), "contact")
         return redirect(reverse("accounts:dashboard") + "#contact")
 
 
