@@ -49,3 +49,19 @@ def test_the_close_pages_two_buttons_do_not_touch_on_a_phone(stack, new_page):
     assert apart >= 8  # px: two tap targets, one of them closes the subscription
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert axe_violations(page) == []
+
+
+def test_the_account_pages_links_of_their_own_are_tap_sized_on_a_phone(stack, new_page):
+    # Links standing alone (not inside a sentence) were 19-22 px high, under 38 px buttons.
+    page = new_page(PHONE)
+    sign_up(page, signup_data(unique_email("taps")))
+    links = [
+        *page.locator("a.delivery__details").all(),
+        page.get_by_role("link", name="Закрыть подписку"),
+        page.get_by_role("link", name="Изменить пароль"),
+        page.get_by_role("link", name="Мои данные"),
+    ]
+
+    heights = {link.inner_text(): link.bounding_box()["height"] for link in links}
+
+    assert min(heights.values()) >= 44, heights
