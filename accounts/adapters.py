@@ -21,6 +21,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import emails
 
@@ -44,6 +45,16 @@ LOGGED_IN_MESSAGE = "account/messages/logged_in.txt"
 WELCOME_MESSAGE = "account/messages/welcome.txt"
 
 
+CODE_SPENT_MESSAGE = _(
+    "This code no longer works: it was typed wrong too many times. Ask for a new code or log in with "
+    "your password."
+)
+
+
+def _is_code_page(request: HttpRequest) -> bool:
+    return getattr(request.resolver_match, "url_name", None) == "account_confirm_login_code"
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """allauth's adapter, with addresses normalised and look-alikes refused (accounts.emails)."""
 
@@ -62,6 +73,9 @@ class AccountAdapter(DefaultAccountAdapter):
     ):
         if self.is_signing_up and message_template == LOGGED_IN_MESSAGE:
             message_template = WELCOME_MESSAGE
+        if kwargs.get("message") == self.error_messages["too_many_login_attempts"] and _is_code_page(request):
+            # Wrong codes end the code, not the sign-in: a new code can be asked for at once.
+            kwargs["message"] = CODE_SPENT_MESSAGE
         super().add_message(request, level, message_template, *args, **kwargs)
 
     def clean_email(self, email: str) -> str:

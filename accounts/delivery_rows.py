@@ -7,9 +7,10 @@ label naming the day (a `blocktranslate` per label) per row. Here the rules stay
 """
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.contrib.messages.storage.base import Message
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext
@@ -39,6 +40,14 @@ class DeliveryRow:
     unskip_label: str
     move_label: str
     details_label: str
+    # What the customer's last action on this delivery came to: the page returns to the card, so
+    # the message is shown there, not at the top, out of sight (card_tag).
+    notes: tuple[Message, ...] = ()
+
+
+def card_tag(pk: int) -> str:
+    """The extra tag of a message about one delivery: the account page shows it on that card."""
+    return f"delivery-{pk}"
 
 
 def url_for_each(name: str) -> Callable[[int], str]:
@@ -47,16 +56,38 @@ def url_for_each(name: str) -> Callable[[int], str]:
     return lambda pk: f"{head}{pk}{tail}"
 
 
-def delivery_rows(deliveries: list[Delivery], *, today: datetime.date | None = None) -> list[DeliveryRow]:
+def delivery_rows(
+    deliveries: list[Delivery], *, today: datetime.date | None = None, messages: Iterable[Message] = ()
+) -> tuple[list[DeliveryRow], list[Message]]:
+    """The rows, each with its card's messages; and the messages for the top of the page (the
+    others, and a card's whose delivery is not shown)."""
     today = today or timezone.localdate()
     urls = {
         action: url_for_each(f"accounts:delivery_{action}")
         for action in ("skip", "unskip", "move", "details")
     }
-    return [_row(delivery, today=today, urls=urls) for delivery in deliveries]
+    shown = {card_tag(delivery.pk) for delivery in deliveries}
+    messages = list(messages)
+    on_cards = [m for m in messages if m.extra_tags in shown]
+    rows = [
+        _row(
+            delivery,
+            today=today,
+            urls=urls,
+            notes=tuple(m for m in on_cards if m.extra_tags == card_tag(delivery.pk)),
+        )
+        for delivery in deliveries
+    ]
+    return rows, [m for m in messages if m not in on_cards]
 
 
-def _row(delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[int], str]]) -> DeliveryRow:
+def _row(
+    delivery: Delivery,
+    *,
+    today: datetime.date,
+    urls: dict[str, Callable[[int], str]],
+    notes: tuple[Message, ...] = (),
+) -> DeliveryRow:
     day = formats.date_format(delivery.delivery_on, "j E")
     on_day = {"day": day}
     moved_from = {"day": formats.date_format(delivery.moved_from, "j E")} if delivery.is_moved else None
@@ -77,4 +108,5 @@ def _row(delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[
         unskip_label=gettext("Bring back the delivery on %(day)s") % on_day,
         move_label=gettext("New date for the delivery on %(day)s") % on_day,
         details_label=gettext("Courier details for the delivery on %(day)s") % on_day,
+        notes=notes,
     )

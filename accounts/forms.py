@@ -82,6 +82,9 @@ class PhoneField(forms.CharField):
             raise forms.ValidationError(phones.INVALID_MESSAGE, code="phone") from None
 
 
+PHONE_HELP = _("The courier calls it before bringing the flowers. For example, +7 900 123-45-67.")
+
+
 class PreferenceFieldsMixin(forms.Form):
     """The bouquet preferences shared by signup and the preferences page."""
 
@@ -130,10 +133,7 @@ class SignupForm(PreferenceFieldsMixin, AllauthSignupForm):
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
         help_text=_("How we greet you, and who the courier asks for."),
     )
-    phone = PhoneField(
-        label=_("Phone"),
-        help_text=_("The courier calls it before bringing the flowers. For example, +7 900 123-45-67."),
-    )
+    phone = PhoneField(label=_("Phone"), help_text=PHONE_HELP)
     first_delivery_date = delivery_date_field(_("First delivery date"))
     account_sum = forms.DecimalField(
         label=_("First invoice sum, ₽"),
@@ -267,11 +267,7 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
     """What a customer may change on the preferences page; never the account sum or status."""
 
     next_delivery_date = delivery_date_field(_("Next delivery date"))
-    phone = PhoneField(
-        label=_("Phone"),
-        required=False,
-        help_text=_("Optional: the courier calls it if nobody answers the door."),
-    )
+    phone = PhoneField(label=_("Phone"), required=False, help_text=PHONE_HELP)  # see __init__
     wants_reminders = forms.BooleanField(
         label=_("Email me before each bouquet and when the balance runs low"),
         required=False,
@@ -311,6 +307,12 @@ class PreferencesForm(PreferenceFieldsMixin, forms.Form):
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
+        # A phone once given stays (couriers call it, signup asks for it); a customer from before
+        # signup asked is not blocked from saving the rest.
+        self.fields["phone"].required = bool(profile.phone)
+        self.fields["next_delivery_date"].help_text = _(
+            "From %(day)s up to a year ahead: earlier days are with the couriers."
+        ) % {"day": date_format(Delivery.first_open_on(), "j E")}
         self.fields.update(courier_fields())
         self.order_fields(self.field_order)
         # A category staff have retired stays selectable for the customers who already have it.

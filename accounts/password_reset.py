@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 SUBJECT_TEMPLATE = "registration/password_reset_subject.txt"
 EMAIL_TEMPLATE = "registration/password_reset_email.txt"
+HTML_EMAIL_TEMPLATE = "registration/password_reset_email.html"  # the same words, with a link to tap
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
@@ -52,6 +53,7 @@ def password_reset_send(*, email: str) -> None:
             use_https=site.scheme == "https",
             subject_template_name=SUBJECT_TEMPLATE,
             email_template_name=EMAIL_TEMPLATE,
+            html_email_template_name=HTML_EMAIL_TEMPLATE,
             extra_email_context={"site_url": settings.SITE_URL},
         )
     services.password_reset_requested(email=form.cleaned_data["email"])

@@ -29,7 +29,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone, translation
 
 from accounts import skip_links
-from accounts.models import Delivery, Profile
+from accounts.models import Delivery, Invoice, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,9 @@ def _reminder_email(delivery: Delivery, *, now: datetime.datetime) -> EmailMulti
         "profile": profile,
         "skip_url": skip_links.skip_url(delivery) if delivery.can_skip(today=timezone.localdate(now)) else "",
         "skip_deadline": delivery.skip_deadline(),
+        # The account page's banner, in the email: a bouquet the balance does not cover yet.
+        "is_short": delivery.price > profile.account_sum,
+        "has_invoice": profile.invoices.filter(status=Invoice.Status.AWAITING).exists(),
     }
     return _email("delivery_reminder", context, profile.user.email)
 

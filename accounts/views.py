@@ -35,7 +35,7 @@ from accounts import (
     skip_links,
     tasks,
 )
-from accounts.delivery_rows import delivery_rows
+from accounts.delivery_rows import card_tag, delivery_rows
 from accounts.forms import (
     AccountDeleteForm,
     DeliveryDetailsForm,
@@ -134,9 +134,13 @@ class DashboardView(ProfileMixin, TemplateView):
         loaded = profile.upcoming_deliveries(include_skipped=True, limit=coverage.MAX_COUNTED)
         upcoming = loaded[: settings.UPCOMING_DELIVERIES_SHOWN]
         locked, changes_from = delivery_actions.changes_reach(upcoming)
+        rows, page_messages = delivery_rows(upcoming, messages=messages.get_messages(self.request))
+        contact_notes = [m for m in page_messages if m.extra_tags == "contact"]  # shown in its block
         return super().get_context_data(
             profile=profile,
-            delivery_rows=delivery_rows(upcoming),
+            delivery_rows=rows,
+            messages=[m for m in page_messages if m not in contact_notes],
+            contact_notes=contact_notes,
             locked_deliveries=locked,
             changes_from=changes_from,
             payment_instructions=settings.PAYMENT_INSTRUCTIONS,
@@ -178,9 +182,9 @@ class ManagerMessageView(ProfileMixin, View):
         form = ManagerMessageForm(request.POST)
         if form.is_valid():
             services.manager_message_send(profile=profile, text=form.cleaned_data["text"])
-            messages.success(request, _("Your message is sent: your manager will answer soon."))
+            messages.success(request, _("Your message is sent: your manager will answer soon."), "contact")
         else:
-            messages.error(request, " ".join(form.errors["text"]))
+            messages.error(request, " ".join(form.errors["text"]), "contact")
         return redirect(reverse("accounts:dashboard") + "#contact")
 
 
@@ -196,9 +200,9 @@ class DeliveryActionView(ProfileMixin, View):
         try:
             done = self.act(profile, delivery)
         except delivery_actions.DeliveryError as e:
-            messages.error(request, str(e))
+            messages.error(request, str(e), extra_tags=card_tag(delivery.pk))
         else:
-            messages.success(request, done)
+            messages.success(request, done, extra_tags=card_tag(delivery.pk))
         # Back to the card that changed, not the top of the page (a long scroll on a phone).
         return redirect(f"{reverse('accounts:dashboard')}#delivery-{delivery.pk}")
 

@@ -40,6 +40,14 @@ def test_the_account_page_links_my_data_with_the_delete_form(customer_client):
     assert 'name="password"' in page and 'autocomplete="current-password"' in page
 
 
+def test_the_delete_form_says_the_account_goes_at_once_with_an_email_after(customer_client):
+    # "Сначала мы пришлём подтверждение" read as a confirmation step; the password is the only one.
+    page = page_text(customer_client.get(MY_DATA))
+
+    assert "Сначала мы пришлём подтверждение" not in page
+    assert "Аккаунт удаляется сразу после ввода пароля; письмо об удалении придёт на вашу почту." in page
+
+
 def test_a_wrong_password_deletes_nothing(client, signed_up):
     response = delete(client, "not-my-password")
 

@@ -101,3 +101,15 @@ def test_closing_twice_says_it_is_closed_already(client, tomorrow):
     response = client.post(reverse("accounts:close"), follow=True)
 
     assert "Подписка уже закрыта." in page_text(response)
+
+
+def test_a_closed_subscription_with_nothing_planned_does_not_explain_skipping(client, profile_factory):
+    # "A delivery can be skipped until 2 days before it", under no deliveries at all.
+    profile = profile_factory(first_delivery_date=timezone.localdate() + datetime.timedelta(days=10))
+    client.force_login(profile.user)
+    client.post(reverse("accounts:close"))
+
+    text = page_text(client.get(reverse("accounts:dashboard")))
+
+    assert "Подписка закрыта: доставки не запланированы." in text
+    assert "Доставку можно пропустить" not in text

@@ -119,3 +119,17 @@ def test_a_balance_short_of_the_next_delivery_is_not_shown_in_green(client, prof
     assert '<section class="card card--short" aria-labelledby="balance-title">' in page_text(
         client.get(reverse("accounts:dashboard"))
     )
+
+
+def test_the_banner_of_a_customer_with_an_invoice_to_pay_says_to_pay_it(client, profile_factory):
+    # "Top the balance up" beside "Invoice awaiting payment: the manager sends a link" read as two
+    # things to do; with an invoice waiting, paying it is the one.
+    profile = profile_factory(account_sum=Decimal("5000.00"), paid=False)
+    client.force_login(profile.user)
+    first = date_format(profile.first_delivery_date, "j E")
+
+    text = page_text(client.get(reverse("accounts:dashboard")))
+
+    assert f"Баланса не хватает на следующую доставку {first} (2 500,00 ₽)." in text
+    assert "Оплатите счёт ниже, чтобы букет приехал." in text
+    assert "Пополните баланс" not in text

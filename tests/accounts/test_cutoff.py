@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import delivery_actions, services
 from accounts.models import BouquetCategory, Delivery, Profile
@@ -169,3 +170,18 @@ def test_the_preferences_form_refuses_a_new_next_delivery_before_the_cut_off(
     assert "Следующую доставку можно перенести на" in page_text(response)
     profile.refresh_from_db()
     assert profile.first_delivery_date == timezone.localdate() + datetime.timedelta(days=5)
+
+
+def test_the_preferences_date_help_names_the_first_day_that_can_still_change(
+    client, profile_factory, settings
+):
+    # "С сегодняшнего дня" invited a day the form then refuses (the cut-off).
+    settings.DELIVERY_SKIP_CUTOFF_DAYS = 2
+    profile = profile_factory(first_delivery_date=timezone.localdate() + datetime.timedelta(days=5))
+    client.force_login(profile.user)
+    first_open = date_format(timezone.localdate() + datetime.timedelta(days=2), "j E")
+
+    text = page_text(client.get(reverse("accounts:preferences")))
+
+    assert f"С {first_open} и не дальше чем на год вперёд: более ранние дни уже переданы курьерам." in text
+    assert "С сегодняшнего дня" not in text

@@ -2,6 +2,7 @@
 page, ownership, and the daily reschedule that must keep a moved bouquet where the customer put it."""
 
 import datetime
+import re
 import threading
 from http import HTTPStatus
 
@@ -281,6 +282,35 @@ def test_the_account_page_moves_a_delivery_and_says_so(customer_client, customer
     assert "перенесена на" in " ".join(texts(response))
     page = page_text(customer_client.get(reverse("accounts:dashboard")))
     assert "перенесена с" in page
+
+
+def card(response, delivery: Delivery) -> str:
+    """The account page's card of one delivery (its <li>), as rendered."""
+    found = re.search(rf'<li [^>]*id="delivery-{delivery.pk}">(.*?)</li>', page_text(response), re.S)
+    assert found, f"no card for delivery {delivery.pk}"
+    return found.group(1)
+
+
+def test_a_refused_move_says_why_on_the_card_the_page_returns_to(customer_client, customer):
+    # The page comes back scrolled to the card: a message at the top would be out of sight.
+    first, second = upcoming(customer, 1), upcoming(customer, 2)
+
+    response = customer_client.post(
+        reverse("accounts:delivery_move", args=[first.pk]), {"delivery_on": second.delivery_on.isoformat()}
+    )
+    page = customer_client.get(response.url)
+
+    assert "На этот день уже есть доставка — выберите другой." in card(page, first)
+    assert page_text(page).count("На этот день уже есть доставка") == 1  # not also at the top
+
+
+def test_a_done_action_says_so_on_its_card(customer_client, customer):
+    delivery = upcoming(customer)
+
+    customer_client.post(reverse("accounts:delivery_skip", args=[delivery.pk]))
+    page = customer_client.get(reverse("accounts:dashboard"))
+
+    assert "пропущена." in card(page, delivery)
 
 
 def test_two_tabs_moving_two_deliveries_to_one_day_get_the_forms_answer_not_a_500(

@@ -252,3 +252,29 @@ def test_asking_for_a_code_flashes_nothing_that_the_page_does_not_say(customer):
         assert f"Если адрес {email} есть у нас, мы отправили на него код." in page_text(page)
 
     assert answers == [[], []]
+
+
+def test_the_code_mail_has_an_html_part_in_russian_with_the_code(customer):
+    tasks.login_code_send.call(email=customer.user.email, code="ABCD-EFGH")
+
+    [message] = mail.outbox
+    [(html, kind)] = message.alternatives
+    assert kind == "text/html" and 'lang="ru"' in html
+    assert "ABCD-EFGH" in html and "Ваш код для входа" in html and "5 минут" in html
+
+
+def test_a_code_typed_wrong_three_times_says_to_ask_for_a_new_one_not_to_wait(client, customer):
+    # allauth's "Too many failed login attempts. Try again later." sent the customer away, though a
+    # new code can be asked for at once.
+    ask_code(client, customer.user.email)
+    url = reverse("account_confirm_login_code")
+    client.post(url, {"code": "WRONG-1"})
+    client.post(url, {"code": "WRONG-2"})
+
+    response = client.post(url, {"code": "WRONG-3"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("account_request_login_code")
+    assert [str(m) for m in response.context["messages"]] == [
+        "Этот код больше не действует: его ввели неверно слишком много раз. Запросите новый код "
+        "или войдите с паролем."
+    ]

@@ -1,6 +1,7 @@
 """Reaching the manager from the account page: the contact block (settings.SUPPORT_*) and the
 "write to the manager" form, whose message is an event (the CRM's note and task) and a history line."""
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -85,3 +86,23 @@ def test_writing_to_the_manager_needs_a_login(client):
     response = client.post(URL, {"text": "Привет"})
 
     assert response.status_code == HTTPStatus.FOUND and "/login/" in response.url
+
+
+def contact_block(response) -> str:
+    found = re.search(r'<section class="card" id="contact".*?</section>', page_text(response), re.S)
+    assert found, "no contact block"
+    return found.group(0)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("Можно ли букет без лилий?", "Сообщение отправлено"), ("   ", "Обязательное поле.")],
+    ids=["sent", "refused"],
+)
+def test_what_came_of_a_message_is_said_in_the_contact_block_the_page_returns_to(customer_client, text, said):
+    # The page comes back scrolled to #contact: a message at the top would be out of sight.
+    response = customer_client.post(URL, {"text": text})
+    page = customer_client.get(response.url)
+
+    assert said in contact_block(page)
+    assert page_text(page).count(said) == 1  # not also at the top

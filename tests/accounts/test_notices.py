@@ -179,3 +179,18 @@ def test_staff_moving_the_schedule_in_the_admin_emails_the_customer(profile_fact
 
     [moved] = sent_to(profile, "ближайшая доставка перенесена")
     assert f"с {before.day} " in moved.body.replace("\xa0", " ")
+
+
+def test_the_emails_greet_the_customer_by_the_name_given_at_signup(user_factory, profile_factory):
+    # Signup asks for the name "to greet you"; the emails said a bare "Здравствуйте!".
+    profile = profile_factory(user=user_factory(first_name="Анна"), paid=False)
+    nameless = profile_factory(paid=False)
+
+    payments.invoice_pay(invoice=profile.invoices.get(), source="staff", confirmed_by="boss@example.ru")
+    payments.invoice_pay(invoice=nameless.invoices.get(), source="staff", confirmed_by="boss@example.ru")
+
+    [paid] = sent_to(profile, "оплата получена")
+    assert paid.body.startswith("Здравствуйте, Анна!")
+    assert "<p>Здравствуйте, Анна!</p>" in html_of(paid)
+    [other] = sent_to(nameless, "оплата получена")
+    assert other.body.startswith("Здравствуйте!") and "<p>Здравствуйте!</p>" in html_of(other)

@@ -68,3 +68,15 @@ def test_the_task_for_an_unknown_or_invalid_address_sends_nothing(db):
     tasks.password_reset_send.call(email="not an address")
 
     assert mail.outbox == []
+
+
+def test_the_reset_mail_has_an_html_part_with_the_same_working_link(client, customer, settings):
+    settings.SITE_URL = "https://flowers.example.ru"
+
+    tasks.password_reset_send.call(email=customer.user.email)
+
+    [message] = mail.outbox
+    [(html, kind)] = message.alternatives
+    link = message.body.split("https://flowers.example.ru", 1)[1].split()[0]
+    assert kind == "text/html" and 'lang="ru"' in html
+    assert f'href="https://flowers.example.ru{link}"' in html and "Здравствуйте!" in html

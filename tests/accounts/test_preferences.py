@@ -348,3 +348,29 @@ def test_preferences_changing_only_the_interval_keeps_the_next_delivery_shown(cl
     profile.refresh_from_db()
     assert profile.delivery_interval == "monthly"
     assert profile.next_delivery_on() == next_delivery
+
+
+def test_preferences_keep_the_phone_the_couriers_call_and_say_so_as_signup_does(
+    customer_client, customer, form_data
+):
+    # Signup asks for the phone because couriers call it; preferences said "optional".
+    customer.phone = "+79001234567"
+    customer.save(update_fields=["phone"])
+
+    response = customer_client.post(URL, form_data(phone="", wishes="Ирисы"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Обязательное поле." in field_errors(response, "phone")
+    assert "Курьер позвонит перед доставкой." in page_text(response)
+    assert "Необязательно" not in page_text(response)
+    customer.refresh_from_db()
+    assert (customer.phone, customer.wishes) == ("+79001234567", "Больше зелени, без роз")
+
+
+def test_a_customer_who_never_gave_a_phone_can_still_save_preferences(customer_client, customer, form_data):
+    # Customers from before the phone was asked for at signup: asked, not blocked.
+    response = customer_client.post(URL, form_data(phone="", wishes="Ирисы"))
+
+    assert response.status_code == HTTPStatus.FOUND
+    customer.refresh_from_db()
+    assert customer.wishes == "Ирисы"

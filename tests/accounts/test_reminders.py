@@ -111,6 +111,30 @@ def test_the_reminder_tells_date_bouquet_address_wishes_and_how_to_skip_in_text_
     assert '<a href="https://flowers.example/account/deliveries/skip/' in html
 
 
+def test_a_reminder_for_a_bouquet_the_balance_does_not_cover_says_to_pay_the_invoice(
+    profile_factory, user_factory
+):
+    # "Your bouquet arrives on 4 February" to a customer whose account page says it is not covered.
+    new = profile_factory(
+        user=user_factory(email="new@example.ru"), first_delivery_date=d("2027-02-04"), paid=False
+    )
+    services.deliveries_reschedule(profile=new, today=d("2027-02-01"))
+
+    send(at("2027-02-01", 10))
+
+    [message] = reminders_to("new@example.ru")
+    [(html, _)] = message.alternatives
+    for body in (message.body.replace("\xa0", " "), html.replace("\xa0", " ")):
+        assert "Баланса пока не хватает на этот букет (2 500,00 ₽): оплатите счёт, чтобы он приехал." in body
+
+
+def test_a_reminder_for_a_covered_bouquet_says_nothing_about_money(anna):
+    send(at("2027-02-01", 10))
+
+    [message] = reminders_to("anna@example.ru")
+    assert "не хватает" not in message.body
+
+
 def test_a_reminder_sent_after_the_cut_off_has_no_skip_link(anna, settings):
     settings.DELIVERY_REMINDER_DAYS = 1  # the reminder comes after the skip cut-off
 

@@ -186,7 +186,7 @@ def preferences_data(email: str, **changes: str) -> dict[str, str]:
         "next_delivery_date": signed_up["first_delivery_date"],
         "delivery_interval": signed_up["delivery_interval"],
         "wishes": signed_up["wishes"],
-        "phone": "",
+        "phone": signed_up["phone"],  # once given, the phone is required (couriers call it)
         **changes,
     }
 
