@@ -165,7 +165,7 @@ class ProfileCardMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Profile | None = None) -> bool:
         # Its invoices and deliveries are never deleted, so Django's page could only refuse; a
-        # customer's data goes by erasure (accounts.erasure), which amoCRM is told about.
+        # customer's data goes by erasure (accounts.erasure), which the CRM is told about.
         return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Profile | None = None):
