@@ -145,11 +145,13 @@ class DashboardView(ProfileMixin, TemplateView):
             history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
-            pause_form=PauseForm(),
+            # The page shows both forms empty, always (their posts come back as a message), so it
+            # writes them out from the fields instead of rendering each through the form renderer.
+            pause_field=PauseForm.base_fields["resume_on"],
             move_window=[day.isoformat() for day in delivery_actions.move_window()],
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
             support=support_contacts(),
-            message_form=ManagerMessageForm(auto_id="id_message_%s"),
+            message_field=ManagerMessageForm.base_fields["text"],
             **kwargs,
         )
 

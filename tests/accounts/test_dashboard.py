@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
 from accounts import schedule
+from accounts.forms import ManagerMessageForm, PauseForm
 from accounts.models import Profile
 from tests.accounts.helpers import page_text
 
@@ -236,3 +237,15 @@ def test_account_page_reads_the_user_once(customer_client):
     assert [q["sql"] for q in queries if '"accounts_user"' in q["sql"]] == [
         next(q["sql"] for q in queries if q["sql"].startswith('SELECT "accounts_user"'))
     ]
+
+
+def test_account_page_writes_its_empty_forms_out_as_the_forms_would_render_them(customer_client):
+    """Item 11 (speed): the pause and manager-message fields are written out in the template
+    instead of through includes/field.html and the widgets' templates; what they print stays
+    what the forms themselves render: the same label, help text and widget, names and ids."""
+    page = customer_client.get("/account/").content.decode()
+
+    for field in (PauseForm()["resume_on"], ManagerMessageForm(auto_id="id_message_%s")["text"]):
+        assert str(field) in page  # the widget: name, id, type, maxlength, required, aria-describedby
+        assert f'<label for="{field.id_for_label}">{field.label}' in page
+        assert f'<p class="help" id="{field.auto_id}_helptext">{field.help_text}</p>' in page
