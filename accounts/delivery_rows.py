@@ -53,10 +53,20 @@ def delivery_rows(deliveries: list[Delivery], *, today: datetime.date | None = N
         action: url_for_each(f"accounts:delivery_{action}")
         for action in ("skip", "unskip", "move", "details")
     }
-    return [_row(delivery, today=today, urls=urls) for delivery in deliveries]
+    # The labels' words, translated once for all the rows.
+    labels = {
+        "moved": gettext("moved from %(day)s"),
+        "skip": gettext("Skip the delivery on %(day)s"),
+        "unskip": gettext("Bring back the delivery on %(day)s"),
+        "move": gettext("New date for the delivery on %(day)s"),
+        "details": gettext("Courier details for the delivery on %(day)s"),
+    }
+    return [_row(delivery, today=today, urls=urls, labels=labels) for delivery in deliveries]
 
 
-def _row(delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[int], str]]) -> DeliveryRow:
+def _row(
+    delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[int], str]], labels: dict[str, str]
+) -> DeliveryRow:
     day = formats.date_format(delivery.delivery_on, "j E")
     on_day = {"day": day}
     moved_from = {"day": formats.date_format(delivery.moved_from, "j E")} if delivery.is_moved else None
@@ -65,7 +75,7 @@ def _row(delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[
         day=day,
         iso=formats.date_format(delivery.delivery_on, "Y-m-d"),
         weekday=formats.date_format(delivery.delivery_on, "l").lower(),
-        moved=gettext("moved from %(day)s") % moved_from if moved_from else "",
+        moved=labels["moved"] % moved_from if moved_from else "",
         can_skip=delivery.can_skip(today=today),
         can_unskip=delivery.can_unskip(today=today),
         has_own_courier_details=delivery.has_own_courier_details,
@@ -73,8 +83,8 @@ def _row(delivery: Delivery, *, today: datetime.date, urls: dict[str, Callable[[
         unskip_url=urls["unskip"](delivery.pk),
         move_url=urls["move"](delivery.pk),
         details_url=urls["details"](delivery.pk),
-        skip_label=gettext("Skip the delivery on %(day)s") % on_day,
-        unskip_label=gettext("Bring back the delivery on %(day)s") % on_day,
-        move_label=gettext("New date for the delivery on %(day)s") % on_day,
-        details_label=gettext("Courier details for the delivery on %(day)s") % on_day,
+        skip_label=labels["skip"] % on_day,
+        unskip_label=labels["unskip"] % on_day,
+        move_label=labels["move"] % on_day,
+        details_label=labels["details"] % on_day,
     )

@@ -110,7 +110,7 @@ class ProfileMixin(LoginRequiredMixin):
 
     def get_profile(self) -> Profile:
         try:
-            profile = self.get_profile_queryset().get(user=self.request.user)
+            profile = self.get_profile_queryset().get(user_id=self.request.user.pk)
         except Profile.DoesNotExist:
             # Staff created in the admin have no subscription; they have nothing to show here.
             raise Http404(_("This account has no flower subscription.")) from None
