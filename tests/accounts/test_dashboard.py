@@ -249,3 +249,19 @@ def test_account_page_writes_its_empty_forms_out_as_the_forms_would_render_them(
         assert str(field) in page  # the widget: name, id, type, maxlength, required, aria-describedby
         assert f'<label for="{field.id_for_label}">{field.label}' in page
         assert f'<p class="help" id="{field.auto_id}_helptext">{field.help_text}</p>' in page
+
+
+def test_account_page_renders_only_the_templates_it_shows(customer_client):
+    """Item 11 (speed): each template costs a lookup and a context push per visit; the page renders
+    the messages' template only when there are messages, and no form-field or widget templates."""
+    quiet = customer_client.get("/account/")
+    customer_client.post("/account/pause/", {"resume_on": "not a date"})  # a message for the next page
+    with_message = customer_client.get("/account/")
+
+    assert [t.name for t in quiet.templates] == [
+        "accounts/dashboard.html",
+        "base.html",
+        "includes/cutoff_note.html",
+    ]
+    assert "includes/messages.html" in [t.name for t in with_message.templates]
+    assert 'class="message message--error"' in with_message.content.decode()
