@@ -172,6 +172,25 @@ def test_account_page_counts_the_referrals(client, customer, profile_factory, re
     assert sentence in page_text(client.get("/account/"))
 
 
+def test_account_page_reads_each_customers_figures_anew_on_every_visit(client, profile_factory):
+    """Item 11 (speed): the view annotates its profile queryset once, at import; every request
+    still reads its own customer's balance and referral count as they are now."""
+    anna, boris = profile_factory(), profile_factory()
+    client.force_login(anna.user)
+    assert "По вашей ссылке зарегистрировались 0 человек." in page_text(client.get("/account/"))
+
+    profile_factory(referred_by=anna)
+    Profile.objects.filter(pk=anna.pk).update(account_sum=Decimal("1234.50"))
+    again = page_text(client.get("/account/"))
+    client.force_login(boris.user)
+    other = page_text(client.get("/account/"))
+
+    assert "По вашей ссылке зарегистрировался 1 человек." in again
+    assert "1 234,50" in again
+    assert "По вашей ссылке зарегистрировались 0 человек." in other
+    assert "1 234,50" not in other
+
+
 def test_account_page_of_a_staff_user_without_a_profile_is_not_found(client, superuser):
     client.force_login(superuser)
 
