@@ -148,8 +148,7 @@ class DashboardView(ProfileMixin, TemplateView):
             history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
-            # The page shows both forms empty, always (their posts come back as a message), so it
-            # writes them out from the fields instead of rendering each through the form renderer.
+            # Both forms are always empty here: the template writes them out from their fields.
             pause_field=PauseForm.base_fields["resume_on"],
             move_window=[day.isoformat() for day in delivery_actions.move_window()],
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
