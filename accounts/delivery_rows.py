@@ -66,6 +66,14 @@ def delivery_rows(
         action: url_for_each(f"accounts:delivery_{action}")
         for action in ("skip", "unskip", "move", "details")
     }
+    # The labels' words, translated once for all the rows.
+    labels = {
+        "moved": gettext("moved from %(day)s"),
+        "skip": gettext("Skip the delivery on %(day)s"),
+        "unskip": gettext("Bring back the delivery on %(day)s"),
+        "move": gettext("New date for the delivery on %(day)s"),
+        "details": gettext("Courier details for the delivery on %(day)s"),
+    }
     shown = {card_tag(delivery.pk) for delivery in deliveries}
     messages = list(messages)
     on_cards = [m for m in messages if m.extra_tags in shown]
@@ -74,6 +82,7 @@ def delivery_rows(
             delivery,
             today=today,
             urls=urls,
+            labels=labels,
             notes=tuple(m for m in on_cards if m.extra_tags == card_tag(delivery.pk)),
         )
         for delivery in deliveries
@@ -86,6 +95,7 @@ def _row(
     *,
     today: datetime.date,
     urls: dict[str, Callable[[int], str]],
+    labels: dict[str, str],
     notes: tuple[Message, ...] = (),
 ) -> DeliveryRow:
     day = formats.date_format(delivery.delivery_on, "j E")
@@ -96,7 +106,7 @@ def _row(
         day=day,
         iso=formats.date_format(delivery.delivery_on, "Y-m-d"),
         weekday=formats.date_format(delivery.delivery_on, "l").lower(),
-        moved=gettext("moved from %(day)s") % moved_from if moved_from else "",
+        moved=labels["moved"] % moved_from if moved_from else "",
         can_skip=delivery.can_skip(today=today),
         can_unskip=delivery.can_unskip(today=today),
         has_own_courier_details=delivery.has_own_courier_details,
@@ -104,9 +114,9 @@ def _row(
         unskip_url=urls["unskip"](delivery.pk),
         move_url=urls["move"](delivery.pk),
         details_url=urls["details"](delivery.pk),
-        skip_label=gettext("Skip the delivery on %(day)s") % on_day,
-        unskip_label=gettext("Bring back the delivery on %(day)s") % on_day,
-        move_label=gettext("New date for the delivery on %(day)s") % on_day,
-        details_label=gettext("Courier details for the delivery on %(day)s") % on_day,
+        skip_label=labels["skip"] % on_day,
+        unskip_label=labels["unskip"] % on_day,
+        move_label=labels["move"] % on_day,
+        details_label=labels["details"] % on_day,
         notes=notes,
     )

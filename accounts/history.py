@@ -83,7 +83,7 @@ class Item:
     # Formatted here, not by two `date` filters per line: a template filter costs several times more.
     @property
     def at_iso(self) -> str:
-        return date_format(timezone.localtime(self.at), "c")
+        return timezone.localtime(self.at).isoformat()  # what the "c" format prints, without the formatter
 
     @property
     def day(self) -> str:

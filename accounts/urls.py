@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import skip_link_views, views
 
 app_name = "accounts"
 
@@ -11,8 +11,12 @@ urlpatterns = [
     path("deliveries/<int:pk>/unskip/", views.DeliveryUnskipView.as_view(), name="delivery_unskip"),
     path("deliveries/<int:pk>/move/", views.DeliveryMoveView.as_view(), name="delivery_move"),
     path("deliveries/<int:pk>/details/", views.DeliveryDetailsView.as_view(), name="delivery_details"),
-    path("deliveries/skip/", views.DeliverySkipConfirmView.as_view(), name="delivery_skip_confirm"),
-    path("deliveries/skip/<str:token>/", views.DeliverySkipLinkView.as_view(), name="delivery_skip_link"),
+    path("deliveries/skip/", skip_link_views.DeliverySkipConfirmView.as_view(), name="delivery_skip_confirm"),
+    path(
+        "deliveries/skip/<str:token>/",
+        skip_link_views.DeliverySkipLinkView.as_view(),
+        name="delivery_skip_link",
+    ),
     path("message/", views.ManagerMessageView.as_view(), name="manager_message"),
     path("pause/", views.PauseView.as_view(), name="pause"),
     path("my-data/", views.MyDataView.as_view(), name="my_data"),

@@ -1,5 +1,4 @@
 from functools import partial
-from http import HTTPStatus
 from uuid import UUID
 
 from allauth.account.adapter import get_adapter
@@ -32,7 +31,6 @@ from accounts import (
     legal,
     progress,
     services,
-    skip_links,
     tasks,
 )
 from accounts.delivery_rows import card_tag, delivery_rows
@@ -105,12 +103,15 @@ class ProfileMixin(LoginRequiredMixin):
                 return too_many
         return super().dispatch(request, *args, **kwargs)
 
+    # Built once, as a generic view keeps its `queryset`; each request's `.get()` works on a clone.
+    profiles = Profile.objects.select_related("bouquet_category")
+
     def get_profile_queryset(self):
-        return Profile.objects.select_related("bouquet_category")
+        return self.profiles
 
     def get_profile(self) -> Profile:
         try:
-            profile = self.get_profile_queryset().get(user=self.request.user)
+            profile = self.get_profile_queryset().get(user_id=self.request.user.pk)
         except Profile.DoesNotExist:
             # Staff created in the admin have no subscription; they have nothing to show here.
             raise Http404(_("This account has no flower subscription.")) from None
@@ -122,8 +123,8 @@ class ProfileMixin(LoginRequiredMixin):
 class DashboardView(ProfileMixin, TemplateView):
     template_name = "accounts/dashboard.html"
 
-    def get_profile_queryset(self):
-        return super().get_profile_queryset().with_referral_stats().with_awaiting_sum()
+    # Annotated once: building the annotations took ~0.1 ms on every request.
+    profiles = ProfileMixin.profiles.with_referral_stats().with_awaiting_sum()
 
     def get_context_data(self, **kwargs):
         profile = self.get_profile()
@@ -149,11 +150,12 @@ class DashboardView(ProfileMixin, TemplateView):
             history_page=history_page,
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
-            pause_form=PauseForm(),
+            # Both forms are always empty here: the template writes them out from their fields.
+            pause_field=PauseForm.base_fields["resume_on"],
             move_window=[day.isoformat() for day in delivery_actions.move_window()],
             skip_cutoff_days=settings.DELIVERY_SKIP_CUTOFF_DAYS,
             support=support_contacts(),
-            message_form=ManagerMessageForm(auto_id="id_message_%s"),
+            message_field=ManagerMessageForm.base_fields["text"],
             **kwargs,
         )
 
@@ -275,55 +277,6 @@ class DeliveryDetailsView(ProfileMixin, View):
             day = date_format(delivery.delivery_on, "j E")
             messages.success(request, _("The courier details for %(day)s are saved.") % {"day": day})
         return redirect("accounts:dashboard")
-
-
-class DeliverySkipLinkView(View):
-    """The reminder email's "skip this one" link: the token goes into the session and the browser on
-    to the token-free page at once, so nothing (no tag manager either) renders with it in the address."""
-
-    http_method_names = ["get", "head"]
-
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        request.session[skip_links.SESSION_KEY] = token
-        return redirect("accounts:delivery_skip_confirm")
-
-
-class DeliverySkipConfirmView(View):
-    """The skip link's page: GET asks, POST skips; no login, the link (now in the session) is the key.
-
-    A bad, expired or used link gets a page that says so, never an error page."""
-
-    http_method_names = ["get", "post"]
-    template_name = "accounts/skip_link.html"
-    status_by_problem = {
-        skip_links.Problem.INVALID: HTTPStatus.BAD_REQUEST,
-        skip_links.Problem.EXPIRED: HTTPStatus.GONE,
-        skip_links.Problem.GONE: HTTPStatus.GONE,
-        skip_links.Problem.USED: HTTPStatus.OK,
-    }
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        try:
-            delivery = skip_links.delivery_for(self._token())
-        except skip_links.LinkError as e:
-            return self._problem(e)
-        return render(request, self.template_name, {"delivery": delivery})
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        try:
-            skip_links.delivery_skip_by_link(token=self._token())
-        except skip_links.LinkError as e:
-            return self._problem(e)
-        except delivery_actions.DeliveryError as e:  # changed between the check and the lock
-            return render(request, self.template_name, {"error": str(e)}, status=HTTPStatus.CONFLICT)
-        return redirect(request.path)  # now a used link: the page says the delivery is skipped
-
-    def _token(self) -> str:
-        return self.request.session.get(skip_links.SESSION_KEY, "")
-
-    def _problem(self, error: skip_links.LinkError) -> HttpResponse:
-        context = {"problem": str(error.problem), "delivery": error.delivery}
-        return render(self.request, self.template_name, context, status=self.status_by_problem[error.problem])
 
 
 class PauseView(ProfileMixin, View):

@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts import delivery_actions, history, ledger, payments, services
 from accounts.models import AccountEvent, Invoice
@@ -222,3 +222,20 @@ def day(value) -> str:
     from django.utils.formats import date_format
 
     return date_format(value, "j E Y")
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime.datetime(2026, 3, 29, 0, 30, tzinfo=datetime.UTC),  # past midnight in Moscow
+        datetime.datetime(2026, 12, 31, 22, 15, 7, 123456, tzinfo=datetime.UTC),  # next year in Moscow
+        datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.UTC),
+    ],
+)
+def test_a_history_line_tells_its_time_as_the_c_date_format_would(at):
+    """Item 11 (speed): the line's machine-readable time is written with isoformat(), not through
+    the date formatter; it stays what `date_format(..., "c")` prints in the site's time zone."""
+    item = history.Item(at=at, kind="event", text="")
+
+    assert item.at_iso == formats.date_format(timezone.localtime(at), "c")
+    assert item.at_iso.endswith("+03:00")

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
 from accounts import schedule
+from accounts.forms import ManagerMessageForm, PauseForm
 from accounts.models import Profile
 from tests.accounts.helpers import page_text
 
@@ -171,6 +172,25 @@ def test_account_page_counts_the_referrals(client, customer, profile_factory, re
     assert sentence in page_text(client.get("/account/"))
 
 
+def test_account_page_reads_each_customers_figures_anew_on_every_visit(client, profile_factory):
+    """Item 11 (speed): the view annotates its profile queryset once, at import; every request
+    still reads its own customer's balance and referral count as they are now."""
+    anna, boris = profile_factory(), profile_factory()
+    client.force_login(anna.user)
+    assert "По вашей ссылке зарегистрировались 0 человек." in page_text(client.get("/account/"))
+
+    profile_factory(referred_by=anna)
+    Profile.objects.filter(pk=anna.pk).update(account_sum=Decimal("1234.50"))
+    again = page_text(client.get("/account/"))
+    client.force_login(boris.user)
+    other = page_text(client.get("/account/"))
+
+    assert "По вашей ссылке зарегистрировался 1 человек." in again
+    assert "1 234,50" in again
+    assert "По вашей ссылке зарегистрировались 0 человек." in other
+    assert "1 234,50" not in other
+
+
 def test_account_page_of_a_staff_user_without_a_profile_is_not_found(client, superuser):
     client.force_login(superuser)
 
@@ -236,3 +256,31 @@ def test_account_page_reads_the_user_once(customer_client):
     assert [q["sql"] for q in queries if '"accounts_user"' in q["sql"]] == [
         next(q["sql"] for q in queries if q["sql"].startswith('SELECT "accounts_user"'))
     ]
+
+
+def test_account_page_writes_its_empty_forms_out_as_the_forms_would_render_them(customer_client):
+    """Item 11 (speed): the pause and manager-message fields are written out in the template
+    instead of through includes/field.html and the widgets' templates; what they print stays
+    what the forms themselves render: the same label, help text and widget, names and ids."""
+    page = customer_client.get("/account/").content.decode()
+
+    for field in (PauseForm()["resume_on"], ManagerMessageForm(auto_id="id_message_%s")["text"]):
+        assert str(field) in page  # the widget: name, id, type, maxlength, required, aria-describedby
+        assert f'<label for="{field.id_for_label}">{field.label}' in page
+        assert f'<p class="help" id="{field.auto_id}_helptext">{field.help_text}</p>' in page
+
+
+def test_account_page_renders_only_the_templates_it_shows(customer_client):
+    """Item 11 (speed): each template costs a lookup and a context push per visit; the page renders
+    the messages' template only when there are messages, and no form-field or widget templates."""
+    quiet = customer_client.get("/account/")
+    customer_client.post("/account/pause/", {"resume_on": "not a date"})  # a message for the next page
+    with_message = customer_client.get("/account/")
+
+    assert [t.name for t in quiet.templates] == [
+        "accounts/dashboard.html",
+        "base.html",
+        "includes/cutoff_note.html",
+    ]
+    assert "includes/messages.html" in [t.name for t in with_message.templates]
+    assert 'class="message message--error"' in with_message.content.decode()
