@@ -99,7 +99,9 @@ def test_a_customer_moves_a_delivery_on_a_phone(stack, new_page, artifacts):
     first.get_by_role("button", name="Перенести доставку").click()
     page.wait_for_url(re.compile(r"/account/#delivery-\d+$"))
 
-    assert "перенесена на" in page.locator(".messages").inner_text()
+    # The confirmation is on the card the page returns to, where the customer is looking.
+    card = page.url.rsplit("#", 1)[1]
+    assert "перенесена на" in page.locator(f"#{card} .delivery__notes").inner_text()
     moved = page.locator(".delivery").first
     assert moved.locator("time").get_attribute("datetime") == new_day
     assert "перенесена с" in moved.inner_text()
