@@ -183,16 +183,19 @@ class LeadSyncAdmin(
             self.log_change(request, sync, gettext("Retry queued."))
         return HttpResponseRedirect(reverse("admin:amocrm_leadsync_change", args=[sync.pk]))
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        sync = LeadSync.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
-        retryable, allowed = sync is not None and sync.status != LeadSync.Status.SYNCED, may_resync(request)
-        context = {
-            "subtitle": sync.profile.user.email if sync else None,
-            "sync_error": sync_error(sync) if sync else None,
-            "may_retry": retryable and allowed,
-            "retry_refused": retryable and not allowed,  # the guide says to press "Retry": told who may
-        }
-        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
+    def render_change_form(
+        self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None
+    ):
+        # From the row the page shows, not a second read: the worker may sync it in between, and the
+        # page would then say "synced" beside a "Retry".
+        retryable, allowed = obj is not None and obj.status != LeadSync.Status.SYNCED, may_resync(request)
+        context.update(
+            subtitle=obj.profile.user.email if obj else None,
+            sync_error=sync_error(obj) if obj else None,
+            may_retry=retryable and allowed,
+            retry_refused=retryable and not allowed,  # the guide says to press "Retry": told who may
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         # The progress of a resync (or of anything queued): how many wait, are done, have failed.
