@@ -10,6 +10,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Tests need a SECRET_KEY (DEBUG is off by default); the real environment can still override it.
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-insecure-key}
+# Processes for the tests without a browser (0: one process, as plain pytest). `loadgroup` hands
+# tests out in pytest-django's order (transactional tests last on each process) and keeps a module
+# marked `xdist_group` on one process (tests/test_ratelimit_redis.py: one Redis database).
+TEST_WORKERS ?= 2
+UNIT_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: help venv run demo migrate superuser test e2e lint fmt messages check-deploy audit pip-audit clean
 
@@ -44,7 +49,12 @@ superuser: migrate ## create a staff login for the admin
 	DEBUG=$${DEBUG:-true} $(PY) manage.py createsuperuser
 
 test: venv ## run the whole test suite (DATABASE_URL picks the database; SQLite by default)
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@# The tests without a browser on TEST_WORKERS processes (pytest-xdist; each its own test
+	@# database), then the browser tests alone: each of those runs a site, a worker, the stand-in and
+	@# Chromium, which a second suite beside them would starve. Exit code 5 (nothing selected, e.g.
+	@# PYTEST_ARGS names one file) is not a failure.
+	$(TEST_ENV) $(PY) -m pytest -m "not e2e" $(UNIT_PARALLEL) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(PY) -m pytest -m e2e $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 e2e: venv ## only the browser tests (Debian's chromium; the site, worker and stand-in run for them)
 	$(TEST_ENV) $(PY) -m pytest -m e2e $(PYTEST_ARGS)

@@ -5,8 +5,10 @@ Run from the project root:
     .venv/bin/python -m benchmarks.suite_time                 # SQLite, as `make test` by default
     .venv/bin/python -m benchmarks.suite_time --database-url postgres://postgres@127.0.0.1:5432/flower_account_ci
     .venv/bin/python -m benchmarks.suite_time --skip-make-run -- tests/accounts   # a slice
+    .venv/bin/python -m benchmarks.suite_time --workers 0     # one process, as plain pytest
 
-It runs `pytest -m "not e2e" -q -p no:cacheprovider --durations=N` (SECRET_KEY set, the rest of the
+It runs `pytest -m "not e2e" -n 2 --dist loadgroup -q -p no:cacheprovider --durations=N` (the
+first half of `make test`: pytest-xdist, `--workers` processes; SECRET_KEY set, the rest of the
 environment as given) in a child process and prints, besides pytest's own output, one line of
 figures: pytest's summary, the wall time, the CPU time of pytest and every process it started
 (user + system, from the kernel's accounting of reaped children), and the load average before and
@@ -37,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--database-url", help="DATABASE_URL for the run (SQLite in memory by default)")
     parser.add_argument("--durations", type=int, default=15, help="slowest test phases pytest lists")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="pytest-xdist processes, as `make test` (2; 0: one process)"
+    )
     parser.add_argument("--skip-make-run", action="store_true", help="deselect tests/test_make_run.py")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     args = parser.parse_args()
@@ -44,7 +49,8 @@ def main() -> None:
     env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "x")}
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
-    command = [PYTHON, "-m", "pytest", "-m", "not e2e", "-q", "-p", "no:cacheprovider"]
+    command = [PYTHON, "-m", "pytest", "-m", "not e2e", "-n", str(args.workers), "--dist", "loadgroup"]
+    command += ["-q", "-p", "no:cacheprovider"]
     command += [f"--durations={args.durations}", *(["--deselect", MAKE_RUN] if args.skip_make_run else [])]
     command += args.pytest_args
 
@@ -61,6 +67,7 @@ def main() -> None:
     when = datetime.datetime.now(datetime.UTC)
     print(
         f"\n{when:%Y-%m-%d %H:%M} UTC  {summary[-1] if summary else 'no summary'}  "
+        f"{args.workers or 'one'} process{'es' if args.workers else ''}  "
         f"wall {wall:.1f} s  CPU {user + system:.1f} s (user {user:.1f}, system {system:.1f})  "
         f"load average before {load_before}, after {load_average()}"
     )

@@ -35,7 +35,9 @@ from tools.harness.site import (
     site_env,
 )
 
-pytestmark = pytest.mark.redis
+# One process runs this module (`make test` spreads the suite over processes): its tests share one
+# Redis database, emptied between them, and four gunicorn servers started once.
+pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("redis")]
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 # What a load balancer passes on to every web machine. The per-account key for failed logins is the
