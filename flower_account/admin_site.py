@@ -1,10 +1,11 @@
 """The project's admin site (Django's documented way: `AdminConfig.default_site`): the app list in
 the order staff work (customers first, amoCRM's plumbing last), "—" for an empty value, and the
 count under each list in Russian plurals ("26 доставок"; Django writes "26 доставки", the model's
-plural name whatever the number)."""
+plural name whatever the number), and a list named for what it holds where the model's name says less."""
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 # Apps not named here go between these and amoCRM, alphabetically as Django sorts them.
@@ -25,6 +26,10 @@ COUNTS = {
     "amocrm.webhookevent": ngettext_lazy("%(count)s webhook event", "%(count)s webhook events", "count"),
 }
 
+# A list's name in the app list and the sidebar, where it is not the model's plural name: the users
+# list shows staff only (a customer's user is edited on the customer card, accounts.admin.UserAdmin).
+LIST_NAMES = {"accounts.user": _("Staff accounts")}
+
 
 def _place(app: dict) -> tuple[int, int | str]:
     label = app["app_label"]
@@ -39,4 +44,8 @@ class SiteAdmin(admin.AdminSite):
     empty_value_display = "—"
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
-        return sorted(super().get_app_list(request, app_label), key=_place)
+        apps = sorted(super().get_app_list(request, app_label), key=_place)
+        for app in apps:
+            for model in app["models"]:
+                model["name"] = LIST_NAMES.get(model["model"]._meta.label_lower, model["name"])
+        return apps

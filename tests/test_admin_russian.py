@@ -387,6 +387,17 @@ def test_the_app_list_puts_customers_first_and_amocrm_last(superuser_client, sta
     assert set(apps) == {"accounts", "emails", "auth", "mfa", "amocrm"}
 
 
+def test_the_users_list_is_named_for_the_staff_it_lists(superuser_client, staff_day):
+    """Customers' users are edited on the customer card; the users list holds staff accounts only."""
+    index = superuser_client.get(reverse("admin:index"))
+    names = {
+        model["admin_url"]: str(model["name"]) for app in index.context["app_list"] for model in app["models"]
+    }
+
+    assert names[reverse("admin:accounts_user_changelist")] == "Сотрудники"
+    assert "Пользователи" not in names.values()
+
+
 def test_deleting_selected_users_reads_in_the_accusative(superuser_client, staff_day):
     html = superuser_client.get(reverse("admin:accounts_user_changelist")).content.decode()
 
