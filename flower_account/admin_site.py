@@ -48,4 +48,5 @@ class SiteAdmin(admin.AdminSite):
         for app in apps:
             for model in app["models"]:
                 model["name"] = LIST_NAMES.get(model["model"]._meta.label_lower, model["name"])
+            app["models"].sort(key=lambda model: str(model["name"]))  # as Django sorts them
         return apps

@@ -394,8 +394,17 @@ def test_the_users_list_is_named_for_the_staff_it_lists(superuser_client, staff_
         model["admin_url"]: str(model["name"]) for app in index.context["app_list"] for model in app["models"]
     }
 
+    customers = next(app for app in index.context["app_list"] if app["app_label"] == "accounts")
+
     assert names[reverse("admin:accounts_user_changelist")] == "Сотрудники"
     assert "Пользователи" not in names.values()
+    assert [str(model["name"]) for model in customers["models"]] == [
+        "Доставки",
+        "Категории букетов",
+        "Профили",
+        "Сотрудники",
+        "Счета",
+    ]
 
 
 def test_deleting_selected_users_reads_in_the_accusative(superuser_client, staff_day):
