@@ -5,7 +5,6 @@ import datetime
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +13,9 @@ from accounts import formatting
 from accounts.models import Profile
 from accounts.signals import Action
 from amocrm import mapping
-from amocrm.models import CustomField, CustomFieldEnum
+from amocrm.exceptions import AmoCRMMappingError
+from amocrm.models import CustomField
+from amocrm.services.fields import field_map_load
 from amocrm.webhooks import ACTION_LABELS
 
 
@@ -68,35 +69,34 @@ LEAD_KEYS = {"name": _("lead name"), "price": _("lead budget"), "status_id": _("
 def values_sent(values: dict | None) -> str:
     """What amoCRM was last sent (mapping.lead_state: the lead's name, budget and stage, and per field
     its `custom_fields_values` item), one field a line, by name and as staff read the value."""
+    fields = field_map_load()  # once for all the lines: the enum ids and the account's time zone
     lines = []
     for key, value in (values or {}).items():
         name = CustomField.Key(key).label if key in CustomField.Key.values else LEAD_KEYS.get(key, key)
         if key == "price":
             shown = formatting.rubles(value)
         else:
-            shown = (
-                value_label(key, _sent_value(value)) if isinstance(value, dict) else value_label(key, value)
-            )
+            shown = value_label(key, _sent_value(key, value, fields) if isinstance(value, dict) else value)
         lines.append(f"{capfirst(name)}: {shown}")
     return "\n".join(lines) or formatting.NOTHING
 
 
-def _sent_value(item: dict) -> object:
-    """The site's value in a `custom_fields_values` item: a choice by its site value, a date as a date."""
-    values = item.get("values") or [{}]
-    first = values[0] if isinstance(values[0], dict) else {}
-    if "enum_id" in first:
-        enum = CustomFieldEnum.objects.filter(enum_id=first["enum_id"]).first()
-        return enum.key if enum else first["enum_id"]
-    value = first.get("value")
-    if isinstance(value, int) and not isinstance(value, bool):  # a date field: Unix time of its midnight
-        return timezone.localtime(datetime.datetime.fromtimestamp(value, tz=datetime.UTC)).date().isoformat()
-    return value
+def _sent_value(key: str, item: dict, fields: mapping.FieldMap) -> object:
+    """The site's value in a `custom_fields_values` item, read back as the sync reads amoCRM's (a date
+    in the account's time zone, a choice by its site value); amoCRM's value or enum id when that fails."""
+    spec = mapping.FIELDS_BY_KEY.get(key)
+    pairs = [(v.get("value"), v.get("enum_id")) for v in item.get("values") or [] if isinstance(v, dict)]
+    try:
+        return mapping.decode_value(spec, pairs, fields) if spec else item
+    except (AmoCRMMappingError, ValueError):
+        # decode_value fails only on a pair that holds something: the first such pair, as amoCRM has it
+        value, enum_id = next(pair for pair in pairs if any(part not in (None, "") for part in pair))
+        return value if enum_id in (None, "") else enum_id
 
 
 def value_label(key: str, value: object) -> str:
     """A synced field's value as staff read it: a date by name, a sum in roubles, a choice by its label."""
-    spec = next((spec for spec in mapping.FIELDS if spec.key == key), None)
+    spec = mapping.FIELDS_BY_KEY.get(key)
     if value is None or value == "":
         return formatting.NOTHING
     if isinstance(value, dict | list):  # not a shape the site sends: as it is

@@ -231,6 +231,19 @@ def test_the_values_sent_to_amocrm_read_as_staff_know_them(superuser_client, sta
     assert "weekly" not in text and "delivery_date" not in text and "enum_id" not in text
 
 
+def test_a_date_sent_to_amocrm_reads_in_the_accounts_time_zone(superuser_client, staff_day):
+    """The sync sends a date as its midnight in the account's zone (mapping, values.date_to_timestamp);
+    read in the site's zone, Yekaterinburg's midnight of 4 December is 22:00 on the 3rd in Moscow."""
+    AmoCRMAccount.objects.update(timezone="Asia/Yekaterinburg")
+    sync = LeadSync.objects.get(profile=staff_day["boris"])
+    sync.synced_values["delivery_date"] = {"field_id": 3, "values": [{"value": 1796324400}]}
+    sync.save(update_fields=["synced_values"])
+
+    page = superuser_client.get(reverse("admin:amocrm_leadsync_change", args=[sync.pk]))
+
+    assert "Дата доставки: 4 декабря 2026" in visible_text(page.content.decode())
+
+
 def test_nothing_shows_as_a_dash_and_times_as_local_minutes(superuser_client, staff_day):
     boris = staff_day["boris"]
     sync = LeadSync.objects.get(profile=boris)
