@@ -156,6 +156,9 @@ class CustomFieldEnumInline(ForgivingAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("field")  # site_value reads its key
+
     @admin.display(description=_("site value"))
     def site_value(self, obj: CustomFieldEnum) -> str:
         return value_label(obj.field.key, obj.key)

@@ -7,15 +7,17 @@ amocrm.admin, which registers the rest.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import CharField, Count, QuerySet, Value
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from accounts.admin_forgiving import ForgivingAdminMixin
 from accounts.admin_lists import WideListMixin, shortened
@@ -129,7 +131,7 @@ class LeadSyncAdmin(
             },
         ),
     ]
-    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows appear with profile saves
@@ -169,13 +171,11 @@ class LeadSyncAdmin(
         resync(self, request, list(queryset.values_list("profile_id", flat=True)))
 
     def get_urls(self):
-        retry = self.admin_site.admin_view(self.retry_view)
+        retry = self.admin_site.admin_view(require_POST(self.retry_view))
         return [path("<int:pk>/retry/", retry, name="amocrm_leadsync_retry"), *super().get_urls()]
 
     def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """POST (CSRF-checked by admin_view): sync this row's profile again, as the resync action does."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if not may_resync(request):
             raise PermissionDenied
         sync = get_object_or_404(LeadSync, pk=pk)

@@ -128,8 +128,14 @@ def lead_sync_select(*, which: str) -> list[int]:
 
 def lead_sync_mark_queued(*, profile_ids: Sequence[int]) -> None:
     """Mark profiles pending before a bulk enqueue, so the admin shows what is queued; a failed or
-    unlinked row gets a fresh start."""
+    unlinked row gets a fresh start, its old error cleared (the page no longer asks staff to press
+    «Повторить» for a run already queued; the run sets a new one if amoCRM refuses again)."""
     now = timezone.now()
     LeadSync.objects.filter(profile_id__in=profile_ids).exclude(status=LeadSync.Status.PENDING).update(
-        status=LeadSync.Status.PENDING, attempts=0, pending_since=now, next_attempt_at=now
+        status=LeadSync.Status.PENDING,
+        attempts=0,
+        pending_since=now,
+        next_attempt_at=now,
+        last_error="",
+        error_kind="",
     )
