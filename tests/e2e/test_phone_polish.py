@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tools.harness.browser import PHONE, axe_violations, sign_up, submit, wait_for
+from tools.harness.browser import PHONE, axe_violations, in_view, sign_up, submit, wait_for
 from tools.harness.site import signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
@@ -20,14 +20,6 @@ def box(locator) -> list[int]:
     return locator.evaluate(
         "e => { const r = e.getBoundingClientRect();"
         " return [Math.round(r.x + scrollX), Math.round(r.y + scrollY)]; }"
-    )
-
-
-def in_view(page, selector: str) -> bool:
-    return page.evaluate(
-        "s => { const r = document.querySelector(s).getBoundingClientRect();"
-        " return r.top >= 0 && r.bottom <= window.innerHeight; }",
-        selector,
     )
 
 

@@ -6,18 +6,10 @@ import re
 
 import pytest
 
-from tools.harness.browser import PHONE, axe_violations, sign_up
+from tools.harness.browser import PHONE, axe_violations, in_view, sign_up
 from tools.harness.site import signup_data, unique_email
 
 pytestmark = pytest.mark.e2e
-
-
-def in_view(page, selector: str) -> bool:
-    return page.evaluate(
-        "s => { const r = document.querySelector(s).getBoundingClientRect();"
-        " return r.top >= 0 && r.bottom <= window.innerHeight; }",
-        selector,
-    )
 
 
 def test_a_refused_move_says_why_where_the_customer_is_looking(stack, new_page):

@@ -45,6 +45,15 @@ def new_context(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP)
 
 # PAGES
 # ------------------------------------------------------------------------------
+def in_view(page: Any, selector: str) -> bool:
+    """Whether the element `selector` names is wholly inside the window as the page is scrolled now."""
+    return page.evaluate(
+        "s => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; }",
+        selector,
+    )
+
+
 def axe_violations(page: Any) -> list[str]:
     """axe-core's violations on the page as it stands, as "rule: element, …" (readable in a failure).
 
