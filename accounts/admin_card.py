@@ -53,6 +53,10 @@ class ProfileAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if "account_sum" in self.fields:
+            # The page posts back the balance it showed, so "changed" means staff typed a new one, not
+            # that a payment or a delivery moved the balance while the card was open.
+            self.fields["account_sum"].show_hidden_initial = True
         user = self.instance.user if self.instance.user_id else None
         for name in USER_FIELDS:
             if name in self.fields and user is not None:
@@ -60,8 +64,12 @@ class ProfileAdminForm(forms.ModelForm):
                 self.initial.setdefault(name, getattr(user, name))
 
     def clean_account_sum(self):
-        wanted = self.cleaned_data["account_sum"]
         profile = self.instance
+        if "account_sum" not in self.changed_data:
+            # Untouched: the sum as stored now (the instance is read on this POST), so saving a card
+            # opened before a payment or a delivery neither undoes nor repeats it as a correction.
+            return profile.account_sum
+        wanted = self.cleaned_data["account_sum"]
         # The instance still holds the stored sum: the form's values reach it after the clean_ methods.
         if profile.pk and wanted is not None and wanted > profile.account_sum:
             invoice = payments.awaiting_invoice(profile=profile)

@@ -180,6 +180,24 @@ def test_the_card_offers_no_delete_button_that_could_only_be_refused(superuser_c
     assert "delete_selected" not in dict(listing.context["action_form"].fields["action"].choices)
 
 
+def test_saving_a_card_opened_before_a_payment_keeps_the_payment(superuser_client, unpaid):
+    page = superuser_client.get(card_url(unpaid))
+    shown = re.search(r'name="initial-account_sum" value="([^"]*)"', page.content.decode())
+    assert shown is not None  # the page posts back the balance it showed
+    data = change_form_data(superuser_client, card_url(unpaid))
+    data = {k: v for k, v in data.items() if v is not False}
+    data.update({"initial-account_sum": shown.group(1), "wishes": "Только белые"})
+    [(action, pay)] = pay_forms(page)
+    superuser_client.post(action, pay)  # meanwhile, from the same card in another tab
+
+    response = superuser_client.post(card_url(unpaid), data)
+
+    assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].form.errors
+    unpaid.refresh_from_db()
+    assert (unpaid.account_sum, unpaid.wishes) == (Decimal("2500.00"), "Только белые")
+    assert list(unpaid.ledger_entries.values_list("reason", flat=True)) == ["payment"]
+
+
 def test_the_card_edits_the_customers_email_name_and_active_flag(superuser_client, unpaid):
     data = change_form_data(superuser_client, card_url(unpaid))
     assert (data["email"], data["is_active"]) == ("anna@example.ru", True)
