@@ -87,7 +87,8 @@ def delivery_rows(
         )
         for delivery in deliveries
     ]
-    return rows, [m for m in messages if m not in on_cards]
+    # By tag, not `in`: Django's Message equals any other of the same level and text.
+    return rows, [m for m in messages if m.extra_tags not in shown]
 
 
 def _row(

@@ -140,7 +140,7 @@ class DashboardView(ProfileMixin, TemplateView):
         return super().get_context_data(
             profile=profile,
             delivery_rows=rows,
-            messages=[m for m in page_messages if m not in contact_notes],
+            messages=[m for m in page_messages if m.extra_tags != "contact"],
             contact_notes=contact_notes,
             locked_deliveries=locked,
             changes_from=changes_from,

@@ -443,6 +443,19 @@ def test_a_delivery_action_returns_to_the_card_that_changed(customer_client, cus
     assert f'id="delivery-{delivery.pk}"' in page_text(customer_client.get(response.url))
 
 
+def test_a_refusal_for_a_card_no_longer_shown_reads_as_an_error_at_the_top(customer_client, customer):
+    """Another tab cancelled the delivery (a pause, a close): the skip's refusal has no card to sit
+    on, so it goes to the top, styled by its level whatever card it was tagged for."""
+    delivery = next(d for d in customer.upcoming_deliveries() if d.can_skip)
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.CANCELLED)
+
+    customer_client.post(reverse("accounts:delivery_skip", args=[delivery.pk]))
+    page = customer_client.get(reverse("accounts:dashboard")).content.decode()
+
+    top = page[page.index('<div class="messages"') :].split("</div>")[0]
+    assert re.search(r'<p class="message message--error">[^<]+</p>', top), top
+
+
 def test_each_delivery_form_on_the_account_page_carries_a_token_the_site_accepts(customer):
     """Item 11 (speed): the rows' forms share one CSRF token resolved once per page; a skip posted
     with the token its own form carries goes through."""
