@@ -59,9 +59,8 @@ class ProfileAdminForm(forms.ModelForm):
             self.fields["account_sum"].show_hidden_initial = True
         user = self.instance.user if self.instance.user_id else None
         for name in USER_FIELDS:
-            if name in self.fields and user is not None:
-                self.fields[name].initial = getattr(user, name)
-                self.initial.setdefault(name, getattr(user, name))
+            if user is not None:
+                self.initial.setdefault(name, getattr(user, name))  # what the fields show and compare with
 
     def clean_account_sum(self):
         profile = self.instance
@@ -88,8 +87,8 @@ class ProfileAdminForm(forms.ModelForm):
     def _post_clean(self) -> None:
         super()._post_clean()
         user = self.instance.user if self.instance.user_id else None
-        if user is None:
-            return
+        if user is None or not self.user_changed():
+            return  # nothing of the user's to check (an old address is not staff's to fix here)
         for name in USER_FIELDS:
             if name in self.cleaned_data:
                 setattr(user, name, self.cleaned_data[name])

@@ -63,7 +63,7 @@ class DeliverySheetMixin:
         return [
             re_path(r"^sheet/$", self.admin_site.admin_view(self.sheet_view), name="accounts_delivery_sheet"),
             re_path(
-                r"^sheet/(?P<day>today|tomorrow)\.(?P<extension>xlsx|csv)$",
+                rf"^sheet/(?P<day>{'|'.join(DAYS)})\.(?P<extension>xlsx|csv)$",
                 self.admin_site.admin_view(self.file_view),
                 name="accounts_delivery_file",
             ),

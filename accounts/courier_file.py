@@ -1,7 +1,8 @@
 """The couriers' file of one day: which deliveries, which columns, and the two formats staff download.
 
-One column list (`COLUMNS`) serves the .xlsx, the ";"-separated CSV (what Excel with Russian settings
-splits into columns) and the deliveries sheet's headings; every text cell of both files goes through
+One column list (`COLUMNS`) serves the .xlsx and the ";"-separated CSV (what Excel with Russian
+settings splits into columns); the deliveries sheet lays the same facts out for a screen in its own
+template (templates/admin/accounts/delivery/sheet.html). Every text cell of both files goes through
 `spreadsheet.cell`, so a formula typed into wishes or a note is shown, never run. The xlsx writes every
 text cell as text (openpyxl would store a value starting with "=" as a formula).
 """

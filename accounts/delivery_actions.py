@@ -148,7 +148,8 @@ def delivery_move(
     if not by_staff and not delivery.can_skip(today=today):
         raise _too_late("move")
     first, last = move_window(today=today, by_staff=by_staff)
-    next_before = notices.next_scheduled_on(profile)
+    # What the customer is told of a staff move compares with it (a customer knows their own move).
+    next_before = notices.next_scheduled_on(profile) if by_staff else None
     if new_date == delivery.delivery_on:
         raise DeliveryError(gettext("The delivery is already on that day."))
     if not first <= new_date <= last:

@@ -16,7 +16,7 @@ def rubles(value: object, *, signed: bool = False) -> str:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return NOTHING
-    if value is None or not amount.is_finite():
+    if not amount.is_finite():  # None never gets here: Decimal("None") raises
         return NOTHING
     text = number_format(abs(amount), decimal_pos=2, use_l10n=True, force_grouping=True)
     sign = "−" if amount < 0 else ("+" if signed else "")

@@ -29,7 +29,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone, translation
 
 from accounts import skip_links
-from accounts.models import Delivery, Invoice, Profile
+from accounts.models import Delivery, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +175,8 @@ def _reminder_email(delivery: Delivery, *, now: datetime.datetime) -> EmailMulti
         "skip_url": skip_links.skip_url(delivery) if delivery.can_skip(today=timezone.localdate(now)) else "",
         "skip_deadline": delivery.skip_deadline(),
         # The account page's banner, in the email: a bouquet the balance does not cover yet.
-        "is_short": delivery.price > profile.account_sum,
-        "has_invoice": profile.invoices.filter(status=Invoice.Status.AWAITING).exists(),
+        "is_short": not delivery.is_paid,
+        "has_invoice": not profile.is_paid,
     }
     return _email("delivery_reminder", context, profile.user.email)
 

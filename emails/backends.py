@@ -18,9 +18,8 @@ from emails import enqueue, outbox
 class OutboxBackend(BaseEmailBackend):
     def send_messages(self, email_messages: list[EmailMessage]) -> int:
         messages = [message for message in email_messages if message.recipients()]
-        # A batch is all or nothing; one email is one INSERT with no transaction of its own to
-        # commit: a database round trip less on the sign-in code's path, the known address's only
-        # extra work (a stranger's request writes nothing).
+        # A batch is all or nothing; one email (most sends: a code, a reset, a notice) is one INSERT
+        # with no transaction of its own to commit, a database round trip less.
         with transaction.atomic() if len(messages) > 1 else contextlib.nullcontext():
             ids = [outbox.email_queue(message=message).pk for message in messages]
             enqueue.emails_send_enqueue(email_ids=ids)

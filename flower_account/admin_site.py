@@ -17,7 +17,7 @@ COUNTS = {
     "accounts.profile": ngettext_lazy("%(count)s profile", "%(count)s profiles", "count"),
     "accounts.delivery": ngettext_lazy("%(count)s delivery", "%(count)s deliveries", "count"),
     "accounts.invoice": ngettext_lazy("%(count)s invoice", "%(count)s invoices", "count"),
-    "accounts.user": ngettext_lazy("%(count)s user", "%(count)s users", "count"),
+    "accounts.user": ngettext_lazy("%(count)s staff account", "%(count)s staff accounts", "count"),
     "accounts.bouquetcategory": ngettext_lazy("%(count)s category", "%(count)s categories", "count"),
     "emails.email": ngettext_lazy("%(count)s email", "%(count)s emails", "count"),
     "amocrm.leadsync": ngettext_lazy("%(count)s lead sync", "%(count)s lead syncs", "count"),

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import ngettext
 
-from accounts import delivery_actions, payments
+from accounts import delivery_actions, formatting, payments
 from accounts.models import BouquetCategory, Delivery, Invoice, Profile
 from amocrm.control import CircuitBreaker
 from amocrm.models import (
@@ -131,8 +131,9 @@ def admin_pages() -> list[str]:
         first = model._default_manager.order_by("pk").first()
         if first is not None:
             urls += [reverse(f"{name}_{page}", args=[first.pk]) for page in ("change", "history", "delete")]
-    # Pages of the site's own: the deliveries sheet (today, tomorrow) and an invoice's payment page.
-    urls += [reverse("admin:accounts_delivery_sheet") + f"?day={day}" for day in ("today", "tomorrow")]
+    # Pages of the site's own: the deliveries sheet (cancelled rows hidden, then shown) and an
+    # invoice's payment page.
+    urls += [reverse("admin:accounts_delivery_sheet") + query for query in ("", "?cancelled=1")]
     urls.append(reverse("admin:accounts_invoice_pay", args=[Invoice.objects.order_by("pk").last().pk]))
     return list(dict.fromkeys(urls))
 
@@ -260,6 +261,7 @@ def test_a_moment_is_written_the_russian_way():
     moment = datetime.datetime(2026, 12, 4, 11, 5, 7, 123456, tzinfo=datetime.UTC)
 
     assert formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT") == "4 декабря 2026, 14:05"
+    assert formatting.moment(moment) == "4 декабря 2026, 14:05"  # what the admin's columns show
     assert formats.date_format(moment.date(), "MONTH_DAY_FORMAT") == "4 декабря"
 
 
