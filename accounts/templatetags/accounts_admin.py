@@ -15,9 +15,10 @@ register = template.Library()
 
 
 @register.filter
-def rubles(value) -> str:
-    """{{ invoice.amount|rubles }}: "2 500,00 ₽", as everywhere in the admin (accounts.formatting)."""
-    return formatting.rubles(value)
+def rubles(value, signed: str = "") -> str:
+    """{{ invoice.amount|rubles }}: "2 500,00 ₽", as everywhere in the admin (accounts.formatting);
+    {{ entry.amount|rubles:"signed" }}: "+2 500,00 ₽" for a credit, "−2 500,00 ₽" for a debit."""
+    return formatting.rubles(value, signed=bool(signed))
 
 
 @register.inclusion_tag("admin/accounts/control_room.html", takes_context=True)

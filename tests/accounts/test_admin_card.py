@@ -13,8 +13,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from accounts import delivery_actions
 from accounts.models import Delivery, Invoice, LedgerEntry, Profile, User
-from tests.accounts.helpers import page_text
+from tests.accounts.helpers import due_today, page_text
 from tests.admin_pages import change_form_data
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +179,17 @@ def test_the_card_offers_no_delete_button_that_could_only_be_refused(superuser_c
     assert delete not in card
     assert superuser_client.get(delete).status_code == HTTPStatus.FORBIDDEN
     assert "delete_selected" not in dict(listing.context["action_form"].fields["action"].choices)
+
+
+def test_the_cards_history_writes_money_as_the_rest_of_the_admin_does(superuser_client, profile_factory):
+    customer = profile_factory()
+    delivery_actions.delivery_complete(delivery_id=due_today(customer.deliveries.first()).pk)
+
+    history = page_text(superuser_client.get(card_url(customer))).split("Что происходило", 1)[1]
+
+    assert "+5 000,00 ₽" in history  # the payment (profile_factory's invoice)
+    assert "−2 500,00 ₽" in history  # the bouquet, with the minus sign formatting.rubles writes
+    assert "-2 500,00" not in history
 
 
 def test_saving_a_card_opened_before_a_payment_keeps_the_payment(superuser_client, unpaid):
