@@ -19,6 +19,9 @@ class HistoryLine(models.Model):
 
     class Meta:
         managed = False
+        # Nothing to grant: staff never add, change, delete or view it (it has no admin, no table),
+        # so the permission picker does not offer «Can add history line».
+        default_permissions = ()
         verbose_name = _("history line")
         verbose_name_plural = _("history lines")
 

@@ -198,6 +198,14 @@ def test_permissions_are_named_in_russian(superuser_client, staff_day):
     assert "Can " not in text
 
 
+def test_the_permission_picker_offers_nothing_for_the_history_line(superuser_client, staff_day):
+    """accounts.HistoryLine only shapes the history query's rows: no admin, no table, nothing to grant."""
+    page = superuser_client.get(reverse("admin:auth_group_change", args=[staff_day["group"].pk]))
+
+    assert "строка истории" not in visible_text(page.content.decode())
+    assert not Permission.objects.filter(content_type__model="historyline").exists()
+
+
 def test_the_action_select_offers_its_empty_choice_in_russian(superuser_client, staff_day):
     text = visible_text(superuser_client.get(reverse("admin:accounts_profile_changelist")).content.decode())
 
