@@ -261,7 +261,7 @@ class WebhookEventAdmin(ForgivingAdminMixin, LeadLinkMixin, admin.ModelAdmin):
         )
 
 
-# accounts never imports amocrm, so the Profile admin gets its sync column and inline here.
+# accounts never imports amocrm, so the Profile admin gets its sync column and card section here.
 # The index shows a banner while amoCRM is not being called (services.breaker).
 admin.site.index_template = "amocrm/admin_index.html"
 

@@ -19,26 +19,26 @@ from amocrm.services.fields import field_map_load
 from amocrm.webhooks import ACTION_LABELS
 
 
-class NoteKindFilter(admin.SimpleListFilter):
+class _ActionFilter(admin.SimpleListFilter):
+    """The `action` column by its labels (the column stores codes and has no choices of its own)."""
+
     title = _("event")
     parameter_name = "action"
+    actions: list[tuple[str, str]] = []  # (code, label); not `choices`, the filter's own method
 
     def lookups(self, request, model_admin):
-        return Action.choices
+        return self.actions
 
     def queryset(self, request, queryset):
         return queryset.filter(action=self.value()) if self.value() else queryset
 
 
-class WebhookActionFilter(admin.SimpleListFilter):
-    title = _("event")
-    parameter_name = "action"
+class NoteKindFilter(_ActionFilter):
+    actions = Action.choices
 
-    def lookups(self, request, model_admin):
-        return list(ACTION_LABELS.items())
 
-    def queryset(self, request, queryset):
-        return queryset.filter(action=self.value()) if self.value() else queryset
+class WebhookActionFilter(_ActionFilter):
+    actions = list(ACTION_LABELS.items())
 
 
 def field_label(name: str) -> str:

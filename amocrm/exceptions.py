@@ -234,7 +234,10 @@ class AmoCRMValidationError(AmoCRMError):
     @property
     def kind(self) -> str:
         codes = sorted({error.code for error in self.errors if error.code})
-        return f"{super().kind}:{','.join(codes)}"[:KIND_KEPT] if codes else super().kind
+        # Whole codes only, as many as the column keeps: a code cut short would explain nothing.
+        while codes and len(f"{super().kind}:{','.join(codes)}") > KIND_KEPT:
+            codes.pop()
+        return f"{super().kind}:{','.join(codes)}" if codes else super().kind
 
     @classmethod
     def explain_codes(cls, codes: list[str]) -> StaffExplanation:

@@ -295,9 +295,7 @@ class LeadSync(models.Model):
         self.next_attempt_at = None
         return True
 
-    def mark_retry(
-        self, *, error: str, kind: str = "", delay: datetime.timedelta, now: datetime.datetime
-    ) -> None:
+    def mark_retry(self, *, error: str, kind: str, delay: datetime.timedelta, now: datetime.datetime) -> None:
         """A transient failure: try again after `delay`, however long amoCRM stays down."""
         self.status = self.Status.PENDING
         self.attempts += 1
@@ -311,7 +309,7 @@ class LeadSync(models.Model):
         self.mark_synced(values={}, lead_id=lead_id, contact_id=contact_id, revision=self.revision, now=now)
         self.mark_pending(now=now)
 
-    def mark_waiting(self, *, error: str, kind: str = "", until: datetime.datetime) -> None:
+    def mark_waiting(self, *, error: str, kind: str, until: datetime.datetime) -> None:
         """amoCRM may not be called (the breaker is open): wait untouched, not failed, no attempt counted."""
         self.status = self.Status.PENDING
         self.next_attempt_at = until

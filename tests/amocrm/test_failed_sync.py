@@ -110,6 +110,17 @@ def test_an_unknown_validation_code_is_named_and_a_kind_no_class_has_is_not_gues
     assert explain("AmoCRMRenamedSinceThisRowFailed") is None
 
 
+def test_a_kind_with_many_codes_fits_its_column_and_keeps_each_code_whole():
+    codes = [f"SomeLongValidationCode{n:02}" for n in range(9)]
+
+    kind = refused(*codes).kind
+
+    assert len(kind) <= LeadSync._meta.get_field("error_kind").max_length
+    name, _, kept = kind.partition(":")
+    assert name == "AmoCRMValidationError" and kept
+    assert set(kept.split(",")) <= set(codes)
+
+
 def test_a_refused_choice_is_explained_in_the_failed_list_and_on_its_page(superuser_client, failed):
     assert failed.error_kind == "AmoCRMValidationError:NotSupportedChoice"
 
