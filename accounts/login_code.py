@@ -29,6 +29,10 @@ from django.views.generic.edit import FormView
 from accounts import tasks
 from accounts.adapters import client_address_key
 
+# The django-allauth whose LoginCodeVerificationProcess.initiate LoginCodeProcess.initiate copies;
+# tests/accounts/test_login_code.py fails on another version, so an upgrade re-reads allauth's first.
+UPSTREAM = "65.21.1"
+
 
 class RequestLoginCodeForm(allauth_forms.RequestLoginCodeForm):
     def clean_email(self) -> str:
@@ -71,7 +75,7 @@ class LoginCodeProcess(LoginCodeVerificationProcess):
         phone: str | None = None,
         stage=None,
     ) -> LoginCodeVerificationProcess:
-        """allauth's initiate (65.21), word for word but for the class: allauth's names its own."""
+        """allauth's initiate (UPSTREAM), word for word but for the class: allauth's names its own."""
         initial_state = cls.initial_state(user=user, email=email, phone=phone)
         initial_state["initiated_by_user"] = stage is None
         if not stage:

@@ -3,6 +3,7 @@ addresses, its own rate limits, and no password lock in its way (tests/accounts/
 
 import re
 from http import HTTPStatus
+from importlib.metadata import version
 
 import pytest
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from accounts import tasks
+from accounts import login_code, tasks
 from tests.accounts.helpers import input_value, page_text
 
 # The code email is written by the worker: tasks run at once here (accounts.login_code_mail).
@@ -278,3 +279,8 @@ def test_a_code_typed_wrong_three_times_says_to_ask_for_a_new_one_not_to_wait(cl
         "Этот код больше не действует: его ввели неверно слишком много раз. Запросите новый код "
         "или войдите с паролем."
     ]
+
+
+def test_the_code_process_copies_the_installed_allauths_initiate():
+    # LoginCodeProcess.initiate is allauth's, copied: another allauth may start its process otherwise.
+    assert version("django-allauth") == login_code.UPSTREAM
