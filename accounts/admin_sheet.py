@@ -126,7 +126,15 @@ class DeliverySheetMixin:
     def _sheet_act(self, request: HttpRequest) -> None:
         form = SheetActionForm(request.POST)
         if not form.is_valid():
-            self.message_user(request, gettext("Nothing done: the row was not found."), messages.ERROR)
+            # A date typed wrong is said as such (the browser's date field sends ISO; a hand-typed
+            # "31.02.2026" does not parse); anything else means the row is not there.
+            wrong_day = set(form.errors) == {"delivery_on"}
+            reason = (
+                gettext("Nothing done: %(error)s") % {"error": " ".join(form.errors["delivery_on"])}
+                if wrong_day
+                else gettext("Nothing done: the row was not found.")
+            )
+            self.message_user(request, reason, messages.ERROR)
             return
         delivery, action = form.cleaned_data["delivery"], form.cleaned_data["action"]
         if action == "deliver":

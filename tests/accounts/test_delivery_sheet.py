@@ -222,6 +222,18 @@ def test_a_row_that_is_not_there_does_nothing(superuser_client):
     assert texts(response) == ["Ничего не сделано: строка не найдена."]
 
 
+def test_a_day_typed_wrong_is_said_to_be_the_day_not_a_missing_row(superuser_client, profile_factory):
+    delivery = profile_factory(first_delivery_date=day(1)).deliveries.get(delivery_on=day(1))
+
+    response = superuser_client.post(
+        SHEET, {"delivery": delivery.pk, "action": "move", "delivery_on": "31.02.2026"}, follow=True
+    )
+
+    assert texts(response) == ["Ничего не сделано: Введите правильную дату."]
+    delivery.refresh_from_db()
+    assert delivery.delivery_on == day(1)
+
+
 def test_the_sheets_buttons_go_into_the_admins_history(superuser_client, profile_factory):
     """The delivery's «История» and the index's «Последние действия» said nothing of the day's work."""
     today_row = profile_factory(first_delivery_date=day(0)).deliveries.get(delivery_on=day(0))
