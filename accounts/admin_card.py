@@ -69,6 +69,18 @@ class ProfileAdminForm(forms.ModelForm):
             # opened before a payment or a delivery neither undoes nor repeats it as a correction.
             return profile.account_sum
         wanted = self.cleaned_data["account_sum"]
+        shown = self._shown_account_sum()
+        if profile.pk and shown is not None and shown != profile.account_sum:
+            # Typed over a balance that has moved since (a payment, a delivery): a new sum meant
+            # against the old one would undo that move. Staff see the balance now and decide again.
+            raise forms.ValidationError(
+                gettext(
+                    "The balance changed to %(now)s while this page was open: "
+                    "check it and enter the new sum again."
+                )
+                % {"now": formatting.rubles(profile.account_sum)},
+                code="balance_moved",
+            )
         # The instance still holds the stored sum: the form's values reach it after the clean_ methods.
         if profile.pk and wanted is not None and wanted > profile.account_sum:
             invoice = payments.awaiting_invoice(profile=profile)
@@ -83,6 +95,14 @@ class ProfileAdminForm(forms.ModelForm):
                     code="invoice_awaiting",
                 )
         return wanted
+
+    def _shown_account_sum(self):
+        """The balance the page showed (its hidden initial), or None when the post has none."""
+        field = self.fields["account_sum"]
+        try:
+            return field.to_python(self.data.get(self.add_initial_prefix("account_sum")))
+        except forms.ValidationError:
+            return None
 
     def _post_clean(self) -> None:
         super()._post_clean()

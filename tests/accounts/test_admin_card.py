@@ -210,6 +210,25 @@ def test_saving_a_card_opened_before_a_payment_keeps_the_payment(superuser_clien
     assert list(unpaid.ledger_entries.values_list("reason", flat=True)) == ["payment"]
 
 
+def test_a_new_balance_typed_over_one_that_moved_meanwhile_is_refused_and_nothing_lost(
+    superuser_client, unpaid
+):
+    page = superuser_client.get(card_url(unpaid))
+    shown = re.search(r'name="initial-account_sum" value="([^"]*)"', page.content.decode()).group(1)
+    data = {k: v for k, v in change_form_data(superuser_client, card_url(unpaid)).items() if v is not False}
+    data.update({"initial-account_sum": shown, "account_sum": "100.00"})  # meant: 0 → 100
+    [(action, pay)] = pay_forms(page)
+    superuser_client.post(action, pay)  # meanwhile, 2 500 ₽ came in
+
+    response = superuser_client.post(card_url(unpaid), data)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Баланс изменился на 2 500,00 ₽, пока страница была открыта" in page_text(response)
+    unpaid.refresh_from_db()
+    assert unpaid.account_sum == Decimal("2500.00")
+    assert list(unpaid.ledger_entries.values_list("reason", flat=True)) == ["payment"]
+
+
 def test_the_card_edits_the_customers_email_name_and_active_flag(superuser_client, unpaid):
     data = change_form_data(superuser_client, card_url(unpaid))
     assert (data["email"], data["is_active"]) == ("anna@example.ru", True)
