@@ -222,6 +222,8 @@ MFA_TOTP_TOLERANCE = 1  # a phone's clock 30 s off still works
 
 # SESSIONS AND COOKIES
 # ------------------------------------------------------------------------------
+# Django's database sessions, read with SQL built once per process (flower_account/sessions.py).
+SESSION_ENGINE = "flower_account.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)  # two weeks
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
