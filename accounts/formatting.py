@@ -1,10 +1,12 @@
-"""Money and moments for staff pages, one way everywhere: "2 500,00 ₽" (a no-break space between
-thousands and before the sign) and "4 декабря 2026, 14:05" in the site's time zone; "—" for nothing."""
+"""Money, moments and days, one way everywhere: "2 500,00 ₽" (a no-break space between thousands
+and before the sign), "4 декабря 2026, 14:05" in the site's time zone, "—" for nothing; and the
+customer pages' days, "15 декабря" and "15 декабря 2026"."""
 
 import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
+from django.utils.dates import MONTHS_ALT
 from django.utils.formats import date_format, number_format
 
 NOTHING = "—"
@@ -28,3 +30,10 @@ def moment(value: datetime.datetime | None) -> str:
     if value is None:
         return NOTHING
     return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def day_month(day: datetime.date, *, year: bool = False) -> str:
+    """ "15 декабря" ("15 декабря 2026" with `year`): what the "j E" ("j E Y") format prints, without
+    building a formatter for each date (the account page spells a dozen on every visit)."""
+    text = f"{day.day} {MONTHS_ALT[day.month]}"
+    return f"{text} {day.year}" if year else text

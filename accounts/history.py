@@ -18,9 +18,10 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 
+from accounts.formatting import day_month
 from accounts.models import AccountEvent, HistoryLine, Invoice, LedgerEntry, Profile
 from accounts.signals import Action, Origin, profile_changed
 
@@ -87,7 +88,7 @@ class Item:
 
     @property
     def day(self) -> str:
-        return date_format(timezone.localtime(self.at), "j E Y")
+        return day_month(timezone.localtime(self.at).date(), year=True)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def _day(value: Any) -> str:
         day = value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
     except ValueError:
         return "—"
-    return date_format(day, "j E Y")
+    return day_month(day, year=True)
 
 
 def _money(amount: Decimal) -> str:

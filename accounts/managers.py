@@ -2,8 +2,10 @@ from django.contrib.auth.models import BaseUserManager
 from django.db import models
 from django.db.models import DecimalField, F, Func, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts import emails
+from flower_account import prepared
 
 
 class UserManager(BaseUserManager):
@@ -15,6 +17,21 @@ class UserManager(BaseUserManager):
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
         return emails.normalize(email)
+
+    def get(self, *args, **kwargs):
+        """As `QuerySet.get`. `get(pk=<int>)` is how Django's auth backend reads the signed-in user on
+        every request: that one lookup runs SQL built once per process (flower_account.prepared)."""
+        pk = kwargs.get("pk")
+        if args or len(kwargs) != 1 or type(pk) is not int or self._db is not None:
+            return super().get(*args, **kwargs)
+        user = self._by_pk.first(pk=pk)
+        if user is None:
+            raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
+        return user
+
+    @cached_property
+    def _by_pk(self) -> prepared.PreparedQuery:
+        return prepared.PreparedQuery(lambda pk: self.get_queryset().filter(pk=pk)[:1], pk=prepared.ID)
 
     def get_by_natural_key(self, username: str):
         # An exact match on the normalised address: one account at most, whatever the database's

@@ -15,6 +15,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
@@ -156,6 +157,8 @@ class DashboardView(ProfileMixin, TemplateView):
             coverage=coverage.profile_coverage(profile, upcoming=loaded),
             progress=progress.steps(profile=profile),
             history_page=history_page,
+            # Shown twice (the deliveries' note, the preferences): a choice's label is looked up per call.
+            delivery_interval=capfirst(profile.get_delivery_interval_display()),
             referral_count=profile.referral_count,
             rewards_count=profile.rewards_count,
             # Both forms are always empty here: the template writes them out from their fields.

@@ -349,7 +349,8 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")  # where
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # WhiteNoise's (hashed names, compressed copies), each URL looked up once per process.
+    "staticfiles": {"BACKEND": "flower_account.static_storage.StaticFilesStorage"},
 }
 
 # LOGGING

@@ -151,3 +151,20 @@ def test_a_signed_in_page_reads_its_session_through_the_engine(customer_client, 
     assert customer_client.get("/account/").status_code == 200
     customer_client.session.flush()
     assert customer_client.get("/account/").status_code == 302  # signed out: to the login page
+
+
+def test_the_user_manager_reads_a_user_by_pk_through_prepared_sql(user_factory, monkeypatch):
+    user = user_factory()
+    User = type(user)
+    assert User.objects.get(pk=user.pk) == user  # built here
+    compiled = _compiles(monkeypatch)
+    for _ in range(3):
+        got = User.objects.get(pk=user.pk)
+        assert (got.pk, got.email, got.password) == (user.pk, user.email, user.password)
+    assert compiled == []
+    with pytest.raises(User.DoesNotExist, match="User matching query does not exist"):
+        User.objects.get(pk=user.pk + 1000)
+    # Any other lookup is Django's own.
+    assert User.objects.get(email=user.email) == user
+    assert User.objects.get(pk=str(user.pk)) == user
+    assert len(compiled) == 2
