@@ -11,10 +11,13 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import engines
+from django.template.loader import render_to_string
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -146,7 +149,7 @@ class DashboardView(ProfileMixin, TemplateView):
         locked, changes_from = delivery_actions.changes_reach(upcoming)
         rows, page_messages = delivery_rows(upcoming, messages=messages.get_messages(self.request))
         contact_notes = [m for m in page_messages if m.extra_tags == "contact"]  # shown in its block
-        return super().get_context_data(
+        context = super().get_context_data(
             profile=profile,
             delivery_rows=rows,
             messages=[m for m in page_messages if m.extra_tags != "contact"],
@@ -168,6 +171,25 @@ class DashboardView(ProfileMixin, TemplateView):
             support=support_contacts(),
             message_field=ManagerMessageForm.base_fields["text"],
             **kwargs,
+        )
+        context["content"] = self.content_render(context)
+        return context
+
+    def content_render(self, context: dict) -> SafeString:
+        """The page's content, by Jinja2 (flower_account/jinja2.py says why) inside base.html."""
+        template = engines["jinja2"].get_template("accounts/dashboard_content.html")
+        cutoff = {"locked_deliveries": context["locked_deliveries"], "changes_from": context["changes_from"]}
+        return mark_safe(  # noqa: S308 (Jinja2 escaped every value: autoescape is on)
+            template.render(
+                {
+                    **context,
+                    "user": self.request.user,
+                    "referral_reward": settings.REFERRAL_REWARD_AMOUNT,
+                    # The note is a Django template the preferences page shares: rendered when shown.
+                    "cutoff_note": partial(render_to_string, "includes/cutoff_note.html", cutoff),
+                },
+                self.request,
+            )
         )
 
 

@@ -95,6 +95,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The account page's content only (flower_account/jinja2.py says why); found by name in
+        # templates/jinja2/, which Django's engine above never asks for.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "flower_account.jinja2.environment"},
+    },
 ]
 
 # DATABASES

@@ -105,7 +105,8 @@ def test_a_marker_that_is_not_exactly_one_parameter_is_refused_when_built(custom
         DashboardView.profiles.all(pk=customer.user_id)
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the categories the migrations made are there again for the tests after it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_threads_share_the_built_sql_and_each_reads_with_its_own_connection(profile_factory):
     profiles = [profile_factory() for _ in range(4)]
     found, errors = {}, []
