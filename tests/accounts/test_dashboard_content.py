@@ -50,3 +50,21 @@ def test_the_content_keeps_the_translations_own_markup_and_is_in_the_layout(cust
     assert re.search(r"Одна доставка: [\d\s\u00a0,]+&nbsp;₽\.", html)
     assert html.count('<main id="main"') == 1 and "<h1>" in html.split('<main id="main"')[1]
     assert "Баланс" in page_text(response)
+
+
+def test_the_contents_urls_follow_the_script_prefix_they_are_looked_up_under():
+    from django.urls import reverse, set_script_prefix
+
+    from flower_account.jinja2 import url
+
+    url_at_root = url("accounts:pause")
+    assert url_at_root == reverse("accounts:pause")
+    try:
+        set_script_prefix("/shop/")
+        assert url("accounts:pause") == "/shop" + reverse("accounts:pause", urlconf=None).removeprefix(
+            "/shop"
+        )
+        assert url("accounts:pause").startswith("/shop/")
+    finally:
+        set_script_prefix("/")
+    assert url("accounts:pause") == url_at_root
