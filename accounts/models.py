@@ -246,8 +246,10 @@ class Profile(CourierDetails):
     ) -> list["Delivery"]:
         """Scheduled (and, if asked, skipped) deliveries from today on: rows the schedule service keeps."""
         statuses = (Delivery.Status.SCHEDULED, *([Delivery.Status.SKIPPED] if include_skipped else []))
-        read = _upcoming_read(statuses, settings.UPCOMING_DELIVERIES_SHOWN if limit is None else limit)
-        return read.all(profile_id=self.pk, today=today or timezone.localdate())
+        limit = settings.UPCOMING_DELIVERIES_SHOWN if limit is None else limit
+        if limit <= 0:
+            return []
+        return _upcoming_read(statuses, limit).all(profile_id=self.pk, today=today or timezone.localdate())
 
     def next_delivery_on(self, *, today: datetime.date | None = None) -> datetime.date | None:
         """The next scheduled delivery; None while paused (or before the schedule is generated)."""

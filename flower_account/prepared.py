@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import connections, models, router
 from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
 
 # Markers for the usual kinds of value: none a real row or a real day has.
 ID = -7_301_911
@@ -61,7 +62,7 @@ class PreparedQuery:
         connection = connections[built.queryset.db]
         params = list(built.params)
         for name, index in built.slots.items():
-            params[index] = _adapted(values[name], connection)
+            params[index] = _adapted(_checked(name, values[name], self._markers[name]), connection)
         # A copy of the compiled compiler answers with the kept SQL and this call's values; the
         # thread's own connection runs it.
         compiler = copy.copy(built.compiler)
@@ -99,6 +100,22 @@ class PreparedQuery:
                 raise ValueError(f"marker {name}={marker!r} is {len(found)} of the parameters {params!r}")
             slots[name] = found[0]
         return _Built(queryset, compiler, sql, tuple(params), slots)
+
+
+def _checked(name: str, value: Any, marker: Any) -> Any:
+    """`value`, if it is of its marker's kind: the SQL compares it as it is, without the field's own
+    conversion (a date given a datetime would compare as text; a naive time would be read as UTC)."""
+    if value is None:
+        return value  # compares with nothing, as Django's `= NULL` would not: no row
+    if isinstance(marker, datetime.datetime):
+        right = isinstance(value, datetime.datetime) and timezone.is_aware(value)
+    elif isinstance(marker, datetime.date):
+        right = isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+    else:
+        right = isinstance(value, type(marker)) and not isinstance(value, bool)
+    if not right:
+        raise TypeError(f"{name}={value!r} is not a value of its marker's kind ({marker!r})")
+    return value
 
 
 def _adapted(value: Any, connection) -> Any:

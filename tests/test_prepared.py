@@ -169,3 +169,19 @@ def test_the_user_manager_reads_a_user_by_pk_through_prepared_sql(user_factory, 
     assert User.objects.get(email=user.email) == user
     assert User.objects.get(pk=str(user.pk)) == user
     assert len(compiled) == 2
+
+
+def test_a_value_of_another_kind_than_its_marker_is_refused_not_compared_as_text(customer):
+    read = prepared.PreparedQuery(
+        lambda profile_id, today: Delivery.objects.filter(profile_id=profile_id, delivery_on__gte=today),
+        profile_id=prepared.ID,
+        today=prepared.DAY,
+    )
+    now = timezone.now()
+    with pytest.raises(TypeError, match="today="):
+        read.all(profile_id=customer.pk, today=now)  # a datetime where a day is compared
+    with pytest.raises(TypeError, match="profile_id="):
+        read.all(profile_id=str(customer.pk), today=now.date())
+    with pytest.raises(TypeError, match="now="):
+        SESSION_READ.first(key="k" * 32, now=now.replace(tzinfo=None))  # a naive time
+    assert customer.upcoming_deliveries(limit=0) == []
