@@ -15,7 +15,6 @@ escapes the values). Sentences with a number in them (`ngettext`) are written in
 import functools
 
 from django.template.defaultfilters import floatformat, linebreaksbr, urlencode
-from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext
@@ -41,7 +40,7 @@ def environment(**options) -> Environment:
     env = Environment(
         autoescape=True, **{name: value for name, value in options.items() if name != "autoescape"}
     )
-    env.globals.update({"_": gettext, "url": url, "static": static, "page_texts": page_texts})
+    env.globals.update({"_": gettext, "url": url, "page_texts": page_texts})
     env.filters.update(
         {
             "capfirst": capfirst,

@@ -147,11 +147,20 @@ def test_the_session_engine_loads_a_live_session_and_drops_an_expired_or_unknown
     assert SESSION_READ.first(key="y" * 32, now=timezone.now()) is None
 
 
-def test_a_signed_in_page_reads_its_session_through_the_engine(customer_client, settings):
+def test_a_signed_in_page_reads_its_session_through_the_engine(customer_client, settings, monkeypatch):
     assert settings.SESSION_ENGINE == "flower_account.sessions"
+    keys, read = [], SESSION_READ.first
+
+    def spying(*, key, now):
+        keys.append(key)
+        return read(key=key, now=now)
+
+    monkeypatch.setattr(SESSION_READ, "first", spying)
     assert customer_client.get("/account/").status_code == 200
+    assert keys == [customer_client.cookies[settings.SESSION_COOKIE_NAME].value]
     customer_client.session.flush()
     assert customer_client.get("/account/").status_code == 302  # signed out: to the login page
+    assert len(keys) == 2
 
 
 def test_the_user_manager_reads_a_user_by_pk_through_prepared_sql(user_factory, monkeypatch):
